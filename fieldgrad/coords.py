@@ -1,0 +1,147 @@
+"""Coordinates: turn a 1-D coordinate into float64 positions, validate it, detect uniform spacing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["AxisCoord", "as_positions", "axis_coord"]
+
+# Positions within this many ulps of max|x| of an arithmetic progression count as uniform:
+# np.linspace and np.arange(n) * 0.1 are uniform to round-off but not bit-for-bit.
+_UNIFORM_ULPS = 64
+
+
+@dataclass(frozen=True)
+class AxisCoord:
+    """The positions of the points along one axis, validated.
+
+    Attributes
+    ----------
+    values : ndarray
+        float64 positions, strictly monotonic (increasing or decreasing).
+    spacing : float or None
+        The constant step when the positions are uniform to round-off, else None.
+    period : float or None
+        Length of one period for periodic axes (positions repeat shifted by it).
+    """
+
+    values: np.ndarray
+    spacing: float | None
+    period: float | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def uniform(self) -> bool:
+        return self.spacing is not None
+
+
+def as_positions(coord: object, name: str = "coordinate", datetime_unit: str | None = None) -> np.ndarray:
+    """Convert coordinate values to float64 positions.
+
+    Datetime64 values become numbers of ``datetime_unit`` since 1970 (default: the values' own
+    resolution, as :meth:`xarray.DataArray.differentiate` does); timedelta64 likewise; cftime
+    objects become numbers of ``datetime_unit`` (default seconds) since 1970-01-01 of their calendar.
+
+    Examples
+    --------
+    >>> as_positions(np.array(["2000-01-01", "2000-01-02"], dtype="datetime64[D]"), datetime_unit="h")
+    array([262968., 262992.])
+    """
+    arr = np.asarray(coord)
+    if arr.dtype.kind in "mM":
+        unit = datetime_unit or np.datetime_data(arr.dtype)[0]
+        if arr.dtype.kind == "M":
+            arr = arr - np.datetime64("1970-01-01", unit)
+        return (arr / np.timedelta64(1, unit)).astype(np.float64)
+    if arr.dtype.kind == "O" and arr.size and _is_cftime(arr.flat[0]):
+        return _cftime_positions(arr, datetime_unit or "s")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, datetime or cftime, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _is_cftime(value: object) -> bool:
+    return type(value).__module__.split(".")[0] == "cftime"
+
+
+def _cftime_positions(arr: np.ndarray, unit: str) -> np.ndarray:
+    import cftime
+
+    calendar = arr.flat[0].calendar
+    seconds = cftime.date2num(arr, "seconds since 1970-01-01", calendar=calendar)
+    return np.asarray(seconds, dtype=np.float64) / (np.timedelta64(1, unit) / np.timedelta64(1, "s"))
+
+
+def detect_spacing(x: np.ndarray) -> float | None:
+    """The constant step of ``x`` if it is an arithmetic progression to round-off, else None.
+
+    Examples
+    --------
+    >>> detect_spacing(np.linspace(0, 1, 11))
+    0.1
+    >>> detect_spacing(np.array([0.0, 1.0, 3.0])) is None
+    True
+    """
+    n = x.shape[0]
+    if n < 2:
+        return None
+    h = (x[-1] - x[0]) / (n - 1)
+    tol = _UNIFORM_ULPS * np.finfo(np.float64).eps * max(abs(x[0]), abs(x[-1]), abs(h))
+    ideal = x[0] + h * np.arange(n)
+    if np.max(np.abs(x - ideal)) <= tol:
+        return float(h)
+    return None
+
+
+def validate_positions(x: np.ndarray, name: str) -> None:
+    """Raise ValueError unless ``x`` is 1-D, finite and strictly monotonic."""
+    if x.ndim != 1:
+        raise ValueError(f"coordinate {name!r} must be 1-D, got {x.ndim} dimensions")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"coordinate {name!r} contains NaN or infinite values")
+    if x.shape[0] < 2:
+        return
+    d = np.diff(x)
+    if np.any(d == 0):
+        i = int(np.flatnonzero(d == 0)[0])
+        raise ValueError(f"coordinate {name!r} has a repeated value {x[i]!r} at positions {i} and {i + 1}")
+    if not (np.all(d > 0) or np.all(d < 0)):
+        raise ValueError(f"coordinate {name!r} must be strictly increasing or strictly decreasing (monotonic)")
+
+
+def axis_coord(
+    coord: object,
+    name: str = "coordinate",
+    *,
+    datetime_unit: str | None = None,
+    period: float | None = None,
+) -> AxisCoord:
+    """Validate a 1-D coordinate and return its positions, spacing and period.
+
+    Examples
+    --------
+    >>> c = axis_coord(np.arange(5) * 0.5, "x")
+    >>> c.spacing, c.uniform
+    (0.5, True)
+    >>> axis_coord([0.0, 2.0, 1.0], "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: coordinate 'x' must be strictly increasing or strictly decreasing (monotonic)
+    """
+    x = as_positions(coord, name, datetime_unit)
+    validate_positions(x, name)
+    if period is not None:
+        period = float(period)
+        if not np.isfinite(period) or period <= 0:
+            raise ValueError(f"period must be a positive finite number, got {period!r}")
+        span = abs(x[-1] - x[0]) if x.shape[0] > 1 else 0.0
+        if period <= span:
+            raise ValueError(
+                f"period={period!r} must exceed the span of coordinate {name!r} ({span!r})"
+            )
+    return AxisCoord(values=x, spacing=detect_spacing(x), period=period)

@@ -1,2 +1,24 @@
-"""fieldgrad: coordinate-aware derivatives of labelled N-D fields."""
+"""fieldgrad: coordinate-aware derivatives of labelled N-D fields.
+
+``import fieldgrad`` registers the ``.grad`` accessor on :class:`xarray.DataArray` and
+:class:`xarray.Dataset`. Plugins are discovered lazily: importing fieldgrad never imports one.
+"""
+
+from . import accessor as _accessor  # noqa: F401  (registers .grad)
+from .calculus import partial
+from .method import DerivativeMethod
+from .numpy_compat import gradient
+from .registry import FieldgradPluginWarning, available_methods, get_method, refresh_methods, register_method
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "DerivativeMethod",
+    "FieldgradPluginWarning",
+    "available_methods",
+    "get_method",
+    "gradient",
+    "partial",
+    "refresh_methods",
+    "register_method",
+]

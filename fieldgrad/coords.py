@@ -39,6 +39,29 @@ class AxisCoord:
     def uniform(self) -> bool:
         return self.spacing is not None
 
+    def periodic_extension(self, start: int, stop: int) -> "AxisCoord":
+        """Positions of the points ``start..stop-1`` of the axis repeated periodically.
+
+        Index ``i`` outside ``[0, n)`` is point ``i mod n`` shifted by whole periods (``period``,
+        or ``n * spacing`` for a uniform axis without one).
+
+        Examples
+        --------
+        >>> AxisCoord(np.array([0.0, 1.0, 2.0]), 1.0).periodic_extension(-1, 4).values
+        array([-1.,  0.,  1.,  2.,  3.])
+        """
+        x = self.values
+        n = x.shape[0]
+        if self.period is not None:
+            period = self.period
+        elif self.spacing is not None:
+            period = n * abs(self.spacing)
+        else:
+            raise ValueError("a periodic extension of a non-uniform coordinate needs its period")
+        sign = 1.0 if n < 2 or x[-1] > x[0] else -1.0
+        idx = np.arange(start, stop)
+        return AxisCoord(values=x[idx % n] + sign * period * (idx // n), spacing=self.spacing, period=None)
+
 
 def as_positions(coord: object, name: str = "coordinate", datetime_unit: str | None = None) -> np.ndarray:
     """Convert coordinate values to float64 positions.

@@ -184,8 +184,7 @@ def build_stencil(
         if uniform:
             w = np.broadcast_to(uniform_weights(tuple(range(-r, r + 1)), 0.0, order) / h**order, idx.shape)
         else:
-            sign = 1.0 if x[-1] > x[0] else -1.0
-            nodes = x[idx % n] + sign * coord.period * (idx // n)
+            nodes = coord.periodic_extension(-r, n + r).values[idx + r]
             w = fornberg_weights(nodes, x[rows], order)
         return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]))
     if boundary == "fill":

@@ -1,0 +1,315 @@
+"""The labelled functional core: derivatives of xarray objects by dimension name.
+
+Every function here takes a DataArray or Dataset and keywords, resolves the labels (which
+axis, which coordinate, which units) and hands plain arrays to :mod:`fieldgrad.engine`. The
+``.grad`` accessor (:mod:`fieldgrad.accessor`) is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import engine
+from .coords import AxisCoord, axis_coord
+from .units import datetime_unit_symbol, derivative_long_name, derivative_name, divide_units, is_pint
+
+__all__ = ["partial", "gradient"]
+
+DerivativeSpec = Hashable | Mapping[Hashable, int] | Iterable[Hashable]
+
+
+def _orders(spec: DerivativeSpec, order: int) -> dict[Hashable, int]:
+    """``"x"`` -> {x: order}; ``{"x": 1, "y": 1}`` as is; ``["x", "x", "y"]`` -> {x: 2, y: 1}."""
+    if isinstance(spec, Mapping):
+        if order != 1:
+            raise ValueError("give either a {dim: order} mapping or order=, not both")
+        orders = dict(spec)
+    elif isinstance(spec, (str, bytes)) or not isinstance(spec, Iterable):
+        orders = {spec: order}
+    else:
+        orders = {}
+        for dim in spec:
+            orders[dim] = orders.get(dim, 0) + order
+    if not orders:
+        raise ValueError("no dimension given to differentiate along")
+    for dim, o in orders.items():
+        if isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o < 0:
+            raise ValueError(f"order must be a non-negative integer, got {o!r} for {dim!r}")
+    return orders
+
+
+def _per_dim(obj: xr.DataArray | xr.Dataset, value: Any, keys: Iterable[Hashable], name: str,
+             default: Any) -> dict[Hashable, Any]:
+    """A keyword given once for all dims, or as a {dim: value} mapping (other dims: ``default``)."""
+    keys = list(keys)
+    if isinstance(value, Mapping):
+        for k in value:
+            if k not in obj.dims and k not in obj.coords:
+                raise ValueError(f"{name} names {k!r}, which is not a dimension; available dims: "
+                                 f"{[str(d) for d in obj.dims]}")
+        return {k: value.get(k, default) for k in keys}
+    return {k: value for k in keys}
+
+
+def _dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
+    """The dimension to differentiate along for ``key``: a dim, or a 1-D coordinate's dim."""
+    if key in obj.dims:
+        return key
+    if key in obj.coords and obj.coords[key].ndim == 1:
+        return obj.coords[key].dims[0]
+    raise ValueError(f"unknown dimension {key!r}; available dims: {[str(d) for d in obj.dims]}")
+
+
+def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
+           datetime_unit: str | None) -> tuple[AxisCoord, str | None]:
+    """Validated positions along ``key`` and their units (None if unknown)."""
+    dim = _dim_of(obj, key)
+    if key in obj.coords:
+        var = obj.coords[key]
+        values = var.data
+        units = var.attrs.get("units")
+        if is_pint(values):
+            units, values = str(values.units), values.magnitude
+        if hasattr(values, "compute") and not isinstance(values, np.ndarray):
+            values = values.compute()  # a dask-backed coordinate: small, needed now
+        values = np.asarray(values)
+        if values.dtype.kind in "mM" or (values.dtype.kind == "O" and values.size):
+            if values.dtype.kind in "mM":
+                unit = datetime_unit or np.datetime_data(values.dtype)[0]
+            else:
+                unit = datetime_unit or "s"
+            units = datetime_unit_symbol(unit)
+        return axis_coord(values, str(key), datetime_unit=datetime_unit, period=period), units
+    n = obj.sizes[dim]
+    return axis_coord(np.arange(n, dtype=np.float64), str(key), period=period), None
+
+
+class _Prepared:
+    """The arrays and labels of one call, resolved and validated before anything is computed."""
+
+    def __init__(self, da: xr.DataArray, keys: list[Hashable], orders: Mapping[Hashable, int], *,
+                 method: Any, boundary: Any, nan_policy: str, fill_value: float, period: Any,
+                 datetime_unit: str | None, options: dict[str, Any]) -> None:
+        dims = [_dim_of(da, k) for k in keys]
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"{keys} name the same dimension more than once")
+        self.axes = [da.get_axis_num(d) for d in dims]
+        boundaries = _per_dim(da, boundary, keys, "boundary", "one-sided")
+        periods = _per_dim(da, period, keys, "period", None)
+        self.coords: dict[int, AxisCoord] = {}
+        self.coord_units: dict[Hashable, str | None] = {}
+        for key, axis in zip(keys, self.axes):
+            self.coords[axis], self.coord_units[key] = _coord(da, key, periods[key], datetime_unit)
+        self.plan = engine.make_plan(
+            method, tuple(sorted(set(orders.values()))),
+            boundary={a: boundaries[k] for k, a in zip(keys, self.axes)},
+            nan_policy=nan_policy, fill_value=fill_value, **options)
+        data = da.data
+        self.field_units = da.attrs.get("units")
+        self.pint_units = None
+        if is_pint(data):
+            self.pint_units, data = data.units, data.magnitude
+        if data.dtype.kind not in "biufc":
+            raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {data.dtype}")
+        for key, axis in zip(keys, self.axes):
+            engine.check_axis(data.shape, axis, self.coords[axis], orders.get(key, 1), self.plan, str(key))
+        self.data = data
+
+    def units(self, orders: Mapping[Hashable, int]) -> str | None:
+        """attrs units of a derivative, when the field's and every coordinate's are known."""
+        per = {}
+        for key, o in orders.items():
+            u = self.coord_units.get(key)
+            if u is None or self.field_units is None:
+                return None
+            if o:
+                per[u] = per.get(u, 0) + o
+        return divide_units(self.field_units, per) if per else self.field_units
+
+    def wrap_data(self, result: Any, orders: Mapping[Hashable, int]) -> Any:
+        if self.pint_units is None:
+            return result
+        units = self.pint_units
+        for key, o in orders.items():
+            cu = self.coord_units.get(key)
+            if o and cu is not None:
+                units = units / self.pint_units._REGISTRY.Unit(cu) ** o
+        return self.pint_units._REGISTRY.Quantity(result, units)
+
+
+def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None,
+           *, name: Any = "derive") -> xr.DataArray:
+    attrs = dict(da.attrs)
+    attrs.pop("units", None)
+    if units is not None and not is_pint(result.data):
+        attrs["units"] = units
+    base = da.attrs.get("long_name", da.name if da.name is not None else "f")
+    attrs["long_name"] = derivative_long_name(str(base), {str(k): o for k, o in orders.items()})
+    result.attrs = attrs
+    result.name = derivative_name(da.name, {str(k): o for k, o in orders.items()}) if name == "derive" else name
+    return result
+
+
+def partial(
+    obj: xr.DataArray | xr.Dataset,
+    spec: DerivativeSpec,
+    order: int = 1,
+    *,
+    method: Any = "fd",
+    boundary: str | Mapping[Hashable, str] = "one-sided",
+    nan_policy: str = "propagate",
+    fill_value: float = np.nan,
+    period: float | Mapping[Hashable, float] | None = None,
+    datetime_unit: str | None = None,
+    **options: Any,
+) -> xr.DataArray | xr.Dataset:
+    """Partial derivative of a labelled field along named dimensions, using their coordinates.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        The field. For a Dataset, every data variable that has all the dims is differentiated
+        (names kept, as :meth:`xarray.Dataset.differentiate` does); the others are kept as they are.
+    spec : str, mapping or list
+        ``"x"``; ``{"x": 1, "y": 1}`` for a mixed derivative; ``["x", "x"]`` counts repeats.
+        A 1-D non-dimension coordinate may be named instead of its dim.
+    order : int, default 1
+        Derivative order when ``spec`` names one dim (or a list of dims).
+    method : str, DerivativeMethod subclass or instance, default "fd"
+        See :func:`fieldgrad.available_methods`.
+    boundary : {"one-sided", "periodic", "fill"} or {dim: kind}, default "one-sided"
+        Treatment of points without a centred stencil.
+    nan_policy : {"propagate", "omit"}, default "propagate"
+        ``"omit"`` differentiates each NaN-free run along the axis as a domain of its own.
+    fill_value : float, default NaN
+        Value of the boundary points with ``boundary="fill"``.
+    period : float or {dim: float}, optional
+        Length of one period of a periodic coordinate (needed when it is not uniform).
+    datetime_unit : str, optional
+        Unit of time for datetime and cftime coordinates, as in
+        :meth:`xarray.DataArray.differentiate` (default: the coordinate's resolution; seconds
+        for cftime).
+    **options
+        Options of the method, e.g. ``accuracy=4``, ``edge_order=1`` for ``"fd"``.
+
+    Returns
+    -------
+    DataArray or Dataset
+        Same dims, coords and chunks as ``obj``; named ``dV_dx`` (DataArray) with ``units``
+        and ``long_name`` attrs updated.
+
+    Examples
+    --------
+    >>> x = np.linspace(0, 2, 5)
+    >>> V = xr.DataArray(x**2, dims="x", coords={"x": x}, name="V", attrs={"units": "V"})
+    >>> V.coords["x"].attrs["units"] = "m"
+    >>> dV = partial(V, "x", accuracy=2, edge_order=2)
+    >>> dV.values
+    array([0., 1., 2., 3., 4.])
+    >>> dV.name, dV.attrs["units"]
+    ('dV_dx', 'V m-1')
+    """
+    orders = _orders(spec, order)
+    common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
+                  period=period, datetime_unit=datetime_unit, options=options)
+    if isinstance(obj, xr.Dataset):
+        dims = {_dim_of(obj, k) for k in orders}
+        out = obj.copy()
+        for name, var in obj.data_vars.items():
+            if dims <= set(var.dims):
+                out[name] = _partial_da(var, orders, common, name=name)
+        return out
+    return _partial_da(obj, orders, common)
+
+
+def _partial_da(da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any],
+                name: Any = "derive") -> xr.DataArray:
+    prep = _Prepared(da, list(orders), orders, **common)
+    result = engine.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values())), prep.plan)
+    out = da.copy(data=prep.wrap_data(result, orders))
+    return _label(da, out, orders, prep.units(orders), name=name)
+
+
+def gradient(
+    obj: xr.DataArray | xr.Dataset,
+    dims: Iterable[Hashable] | None = None,
+    *,
+    component_dim: Hashable = "component",
+    method: Any = "fd",
+    boundary: str | Mapping[Hashable, str] = "one-sided",
+    nan_policy: str = "propagate",
+    fill_value: float = np.nan,
+    period: float | Mapping[Hashable, float] | None = None,
+    datetime_unit: str | None = None,
+    **options: Any,
+) -> xr.DataArray | xr.Dataset:
+    """Gradient of a scalar field: the vector of first partial derivatives along ``dims``.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        The field; for a Dataset, each data variable with all ``dims`` becomes a vector field.
+    dims : list of str, optional
+        Dimensions (or 1-D coordinates) to differentiate along; default all dims of ``obj``.
+    component_dim : str, default "component"
+        Name of the new leading dimension; its coordinate labels are the dims.
+    method, boundary, nan_policy, fill_value, period, datetime_unit, **options
+        As in :func:`partial`.
+
+    Returns
+    -------
+    DataArray or Dataset
+        With a new leading dimension ``component_dim``. ``units`` are set when every
+        coordinate has the same units.
+
+    Examples
+    --------
+    >>> x = np.arange(4.0)
+    >>> V = xr.DataArray(np.add.outer(2 * x**2, 3 * x**2), dims=("x", "y"),
+    ...                  coords={"x": x, "y": x}, name="V")
+    >>> g = gradient(V, accuracy=2, edge_order=2)
+    >>> g.dims, g.component.values.tolist()
+    (('component', 'x', 'y'), ['x', 'y'])
+    >>> g.sel(component="x", y=0).values
+    array([ 0.,  4.,  8., 12.])
+    """
+    keys = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
+    common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
+                  period=period, datetime_unit=datetime_unit, options=options)
+    if isinstance(obj, xr.Dataset):
+        wanted = {_dim_of(obj, k) for k in keys}
+        out = obj.copy()
+        for name, var in obj.data_vars.items():
+            if wanted <= set(var.dims):
+                out[name] = _gradient_da(var, keys, component_dim, common, name=name)
+        return out
+    return _gradient_da(obj, keys, component_dim, common)
+
+
+def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable, common: dict[str, Any],
+                 name: Any = "derive") -> xr.DataArray:
+    if not keys:
+        raise ValueError("gradient needs at least one dimension")
+    if component_dim in da.dims:
+        raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
+    prep = _Prepared(da, keys, {k: 1 for k in keys}, **common)
+    result = engine.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
+    units = {prep.units({k: 1}) for k in keys}
+    coords = dict(da.coords)
+    coords[component_dim] = [str(k) for k in keys]
+    if prep.pint_units is not None and len({prep.coord_units[k] for k in keys}) > 1:
+        raise ValueError("a pint-quantified gradient needs coordinates with the same units, got "
+                         f"{prep.coord_units}; differentiate each dim with .grad.partial instead")
+    data = prep.wrap_data(result, {keys[0]: 1})
+    out = xr.DataArray(data, dims=(component_dim,) + da.dims, coords=coords, attrs=dict(da.attrs))
+    out.attrs.pop("units", None)
+    if len(units) == 1 and None not in units:
+        out.attrs["units"] = units.pop()
+    base = da.attrs.get("long_name", da.name if da.name is not None else "f")
+    out.attrs["long_name"] = f"gradient of {base}"
+    out.name = (f"grad_{da.name}" if da.name is not None else None) if name == "derive" else name
+    return out

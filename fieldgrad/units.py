@@ -1,0 +1,100 @@
+"""Units and names of derivatives: CF/udunits strings in attrs, and pint quantities."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["divide_units", "derivative_name", "derivative_long_name", "is_pint", "datetime_unit_symbol"]
+
+_TOKEN = re.compile(r"^([A-Za-z_%°][A-Za-z_%°]*)(\^?(-?\d+))?$")
+# numpy datetime units -> udunits symbols
+_TIME_SYMBOLS = {"Y": "year", "M": "month", "W": "week", "D": "day", "h": "h", "m": "min", "s": "s",
+                 "ms": "ms", "us": "us", "ns": "ns", "ps": "ps", "fs": "fs", "as": "as"}
+
+
+def datetime_unit_symbol(unit: str) -> str:
+    """The udunits symbol of a numpy datetime unit (``"D"`` -> ``"day"``)."""
+    return _TIME_SYMBOLS.get(unit, unit)
+
+
+def _parse(units: str) -> dict[str, int] | None:
+    """``"kg m-3"`` -> ``{"kg": 1, "m": -3}``; None for strings that are not plain products."""
+    powers: dict[str, int] = {}
+    for token in units.replace("*", " ").replace(".", " ").split():
+        m = _TOKEN.match(token)
+        if m is None:
+            return None
+        powers[m.group(1)] = powers.get(m.group(1), 0) + int(m.group(3) or 1)
+    return powers
+
+
+def _format(powers: Mapping[str, int]) -> str:
+    parts = [sym if p == 1 else f"{sym}{p}" for sym, p in powers.items() if p != 0]
+    return " ".join(parts) if parts else "1"
+
+
+def divide_units(field_units: str, per: Mapping[str, int]) -> str:
+    """Units of a derivative: ``field_units`` divided by each unit to the power given.
+
+    Examples
+    --------
+    >>> divide_units("V", {"m": 1})
+    'V m-1'
+    >>> divide_units("m s-1", {"m": 1})
+    's-1'
+    >>> divide_units("K", {"m": 2, "s": 1})
+    'K m-2 s-1'
+    >>> divide_units("m/s", {"m": 1})
+    '(m/s) m-1'
+    """
+    powers = _parse(field_units)
+    denominators = [_parse(u) for u in per]
+    if powers is None or any(d is None for d in denominators):
+        tail = " ".join(f"({u})-{p}" if _parse(u) is None else _format({u: -p}) for u, p in per.items())
+        head = field_units if _parse(field_units) is not None else f"({field_units})"
+        return f"{head} {tail}"
+    for d, p in zip(denominators, per.values()):
+        for sym, q in d.items():  # type: ignore[union-attr]
+            powers[sym] = powers.get(sym, 0) - q * p
+    return _format(powers)
+
+
+def _order_suffix(order: int) -> str:
+    return "" if order == 1 else str(order)
+
+
+def derivative_name(name: Any, orders: Mapping[str, int]) -> str | None:
+    """``dV_dx``, ``d2V_dx2``, ``d2V_dxdy``; None for an unnamed field.
+
+    Examples
+    --------
+    >>> derivative_name("V", {"x": 2})
+    'd2V_dx2'
+    >>> derivative_name("T", {"x": 1, "y": 1})
+    'd2T_dxdy'
+    """
+    if name is None:
+        return None
+    total = sum(orders.values())
+    dens = "".join(f"d{d}{_order_suffix(o)}" for d, o in orders.items())
+    return f"d{_order_suffix(total)}{name}_{dens}"
+
+
+def derivative_long_name(base: str, orders: Mapping[str, int]) -> str:
+    """A readable label for plots, e.g. ``d(air temperature)/dx``.
+
+    Examples
+    --------
+    >>> derivative_long_name("potential", {"x": 2})
+    'd2(potential)/dx2'
+    """
+    total = sum(orders.values())
+    dens = "".join(f"d{d}{_order_suffix(o)}" for d, o in orders.items())
+    return f"d{_order_suffix(total)}({base})/{dens}"
+
+
+def is_pint(data: Any) -> bool:
+    """Whether ``data`` is a pint Quantity (checked without importing pint)."""
+    return type(data).__module__.split(".")[0] == "pint" and hasattr(data, "magnitude")

@@ -1,0 +1,598 @@
+"""The ``fieldgrad`` command: derivatives of variables in netCDF and zarr files.
+
+::
+
+    fieldgrad info IN
+    fieldgrad methods
+    fieldgrad partial    IN --var V [V2 ...] --dims x [--order 2]            --out OUT
+    fieldgrad gradient   IN --var V [V2 ...] [--dims x y]                     --out OUT
+    fieldgrad laplacian  IN --var V [V2 ...] [--dims x y]                     --out OUT
+    fieldgrad divergence IN --var u v --dims x y                              --out OUT
+    fieldgrad curl       IN --var u v [w] --dims x y [z]                      --out OUT
+
+Common options of the operations: ``--method``, ``--accuracy``, ``--edge-order``,
+``--boundary``, ``--nan-policy``, ``--option KEY=VALUE`` (method options such as
+``window=21``), ``--chunks x=128,y=128``, ``--overwrite``, ``--quiet``.
+
+The input is read lazily with dask (zarr: a directory or a ``.zarr`` path; anything else:
+netCDF-4/HDF5 through h5netcdf), and the output format follows the extension of ``--out``
+(``.zarr`` or ``.nc``). The output is written to a hidden temporary sibling and renamed into
+place only once it is complete, so an interrupted run never leaves a partial file under the
+output name. An existing output is never replaced without ``--overwrite``.
+
+Exit status: 0 on success; 2 for any bad input (missing file, variable or dimension, an
+unreadable file, an invalid option), with a one-line message on stderr; 130 when interrupted;
+1 for an unexpected internal error (one line; set ``FIELDGRAD_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["main", "CLIError"]
+
+PROG = "fieldgrad"
+OPERATIONS = ("partial", "gradient", "divergence", "curl", "laplacian")
+NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5", ".hdf5")
+ZARR_SUFFIXES = (".zarr",)
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+class _Interrupted(BaseException):
+    """Raised by the SIGTERM handler so that clean-up code runs."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``fieldgrad: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+# ----------------------------------------------------------------------------- argument parsing
+
+
+def _parse_value(text: str) -> Any:
+    """``"21"`` -> 21, ``"0.5"`` -> 0.5, ``"none"`` -> None, ``"true"`` -> True, else the string."""
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_options(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--option expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
+def parse_chunks(items: Sequence[str] | None) -> dict[str, int | str] | None:
+    """``["x=128,y=64"]`` -> ``{"x": 128, "y": 64}``; ``["auto"]`` -> ``{}`` meaning dask's choice.
+
+    Examples
+    --------
+    >>> parse_chunks(["x=128,y=64"])
+    {'x': 128, 'y': 64}
+    >>> parse_chunks(["x=-1", "t=auto"])
+    {'x': -1, 't': 'auto'}
+    """
+    if not items:
+        return None
+    out: dict[str, int | str] = {}
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part == "auto":
+                continue
+            dim, sep, size = part.partition("=")
+            if not sep or not dim:
+                raise CLIError(f"--chunks expects DIM=SIZE[,DIM=SIZE...], got {part!r}")
+            if size == "auto":
+                out[dim] = "auto"
+                continue
+            try:
+                n = int(size)
+            except ValueError:
+                raise CLIError(f"--chunks: the size for {dim!r} must be an integer, -1 or 'auto', got {size!r}") from None
+            if n == 0 or n < -1:
+                raise CLIError(f"--chunks: the size for {dim!r} must be positive (or -1 for the whole dim), got {n}")
+            out[dim] = n
+    return out
+
+
+def _build_parser() -> _Parser:
+    from . import __version__
+
+    parser = _Parser(prog=PROG, description="Coordinate-aware derivatives of variables in netCDF and zarr files.",
+                     epilog="Run 'fieldgrad COMMAND --help' for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("info", help="show the variables, dims and coordinates of a file (uniform or not)")
+    p.add_argument("input", metavar="IN", help="netCDF file or zarr store")
+
+    sub.add_parser("methods", help="list the derivative methods and their capabilities")
+
+    helps = {
+        "partial": "partial derivative of each --var along --dims (repeat a dim or use --order for higher orders)",
+        "gradient": "gradient (vector of first derivatives) of each --var over --dims",
+        "laplacian": "Laplacian (sum of second derivatives) of each --var over --dims",
+        "divergence": "divergence of the vector field whose components are the --var, along the --dims in order",
+        "curl": "curl of the vector field whose components are the --var, along the --dims in order",
+    }
+    for op in OPERATIONS:
+        p = sub.add_parser(op, help=helps[op], description=helps[op])
+        p.add_argument("input", metavar="IN", help="netCDF file or zarr store")
+        p.add_argument("--var", "-v", nargs="+", required=True, metavar="VAR",
+                       help="variable(s); for divergence/curl the components, one per --dims entry")
+        p.add_argument("--dims", "-d", nargs="+", required=op in ("partial", "divergence", "curl"), metavar="DIM",
+                       help="dimensions (or 1-D coordinates) to differentiate along"
+                       + ("" if op in ("partial", "divergence", "curl") else " (default: all dims of the variable)"))
+        if op == "partial":
+            p.add_argument("--order", type=int, default=1, help="derivative order along each dim (default 1)")
+        p.add_argument("--out", "-o", required=True, metavar="OUT", help="output path: .nc (netCDF) or .zarr")
+        p.add_argument("--method", "-m", default="fd", help="derivative method (see 'fieldgrad methods'; default fd)")
+        p.add_argument("--accuracy", type=int, help="fd: order of accuracy in the interior (2, 4, 6, 8)")
+        p.add_argument("--edge-order", type=int, help="fd: order of accuracy of the boundary stencils")
+        p.add_argument("--boundary", choices=("one-sided", "periodic", "fill"), help="boundary treatment")
+        p.add_argument("--period", type=float, help="period of a periodic non-uniform coordinate")
+        p.add_argument("--nan-policy", choices=("propagate", "omit"), help="how NaNs in the field are treated")
+        p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="a method option, e.g. window=21 or smoothing=auto (repeatable)")
+        if op != "partial":
+            p.add_argument("--geometry", choices=("cartesian", "sphere"),
+                           help="sphere: lat/lon in degrees, derivatives per metre (SPEC §3)")
+            p.add_argument("--radius", type=float, help="sphere radius in metres (default: the Earth's, 6.371e6)")
+        p.add_argument("--chunks", nargs="+", metavar="DIM=SIZE",
+                       help="dask chunks to read with, e.g. x=128,y=128 (default: the file's own chunks)")
+        p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    return parser
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _is_zarr_path(path: Path) -> bool:
+    return path.suffix.lower() in ZARR_SUFFIXES or (path.is_dir() and (
+        (path / ".zgroup").exists() or (path / "zarr.json").exists() or (path / ".zattrs").exists()))
+
+
+def open_input(path_text: str, chunks: dict[str, int | str] | None) -> Any:
+    """Open a netCDF file or zarr store lazily (dask-backed); CLIError if missing or unreadable."""
+    import xarray as xr
+
+    path = Path(path_text)
+    if not path.exists():
+        raise CLIError(f"input not found: {path_text}")
+    open_chunks: Any = {} if chunks is None else chunks
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if _is_zarr_path(path) or path.is_dir():
+                return xr.open_dataset(path, engine="zarr", chunks=open_chunks)
+            return xr.open_dataset(path, engine="h5netcdf", chunks=open_chunks)
+    except CLIError:
+        raise
+    except Exception as exc:  # any reader error means: not a file we can read
+        kind = "zarr store" if path.is_dir() else "netCDF-4/HDF5 file"
+        raise CLIError(f"cannot read {path_text} as a {kind}: {_first_line(exc)}") from None
+
+
+def _output_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in ZARR_SUFFIXES:
+        return "zarr"
+    if suffix in NETCDF_SUFFIXES:
+        return "netcdf"
+    raise CLIError(f"cannot tell the output format of {str(path)!r}: use a .nc (netCDF) or .zarr path")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out`` to write to; move it to ``out`` only on success.
+
+    On any exception (or interruption) the temporary is removed and ``out`` is left as it was.
+    An existing ``out`` is replaced only with ``overwrite``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with atomic_output(d / "a.txt", overwrite=False) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> (d / "a.txt").read_text(), sorted(p.name for p in d.iterdir())
+    ('done', ['a.txt'])
+    """
+    if out.exists() and not overwrite:
+        raise CLIError(f"output exists: {out} (pass --overwrite to replace it)")
+    parent = out.parent
+    if not parent.is_dir():
+        raise CLIError(f"output folder does not exist: {parent}")
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = parent / f".{out.name}.fieldgrad-tmp-{tag}"
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if not tmp.exists():
+        raise RuntimeError(f"nothing was written to {tmp}")
+    if out.exists():
+        if out.is_file() and tmp.is_file():
+            os.replace(tmp, out)  # atomic
+            return
+        old = parent / f".{out.name}.fieldgrad-old-{tag}"
+        os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            os.replace(old, out)
+            _remove(tmp)
+            raise
+        _remove(old)
+    else:
+        os.replace(tmp, out)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _check_vars(ds: Any, names: Sequence[str]) -> None:
+    for name in names:
+        if name not in ds.data_vars:
+            raise CLIError(f"no variable {name!r} in the input; variables: {', '.join(map(str, ds.data_vars)) or 'none'}")
+
+
+def _check_dims(ds: Any, names: Sequence[str], dims: Sequence[str] | None) -> None:
+    if dims is None:
+        return
+    for name in names:
+        var = ds[name]
+        for dim in dims:
+            ok = dim in var.dims or (dim in ds.coords and ds.coords[dim].ndim == 1 and ds.coords[dim].dims[0] in var.dims)
+            if not ok:
+                raise CLIError(f"variable {name!r} has no dimension {dim!r}; its dims: {', '.join(map(str, var.dims))}")
+
+
+def _method_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    kw: dict[str, Any] = {"method": args.method}
+    if args.accuracy is not None:
+        kw["accuracy"] = args.accuracy
+    if args.edge_order is not None:
+        kw["edge_order"] = args.edge_order
+    if args.boundary is not None:
+        kw["boundary"] = args.boundary
+    if args.period is not None:
+        kw["period"] = args.period
+    if args.nan_policy is not None:
+        kw["nan_policy"] = args.nan_policy
+    if getattr(args, "geometry", None) is not None and args.geometry != "cartesian":
+        kw["geometry"] = args.geometry
+    if getattr(args, "radius", None) is not None:
+        kw["radius"] = args.radius
+    options = _parse_options(args.option)
+    clash = set(options) & set(kw)
+    if clash:
+        raise CLIError(f"--option {sorted(clash)[0]}= duplicates a dedicated flag; use the flag")
+    kw.update(options)
+    return kw
+
+
+def _need(accessor: Any, op: str) -> Any:
+    func = getattr(accessor, op, None)
+    if func is None:
+        raise CLIError(f"'{op}' is not available in this version of fieldgrad (the .grad accessor has no {op}())")
+    return func
+
+
+def compute_result(ds: Any, args: argparse.Namespace) -> Any:
+    """The output Dataset of an operation: one variable per result, with the input's coords.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"V": ("x", np.arange(5.0) ** 2)}, coords={"x": np.arange(5.0)})
+    >>> ns = argparse.Namespace(command="partial", var=["V"], dims=["x"], order=1, method="fd", accuracy=None,
+    ...                         edge_order=2, boundary=None, period=None, nan_policy=None, option=[])
+    >>> compute_result(ds, ns)["dV_dx"].values
+    array([0., 2., 4., 6., 8.])
+    """
+    import xarray as xr
+
+    import fieldgrad  # noqa: F401  (registers .grad)
+
+    op = args.command
+    names = list(dict.fromkeys(args.var))
+    _check_vars(ds, names)
+    _check_dims(ds, names, args.dims)
+    kw = _method_kwargs(args)
+    results: dict[str, xr.DataArray] = {}
+    if op in ("divergence", "curl"):
+        dims = list(args.dims)
+        if len(args.var) != len(dims):
+            raise CLIError(f"{op}: give one --var per --dims entry (components in the order of the dims); "
+                           f"got {len(args.var)} variable(s) for {len(dims)} dim(s)")
+        if len(set(dims)) != len(dims):
+            raise CLIError(f"{op}: --dims names a dimension twice: {' '.join(dims)}")
+        if op == "curl" and len(dims) not in (2, 3):
+            raise CLIError(f"curl needs 2 or 3 components, got {len(dims)}")
+        func = _need(ds.grad, op)
+        res = func(dict(zip(dims, args.var)), **kw)
+        if isinstance(res, xr.Dataset):  # pragma: no cover - depends on the accessor's return type
+            results.update({str(k): v for k, v in res.data_vars.items()})
+        else:
+            results[str(res.name) if res.name is not None else op] = res
+    else:
+        for name in names:
+            da = ds[name]
+            if op == "partial":
+                res = da.grad.partial(list(args.dims), args.order, **kw)
+            elif op == "gradient":
+                res = da.grad.gradient(args.dims, **kw)
+            else:
+                res = _need(da.grad, "laplacian")(args.dims, **kw)
+            key = str(res.name) if res.name is not None else f"{op}_{name}"
+            if key in results:
+                key = f"{key}_{name}"
+            results[key] = res
+    out = xr.Dataset({k: v.rename(None) if v.name != k else v for k, v in results.items()})
+    out.attrs = dict(ds.attrs)
+    history = f"{PROG} {' '.join(sys.argv[1:])}".strip() if sys.argv else PROG
+    out.attrs["history"] = (str(ds.attrs["history"]) + "\n" if "history" in ds.attrs else "") + history
+    return _prepare_for_writing(out)
+
+
+def _regular_chunks(chunks: tuple[int, ...]) -> bool:
+    return len(chunks) <= 1 or (len(set(chunks[:-1])) == 1 and chunks[-1] <= chunks[0])
+
+
+def _prepare_for_writing(ds: Any) -> Any:
+    """Drop encodings copied from the input (dtype, packing, on-disk chunks) and make chunks regular."""
+    for var in ds.variables.values():
+        var.encoding = {}
+    for name, var in list(ds.data_vars.items()):
+        if var.chunks is None:
+            continue
+        fix = {d: max(c) for d, c in zip(var.dims, var.chunks) if not _regular_chunks(tuple(c))}
+        if fix:
+            ds[name] = var.chunk(fix)
+    return ds
+
+
+def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
+    from dask.diagnostics import ProgressBar
+
+    if fmt == "zarr":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zarr's notes about string dtypes in the v3 format
+            delayed = ds.to_zarr(tmp, mode="w-", compute=False, consolidated=True)
+    else:
+        delayed = ds.to_netcdf(tmp, engine="h5netcdf", compute=False)
+    bar = contextlib.nullcontext() if quiet else ProgressBar(minimum=1.0, out=sys.stderr)
+    with bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN slices and the like
+        if delayed is not None:
+            delayed.compute()
+
+
+def cmd_operation(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    fmt = _output_format(out)
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"output exists: {out} (pass --overwrite to replace it)")
+    chunks = parse_chunks(args.chunks)
+    ds = open_input(args.input, chunks)
+    try:
+        if chunks:
+            unknown = [d for d in chunks if d not in ds.dims]
+            if unknown:
+                raise CLIError(f"--chunks names {unknown[0]!r}, which is not a dimension of the input; "
+                               f"dims: {', '.join(map(str, ds.dims))}")
+        result = compute_result(ds, args)
+        with atomic_output(out, args.overwrite) as tmp:
+            _write(result, tmp, fmt, args.quiet)
+            ds.close()  # release the input before it may be replaced (OUT == IN with --overwrite)
+    finally:
+        ds.close()
+    if not args.quiet:
+        names = ", ".join(f"{k}{tuple(map(str, v.dims))}" for k, v in result.data_vars.items())
+        print(f"wrote {names} to {out}")
+    return 0
+
+
+def _describe_coord(ds: Any, dim: Any) -> str:
+    from .coords import axis_coord
+
+    n = ds.sizes[dim]
+    if dim not in ds.coords:
+        return f"{dim}: {n} points, no coordinate (unit spacing)"
+    c = ds.coords[dim]
+    units = c.attrs.get("units")
+    u = f" {units}" if units else ""
+    try:
+        ac = axis_coord(c.values, str(dim))
+    except (ValueError, TypeError) as exc:
+        return f"{dim}: {n} points, invalid for derivatives: {_first_line(exc)}"
+    vals = c.values
+    first, last = vals[0], vals[-1]
+    direction = "" if n < 2 or ac.values[-1] > ac.values[0] else ", decreasing"
+    if c.dtype.kind in "mMO":
+        span = f"{first} .. {last}"
+        if ac.uniform:
+            step = vals[1] - vals[0] if c.dtype.kind in "mM" else f"{ac.spacing:g} s"
+            return f"{dim}: {n} points, {span}, uniform (step {step}){direction}"
+        return f"{dim}: {n} points, {span}, non-uniform{direction}"
+    if ac.uniform:
+        return f"{dim}: {n} points, {first:g} .. {last:g}{u}, uniform (step {ac.spacing:g}{u}){direction}"
+    steps = abs(ac.values[1:] - ac.values[:-1])
+    return (f"{dim}: {n} points, {first:g} .. {last:g}{u}, non-uniform (steps {steps.min():g} .. {steps.max():g}{u})"
+            f"{direction}")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    ds = open_input(args.input, None)
+    try:
+        print(f"{args.input}")
+        print("dimensions:")
+        for dim in ds.dims:
+            print(f"  {_describe_coord(ds, dim)}")
+        print("variables:")
+        if not ds.data_vars:
+            print("  (none)")
+        for name, var in ds.data_vars.items():
+            units = var.attrs.get("units")
+            extra = f" [{units}]" if units else ""
+            long_name = var.attrs.get("long_name")
+            extra += f" {long_name}" if long_name else ""
+            shape = "x".join(str(s) for s in var.shape) or "scalar"
+            print(f"  {name}({', '.join(map(str, var.dims))}): {var.dtype}, {shape}{extra}")
+        others = [k for k in ds.coords if k not in ds.dims]
+        if others:
+            print("other coordinates:")
+            for name in others:
+                c = ds.coords[name]
+                print(f"  {name}({', '.join(map(str, c.dims))}): {c.dtype}")
+    finally:
+        ds.close()
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from . import registry
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        methods = registry.available_methods()
+        rows = []
+        for name, description in methods.items():
+            try:
+                m = registry.get_method(name)
+            except Exception as exc:
+                rows.append((name, f"unavailable: {_first_line(exc)}", None))
+                continue
+            caps = {
+                "max order": "any" if m.max_order is None else str(m.max_order),
+                "non-uniform": "yes" if m.supports_nonuniform else "no",
+                "boundaries": ", ".join(m.boundaries),
+                "options": ", ".join(f"{k}={v!r}" for k, v in m.options.items()) or "none",
+            }
+            rows.append((name, m.description or description, caps))
+    for name, description, caps in rows:
+        print(f"{name}: {description}")
+        if caps:
+            for key, value in caps.items():
+                print(f"    {key}: {value}")
+    for w in caught:
+        print(f"{PROG}: warning: {_first_line(w.message)}", file=sys.stderr)
+    return 0
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Interrupted()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fieldgrad`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input, 130 when interrupted, 1 for an internal error.
+
+    Examples
+    --------
+    >>> main(["partial", "missing.nc", "--var", "V", "--dims", "x", "--out", "d.nc"])
+    2
+    """
+    parser = _build_parser()
+    debug = os.environ.get("FIELDGRAD_DEBUG", "") not in ("", "0")
+    previous = None
+    showwarning = warnings.showwarning
+    warnings.showwarning = _showwarning
+    with contextlib.suppress(ValueError):  # not in the main thread
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        handler = {"info": cmd_info, "methods": cmd_methods}.get(args.command, cmd_operation)
+        return handler(args)
+    except CLIError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, _Interrupted):
+        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        if debug:
+            raise
+        print(f"{PROG}: error: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {_first_line(exc)} "
+              f"(set FIELDGRAD_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = showwarning
+        if previous is not None:
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _showwarning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    print(f"{PROG}: warning: {_first_line(Exception(str(message)))}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,8 @@ import xarray as xr
 
 from . import engine
 from .coords import AxisCoord, axis_coord
-from .units import datetime_unit_symbol, derivative_long_name, derivative_name, divide_units, is_pint
+from .units import (base_label, datetime_unit_symbol, derivative_long_name, derivative_name, divide_units, is_pint,
+                    prefixed_name)
 
 __all__ = ["partial", "gradient"]
 
@@ -147,8 +148,7 @@ def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int
     attrs.pop("units", None)
     if units is not None and not is_pint(result.data):
         attrs["units"] = units
-    base = da.attrs.get("long_name", da.name if da.name is not None else "f")
-    attrs["long_name"] = derivative_long_name(str(base), {str(k): o for k, o in orders.items()})
+    attrs["long_name"] = derivative_long_name(base_label(da), {str(k): o for k, o in orders.items()})
     result.attrs = attrs
     result.name = derivative_name(da.name, {str(k): o for k, o in orders.items()}) if name == "derive" else name
     return result
@@ -309,7 +309,6 @@ def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable
     out.attrs.pop("units", None)
     if len(units) == 1 and None not in units:
         out.attrs["units"] = units.pop()
-    base = da.attrs.get("long_name", da.name if da.name is not None else "f")
-    out.attrs["long_name"] = f"gradient of {base}"
-    out.name = (f"grad_{da.name}" if da.name is not None else None) if name == "derive" else name
+    out.attrs["long_name"] = f"gradient of {base_label(da)}"
+    out.name = prefixed_name("grad", da.name) if name == "derive" else name
     return out

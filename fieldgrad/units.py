@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["divide_units", "derivative_name", "derivative_long_name", "is_pint", "datetime_unit_symbol"]
+__all__ = ["divide_units", "derivative_name", "derivative_long_name", "is_pint", "datetime_unit_symbol",
+           "label_result", "prefixed_name", "base_label"]
 
 _TOKEN = re.compile(r"^([A-Za-z_%°][A-Za-z_%°]*)(\^?(-?\d+))?$")
 # numpy datetime units -> udunits symbols
@@ -98,3 +99,24 @@ def derivative_long_name(base: str, orders: Mapping[str, int]) -> str:
 def is_pint(data: Any) -> bool:
     """Whether ``data`` is a pint Quantity (checked without importing pint)."""
     return type(data).__module__.split(".")[0] == "pint" and hasattr(data, "magnitude")
+
+
+def prefixed_name(prefix: str, name: Any) -> str | None:
+    """``"div_E"`` from ``("div", "E")``; None for an unnamed field."""
+    return f"{prefix}_{name}" if name is not None else None
+
+
+def base_label(field: Any, default: str = "f") -> str:
+    """What a field is called in a long_name: its long_name, else its name."""
+    return str(field.attrs.get("long_name", field.name if field.name is not None else default))
+
+
+def label_result(result: Any, like: Any, name: str | None, long_name: str, units: str | None) -> Any:
+    """Give ``result`` the attrs of ``like`` with new ``units`` and ``long_name``, and a name."""
+    attrs = {k: v for k, v in like.attrs.items() if k not in ("units", "long_name")}
+    if units is not None:
+        attrs["units"] = units
+    attrs["long_name"] = long_name
+    result.attrs = attrs
+    result.name = name
+    return result

@@ -1,23 +1,25 @@
 """Method registry: built-ins, in-process registrations and lazily loaded entry points.
 
-Resolution of a name, the same on every path:
+Resolution of a name is the same on every path (:func:`get_method`, :func:`available_methods`,
+the ``method=`` keyword):
 
 1. built-in methods (``fd``): loaded through the same loader and validator as plugins, but
    without scanning the installed distributions;
 2. methods registered in this process with :func:`register_method`;
-3. entry points of the group ``fieldgrad.methods``, scanned once (cached) and imported only
-   when their name is requested. An entry point that shadows a built-in or a registered
-   name is ignored with a warning; between two distributions offering one name, the first
-   distribution by name wins, with a warning.
+3. entry points of the group ``fieldgrad.methods``, scanned once (cached until
+   :func:`refresh_methods`) and imported only when their name is requested.
+
+An entry point that shadows a built-in or a registered name is ignored with a
+:class:`FieldgradPluginWarning`; between two distributions offering one name, the first
+distribution by name wins, with a warning.
 
 A plugin that fails to import or validate never breaks ``import fieldgrad`` or listing: it is
 reported once as a :class:`FieldgradPluginWarning` naming its distribution, and requesting it
-raises a ValueError that says why.
+raises a ValueError that names the plugin, its distribution and the reason.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import inspect
 import threading
@@ -40,6 +42,7 @@ __all__ = [
 GROUP = "fieldgrad.methods"
 # name -> "module:Class"; loaded like an entry point but found without scanning metadata
 BUILTIN = {"fd": "fieldgrad.fd:FiniteDifference"}
+_BOUNDARY_KINDS = ("one-sided", "periodic", "fill")
 
 _lock = threading.RLock()
 _registered: dict[str, type[DerivativeMethod]] = {}
@@ -66,67 +69,149 @@ class PluginFailure:
                 f"{self.distribution!r} could not be loaded: {self.error}")
 
 
+@dataclass(frozen=True)
+class _Offer:
+    """One entry point of the group: the method name, its target and its distribution."""
+
+    name: str
+    value: str
+    distribution: str
+    entry_point: Any  # importlib.metadata.EntryPoint (or an object with .load())
+
+
 def validate_method_class(cls: Any, name: str | None = None) -> type[DerivativeMethod]:
-    """Check that ``cls`` is a usable DerivativeMethod subclass (and is called ``name``)."""
+    """Check that ``cls`` is a usable DerivativeMethod subclass (and is called ``name``).
+
+    Checks the capabilities declared as class attributes, that ``derivative`` and ``halo`` are
+    implemented, and that the class can be instantiated without arguments.
+
+    Examples
+    --------
+    >>> from fieldgrad.fd import FiniteDifference
+    >>> validate_method_class(FiniteDifference, "fd").name
+    'fd'
+    >>> validate_method_class(int)
+    Traceback (most recent call last):
+    ...
+    TypeError: a derivative method must be a subclass of fieldgrad.DerivativeMethod, got <class 'int'>
+    """
     if not (inspect.isclass(cls) and issubclass(cls, DerivativeMethod)):
         raise TypeError(f"a derivative method must be a subclass of fieldgrad.DerivativeMethod, got {cls!r}")
+    label = cls.__name__
     if not isinstance(cls.name, str) or not cls.name:
-        raise TypeError(f"{cls.__name__} must set a non-empty class attribute `name`")
+        raise TypeError(f"{label} must set a non-empty class attribute `name`")
     if name is not None and cls.name != name:
         raise TypeError(f"entry point {name!r} loads a method named {cls.name!r}; the names must match")
     for attr in ("derivative", "halo"):
         if getattr(cls, attr) is getattr(DerivativeMethod, attr):
-            raise TypeError(f"{cls.__name__} must implement {attr}()")
+            raise TypeError(f"{label} must implement {attr}()")
+    if not isinstance(cls.description, str):
+        raise TypeError(f"{label}.description must be a str, got {cls.description!r}")
+    max_order = cls.max_order
+    if max_order is not None and (isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 0):
+        raise TypeError(f"{label}.max_order must be None or a non-negative int, got {max_order!r}")
+    if not isinstance(cls.supports_nonuniform, bool):
+        raise TypeError(f"{label}.supports_nonuniform must be a bool, got {cls.supports_nonuniform!r}")
+    kinds = cls.boundaries
+    if not isinstance(kinds, tuple) or not kinds or any(k not in _BOUNDARY_KINDS for k in kinds):
+        raise TypeError(f"{label}.boundaries must be a non-empty tuple of {_BOUNDARY_KINDS}, got {kinds!r}")
+    if not isinstance(cls.options, dict):
+        raise TypeError(f"{label}.options must be a dict of option defaults, got {cls.options!r}")
+    try:
+        cls()
+    except Exception as exc:
+        raise TypeError(f"{label}() cannot be instantiated without arguments: {type(exc).__name__}: {exc}") from exc
     return cls
 
 
-def _load(name: str, value: str, distribution: str) -> type[DerivativeMethod]:
-    """Import ``module:Class`` and validate it; failures are recorded, warned once, and raised."""
+def _warn_once(key: str, message: str) -> None:
+    with _lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    warnings.warn(message, FieldgradPluginWarning, stacklevel=4)
+
+
+def _load(offer: _Offer) -> type[DerivativeMethod]:
+    """Import an offer's class and validate it; failures are recorded, warned once, and raised."""
+    name = offer.name
     with _lock:
         if name in _loaded:
             return _loaded[name]
         if name in _failed:
             raise ValueError(_failed[name].message())
         try:
-            cls = EntryPoint(name=name, value=value, group=GROUP).load()
+            cls = offer.entry_point.load()
             validate_method_class(cls, name)
         except Exception as exc:  # a broken plugin must not break fieldgrad
-            failure = PluginFailure(name, value, distribution, f"{type(exc).__name__}: {exc}")
+            failure = PluginFailure(name, offer.value, offer.distribution, f"{type(exc).__name__}: {exc}")
             _failed[name] = failure
-            _warn_once(name, failure.message())
+            _warn_once(f"failed:{name}", failure.message())
             raise ValueError(failure.message()) from exc
         _loaded[name] = cls
         return cls
 
 
-def _warn_once(key: str, message: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        warnings.warn(message, FieldgradPluginWarning, stacklevel=3)
+def _builtin(name: str) -> _Offer:
+    value = BUILTIN[name]
+    return _Offer(name, value, "fieldgrad", EntryPoint(name=name, value=value, group=GROUP))
+
+
+def _distribution_name(ep: Any) -> str:
+    try:
+        dist = getattr(ep, "dist", None)
+        return str(dist.name) if dist is not None else "<unknown distribution>"
+    except Exception:  # broken metadata
+        return "<unknown distribution>"
 
 
 @lru_cache(maxsize=1)
-def _entry_points() -> dict[str, tuple[str, str]]:
-    """name -> (value, distribution) of the installed plugins (scanned once; see refresh_methods)."""
-    found: dict[str, list[tuple[str, str]]] = {}
-    for ep in entry_points(group=GROUP):
-        dist = ep.dist.name if ep.dist is not None else "<unknown>"
-        found.setdefault(ep.name, []).append((dist, ep.value))
-    chosen: dict[str, tuple[str, str]] = {}
-    for name, offers in found.items():
-        offers = sorted(set(offers))
+def _entry_points() -> dict[str, _Offer]:
+    """The chosen offer for every entry-point name (scanned once; see :func:`refresh_methods`).
+
+    Built-in names are dropped here (with a warning if a distribution tries to replace one);
+    registered names are dropped later, by :func:`_plugin_offers`, because a registration may
+    come after the scan.
+    """
+    try:
+        eps = list(entry_points(group=GROUP))
+    except Exception as exc:  # unreadable metadata must not break fieldgrad
+        _warn_once("scan", f"could not scan the entry points {GROUP!r}: {type(exc).__name__}: {exc}")
+        return {}
+    found: dict[str, dict[tuple[str, str], Any]] = {}
+    for ep in eps:
+        found.setdefault(ep.name, {}).setdefault((_distribution_name(ep), ep.value), ep)
+    chosen: dict[str, _Offer] = {}
+    for name, offers in sorted(found.items()):
+        keys = sorted(offers)
         if name in BUILTIN:
-            if any(value != BUILTIN[name] for _, value in offers):
-                others = [d for d, v in offers if v != BUILTIN[name]]
+            others = [d for d, v in keys if v != BUILTIN[name]]
+            if others:
                 _warn_once(f"shadow:{name}", f"entry point {name!r} from {others} is ignored: "
                            f"{name!r} is a built-in method")
             continue
-        if len(offers) > 1:
+        if len(keys) > 1:
             _warn_once(f"dup:{name}", f"derivative method {name!r} is offered by several distributions "
-                       f"{[d for d, _ in offers]}; using the one from {offers[0][0]!r}")
-        dist, value = offers[0]
-        chosen[name] = (value, dist)
+                       f"{[d for d, _ in keys]}; using the one from {keys[0][0]!r}")
+        dist, value = keys[0]
+        chosen[name] = _Offer(name, value, dist, offers[keys[0]])
     return chosen
+
+
+def _plugin_offers() -> dict[str, _Offer]:
+    """Entry points not shadowed by a registration (warning once for each shadowed one)."""
+    offers = _entry_points()
+    with _lock:
+        registered = dict(_registered)
+    for name in offers.keys() & registered.keys():
+        _warn_shadowed_by_registration(name, registered[name], offers[name])
+    return {k: v for k, v in offers.items() if k not in registered}
+
+
+def _warn_shadowed_by_registration(name: str, cls: type, offer: _Offer) -> None:
+    _warn_once(f"registered:{name}", f"entry point {name!r} ({offer.value}) from distribution "
+               f"{offer.distribution!r} is ignored: {name!r} is registered in this process "
+               f"({cls.__module__}.{cls.__qualname__})")
 
 
 def refresh_methods() -> None:
@@ -148,9 +233,9 @@ def refresh_methods() -> None:
 def register_method(cls: type[DerivativeMethod]) -> type[DerivativeMethod]:
     """Register a :class:`DerivativeMethod` subclass under its ``name`` (usable as a decorator).
 
-    A registered name takes precedence over an installed plugin of the same name. Registering
-    a built-in name is refused; registering a name again replaces the earlier class, with a
-    warning.
+    A registered name takes precedence over an installed plugin of the same name (with a
+    :class:`FieldgradPluginWarning` once the plugins have been scanned). Registering a built-in
+    name is refused; registering a name again replaces the earlier class, with a warning.
 
     Examples
     --------
@@ -178,6 +263,9 @@ def register_method(cls: type[DerivativeMethod]) -> type[DerivativeMethod]:
             warnings.warn(f"derivative method {name!r} was registered before ({previous.__qualname__}); "
                           f"replacing it with {cls.__qualname__}", FieldgradPluginWarning, stacklevel=2)
         _registered[name] = cls
+        scanned = _entry_points.cache_info().currsize > 0
+    if scanned and name in _entry_points():  # otherwise warned when the plugins are scanned
+        _warn_shadowed_by_registration(name, cls, _entry_points()[name])
     return cls
 
 
@@ -189,13 +277,14 @@ def _unregister(name: str) -> None:
 
 def _resolve_class(name: str) -> type[DerivativeMethod]:
     if name in BUILTIN:
-        return _load(name, BUILTIN[name], "fieldgrad")
-    if name in _registered:
-        return _registered[name]
-    eps = _entry_points()
-    if name in eps:
-        value, dist = eps[name]
-        return _load(name, value, dist)
+        return _load(_builtin(name))
+    with _lock:
+        registered = _registered.get(name)
+    if registered is not None:
+        return registered
+    offers = _plugin_offers()
+    if name in offers:
+        return _load(offers[name])
     raise ValueError(f"unknown derivative method {name!r}; available methods: {sorted(available_methods())}")
 
 
@@ -203,7 +292,24 @@ def get_method(method: str | type[DerivativeMethod] | DerivativeMethod = "fd") -
     """The method object for a registry name, a DerivativeMethod subclass, or an instance.
 
     Looking up a built-in never scans installed packages; a plugin is imported the first time
-    it is requested.
+    it is requested. A class or an instance is used as given (validated, not registered).
+
+    Parameters
+    ----------
+    method : str, DerivativeMethod subclass or instance, default "fd"
+        What ``method=`` was given.
+
+    Returns
+    -------
+    DerivativeMethod
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (listing the available methods) or a plugin that could not be
+        loaded (naming it, its distribution and why).
+    TypeError
+        For anything that is not a name, a DerivativeMethod subclass or instance.
 
     Examples
     --------
@@ -228,7 +334,8 @@ def available_methods() -> dict[str, str]:
     """``{name: description}`` of every usable method, without importing any plugin.
 
     A plugin not imported yet is described by its distribution's summary. A plugin whose
-    module cannot be found, or that already failed to load, is left out with a warning.
+    top-level module cannot be found, or that already failed to load, is left out with a
+    warning (once).
 
     Examples
     --------
@@ -236,35 +343,38 @@ def available_methods() -> dict[str, str]:
     True
     """
     out: dict[str, str] = {}
-    with _lock:
-        for name in BUILTIN:
-            cls = _load(name, BUILTIN[name], "fieldgrad")
-            out[name] = cls.description
-        for name, (value, dist) in _entry_points().items():
-            if name in _registered:
-                continue
-            if name in _failed:
-                _warn_once(name, _failed[name].message())
-                continue
-            if name in _loaded:
-                out[name] = _loaded[name].description
-                continue
-            module = value.split(":")[0]
-            try:
-                spec = importlib.util.find_spec(module)
-            except (ImportError, ValueError) as exc:
-                spec, why = None, f"{type(exc).__name__}: {exc}"
-            else:
-                why = f"module {module!r} not found"
-            if spec is None:
-                failure = PluginFailure(name, value, dist, why)
+    for name in BUILTIN:
+        out[name] = _load(_builtin(name)).description
+    for name, offer in _plugin_offers().items():
+        with _lock:
+            failed, loaded = _failed.get(name), _loaded.get(name)
+        if failed is not None:
+            _warn_once(f"failed:{name}", failed.message())
+            continue
+        if loaded is not None:
+            out[name] = loaded.description
+            continue
+        why = _missing_module(offer.value)
+        if why is not None:
+            failure = PluginFailure(name, offer.value, offer.distribution, why)
+            with _lock:
                 _failed[name] = failure
-                _warn_once(name, failure.message())
-                continue
-            out[name] = _summary(dist)
-        for name, cls in _registered.items():
-            out[name] = cls.description
+            _warn_once(f"failed:{name}", failure.message())
+            continue
+        out[name] = _summary(offer.distribution)
+    with _lock:
+        out.update((name, cls.description) for name, cls in _registered.items())
     return dict(sorted(out.items()))
+
+
+def _missing_module(value: str) -> str | None:
+    """Why the top-level module of ``module:attr`` cannot be found, or None (imports nothing)."""
+    top = value.split(":")[0].strip().split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if spec is not None else f"ModuleNotFoundError: no module named {top!r}"
 
 
 def _summary(dist: str) -> str:
@@ -277,5 +387,12 @@ def _summary(dist: str) -> str:
 
 
 def method_failures() -> dict[str, PluginFailure]:
-    """The plugins that failed to load so far, by name."""
-    return dict(_failed)
+    """The plugins that failed to load so far, by name.
+
+    Examples
+    --------
+    >>> isinstance(method_failures(), dict)
+    True
+    """
+    with _lock:
+        return dict(_failed)

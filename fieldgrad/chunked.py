@@ -38,6 +38,8 @@ def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic:
     --------
     >>> block_extents((1, 4, 1), halo=1, min_points=3, periodic=False)
     [(0, 1, 0, 3), (1, 5, 1, 1), (5, 6, 3, 0)]
+    >>> block_extents((2, 1, 2), halo=1, min_points=4, periodic=False)
+    [(0, 2, 0, 3), (2, 3, 2, 2), (3, 5, 3, 0)]
     >>> block_extents((3, 3), halo=2, min_points=5, periodic=True)
     [(0, 3, 2, 2), (3, 6, 2, 2)]
     """
@@ -54,6 +56,8 @@ def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic:
             right = min(n - e, max(right, min_points))
         if e + right == n:
             left = min(s, max(left, min_points))
+        while (e + right) - (s - left) < min(min_points, n):  # every block must be a valid domain
+            right, left = min(n - e, right + 1), min(s, left + 1)
         out.append((s, e, left, right))
     return out
 

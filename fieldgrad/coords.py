@@ -66,20 +66,21 @@ class AxisCoord:
 def as_positions(coord: object, name: str = "coordinate", datetime_unit: str | None = None) -> np.ndarray:
     """Convert coordinate values to float64 positions.
 
-    Datetime64 values become numbers of ``datetime_unit`` since 1970 (default: the values' own
-    resolution, as :meth:`xarray.DataArray.differentiate` does); timedelta64 likewise; cftime
-    objects become numbers of ``datetime_unit`` (default seconds) since 1970-01-01 of their calendar.
+    Datetime64 values become numbers of ``datetime_unit`` since the earliest value (default: the
+    values' own resolution, as :meth:`xarray.DataArray.differentiate` does); timedelta64
+    likewise; cftime objects become numbers of ``datetime_unit`` (default seconds) since
+    1970-01-01 of their calendar.
 
     Examples
     --------
     >>> as_positions(np.array(["2000-01-01", "2000-01-02"], dtype="datetime64[D]"), datetime_unit="h")
-    array([262968., 262992.])
+    array([ 0., 24.])
     """
     arr = np.asarray(coord)
     if arr.dtype.kind in "mM":
         unit = datetime_unit or np.datetime_data(arr.dtype)[0]
-        if arr.dtype.kind == "M":
-            arr = arr - np.datetime64("1970-01-01", unit)
+        if arr.dtype.kind == "M" and arr.size:
+            arr = arr - arr.min()  # exact integer offsets from the earliest time, as xarray does
         return (arr / np.timedelta64(1, unit)).astype(np.float64)
     if arr.dtype.kind == "O" and arr.size and _is_cftime(arr.flat[0]):
         return _cftime_positions(arr, datetime_unit or "s")

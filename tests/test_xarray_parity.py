@@ -137,14 +137,8 @@ DATETIMES = {
 
 # fieldgrad converts datetimes to float positions since 1970 before differencing, so coarse units
 # lose ~1e-11..1e-7 relative (xarray subtracts the first time first); see test_datetime_positions_keep_precision
-_EPOCH_XFAIL = pytest.mark.xfail(
-    strict=True, reason="coords.as_positions: datetime positions counted from 1970, not from the first time, "
-                        "lose precision in coarse units (h, D)")
-_DATETIME_CASES = [
-    pytest.param(kind, unit, marks=_EPOCH_XFAIL) if (kind, unit) in {
-        ("ns-irregular", "D"), ("s-irregular", "h"), ("s-irregular", "D"), ("decreasing", "D")} else (kind, unit)
-    for kind in DATETIMES for unit in (None, "s", "h", "D", "ms")
-]
+# datetime positions are counted from the earliest time (as xarray does), so coarse units keep precision
+_DATETIME_CASES = [(kind, unit) for kind in DATETIMES for unit in (None, "s", "h", "D", "ms")]
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])
@@ -156,7 +150,6 @@ def test_datetime64(kind: str, unit: str | None, edge_order: int) -> None:
     assert_parity(ours, ref, rtol=1e-12)
 
 
-@_EPOCH_XFAIL
 def test_datetime_positions_keep_precision() -> None:
     """f = seconds elapsed, sampled every 1-3 s: df/dt is exactly 3600 per hour and 86400 per day."""
     t = np.datetime64("2000-01-01", "ns") + np.array([0, 1, 3, 4, 7]) * np.timedelta64(1, "s")

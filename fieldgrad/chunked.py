@@ -1,34 +1,40 @@
 """Chunked execution: derivatives of dask arrays through halo exchange.
 
-Each block along the differentiated axis is extended by the neighbouring points its stencil
-needs, computed in memory by the same engine as numpy input, and trimmed back, so the result
-has the input's chunks and the in-memory values, whatever the chunking.
+Each block along a differentiated axis is computed with the neighbouring points its stencil
+needs and nothing more, by the same in-memory engine as numpy input, so the result has the
+input's chunks and the in-memory values whatever the chunking. The steps, kept small and
+explicit (after ``dask/array/overlap.py``):
 
-The steps, kept small and explicit (after ``dask/array/overlap.py``):
-
-1. :func:`block_extents` -- for each block, how many points to borrow on each side: the
+1. :func:`block_extents` -- for each block, how many points it borrows on each side: the
    method's ``halo`` on interior sides, none at a true domain edge (one-sided stencils apply
-   there), more where a block near the edge is smaller than the boundary stencil, and wrapped
-   halos for ``boundary="periodic"``;
-2. :func:`extended_block` -- slice the borrowed points, which may span several neighbouring
-   chunks (chunks of one point work), and join them to the block along the axis;
-3. :func:`_compute_block` -- the in-memory engine on the extended block, then the trim.
+   there), wrapped halos for ``boundary="periodic"``, and more where a block is smaller than
+   the method's minimum number of points.
+2. :func:`halo_slabs` -- the borrowed points as two thin dask arrays (left and right slabs),
+   one chunk per block; a slab may span several neighbouring chunks (chunks of one point work)
+   or wrap around the domain.
+3. :func:`_differentiate_block` -- one task per block receives the block and its two slabs.
+   It never copies the block: by the locality contract of methods, points at least ``halo``
+   from the block's ends are exact when the block is differentiated alone, so only two thin
+   strips (slab + the block's first/last rows) are differentiated again for the points near
+   the ends. Blocks too small for that are joined to their slabs and done whole.
 
-A method whose ``halo`` is None gets the whole axis in one chunk (the other axes stay chunked),
-and the result is rechunked back to the input's chunks.
+A method whose ``halo`` is None gets the whole axis in one chunk (the other axes stay chunked)
+and the result is rechunked back to the input's chunks. The gradient computes all its axes in
+one task per block (one read of each block, :meth:`DerivativeMethod.derivatives`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .coords import AxisCoord
-from .engine import Plan, derivative_along, _with_boundary
+from .engine import Plan, _with_boundary, check_known_shape, derivative_along, first_derivatives
 from .kernels import result_dtype, serial_kernels
 
-__all__ = ["block_extents", "derivative_chunked", "first_derivatives_chunked"]
+__all__ = ["block_extents", "halo_slabs", "derivative_chunked", "first_derivatives_chunked"]
 
 
 def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic: bool) -> list[tuple[int, int, int, int]]:
@@ -37,9 +43,9 @@ def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic:
     Examples
     --------
     >>> block_extents((1, 4, 1), halo=1, min_points=3, periodic=False)
-    [(0, 1, 0, 3), (1, 5, 1, 1), (5, 6, 3, 0)]
+    [(0, 1, 0, 2), (1, 5, 1, 1), (5, 6, 2, 0)]
     >>> block_extents((2, 1, 2), halo=1, min_points=4, periodic=False)
-    [(0, 2, 0, 3), (2, 3, 2, 2), (3, 5, 3, 0)]
+    [(0, 2, 0, 2), (2, 3, 2, 2), (3, 5, 2, 0)]
     >>> block_extents((3, 3), halo=2, min_points=5, periodic=True)
     [(0, 3, 2, 2), (3, 6, 2, 2)]
     """
@@ -49,15 +55,12 @@ def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic:
     for s, e in zip(bounds[:-1], bounds[1:]):
         s, e = int(s), int(e)
         if periodic:
-            out.append((s, e, halo, halo))
-            continue
-        left, right = min(s, halo), min(n - e, halo)
-        if s - left == 0:  # reaches the domain start: room for the boundary stencil on the right
-            right = min(n - e, max(right, min_points))
-        if e + right == n:
-            left = min(s, max(left, min_points))
+            left = right = halo
+        else:
+            left, right = min(s, halo), min(n - e, halo)
         while (e + right) - (s - left) < min(min_points, n):  # every block must be a valid domain
-            right, left = min(n - e, right + 1), min(s, left + 1)
+            right = right + 1 if periodic else min(n - e, right + 1)
+            left = left + 1 if periodic else min(s, left + 1)
         out.append((s, e, left, right))
     return out
 
@@ -68,83 +71,213 @@ def _take(x: Any, axis: int, start: int, stop: int) -> Any:
     return x[tuple(idx)]
 
 
-def extended_block(x: Any, axis: int, start: int, stop: int, left: int, right: int) -> Any:
-    """The block ``[start, stop)`` of ``x`` along ``axis`` with ``left``/``right`` borrowed points,
-    wrapping around the ends (periodic halos) where the borrowed range leaves the axis."""
+def _wrapped(x: Any, axis: int, start: int, stop: int) -> Any:
+    """``x`` along ``axis`` from ``start`` to ``stop``, which may leave [0, n): periodic wrap."""
     import dask.array as da
 
     n = x.shape[axis]
-    lo, hi = start - left, stop + right
     pieces = []
-    if lo < 0:
-        pieces.append(_take(x, axis, n + lo, n))
-    pieces.append(_take(x, axis, max(lo, 0), min(hi, n)))
-    if hi > n:
-        pieces.append(_take(x, axis, 0, hi - n))
-    ext = da.concatenate(pieces, axis=axis) if len(pieces) > 1 else pieces[0]
-    return ext.rechunk({axis: hi - lo})
+    for lo in range(start - start % n, stop, n):  # whole periods touched by [start, stop)
+        a, b = max(start, lo), min(stop, lo + n)
+        if b > a:
+            pieces.append(_take(x, axis, a - lo, b - lo))
+    if not pieces:
+        return _take(x, axis, 0, 0)
+    return pieces[0] if len(pieces) == 1 else da.concatenate(pieces, axis=axis)
 
 
-def _compute_block(block: np.ndarray, *, coord: AxisCoord, axis: int, order: int, plan: Plan,
-                   trim: slice) -> np.ndarray:
+def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> tuple[Any, Any]:
+    """Left and right slabs of borrowed points: dask arrays with one chunk per block along ``axis``.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> x = da.arange(6, chunks=2)
+    >>> left, right = halo_slabs(x, 0, block_extents(x.chunks[0], 1, 2, periodic=True))
+    >>> left.compute(), right.compute(), left.chunks
+    (array([5, 1, 3]), array([2, 4, 0]), ((1, 1, 1),))
+
+    A side that borrows nothing (a domain edge) holds one placeholder point, which the block
+    function drops (:func:`_trim_slabs`).
+
+    """
+    import dask.array as da
+
+    def slab(start: int, stop: int) -> Any:
+        # an empty side still gets one (ignored) point: dask drops empty chunks, and the
+        # slabs must keep one chunk per block
+        piece = _wrapped(x, axis, start, stop) if stop > start else _take(x, axis, start, start + 1)
+        return piece.rechunk({axis: -1})
+
+    lefts = [slab(s - left, s) if left else slab(s, s) for s, _, left, _ in extents]
+    rights = [slab(e, e + right) if right else slab(e - 1, e - 1) for _, e, _, right in extents]
+    return da.concatenate(lefts, axis=axis), da.concatenate(rights, axis=axis)
+
+
+def _block_coords(coord: AxisCoord, extents: list[tuple[int, int, int, int]], periodic: bool) -> list[AxisCoord]:
+    """The positions of each block with its borrowed points (shifted by periods where wrapped)."""
+    out = []
+    for s, e, left, right in extents:
+        if periodic:
+            out.append(coord.periodic_extension(s - left, e + right))
+        else:
+            out.append(AxisCoord(values=coord.values[s - left: e + right], spacing=coord.spacing,
+                                 period=coord.period))
+    return out
+
+
+def _slice(values: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    idx = [slice(None)] * values.ndim
+    idx[axis] = slice(start, stop)
+    return values[tuple(idx)]
+
+
+def _sub(coord: AxisCoord, start: int, stop: int) -> AxisCoord:
+    return AxisCoord(values=coord.values[start:stop], spacing=coord.spacing, period=None)
+
+
+def _patch_ends(out: np.ndarray, block: np.ndarray, left: np.ndarray, right: np.ndarray, coord: AxisCoord,
+                axis: int, order: int, plan: Plan, halo: int, width: int) -> None:
+    """Recompute the points within ``halo`` of the block's ends from thin strips with the slabs."""
+    L, C, R = left.shape[axis], block.shape[axis], right.shape[axis]
+    strip = np.concatenate([left, _slice(block, axis, 0, width)], axis=axis)
+    d = derivative_along(strip, _sub(coord, 0, L + width), axis, order, plan)
+    _slice(out, axis, 0, halo)[...] = _slice(d, axis, L, L + halo)
+    strip = np.concatenate([_slice(block, axis, C - width, C), right], axis=axis)
+    d = derivative_along(strip, _sub(coord, L + C - width, L + C + R), axis, order, plan)
+    _slice(out, axis, C - halo, C)[...] = _slice(d, axis, width - halo, width)
+
+
+def _strip_width(halo: int, min_points: int) -> int:
+    return halo + max(halo, min_points)
+
+
+def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int, int], axis: int):
+    """The slabs with the placeholder point of a side that borrows nothing dropped (see :func:`halo_slabs`)."""
+    _, _, n_left, n_right = extent
+    return _slice(left, axis, 0, n_left), _slice(right, axis, 0, n_right)
+
+
+def _differentiate_block(block: np.ndarray, left: np.ndarray, right: np.ndarray, *, setup: "AxisSetup",
+                         axis: int, order: int, block_id: tuple[int, ...] | None = None) -> np.ndarray:
+    """One block's derivative along ``axis``, from the block and its two halo slabs."""
+    b = block_id[axis]
+    coord, plan, halo, min_points = setup.coords[b], setup.plan, setup.halo, setup.min_points
+    left, right = _trim_slabs(left, right, setup.extents[b], axis)
+    L, C = left.shape[axis], block.shape[axis]
+    width = _strip_width(halo, min_points)
     with serial_kernels():
-        out = derivative_along(block, coord, axis, order, plan)
-    idx = [slice(None)] * out.ndim
-    idx[axis] = trim
-    return out[tuple(idx)]
+        if C < 2 * width:  # small block: join it to its slabs and do it whole
+            ext = np.concatenate([left, block, right], axis=axis)
+            return _slice(derivative_along(ext, coord, axis, order, plan), axis, L, L + C)
+        out = np.asarray(derivative_along(block, _sub(coord, L, L + C), axis, order, plan))
+        _patch_ends(out, block, left, right, coord, axis, order, plan, halo, width)
+        return out
 
 
-def _check_chunks(x: Any) -> None:
-    if any(np.isnan(c) for cs in x.chunks for c in cs):
-        raise ValueError("the dask array has unknown chunk sizes; call .compute_chunk_sizes() "
-                         "(or persist it) before differentiating")
+def _whole_axis(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> Any:
+    """A method that needs the whole axis: one chunk along it, the other axes stay chunked."""
+    dtype = result_dtype(x.dtype)
+
+    def run(block: np.ndarray) -> np.ndarray:
+        with serial_kernels():
+            return derivative_along(block, coord, axis, order, plan)
+
+    whole = x.rechunk({axis: -1})
+    return whole.map_blocks(run, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype)).rechunk(x.chunks)
+
+
+@dataclass(frozen=True)
+class AxisSetup:
+    """What every block of one axis needs: halo, minimum points, extents, coordinates, plan."""
+
+    halo: int
+    min_points: int
+    extents: list[tuple[int, int, int, int]]
+    coords: list[AxisCoord]
+    plan: Plan
+
+
+def _axis_setup(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
+    """The per-axis setup and the two halo slabs."""
+    halo = plan.halo(coord, axis, order)
+    periodic = plan.boundary_of(axis) == "periodic"
+    min_points = plan.min_points(coord, axis, order)
+    extents = block_extents(x.chunks[axis], halo, min_points, periodic)
+    left, right = halo_slabs(x, axis, extents)
+    block_plan = _with_boundary(plan, axis, "one-sided") if periodic else plan
+    return AxisSetup(halo, min_points, extents, _block_coords(coord, extents, periodic), block_plan), left, right
 
 
 def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> Any:
     """One derivative of a dask array along one axis; same chunks as ``x``, lazy."""
+    import dask.array as da
+
     dtype = result_dtype(x.dtype)
     if order == 0:
         return x.astype(dtype)
-    halo = plan.halo(coord, axis, order)
-    if halo is None:  # the method needs the whole axis: one chunk along it, others stay
-        whole = x.rechunk({axis: -1})
-        out = whole.map_blocks(_compute_block, coord=coord, axis=axis, order=order, plan=plan,
-                               trim=slice(None), dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
-        return out.rechunk(x.chunks)
-    periodic = plan.boundary_of(axis) == "periodic"
-    min_points = plan.min_points(coord, axis, order)
-    block_plan = _with_boundary(plan, axis, "one-sided") if periodic else plan
-    results = []
-    for start, stop, left, right in block_extents(x.chunks[axis], halo, min_points, periodic):
-        ext = extended_block(x, axis, start, stop, left, right)
-        if periodic:
-            c = coord.periodic_extension(start - left, stop + right)
-        else:
-            c = AxisCoord(values=coord.values[start - left: stop + right], spacing=coord.spacing,
-                          period=coord.period)
-        chunks = list(ext.chunks)
-        chunks[axis] = (stop - start,)
-        results.append(ext.map_blocks(
-            _compute_block, coord=c, axis=axis, order=order, plan=block_plan,
-            trim=slice(left, left + stop - start), chunks=tuple(chunks), dtype=dtype,
-            meta=np.empty((0,) * x.ndim, dtype)))
-    import dask.array as da
-
-    return da.concatenate(results, axis=axis) if len(results) > 1 else results[0]
+    if plan.halo(coord, axis, order) is None:
+        return _whole_axis(x, coord, axis, order, plan)
+    setup, left, right = _axis_setup(x, coord, axis, order, plan)
+    return da.map_blocks(_differentiate_block, x, left, right, setup=setup, axis=axis, order=order,
+                         chunks=x.chunks, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
 
 
 def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
     """Mixed derivative of a dask array, one axis after the other (lazy)."""
-    _check_chunks(x)
+    check_known_shape(x)
     out = x
     for axis, order in orders.items():
         out = derivative_along_chunked(out, coords[axis], axis, order, plan)
     return out.astype(result_dtype(x.dtype))
 
 
+def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetup], axes: list[int],
+                    block_id: tuple[int, ...] | None = None) -> np.ndarray:
+    """All first derivatives of one block: one fused pass over the block, then the thin end strips."""
+    block_id = block_id[1:]  # the output's leading (component) axis is new
+    small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups))
+    with serial_kernels():
+        if small:
+            return np.stack([_differentiate_block(block, slabs[2 * k], slabs[2 * k + 1], setup=st, axis=a,
+                                                  order=1, block_id=block_id)
+                             for k, (a, st) in enumerate(zip(axes, setups))])
+        own, ends = {}, []
+        for k, (a, st) in enumerate(zip(axes, setups)):
+            b = block_id[a]
+            left, right = _trim_slabs(slabs[2 * k], slabs[2 * k + 1], st.extents[b], a)
+            L = left.shape[a]
+            own[a] = _sub(st.coords[b], L, L + block.shape[a])
+            ends.append((left, right, st.coords[b]))
+        out = first_derivatives(block, own, axes, _with_boundaries(setups[0].plan, axes))
+        for k, (a, st) in enumerate(zip(axes, setups)):
+            left, right, coord = ends[k]
+            _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo,
+                        _strip_width(st.halo, st.min_points))
+        return out
+
+
+def _with_boundaries(plan: Plan, axes: list[int]) -> Plan:
+    """The plan for a block alone: periodic axes become one-sided (their halos carry the wrap)."""
+    for a in axes:
+        if plan.boundary_of(a) == "periodic":
+            plan = _with_boundary(plan, a, "one-sided")
+    return plan
+
+
 def first_derivatives_chunked(x: Any, coords: dict[int, AxisCoord], axes: list[int], plan: Plan) -> Any:
     """First derivatives along ``axes`` stacked on a new leading axis (lazy)."""
     import dask.array as da
 
-    _check_chunks(x)
-    return da.stack([derivative_along_chunked(x, coords[a], a, 1, plan) for a in axes], axis=0)
+    check_known_shape(x)
+    if any(plan.halo(coords[a], a, 1) is None for a in axes) or len({plan.boundary_of(a) for a in axes}) > 1:
+        return da.stack([derivative_along_chunked(x, coords[a], a, 1, plan) for a in axes], axis=0)
+    setups, slabs = [], []
+    for a in axes:
+        setup, left, right = _axis_setup(x, coords[a], a, 1, plan)
+        setups.append(setup)
+        slabs += [left, right]
+    dtype = result_dtype(x.dtype)
+    return da.map_blocks(_gradient_block, x, *slabs, setups=setups, axes=list(axes), new_axis=0,
+                         chunks=((len(axes),),) + x.chunks, dtype=dtype,
+                         meta=np.empty((0,) * (x.ndim + 1), dtype))

@@ -126,6 +126,13 @@ def _is_dask(values: Any) -> bool:
     return type(values).__module__.split(".")[0] == "dask"
 
 
+def check_known_shape(values: Any) -> None:
+    """Raise a clear ValueError for a dask array whose chunk sizes are unknown."""
+    if any(isinstance(n, float) and np.isnan(n) for n in getattr(values, "shape", ())):
+        raise ValueError("the dask array has unknown chunk sizes; call .compute_chunk_sizes() "
+                         "(or persist it) before differentiating")
+
+
 def derivative(values: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
     """The mixed derivative ``∂^(sum orders) f / ∏ ∂x_axis^order`` of a numpy or dask array.
 

@@ -58,9 +58,11 @@ class FiniteDifference(DerivativeMethod):
     def halo(self, order: int, *, accuracy: int = 2, edge_order: int | None = None,
              nan_policy: str = "propagate", spacing: float | None = None, **options: Any) -> int:
         r = central_radius(order, accuracy, uniform=spacing is not None)  # None: the wider, non-uniform one
+        q = one_sided_width(order, edge_order or accuracy)
+        # a point near a domain edge uses the q-point window at that edge: it must reach it
+        r = max(r, (q + 1) // 2 - 1)
         if nan_policy == "omit":
-            # a run's one-sided stencil reaches this far from the point it serves
-            r = max(r, one_sided_width(order, edge_order or accuracy) - 1)
+            r = max(r, q - 1)  # a run's one-sided window reaches this far from the point it serves
         return r
 
     def min_points(self, order: int, *, accuracy: int = 2, edge_order: int | None = None,

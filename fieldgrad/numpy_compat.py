@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .coords import AxisCoord
-from .engine import derivative, first_derivatives, make_plan
+from .engine import check_known_shape, derivative, first_derivatives, make_plan
 
 __all__ = ["gradient"]
 
@@ -115,6 +115,7 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
     """
     if not _is_dask(f):
         f = np.asanyarray(f)
+    check_known_shape(f)
     if isinstance(f, np.ma.MaskedArray):
         # values from the filled data; a point is masked where its stencil touches a masked one
         args = dict(axis=axis, edge_order=edge_order)

@@ -1,0 +1,134 @@
+"""Chunked (dask) gradient: fieldgrad vs xarray.differentiate vs dask.array.gradient, side by side.
+
+A 512³ float64 field in 128³ chunks (persisted), threaded scheduler, three axes. Cases:
+
+* ``sum``: each of the three derivatives reduced with ``.sum()``, all in one ``dask.compute``;
+* ``zarr``: the three derivatives stored to a zarr store in a temporary folder;
+* ``compute``: the three derivatives gathered into memory with ``.compute()``, against
+  fieldgrad's in-memory path on the same (loaded) field.
+
+Cases run round-robin in a shuffled order each round; medians are reported, with the CPU share
+other processes used meanwhile (the machine is shared). Peak RSS is the watermark over each
+case (``/proc/self/clear_refs``). Run::
+
+    uv run python benchmarks/bench_chunked.py            # 512³, 3 rounds
+    uv run python benchmarks/bench_chunked.py --quick    # 256³ in 64³ chunks
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+import fieldgrad  # noqa: F401
+
+from _harness import foreign_load_between, peak_rss_reset, peak_rss_mib, snapshot
+
+
+def field(n: int, chunk: int) -> xr.DataArray:
+    x = np.arange(n) * 0.25
+    data = da.random.default_rng(0).standard_normal((n, n, n), chunks=chunk).persist()
+    return xr.DataArray(data, dims=("x", "y", "z"), coords={"x": x, "y": x, "z": x}, name="f")
+
+
+def cases(f: xr.DataArray, tmp: str) -> dict:
+    dims = ["x", "y", "z"]
+    dx = float(f.x[1] - f.x[0])
+
+    def fg():
+        return f.grad.gradient(dims, edge_order=1)
+
+    def xa():
+        return [f.differentiate(d, edge_order=1) for d in dims]
+
+    def dk():
+        return da.gradient(f.data, dx, dx, dx)
+
+    def sums(parts):
+        return dask.compute(*[p.sum() for p in parts])
+
+    def store(name, ds):
+        path = os.path.join(tmp, name)
+        shutil.rmtree(path, ignore_errors=True)
+        ds.to_zarr(path, mode="w")
+
+    loaded = f.compute()
+    return {
+        "sum: fieldgrad gradient": lambda: sums([fg().sel(component=d) for d in dims]),
+        "sum: xarray differentiate x,y,z": lambda: sums(xa()),
+        "sum: dask.array.gradient": lambda: sums(dk()),
+        "zarr: fieldgrad gradient": lambda: store("fg.zarr", fg().to_dataset(name="g")),
+        "zarr: xarray differentiate x,y,z": lambda: store("xa.zarr", xr.Dataset({f"d{d}": v for d, v in zip(dims, xa())})),
+        "compute: fieldgrad gradient (dask -> memory)": lambda: fg().compute(),
+        "compute: xarray differentiate x,y,z (dask -> memory)": lambda: xr.Dataset({f"d{d}": v for d, v in zip(dims, xa())}).compute(),
+        "in-memory: fieldgrad gradient (numpy)": lambda: loaded.grad.gradient(dims, edge_order=1),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="256³ in 64³ chunks")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+    n, chunk = (256, 64) if args.quick else (512, 128)
+    dask.config.set(scheduler="threads")
+    f = field(n, chunk)
+    print(f"field {n}³ float64 ({f.nbytes / 2**30:.2f} GiB) in {chunk}³ chunks, threaded scheduler, "
+          f"{os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("FIELDGRAD_BENCH_TMP")) as tmp:
+        ops = cases(f, tmp)
+        for name, op in ops.items():  # verify / warm up (JIT, imports)
+            op()
+        times = {k: [] for k in ops}
+        loads = {k: [] for k in ops}
+        peaks = {k: [] for k in ops}
+        for _ in range(args.rounds):
+            order = list(ops)
+            random.shuffle(order)
+            for name in order:
+                gc.collect()
+                peak_rss_reset()
+                base = peak_rss_mib(current=True)
+                a = snapshot()
+                t0 = time.perf_counter()
+                res = ops[name]()
+                times[name].append(time.perf_counter() - t0)
+                loads[name].append(foreign_load_between(a, snapshot()))
+                peaks[name].append(peak_rss_mib() - base)
+                del res
+    ref = statistics.median(times["sum: xarray differentiate x,y,z"])
+    ref_store = statistics.median(times["zarr: xarray differentiate x,y,z"])
+    mem = statistics.median(times["in-memory: fieldgrad gradient (numpy)"])
+    rows = []
+    print(f"\n{'case':52s} {'median s':>9s} {'min-max':>13s} {'vs xarray':>9s} {'peak MiB':>9s} {'load':>5s}")
+    for name in ops:
+        t = statistics.median(times[name])
+        anchor = ref_store if name.startswith("zarr") else (mem if name.startswith("compute") else ref)
+        label = "vs memory" if name.startswith("compute") else "vs xarray"
+        ratio = anchor / t if not name.startswith("compute") else t / anchor
+        rows.append(dict(case=name, median_s=t, times=times[name], peak_mib=max(peaks[name]),
+                         load=max(loads[name]), ratio=ratio, ratio_kind=label))
+        print(f"{name:52s} {t:9.3f} {min(times[name]):6.2f}-{max(times[name]):<6.2f} "
+              f"{ratio:8.2f}{'×' if label == 'vs xarray' else '⋅'} {max(peaks[name]):9.0f} {max(loads[name]):5.0%}")
+    print("\nratio: for sum/zarr, xarray's time over this case's (higher is faster); for compute, this case's "
+          "time over fieldgrad's in-memory path (goal ≤ 1.5); load: other processes' CPU share")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(dict(n=n, chunk=chunk, rows=rows), fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Chunked execution (halo exchange): what methods receive, any chunking, graph size, laziness, errors."""
+
+from __future__ import annotations
+
+import threading
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+
+import fieldgrad
+from fieldgrad.chunked import block_extents
+from fieldgrad.registry import _unregister
+
+N = 40
+
+
+class _Recorder(fieldgrad.DerivativeMethod):
+    """Records the global index ranges it is given; values encode their own global index."""
+
+    supports_nonuniform = True
+    boundaries = ("one-sided",)
+    max_order = 1
+    k: int | None = 2
+    calls: list[tuple[int, int]] = []
+    _lock = threading.Lock()
+
+    def halo(self, order, **options):
+        return self.k
+
+    def derivative(self, values, coord, *, axis, order, **options):
+        idx = np.moveaxis(values, axis, 0)[:, 0].astype(int)  # the row index is stored in the field
+        assert np.all(np.diff(idx) == 1), "a method must receive a contiguous window of the axis"
+        with self._lock:
+            type(self).calls.append((int(idx[0]), int(idx[-1]) + 1))
+        return np.gradient(values, coord, axis=axis)
+
+
+def _field(chunks: int | tuple) -> xr.DataArray:
+    data = np.repeat(np.arange(N, dtype=float)[:, None], 3, axis=1)
+    return xr.DataArray(data, dims=("x", "y"), coords={"x": np.arange(N) * 0.5}).chunk({"x": chunks})
+
+
+@pytest.fixture
+def recorder():
+    names = []
+
+    def make(k):
+        cls = type(f"Rec{k}", (_Recorder,), {"name": f"recorder-{k}", "k": k, "calls": []})
+        fieldgrad.register_method(cls)
+        names.append(cls.name)
+        return cls
+
+    yield make
+    for name in names:
+        _unregister(name)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_finite_halo_borrows_exactly_k_on_interior_sides_and_nothing_across_edges(recorder, k):
+    cls = recorder(k)
+    chunks = (10, 10, 10, 10)
+    out = _field(chunks).grad.partial("x", method=cls.name)
+    assert not cls.calls  # lazy: nothing computed yet
+    out.compute()
+    bounds = [(0, 10), (10, 20), (20, 30), (30, 40)]
+    def served_by(lo: int, hi: int, s: int, e: int) -> bool:
+        """The window is (part of) block [s, e) plus exactly k borrowed points on a side it extends to."""
+        inside = max(s - k, 0) <= lo < e and s < hi <= min(e + k, N)
+        return inside and (lo >= s or lo == max(s - k, 0)) and (hi <= e or hi == min(e + k, N))
+
+    for lo, hi in set(cls.calls):
+        assert 0 <= lo < hi <= N  # never wraps across the domain edge
+        assert any(served_by(lo, hi, s, e) for s, e in bounds), (lo, hi, k)
+    # the first and last blocks never borrow beyond the domain
+    assert min(lo for lo, _ in cls.calls) == 0 and max(hi for _, hi in cls.calls) == N
+    # and the result is the in-memory one
+    np.testing.assert_allclose(out, _field(-1).compute().grad.partial("x", method=cls.name))
+
+
+def test_whole_axis_method_receives_the_whole_axis(recorder):
+    cls = recorder(None)
+    f = _field(7).chunk({"y": 1})
+    out = f.grad.partial("x", method=cls.name)
+    assert out.chunks == f.chunks
+    out.compute()
+    assert set(cls.calls) == {(0, N)}
+    assert len(cls.calls) == 3  # one call per chunk of the other axis
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, (1, 38, 1), (33, 6, 1), (39, 1), 40, (5, 1, 1, 1, 32)])
+@pytest.mark.parametrize("boundary", ["one-sided", "periodic", "fill"])
+@pytest.mark.parametrize(("order", "accuracy"), [(1, 2), (1, 8), (2, 4), (3, 2)])
+def test_any_chunking_equals_in_memory(chunks, boundary, order, accuracy):
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.uniform(0.5, 1.5, N))
+    f = xr.DataArray(rng.normal(size=(N, 4)), dims=("x", "y"), coords={"x": x})
+    kw = dict(order=order, accuracy=accuracy, boundary=boundary, period=x[-1] - x[0] + 1.0)
+    ref = f.grad.partial("x", **kw)
+    lazy = f.chunk({"x": chunks}).grad.partial("x", **kw)
+    assert lazy.chunks == f.chunk({"x": chunks}).chunks
+    np.testing.assert_allclose(lazy.values, ref.values, rtol=1e-12, atol=1e-12 * float(np.nanmax(abs(ref))))
+    np.testing.assert_array_equal(np.isnan(lazy.values), np.isnan(ref.values))
+
+
+@pytest.mark.parametrize("chunks", [1, (1, 2, 37), 4])
+def test_nan_omit_chunked_equals_in_memory(chunks):
+    rng = np.random.default_rng(2)
+    f = xr.DataArray(rng.normal(size=(N, 5)), dims=("x", "y"), coords={"x": np.arange(N) * 0.1})
+    f[[3, 4, 10, 11, 12, 30], 1] = np.nan
+    f[20, :] = np.nan
+    for kw in (dict(accuracy=4), dict(accuracy=2, edge_order=1), dict(order=2, accuracy=2)):
+        ref = f.grad.partial("x", nan_policy="omit", **kw)
+        lazy = f.chunk({"x": chunks}).grad.partial("x", nan_policy="omit", **kw)
+        np.testing.assert_allclose(lazy.values, ref.values, rtol=1e-12, atol=1e-12)
+
+
+def test_gradient_chunked_equals_in_memory_with_ragged_chunks_and_tiny_last_chunk():
+    rng = np.random.default_rng(3)
+    f = xr.DataArray(rng.normal(size=(33, 17, 9)), dims=("x", "y", "z"))
+    ref = f.grad.gradient(accuracy=4)
+    lazy = f.chunk({"x": 16, "y": (1, 15, 1), "z": 4}).grad.gradient(accuracy=4)
+    assert lazy.data.chunks[1:] == f.chunk({"x": 16, "y": (1, 15, 1), "z": 4}).data.chunks
+    np.testing.assert_allclose(lazy.values, ref.values, rtol=1e-12, atol=1e-12)
+
+
+def test_dask_gradient_fails_on_tiny_chunks_where_fieldgrad_does_not():
+    f = xr.DataArray(np.arange(129.0) ** 2, dims="t").chunk({"t": 64})  # last chunk of one point
+    with pytest.raises(ValueError, match="Chunk size"):
+        f.differentiate("t").compute()
+    np.testing.assert_allclose(f.grad.partial("t", edge_order=1), f.compute().differentiate("t"))
+
+
+def test_graph_grows_linearly_with_the_number_of_chunks():
+    def tasks_per_block(nblocks: int) -> float:
+        f = xr.DataArray(da.zeros((nblocks * 8, 16), chunks=(8, 8)), dims=("x", "y"))
+        graph = f.grad.gradient(["x", "y"]).data.__dask_graph__()
+        return len(graph) / f.data.npartitions
+
+    per = [tasks_per_block(n) for n in (4, 16, 64)]
+    assert max(per) <= 16 and per[-1] <= per[0] * 1.1, per
+
+
+def test_lazy_until_computed_and_errors_raised_at_call_time():
+    calls = []
+
+    def boom(block):
+        calls.append(1)
+        return block
+
+    data = da.ones((20, 6), chunks=5).map_blocks(boom, dtype=float, meta=np.empty((0, 0)))
+    f = xr.DataArray(data, dims=("x", "y"))
+    out = f.grad.partial("x", accuracy=4)
+    out2 = f.grad.gradient()
+    assert not calls and isinstance(out.data, da.Array) and isinstance(out2.data, da.Array)
+    with pytest.raises(ValueError, match="accuracy"):
+        f.grad.partial("x", accuracy=3)
+    with pytest.raises(ValueError, match="unknown dimension"):
+        f.grad.partial("q")
+    assert not calls
+
+
+def test_unknown_chunk_sizes_give_a_clear_error():
+    x = da.arange(10, chunks=3)
+    y = x[x > 2]  # unknown chunk sizes
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        fieldgrad.gradient(y)
+
+
+def test_dask_backed_coordinate_is_accepted():
+    x = np.cumsum(np.linspace(1, 2, 30))
+    f = xr.DataArray(np.sin(x), dims="x", coords={"x": ("x", da.from_array(x, chunks=7))})
+    ref = xr.DataArray(np.sin(x), dims="x", coords={"x": x}).grad.partial("x")
+    np.testing.assert_allclose(f.grad.partial("x"), ref)
+
+
+def test_block_extents_grow_small_blocks_to_the_minimum():
+    for left_right in block_extents((1,) * 10, halo=2, min_points=6, periodic=False):
+        s, e, left, right = left_right
+        assert (e + right) - (s - left) >= 6
+        assert s - left >= 0 and e + right <= 10
+
+
+@pytest.mark.slow
+def test_distributed_local_cluster_gives_the_in_memory_result():
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(4)
+    x = np.cumsum(rng.uniform(0.5, 1.5, 24))
+    f = xr.DataArray(rng.normal(size=(24, 10)), dims=("x", "y"), coords={"x": x})
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        lazy = f.chunk({"x": 5, "y": 4})
+        got = [lazy.grad.partial("x", accuracy=4).compute(), lazy.grad.gradient().compute(),
+               lazy.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0).compute()]
+    want = [f.grad.partial("x", accuracy=4), f.grad.gradient(),
+            f.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12)

@@ -28,6 +28,7 @@ unreadable file, an invalid option), with a one-line message on stderr; 130 when
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import shutil
@@ -254,6 +255,9 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
         yield tmp
     except BaseException:
         _remove(tmp)
+        # a dask worker thread may still be finishing a chunk into tmp: remove it again at exit,
+        # after the thread pools have been joined
+        atexit.register(_remove, tmp)
         raise
     if not tmp.exists():
         raise RuntimeError(f"nothing was written to {tmp}")
@@ -377,7 +381,7 @@ def compute_result(ds: Any, args: argparse.Namespace) -> Any:
             results[key] = res
     out = xr.Dataset({k: v.rename(None) if v.name != k else v for k, v in results.items()})
     out.attrs = dict(ds.attrs)
-    history = f"{PROG} {' '.join(sys.argv[1:])}".strip() if sys.argv else PROG
+    history = " ".join([PROG, *map(str, getattr(args, "argv", []))])
     out.attrs["history"] = (str(ds.attrs["history"]) + "\n" if "history" in ds.attrs else "") + history
     return _prepare_for_writing(out)
 
@@ -405,7 +409,7 @@ def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
     if fmt == "zarr":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # zarr's notes about string dtypes in the v3 format
-            delayed = ds.to_zarr(tmp, mode="w-", compute=False, consolidated=True)
+            delayed = ds.to_zarr(tmp, mode="w-", compute=False, consolidated=False)
     else:
         delayed = ds.to_netcdf(tmp, engine="h5netcdf", compute=False)
     bar = contextlib.nullcontext() if quiet else ProgressBar(minimum=1.0, out=sys.stderr)
@@ -447,6 +451,8 @@ def _describe_coord(ds: Any, dim: Any) -> str:
     if dim not in ds.coords:
         return f"{dim}: {n} points, no coordinate (unit spacing)"
     c = ds.coords[dim]
+    if c.dtype.kind in "USb" or (c.dtype.kind == "O" and c.size and isinstance(c.values[0], str)):
+        return f"{dim}: {n} points, labels {', '.join(map(str, c.values[:8]))}{' ...' if n > 8 else ''}"
     units = c.attrs.get("units")
     u = f" {units}" if units else ""
     try:
@@ -560,7 +566,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(ValueError):  # not in the main thread
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = parser.parse_args(argv)
+        args.argv = argv
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
@@ -572,6 +580,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, _Interrupted):
         print(f"{PROG}: interrupted; no output written", file=sys.stderr)
         return 130
+    except ImportError as exc:
+        if debug:
+            raise
+        print(f"{PROG}: error: a package is missing: {_first_line(exc)}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError, OSError) as exc:
         if debug:
             raise

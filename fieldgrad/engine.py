@@ -139,6 +139,19 @@ def derivative(values: Any, coords: dict[int, AxisCoord], orders: dict[int, int]
     Applied one axis at a time (a tensor-product stencil): true higher-order stencils along
     each axis, never nested first derivatives.
     """
+    active = [a for a, o in orders.items() if o > 0]
+    fill_axes = [a for a in active if plan.boundary_of(a) == "fill"]
+    if len(active) > 1 and fill_axes:
+        # differentiate with one-sided edges, then fill: a fill row differentiated along
+        # another axis would otherwise turn into 0 (or spread the NaN)
+        open_plan = plan
+        for a in fill_axes:
+            open_plan = _with_boundary(open_plan, a, "one-sided")
+        out = derivative(values, coords, orders, open_plan)
+        for a in fill_axes:
+            width = plan.method.fill_width(orders[a], **plan.method_kwargs(coords[a], a))
+            out = _fill_edges(out, a, width, plan.fill_value)
+        return out
     if _is_dask(values):
         from .chunked import derivative_chunked
 
@@ -147,6 +160,8 @@ def derivative(values: Any, coords: dict[int, AxisCoord], orders: dict[int, int]
     dtype = result_dtype(out.dtype)
     for axis, order in orders.items():
         out = derivative_along(out, coords[axis], axis, order, plan)
+    if out is values:  # order 0 everywhere: never hand back the input itself
+        out = out.copy()
     return np.asarray(out, dtype=dtype)
 
 
@@ -182,9 +197,8 @@ def derivative_along(values: np.ndarray, coord: AxisCoord, axis: int, order: int
         return _periodic_by_padding(values, coord, axis, order, plan)
     if kind == "fill" and (not native or omit):
         out = _along(values, coord, axis, order, plan, "one-sided", omit)
-        h = plan.halo(coord, axis, order, nan_policy="propagate")
-        _fill_edges(out, axis, h, plan.fill_value)
-        return out
+        width = plan.method.fill_width(order, **plan.method_kwargs(coord, axis))
+        return _fill_edges(out, axis, width, plan.fill_value)
     return _along(values, coord, axis, order, plan, kind, omit)
 
 
@@ -195,12 +209,22 @@ def _along(values, coord, axis, order, plan, kind, omit):
     return plan.method.derivative(as_float(values), coord.values, axis=axis, order=order, **kw)
 
 
-def _fill_edges(out: np.ndarray, axis: int, h: int, fill_value: float) -> None:
+def _fill_edges(out: Any, axis: int, width: int, fill_value: float) -> Any:
+    """Set the ``width`` points at each end of ``axis`` to ``fill_value`` (numpy in place; dask lazily)."""
     n = out.shape[axis]
+    edge = np.zeros(n, dtype=bool)
+    edge[: min(width, n)] = True
+    edge[max(n - width, 0):] = True
+    if _is_dask(out):
+        import dask.array as da
+
+        shape = [1] * out.ndim
+        shape[axis] = n
+        return da.where(edge.reshape(shape), np.asarray(fill_value, dtype=out.dtype), out)
     idx = [slice(None)] * out.ndim
-    for part in (slice(0, min(h, n)), slice(max(n - h, 0), n)):
-        idx[axis] = part
-        out[tuple(idx)] = fill_value
+    idx[axis] = edge
+    out[tuple(idx)] = fill_value
+    return out
 
 
 def _periodic_by_padding(values, coord, axis, order, plan):

@@ -65,6 +65,9 @@ class FiniteDifference(DerivativeMethod):
             r = max(r, q - 1)  # a run's one-sided window reaches this far from the point it serves
         return r
 
+    def fill_width(self, order: int, *, accuracy: int = 2, spacing: float | None = None, **options: Any) -> int:
+        return central_radius(order, accuracy, uniform=spacing is not None)
+
     def min_points(self, order: int, *, accuracy: int = 2, edge_order: int | None = None,
                    boundary: str = "one-sided", nan_policy: str = "propagate",
                    spacing: float | None = None, **options: Any) -> int:

@@ -93,6 +93,16 @@ class DerivativeMethod:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement derivative(values, coord, *, axis, order, **options)")
 
+    def fill_width(self, order: int, **options: Any) -> int:
+        """Points at each domain end without a centred stencil: set to ``fill_value`` by ``boundary="fill"``.
+
+        The default is the halo (methods with a finite halo only).
+        """
+        width = self.halo(order, **options)
+        if width is None:
+            raise ValueError(f"method {self.name!r} needs the whole axis, so boundary='fill' has no meaning for it")
+        return width
+
     def min_points(self, order: int, **options: Any) -> int:
         """Fewest points along the axis for which :meth:`derivative` is defined."""
         return order + 1

@@ -349,12 +349,7 @@ def test_fill_per_dim_boundary_mapping_nan() -> None:
     np.testing.assert_allclose(out.values[1:-1], 0.0, atol=1e-12)  # d2/dxdy of x^2 + y^3 is 0
 
 
-@pytest.mark.parametrize("first", [
-    pytest.param("x", marks=pytest.mark.xfail(
-        strict=True, reason="engine.derivative fills the x edges, then differentiates the filled constant "
-                            "along y, giving 0 instead of fill_value")),
-    "y",
-])
+@pytest.mark.parametrize("first", ["x", "y"])
 def test_fill_value_in_mixed_derivative(first: str) -> None:
     """Points without a centred stencil along a fill axis hold fill_value in the mixed derivative,
     whichever axis is differentiated first."""

@@ -242,8 +242,4 @@ class GradDatasetAccessor(_GradAccessor):
         """
         ds = self._obj
         keys = list(ds.dims) if dims is None else list(dims)
-        out = ds.copy()
-        for name, var in ds.data_vars.items():
-            if set(keys) <= set(var.dims):
-                out[name] = vector.laplacian(var, keys, **kwargs).rename(name)
-        return out
+        return calculus.map_variables(ds, keys, lambda var, name: vector.laplacian(var, keys, **kwargs).rename(name))

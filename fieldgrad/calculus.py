@@ -7,7 +7,7 @@ axis, which coordinate, which units) and hands plain arrays to :mod:`fieldgrad.e
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from .coords import AxisCoord, axis_coord
 from .units import (base_label, datetime_unit_symbol, derivative_long_name, derivative_name, divide_units, is_pint,
                     prefixed_name)
 
-__all__ = ["partial", "gradient"]
+__all__ = ["partial", "gradient", "map_variables"]
 
 DerivativeSpec = Hashable | Mapping[Hashable, int] | Iterable[Hashable]
 
@@ -63,6 +63,26 @@ def _dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
     if key in obj.coords and obj.coords[key].ndim == 1:
         return obj.coords[key].dims[0]
     raise ValueError(f"unknown dimension {key!r}; available dims: {[str(d) for d in obj.dims]}")
+
+
+def map_variables(ds: xr.Dataset, keys: Iterable[Hashable],
+                  func: Callable[[xr.DataArray, Hashable], xr.DataArray]) -> xr.Dataset:
+    """Apply ``func(variable, name)`` to every data variable that has all the dims of ``keys``.
+
+    The others are kept unchanged, as :meth:`xarray.Dataset.differentiate` does.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"a": ("x", [1.0, 2.0]), "b": ("t", [3.0])})
+    >>> map_variables(ds, ["x"], lambda v, name: v * 10)["a"].values.tolist()
+    [10.0, 20.0]
+    """
+    dims = {_dim_of(ds, k) for k in keys}
+    out = ds.copy()
+    for name, var in ds.data_vars.items():
+        if dims <= set(var.dims):
+            out[name] = func(var, name)
+    return out
 
 
 def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
@@ -217,12 +237,7 @@ def partial(
     common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
                   period=period, datetime_unit=datetime_unit, options=options)
     if isinstance(obj, xr.Dataset):
-        dims = {_dim_of(obj, k) for k in orders}
-        out = obj.copy()
-        for name, var in obj.data_vars.items():
-            if dims <= set(var.dims):
-                out[name] = _partial_da(var, orders, common, name=name)
-        return out
+        return map_variables(obj, orders, lambda var, name: _partial_da(var, orders, common, name=name))
     return _partial_da(obj, orders, common)
 
 
@@ -281,12 +296,7 @@ def gradient(
     common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
                   period=period, datetime_unit=datetime_unit, options=options)
     if isinstance(obj, xr.Dataset):
-        wanted = {_dim_of(obj, k) for k in keys}
-        out = obj.copy()
-        for name, var in obj.data_vars.items():
-            if wanted <= set(var.dims):
-                out[name] = _gradient_da(var, keys, component_dim, common, name=name)
-        return out
+        return map_variables(obj, keys, lambda var, name: _gradient_da(var, keys, component_dim, common, name=name))
     return _gradient_da(obj, keys, component_dim, common)
 
 

@@ -97,6 +97,15 @@ def test_dims_coords_and_chunks_preserved() -> None:
         assert type(out.data) is type(obj.data)
 
 
+def test_dask_backed_coordinate_accepted() -> None:
+    da = field()
+    lazy_x = da.assign_coords(x=("x", dsa.from_array(da.x.values, chunks=4), {"units": "m"}))
+    for obj in (lazy_x, lazy_x.chunk({"x": 3})):
+        out = obj.grad.partial("x", accuracy=4)
+        np.testing.assert_allclose(out.values, da.grad.partial("x", accuracy=4).values, rtol=1e-12)
+        assert out.attrs["units"] == "V m-1"
+
+
 def test_gradient_labels() -> None:
     da = field(units=False)
     da.coords["x"].attrs["units"] = "m"

@@ -160,6 +160,26 @@ def test_exactly_uniform_arrays(edge_order: int) -> None:
                        np.gradient(f, x, axis=0, edge_order=edge_order), rtol=1e-12)
 
 
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_numpy_corner_cases(edge_order: int) -> None:
+    """Inputs numpy accepts without validation give numpy's numbers (repeated, non-monotonic or NaN
+    coordinates included: numpy.gradient does not check them, and neither does the drop-in)."""
+    f = np.array([1.0, 4.0, 2.0, 8.0, 3.0, 5.0])
+    # (*) with edge_order=2 numpy computes its boundary weights -1.5 / dx in float32 when dx is a
+    # float32 scalar (NEP 50), 1.5e-8 off; fieldgrad's float64 weights are the exact ones.
+    for x in (np.array([0, 1, 3, 4, 7, 8]),                    # integer, non-uniform
+              np.float32(0.1) if edge_order == 1 else 0.1,      # float32 scalar spacing (*)
+              np.array([0.0, 2.0, 1.0, 3.0, 4.0, 5.0]),         # non-monotonic
+              np.array([0.0, 1.0, 1.0, 2.0, 3.0, 4.0]),         # repeated value
+              np.array([0.0, 1.0, 2.0, np.nan, 4.0, 5.0])):     # NaN
+        with np.errstate(divide="ignore", invalid="ignore"):
+            assert_same_result(fieldgrad.gradient(f, x, edge_order=edge_order), np.gradient(f, x, edge_order=edge_order))
+    assert fieldgrad.gradient(np.array(3.0)) == np.gradient(np.array(3.0)) == ()
+    assert fieldgrad.gradient(np.ones((3, 4)), axis=()) == np.gradient(np.ones((3, 4)), axis=()) == ()
+    c = [1 + 0j, 2 - 1j, 4 + 3j, 7j]
+    assert_same_result(fieldgrad.gradient(c, edge_order=edge_order), np.gradient(c, edge_order=edge_order))
+
+
 def test_list_coordinate_and_list_input() -> None:
     f = [1.0, 4.0, 9.0, 16.0, 30.0]
     x = [0.0, 1.0, 3.0, 4.0, 7.0]

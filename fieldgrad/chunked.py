@@ -202,10 +202,11 @@ def _axis_setup(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> 
     """The per-axis setup and the two halo slabs."""
     halo = plan.halo(coord, axis, order)
     periodic = plan.boundary_of(axis) == "periodic"
-    min_points = plan.min_points(coord, axis, order)
+    # a periodic block carries its wrap in the halos and is differentiated with one-sided ends
+    block_plan = _with_boundary(plan, axis, "one-sided") if periodic else plan
+    min_points = block_plan.min_points(coord, axis, order)
     extents = block_extents(x.chunks[axis], halo, min_points, periodic)
     left, right = halo_slabs(x, axis, extents)
-    block_plan = _with_boundary(plan, axis, "one-sided") if periodic else plan
     return AxisSetup(halo, min_points, extents, _block_coords(coord, extents, periodic), block_plan), left, right
 
 

@@ -192,7 +192,9 @@ def build_stencil(
         return _with_edges(n, lo, hi, offsets, weights, rows, empty.astype(np.int64), empty,
                            np.full(rows.shape[0], fill_value, dtype=np.float64))
     q = one_sided_width(order, edge_order)
-    start = np.clip(rows - q // 2, 0, n - q)
+    # as centred as the domain allows; an even-width window leans toward the interior at both
+    # ends, so the right end mirrors the left one
+    start = np.clip(rows - np.where(rows < lo, (q - 1) // 2, q // 2), 0, n - q)
     idx = start[:, None] + np.arange(q)
     if uniform:
         w = np.stack([uniform_weights(tuple((row_idx - i).tolist()), 0.0, order)

@@ -102,19 +102,11 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-12) 
 # chunked == in memory
 
 
-def periodic_small_chunk_bug(order: int, boundary: str, chunks: tuple[int, ...], accuracy: int) -> bool:
-    """Known bug (test_periodic_second_derivative_on_small_chunks): a periodic derivative of order >= 2
-    fails on chunks smaller than the one-sided stencil. Those draws are left to the xfail test."""
-    # a block borrows halo >= accuracy // 2 points per side and needs order + edge_order <= order + accuracy
-    return boundary == "periodic" and min(chunks) < order
-
-
 @SETTINGS
 @given(problems())
 def test_chunked_equals_in_memory(p: Problem) -> None:
     kw = dict(p.kw)
     order = kw.pop("order")
-    assume(not periodic_small_chunk_bug(order, kw["boundary"], p.chunks[p.dim], kw["accuracy"]))
     expected = p.da.grad.partial(p.dim, order=order, **kw)
     lazy = p.da.chunk(p.chunks)
     actual = lazy.grad.partial(p.dim, order=order, **kw)
@@ -157,7 +149,6 @@ def test_chunked_mixed_derivative_equals_in_memory(data: Any) -> None:
     orders = data.draw(st.sampled_from([{"x": 1, "y": 1}, {"x": 2, "y": 1}, {"y": 2, "x": 1}]))
     expected = da.grad.partial(orders, **kw).values
     chunks = {"x": partitions(data.draw, nx), "y": partitions(data.draw, ny)}
-    assume(not any(periodic_small_chunk_bug(orders[d], boundary, chunks[d], accuracy) for d in orders))
     actual = da.chunk(chunks).grad.partial(orders, **kw).values
     assert_close(actual, expected)
 
@@ -244,10 +235,6 @@ def test_reversing_the_coordinate(p: Problem) -> None:
     assert_close(backward.values, forward.values, rtol=1e-11)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chunked.derivative_along_chunked: periodic blocks borrow only `halo` points per side and are "
-    "differentiated with one-sided stencils, which need order + edge_order points: a 1-point chunk "
-    "gives a 3-point block and a ValueError at compute time for order 2"))
 @pytest.mark.parametrize(("order", "accuracy", "chunk"), [(2, 2, 1), (2, 4, 1), (2, 6, 1), (4, 2, 1)])
 def test_periodic_second_derivative_on_small_chunks(order: int, accuracy: int, chunk: int) -> None:
     x = np.arange(12.0)
@@ -257,9 +244,6 @@ def test_periodic_second_derivative_on_small_chunks(order: int, accuracy: int, c
     assert_close(actual, expected)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stencil.build_stencil: an edge row i of even width q starts at i - q//2 at both ends, so with "
-    "edge_order < accuracy the right end is not the mirror image of the left one"))
 def test_reversing_with_low_edge_order() -> None:
     x = np.array([1.383, 2.141, 2.511, 2.839, 4.522, 6.373])
     da = xr.DataArray(np.array([0.126, -0.132, 0.640, 0.105, -0.536, 0.362]), dims="x", coords={"x": x})

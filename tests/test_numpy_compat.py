@@ -225,6 +225,47 @@ def test_outputs_are_independent_arrays() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# memory layouts and sizes (threaded kernels above ~2**18 elements, rows longer than a block)
+
+
+def _views(shape: tuple[int, ...], seed: int) -> dict[str, np.ndarray]:
+    base = smooth_field(tuple(2 * n for n in shape), seed=seed)
+    c = np.ascontiguousarray(base[tuple(slice(0, n) for n in shape)])
+    return {
+        "C": c,
+        "F": np.asfortranarray(c),
+        "strided": base[tuple(slice(None, None, 2) for _ in shape)],
+        "reversed": c[..., ::-1],
+        "transposed": np.ascontiguousarray(c.T).T,
+    }
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed", "transposed"])
+@pytest.mark.parametrize("shape", [(6, 7, 5), (7, 5000), (5000, 3), (3001,)])
+def test_memory_layouts(shape: tuple[int, ...], layout: str) -> None:
+    f = _views(shape, seed=14)[layout]
+    coords = [nonuniform_coord(n, seed=k) for k, n in enumerate(f.shape)]
+    for eo in (1, 2):
+        assert_same_result(fieldgrad.gradient(f, edge_order=eo), np.gradient(f, edge_order=eo))
+        assert_same_result(fieldgrad.gradient(f, *coords, edge_order=eo), np.gradient(f, *coords, edge_order=eo))
+
+
+@pytest.mark.parametrize("shape", [(70, 66, 64), (300_001,), (600, 500)])
+@pytest.mark.parametrize("uniform", [True, False])
+def test_large_arrays(shape: tuple[int, ...], uniform: bool) -> None:
+    f = np.sin(np.arange(np.prod(shape)) * 1e-3).reshape(shape) + smooth_field(shape, seed=15)
+    spacing = [0.5] * f.ndim if uniform else [nonuniform_coord(n, seed=k) for k, n in enumerate(shape)]
+    for eo in (1, 2):
+        assert_same_result(fieldgrad.gradient(f, *spacing, edge_order=eo), np.gradient(f, *spacing, edge_order=eo))
+    strided = f[..., ::-1] if f.ndim > 1 else f[::-1]
+    assert_same_result(fieldgrad.gradient(strided, *spacing, edge_order=2), np.gradient(strided, *spacing, edge_order=2))
+    f32 = f.astype(np.float32)
+    a, e = fieldgrad.gradient(f32, axis=0), np.gradient(f32, axis=0)
+    assert a.dtype == e.dtype == np.float32
+    assert_bitwise_close(a, e, rtol=2e-6)
+
+
+# ---------------------------------------------------------------------------------------------
 # dtypes
 
 

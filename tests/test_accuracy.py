@@ -359,3 +359,31 @@ def test_fill_value_in_mixed_derivative(first: str) -> None:
     out = da.grad.partial(orders, boundary={"x": "fill", "y": "one-sided"}, fill_value=5.0)
     np.testing.assert_array_equal(out.values[[0, -1]], 5.0)
     np.testing.assert_allclose(out.values[1:-1], 0.0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# large arrays (threaded kernels), every axis position
+
+
+@pytest.mark.parametrize("p", ACCURACIES)
+@pytest.mark.parametrize("order", [1, 2])
+def test_exact_on_polynomials_large_3d(p: int, order: int) -> None:
+    """A sum of degree-p polynomials in x, y, z on a 70 x 66 x 64 grid (above the threading threshold):
+    each partial derivative is exact at every point, for the first, middle and last axis."""
+    sizes = {"x": 70, "y": 66, "z": 64}
+    coords = {"x": grid("irregular", 70, seed=1), "y": grid("uniform", 66), "z": grid("decreasing", 64, seed=2)}
+    parts = {d: poly_case(p, coords[d], order, seed=k) for k, d in enumerate(sizes)}
+    shape = tuple(sizes.values())
+    f = np.zeros(shape)
+    for k, d in enumerate(sizes):
+        f += parts[d][0].reshape([-1 if j == k else 1 for j in range(3)])
+    da = xr.DataArray(f, dims=tuple(sizes), coords=coords)
+    for k, d in enumerate(sizes):
+        exact = np.broadcast_to(parts[d][1].reshape([-1 if j == k else 1 for j in range(3)]), shape)
+        out = da.grad.partial(d, order=order, accuracy=p).values
+        np.testing.assert_allclose(out, exact, rtol=0, atol=1e-9 * max(1.0, np.abs(exact).max()), err_msg=d)
+    if order == 1:
+        g = da.grad.gradient(accuracy=p)
+        for k, d in enumerate(sizes):
+            exact = np.broadcast_to(parts[d][1].reshape([-1 if j == k else 1 for j in range(3)]), shape)
+            np.testing.assert_allclose(g.sel(component=d).values, exact, rtol=0, atol=1e-9 * max(1.0, np.abs(exact).max()))

@@ -203,11 +203,19 @@ def open_input(path_text: str, chunks: dict[str, int | str] | None) -> Any:
             warnings.simplefilter("ignore", RuntimeWarning)
             if _is_zarr_path(path) or path.is_dir():
                 return xr.open_dataset(path, engine="zarr", chunks=open_chunks)
-            return xr.open_dataset(path, engine="h5netcdf", chunks=open_chunks)
+            try:
+                return xr.open_dataset(path, engine="h5netcdf", chunks=open_chunks)
+            except Exception as exc:
+                first = exc
+            with open(path, "rb") as fh:
+                magic = fh.read(3)
+            if magic == b"CDF":  # classic netCDF-3: scipy reads it
+                return xr.open_dataset(path, engine="scipy", chunks=open_chunks)
+            raise first
     except CLIError:
         raise
     except Exception as exc:  # any reader error means: not a file we can read
-        kind = "zarr store" if path.is_dir() else "netCDF-4/HDF5 file"
+        kind = "zarr store" if path.is_dir() else "netCDF file"
         raise CLIError(f"cannot read {path_text} as a {kind}: {_first_line(exc)}") from None
 
 
@@ -243,6 +251,7 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     ...     _ = tmp.write_text("done")
     >>> (d / "a.txt").read_text(), sorted(p.name for p in d.iterdir())
     ('done', ['a.txt'])
+    >>> shutil.rmtree(d)
     """
     if out.exists() and not overwrite:
         raise CLIError(f"output exists: {out} (pass --overwrite to replace it)")

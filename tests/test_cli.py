@@ -309,6 +309,17 @@ def test_error_paths_in_process(files: dict[str, Path], tmp_path: Path, case: st
     assert not (tmp_path / "o.zarr").exists() and leftovers(tmp_path) == []
 
 
+def test_netcdf3_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "classic.nc"
+    make_dataset()[["V"]].to_netcdf(src, engine="scipy")  # netCDF-3: not HDF5, read through scipy
+    assert src.read_bytes()[:3] == b"CDF"
+    out = tmp_path / "d.zarr"
+    assert call("partial", src, "--var", "V", "--dims", "y", "--out", out, "-q") == 0
+    with xr.open_zarr(out, consolidated=False) as got:
+        want = make_dataset().V.grad.partial("y")
+        np.testing.assert_allclose(got["dV_dy"].values, want.values, rtol=1e-12)
+
+
 def test_existing_output_and_overwrite(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "res.zarr"
     assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q") == 0

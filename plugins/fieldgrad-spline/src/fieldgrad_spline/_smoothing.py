@@ -1,0 +1,787 @@
+"""Smoothing splines of odd degree ``2m - 1`` for many lines at once, with the penalty chosen per line.
+
+The smoothing spline minimises ``sum (y_i - f(u_i))^2 + lam * integral (f^(m))^2``. Its values at
+the nodes are ``f = y - lam' D^T g`` where ``(G + lam' D D^T) g = D y`` (Reinsch's algorithm,
+generalised to any ``m``):
+
+* ``D`` is the ``(n - m) x n`` matrix of ``m``-th divided differences;
+* ``G`` is the Gram matrix of the B-splines ``M_i`` of degree ``m - 1`` on the knots
+  ``u_i .. u_{i+m}``, normalised to unit integral, so that ``f^(m) = m! sum g_i M_i``;
+* ``lam' = m!^2 lam``.
+
+``A = G + lam' D D^T`` is symmetric positive definite with half-bandwidth ``m``. The trace of the
+hat matrix, needed by generalised cross-validation (GCV), is ``m + tr(A^-1 G)``, which needs only
+the central bands of ``A^-1``, from the LDL^T factors of ``A`` (Hutchinson & de Hoog, 1985).
+
+How the work is organised (all O(n) per line and penalty):
+
+1. GCV on a grid of penalties shared by all lines (one decade apart): one factorisation and one
+   trace per penalty, then one banded solve per line;
+2. per line, golden-section search of ``log10(lam)`` between the neighbours of its best grid
+   point (each line with its own penalty: factorisation, solve and trace per line);
+3. the final fit at the chosen penalty by a banded QR factorisation (Givens rotations) of
+   ``C = [chol(G)^T; sqrt(lam') D^T]``, since ``A = C^T C``: this avoids forming ``A``, whose
+   condition number squares that of ``C`` -- it matters on strongly non-uniform coordinates.
+
+The compiled kernels work on lines stored as the columns of an ``(n, lines)`` array, in blocks
+of :data:`BLOCK` lines: each recurrence along the axis is a loop over the block's lines (SIMD),
+the block's work arrays stay in cache, and blocks run in parallel. A line is computed with the
+same floating-point operations wherever it sits, so results -- and the penalty GCV picks --
+never depend on how the other axes are chunked.
+"""
+
+from __future__ import annotations
+
+import math
+from math import factorial
+
+import numba
+import numpy as np
+
+__all__ = ["BLOCK", "PenaltySystem", "fit_auto", "fit_fixed", "lambda_grid", "penalty_system"]
+
+BLOCK = 64  # lines per block
+GOLDEN = 0.3819660112501051  # 2 - golden ratio
+_JIT = dict(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
+
+class PenaltySystem:
+    """The banded matrices of the smoothing problem for increasing positions ``u`` and penalty order ``m``.
+
+    Attributes
+    ----------
+    dc : ndarray (n - m, m + 1)
+        ``dc[i, k]`` = coefficient of ``y[i + k]`` in the ``i``-th divided difference.
+    gb : ndarray (n - m, m)
+        ``gb[i, k]`` = ``G[i, i + k]`` (zero past the end).
+    ddb : ndarray (n - m, m + 1)
+        ``ddb[i, k]`` = ``(D D^T)[i, i + k]`` (zero past the end).
+    lgt : ndarray (n - m, m)
+        ``lgt[i, k]`` = ``L[i + k, i]`` where ``G = L L^T`` (rows of ``L^T``).
+    scale : float
+        ``m!^2``: the kernels use ``lam' = scale * lam``.
+    """
+
+    def __init__(self, u: np.ndarray, m: int) -> None:
+        self.u, self.m = u, m
+        self.dc = divided_differences(u, m)
+        self.gb = gram_bands(u, m)
+        self.ddb = dd_bands(self.dc)
+        self.lgt = _cholesky_bands(self.gb)
+        self.scale = float(factorial(m) ** 2)
+
+
+def penalty_system(u: np.ndarray, m: int) -> PenaltySystem:
+    """The :class:`PenaltySystem` of increasing positions ``u`` for the penalty ``integral (f^(m))^2``.
+
+    Examples
+    --------
+    >>> s = penalty_system(np.arange(5.0), 2)
+    >>> s.dc.shape, s.gb.shape, s.scale
+    ((3, 3), (3, 2), 4.0)
+    """
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    if u.ndim != 1 or u.shape[0] < m + 1 or not np.all(np.diff(u) > 0):
+        raise ValueError(f"positions must be strictly increasing, at least {m + 1} of them")
+    return PenaltySystem(u, m)
+
+
+def divided_differences(u: np.ndarray, m: int) -> np.ndarray:
+    """``(n - m, m + 1)`` coefficients of the ``m``-th divided differences over ``u[i..i+m]``.
+
+    Examples
+    --------
+    >>> divided_differences(np.arange(4.0), 2)
+    array([[ 0.5, -1. ,  0.5],
+           [ 0.5, -1. ,  0.5]])
+    """
+    n = u.shape[0]
+    idx = np.arange(n - m)[:, None] + np.arange(m + 1)
+    w = u[idx]  # (n - m, m + 1)
+    diff = w[:, :, None] - w[:, None, :]
+    diff[:, np.arange(m + 1), np.arange(m + 1)] = 1.0
+    return 1.0 / np.prod(diff, axis=2)
+
+
+def gram_bands(u: np.ndarray, m: int) -> np.ndarray:
+    """Bands ``G[i, i + k]``, ``k < m``, of the Gram matrix of the unit-integral B-splines of degree ``m - 1``.
+
+    Computed by Gauss–Legendre quadrature on each knot interval (exact: the integrands are
+    polynomials of degree ``2m - 2`` there).
+
+    Examples
+    --------
+    >>> gram_bands(np.arange(4.0), 2)  # hats of height 1: 2/3 on the diagonal, 1/6 next to it
+    array([[0.66666667, 0.16666667],
+           [0.66666667, 0.        ]])
+    """
+    from scipy.interpolate import BSpline
+
+    n = u.shape[0]
+    nb = n - m
+    k = m - 1
+    gb = np.zeros((nb, m))
+    if k == 0:
+        gb[:, 0] = 1.0 / np.diff(u)
+        return gb
+    # extra knots outside so that every original B-spline is evaluated exactly on [u0, u_{n-1}]
+    h0, h1 = u[1] - u[0], u[-1] - u[-2]
+    t = np.concatenate([u[0] - h0 * np.arange(k, 0, -1), u, u[-1] + h1 * np.arange(1, k + 1)])
+    nodes, weights = np.polynomial.legendre.leggauss(m)
+    a, b = u[:-1], u[1:]
+    xq = ((b - a)[:, None] * (nodes + 1) / 2 + a[:, None]).ravel()
+    wq = ((b - a)[:, None] * weights / 2).ravel()
+    design = BSpline.design_matrix(xq, t, k).tocsc()[:, k:k + nb]  # the original B-splines
+    norm = m / (u[m:] - u[:nb])  # B_i -> M_i (unit integral)
+    design = design.multiply(norm[None, :]).tocsc()
+    gram = (design.T.multiply(wq[None, :]) @ design).todia()
+    for off, diag in zip(gram.offsets, gram.data):
+        if 0 <= off < m:
+            gb[: nb - off, off] = diag[off:nb]
+    return gb
+
+
+def dd_bands(dc: np.ndarray) -> np.ndarray:
+    """Bands ``(D D^T)[i, i + k]``, ``k <= m``, from the divided-difference coefficients."""
+    nb, m1 = dc.shape
+    out = np.zeros((nb, m1))
+    for k in range(m1):
+        for j in range(k, m1):  # (D D^T)[i, i+k] = sum_j dc[i, j] dc[i+k, j-k]
+            out[: nb - k, k] += dc[: nb - k, j] * dc[k:, j - k]
+    return out
+
+
+def _cholesky_bands(gb: np.ndarray) -> np.ndarray:
+    """``lgt[i, k] = L[i + k, i]`` for the banded Cholesky factor ``G = L L^T``."""
+    nb, m = gb.shape
+    lower = np.zeros((nb, m))  # lower[i, k] = L[i, i - k]
+    for i in range(nb):
+        for k in range(m - 1, 0, -1):
+            j = i - k
+            if j < 0:
+                continue
+            s = gb[j, k] - sum(lower[i, i - p] * lower[j, j - p] for p in range(max(0, i - m + 1), j))
+            lower[i, k] = s / lower[j, 0]
+        lower[i, 0] = math.sqrt(gb[i, 0] - sum(lower[i, k] ** 2 for k in range(1, min(m, i + 1))))
+    lgt = np.zeros((nb, m))
+    for k in range(m):
+        lgt[: nb - k, k] = lower[k:, k]
+    return lgt
+
+
+# ----------------------------------------------------------------------------- compiled kernels
+# Lane arrays are (rows, BLOCK) with the lines of a block along the last axis; `nl` lanes are used.
+# lr[k - 1, i, b] = L[i, i - k] of the LDL^T factors of A (one factorisation per lane).
+
+
+@numba.njit(**_JIT)
+def _factor(gb, ddb, m, lam, nl, lr, d, dinv, tmp):  # pragma: no cover - compiled
+    nn = gb.shape[0]
+    for i in range(nn):
+        for k in range(m, 0, -1):
+            j = i - k
+            if j < 0:
+                continue
+            gk = gb[j, k] if k < m else 0.0
+            ddk = ddb[j, k]
+            for b in range(nl):
+                tmp[b] = gk + lam[b] * ddk
+            for p in range(max(0, i - m), j):
+                lip = lr[i - p - 1, i]
+                ljp = lr[j - p - 1, j]
+                dp = d[p]
+                for b in range(nl):
+                    tmp[b] -= lip[b] * dp[b] * ljp[b]
+            out = lr[k - 1, i]
+            dj = dinv[j]
+            for b in range(nl):
+                out[b] = tmp[b] * dj[b]
+        g0 = gb[i, 0]
+        dd0 = ddb[i, 0]
+        for b in range(nl):
+            tmp[b] = g0 + lam[b] * dd0
+        for p in range(max(0, i - m), i):
+            lip = lr[i - p - 1, i]
+            dp = d[p]
+            for b in range(nl):
+                tmp[b] -= lip[b] * lip[b] * dp[b]
+        di = d[i]
+        dii = dinv[i]
+        for b in range(nl):
+            di[b] = tmp[b]
+            dii[b] = 1.0 / tmp[b]
+
+
+@numba.njit(**_JIT)
+def _solve(dy, m, nl, lr, dinv, z):  # pragma: no cover - compiled
+    """z = A^-1 dy with per-lane factors."""
+    nn = dy.shape[0]
+    for i in range(nn):
+        zi = z[i]
+        src = dy[i]
+        for b in range(nl):
+            zi[b] = src[b]
+        for k in range(1, min(m, i) + 1):
+            lk = lr[k - 1, i]
+            zk = z[i - k]
+            for b in range(nl):
+                zi[b] -= lk[b] * zk[b]
+    for i in range(nn):
+        zi = z[i]
+        di = dinv[i]
+        for b in range(nl):
+            zi[b] *= di[b]
+    for i in range(nn - 1, -1, -1):
+        zi = z[i]
+        for k in range(1, min(m, nn - 1 - i) + 1):
+            lk = lr[k - 1, i + k]
+            zk = z[i + k]
+            for b in range(nl):
+                zi[b] -= lk[b] * zk[b]
+
+
+@numba.njit(**_JIT)
+def _solve_shared(dy, m, nl, lr, dinv, z):  # pragma: no cover - compiled
+    """z = A^-1 dy with one factorisation for all lanes (lr (m, nn), dinv (nn,))."""
+    nn = dy.shape[0]
+    for i in range(nn):
+        zi = z[i]
+        src = dy[i]
+        for b in range(nl):
+            zi[b] = src[b]
+        for k in range(1, min(m, i) + 1):
+            c = lr[k - 1, i]
+            zk = z[i - k]
+            for b in range(nl):
+                zi[b] -= c * zk[b]
+    for i in range(nn):
+        c = dinv[i]
+        zi = z[i]
+        for b in range(nl):
+            zi[b] *= c
+    for i in range(nn - 1, -1, -1):
+        zi = z[i]
+        for k in range(1, min(m, nn - 1 - i) + 1):
+            c = lr[k - 1, i + k]
+            zk = z[i + k]
+            for b in range(nl):
+                zi[b] -= c * zk[b]
+
+
+@numba.njit(**_JIT)
+def _rss(z, dc, m, lam, nl, n, acc, out):  # pragma: no cover - compiled
+    """out[b] = sum_j (lam[b] (D^T z)_j)^2."""
+    nn = z.shape[0]
+    for b in range(nl):
+        out[b] = 0.0
+    for j in range(n):
+        for b in range(nl):
+            acc[b] = 0.0
+        for k in range(max(0, j - nn + 1), min(m, j) + 1):
+            c = dc[j - k, k]
+            zk = z[j - k]
+            for b in range(nl):
+                acc[b] += c * zk[b]
+        for b in range(nl):
+            r = lam[b] * acc[b]
+            out[b] += r * r
+
+
+@numba.njit(**_JIT)
+def _trace(gb, m, nl, lr, dinv, zr, tmp, out):  # pragma: no cover - compiled
+    """out[b] = tr(A^-1 G) from the central bands of A^-1 (Hutchinson & de Hoog), per lane."""
+    nn = gb.shape[0]
+    mp = m + 1
+    for b in range(nl):
+        out[b] = 0.0
+    for i in range(nn - 1, -1, -1):
+        ri = i % mp
+        for jb in range(m, 0, -1):
+            j = i + jb
+            dst = zr[ri, jb]
+            if j >= nn:
+                for b in range(nl):
+                    dst[b] = 0.0
+                continue
+            for b in range(nl):
+                tmp[b] = 0.0
+            for kk in range(1, min(m, nn - 1 - i) + 1):
+                k = i + kk
+                if k <= j:
+                    src = zr[k % mp, j - k]
+                else:
+                    src = zr[j % mp, k - j]
+                lk = lr[kk - 1, k]
+                for b in range(nl):
+                    tmp[b] -= lk[b] * src[b]
+            for b in range(nl):
+                dst[b] = tmp[b]
+        di = dinv[i]
+        for b in range(nl):
+            tmp[b] = di[b]
+        for kk in range(1, min(m, nn - 1 - i) + 1):
+            lk = lr[kk - 1, i + kk]
+            src = zr[ri, kk]
+            for b in range(nl):
+                tmp[b] -= lk[b] * src[b]
+        g0 = gb[i, 0]
+        z0 = zr[ri, 0]
+        for b in range(nl):
+            z0[b] = tmp[b]
+            out[b] += g0 * tmp[b]
+        for kk in range(1, m):
+            gk = 2.0 * gb[i, kk]
+            src = zr[ri, kk]
+            for b in range(nl):
+                out[b] += gk * src[b]
+
+
+@numba.njit(**_JIT)
+def _gcv(n, m, rss, tr, d, nl, out):  # pragma: no cover - compiled
+    nn = d.shape[0]
+    for b in range(nl):
+        dof = n - (m + tr[b])
+        ok = dof > 1e-9 * n
+        for i in range(nn):
+            if not d[i, b] > 0.0:  # not positive definite in floating point (or NaN)
+                ok = False
+                break
+        out[b] = n * rss[b] / (dof * dof) if ok else np.inf
+
+
+@numba.njit(**_JIT)
+def _qr_solve(y, l0, nl, dc, lgt, m, lam, rb, qtb, h, hb, cs, sn, z):  # pragma: no cover - compiled
+    """g = argmin |C g - [0; y / sqrt(lam)]| for C = [L_G^T; sqrt(lam) D^T], by Givens rotations.
+
+    Rows are taken in order of their first column, so each needs at most m + 1 rotations and the
+    triangular factor keeps m + 1 bands (rb[k, i, b] = R[i, i + k]). ``lam`` holds sqrt(lam').
+    Result in z.
+    """
+    n = y.shape[0]
+    nn = n - m
+    mp = m + 1
+    filled = np.zeros(nn, dtype=np.bool_)
+    for c in range(nn):
+        nrows = (m + 2) if c == 0 else 2
+        for r in range(nrows):
+            # the row: h[q] for columns c..c+m, right-hand side hb
+            for q in range(mp):
+                hq = h[q]
+                for b in range(nl):
+                    hq[b] = 0.0
+            if r < nrows - 1:  # a row of sqrt(lam) D^T: row j = c + m (or 0..m when c == 0)
+                j = r if c == 0 else c + m
+                for i in range(max(0, j - m), min(j, nn - 1) + 1):
+                    coef = dc[i, j - i]
+                    hq = h[i - c]
+                    for b in range(nl):
+                        hq[b] = coef * lam[b]
+                yj = y[j, l0:l0 + nl]
+                for b in range(nl):
+                    hb[b] = yj[b] / lam[b]
+            else:  # row c of L_G^T
+                for k in range(min(m, nn - c)):
+                    v = lgt[c, k]
+                    hk = h[k]
+                    for b in range(nl):
+                        hk[b] = v
+                for b in range(nl):
+                    hb[b] = 0.0
+            for p in range(mp):
+                col = c + p
+                if col >= nn:
+                    break
+                if not filled[col]:  # deposit the rest of the row
+                    for q in range(mp - p):
+                        dst = rb[q, col]
+                        src = h[p + q]
+                        for b in range(nl):
+                            dst[b] = src[b]
+                    qc = qtb[col]
+                    for b in range(nl):
+                        qc[b] = hb[b]
+                    filled[col] = True
+                    break
+                r0 = rb[0, col]
+                hp = h[p]
+                for b in range(nl):
+                    a0 = r0[b]
+                    a1 = hp[b]
+                    rho = math.sqrt(a0 * a0 + a1 * a1)
+                    inv = 1.0 / rho if rho > 0.0 else 0.0
+                    cs[b] = a0 * inv if rho > 0.0 else 1.0
+                    sn[b] = a1 * inv
+                    r0[b] = rho
+                for q in range(1, mp - p):
+                    rq = rb[q, col]
+                    hq = h[p + q]
+                    for b in range(nl):
+                        x0 = rq[b]
+                        x1 = hq[b]
+                        rq[b] = cs[b] * x0 + sn[b] * x1
+                        hq[b] = cs[b] * x1 - sn[b] * x0
+                qc = qtb[col]
+                for b in range(nl):
+                    x0 = qc[b]
+                    x1 = hb[b]
+                    qc[b] = cs[b] * x0 + sn[b] * x1
+                    hb[b] = cs[b] * x1 - sn[b] * x0
+    for i in range(nn - 1, -1, -1):
+        zi = z[i]
+        qi = qtb[i]
+        for b in range(nl):
+            zi[b] = qi[b]
+        for k in range(1, min(m, nn - 1 - i) + 1):
+            rk = rb[k, i]
+            zk = z[i + k]
+            for b in range(nl):
+                zi[b] -= rk[b] * zk[b]
+        r0 = rb[0, i]
+        for b in range(nl):
+            zi[b] /= r0[b]
+
+
+@numba.njit(**_JIT)
+def _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out):  # pragma: no cover - compiled
+    """The fit f = y - lam D^T z, or its derivative of ``order`` at the nodes (m <= 2), into ``out``.
+
+    The smoothing spline is the natural spline of degree 2m - 1 through its values f. For
+    m = 1 it is piecewise linear; for m = 2 its second derivatives at the nodes are
+    s_{i+1} = 2 z_i M_i(u_{i+1}) = 4 z_i / (u_{i+2} - u_i) (zero at both ends), and
+    f' follows from the cubic on the longer neighbouring interval (fewer digits lost).
+    """
+    n = y.shape[0]
+    nn = n - m
+    for j in range(n):
+        for b in range(nl):
+            acc[b] = 0.0
+        for k in range(max(0, j - nn + 1), min(m, j) + 1):
+            cc = dc[j - k, k]
+            zk = z[j - k]
+            for b in range(nl):
+                acc[b] += cc * zk[b]
+        yj = y[j, l0:l0 + nl]
+        fj = fb[j]
+        for b in range(nl):
+            fj[b] = yj[b] - lam[b] * acc[b]
+    if order == 0 or m > 2:
+        for j in range(n):
+            fj = fb[j]
+            oj = out[j, l0:l0 + nl]
+            for b in range(nl):
+                oj[b] = fj[b]
+        return
+    if m == 1:  # slope of the interval to the right (to the left at the last node)
+        for j in range(n):
+            a = j if j < n - 1 else n - 2
+            inv = 1.0 / (u[a + 1] - u[a])
+            f0 = fb[a]
+            f1 = fb[a + 1]
+            oj = out[j, l0:l0 + nl]
+            for b in range(nl):
+                oj[b] = (f1[b] - f0[b]) * inv
+        return
+    # m == 2: s_j = f''(u_j) = 4 z_{j-1} / (u_{j+1} - u_{j-1}), computed where needed
+    for j in range(n):
+        oj = out[j, l0:l0 + nl]
+        if order == 2:
+            if j == 0 or j == n - 1:
+                for b in range(nl):
+                    oj[b] = 0.0
+            else:
+                c = 4.0 / (u[j + 1] - u[j - 1])
+                zj = z[j - 1]
+                for b in range(nl):
+                    oj[b] = c * zj[b]
+            continue
+        # the interval [a, a + 1] used for node j
+        if order == 3:
+            a = j if j < n - 1 else n - 2
+        elif j == 0:
+            a = 0
+        elif j == n - 1:
+            a = n - 2
+        else:
+            a = j - 1 if u[j] - u[j - 1] > u[j + 1] - u[j] else j
+        h = u[a + 1] - u[a]
+        ca = 4.0 / (u[a + 1] - u[a - 1]) if a > 0 else 0.0  # s_a = ca * z[a - 1]
+        cb = 4.0 / (u[a + 2] - u[a]) if a + 1 < n - 1 else 0.0  # s_{a+1} = cb * z[a]
+        za = z[a - 1] if a > 0 else z[0]
+        zb = z[a] if a + 1 < n - 1 else z[0]
+        f0 = fb[a]
+        f1 = fb[a + 1]
+        if order == 3:
+            for b in range(nl):
+                oj[b] = (cb * zb[b] - ca * za[b]) / h
+        elif a == j:  # f'(u_a) = (f1 - f0) / h - h (2 s_a + s_{a+1}) / 6
+            for b in range(nl):
+                oj[b] = (f1[b] - f0[b]) / h - h * (2.0 * ca * za[b] + cb * zb[b]) / 6.0
+        else:  # f'(u_{a+1}) = (f1 - f0) / h + h (s_a + 2 s_{a+1}) / 6
+            for b in range(nl):
+                oj[b] = (f1[b] - f0[b]) / h + h * (ca * za[b] + 2.0 * cb * zb[b]) / 6.0
+
+
+@numba.njit(**_JIT)
+def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, shared_ok, shared_tr,
+           n_golden, fixed_lam, order, out, lam_out):  # pragma: no cover - compiled
+    n = y.shape[0]
+    nn = n - m
+    blk = BLOCK
+    mp = m + 1
+    dy = np.empty((nn, blk))
+    z = np.empty((nn, blk))
+    tmp = np.empty(blk)
+    acc = np.empty(blk)
+    rss = np.empty(blk)
+    tr = np.empty(blk)
+    gcv = np.empty(blk)
+    lam = np.empty(blk)
+    best_x = np.empty(blk)
+    for i in range(nn):
+        dyi = dy[i]
+        for b in range(nl):
+            dyi[b] = 0.0
+        for k in range(mp):
+            c = dc[i, k]
+            yk = y[i + k, l0:l0 + nl]
+            for b in range(nl):
+                dyi[b] += c * yk[b]
+    if fixed_lam >= 0.0:
+        for b in range(nl):
+            lam[b] = fixed_lam
+    else:
+        ng = loggrid.shape[0]
+        best_f = np.full(blk, np.inf)
+        kbest = np.zeros(blk, dtype=np.int64)
+        for b in range(nl):
+            best_x[b] = loggrid[0]
+        # 1. the shared grid
+        for g in range(ng):
+            if not shared_ok[g]:
+                continue
+            lg = 10.0 ** loggrid[g]
+            for b in range(nl):
+                lam[b] = lg
+            _solve_shared(dy, m, nl, shared_lr[g], shared_dinv[g], z)
+            _rss(z, dc, m, lam, nl, n, acc, rss)
+            dof = n - (m + shared_tr[g])
+            for b in range(nl):
+                v = n * rss[b] / (dof * dof) if dof > 1e-9 * n else np.inf
+                if v < best_f[b]:
+                    best_f[b] = v
+                    best_x[b] = loggrid[g]
+                    kbest[b] = g
+        # 2. golden-section search per line between the neighbours of its best grid point
+        if n_golden > 0 and ng > 1:
+            lr = np.zeros((max(m, 1), nn, blk))
+            d = np.empty((nn, blk))
+            dinv = np.empty((nn, blk))
+            zr = np.zeros((mp, mp, blk))
+            a = np.empty(blk)
+            c = np.empty(blk)
+            x1 = np.empty(blk)
+            x2 = np.empty(blk)
+            f1 = np.empty(blk)
+            f2 = np.empty(blk)
+            xn = np.empty(blk)
+            side = np.zeros(blk, dtype=np.int64)
+            for b in range(nl):
+                a[b] = loggrid[max(kbest[b] - 1, 0)]
+                c[b] = loggrid[min(kbest[b] + 1, ng - 1)]
+                x1[b] = a[b] + GOLDEN * (c[b] - a[b])
+                x2[b] = c[b] - GOLDEN * (c[b] - a[b])
+            for it in range(n_golden):
+                for b in range(nl):
+                    if it == 0:
+                        xn[b] = x1[b]
+                        side[b] = 1
+                    elif it == 1:
+                        xn[b] = x2[b]
+                        side[b] = 2
+                    elif f1[b] < f2[b]:  # the minimum is in [a, x2]
+                        c[b] = x2[b]
+                        x2[b] = x1[b]
+                        f2[b] = f1[b]
+                        x1[b] = a[b] + GOLDEN * (c[b] - a[b])
+                        xn[b] = x1[b]
+                        side[b] = 1
+                    else:  # in [x1, c]
+                        a[b] = x1[b]
+                        x1[b] = x2[b]
+                        f1[b] = f2[b]
+                        x2[b] = c[b] - GOLDEN * (c[b] - a[b])
+                        xn[b] = x2[b]
+                        side[b] = 2
+                    lam[b] = 10.0 ** xn[b]
+                _factor(gb, ddb, m, lam, nl, lr, d, dinv, tmp)
+                _solve(dy, m, nl, lr, dinv, z)
+                _rss(z, dc, m, lam, nl, n, acc, rss)
+                _trace(gb, m, nl, lr, dinv, zr, tmp, tr)
+                _gcv(n, m, rss, tr, d, nl, gcv)
+                for b in range(nl):
+                    if side[b] == 1:
+                        f1[b] = gcv[b]
+                    else:
+                        f2[b] = gcv[b]
+                    if gcv[b] < best_f[b]:
+                        best_f[b] = gcv[b]
+                        best_x[b] = xn[b]
+        for b in range(nl):
+            lam[b] = 10.0 ** best_x[b]
+    # 3. the fit at the chosen penalty
+    for b in range(nl):
+        lam_out[l0 + b] = lam[b]
+    if fixed_lam == 0.0:  # no penalty: f = y, g = G^-1 D y
+        lr = np.zeros((max(m, 1), nn, blk))
+        d = np.empty((nn, blk))
+        dinv = np.empty((nn, blk))
+        _factor(gb, ddb, m, lam, nl, lr, d, dinv, tmp)
+        _solve(dy, m, nl, lr, dinv, z)
+    else:
+        rb = np.zeros((mp, nn, blk))
+        qtb = np.zeros((nn, blk))
+        h = np.empty((mp, blk))
+        hb = np.empty(blk)
+        cs = np.empty(blk)
+        sn = np.empty(blk)
+        for b in range(nl):
+            tmp[b] = math.sqrt(lam[b])
+        _qr_solve(y, l0, nl, dc, lgt, m, tmp, rb, qtb, h, hb, cs, sn, z)
+    fb = np.empty((n, blk))
+    _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out)
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _fit_parallel(y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam,
+                  order, out, lam_out):  # pragma: no cover - compiled
+    nlines = y.shape[1]
+    nblocks = (nlines + BLOCK - 1) // BLOCK
+    for q in numba.prange(nblocks):
+        l0 = q * BLOCK
+        _block(y, l0, min(BLOCK, nlines - l0), u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_,
+               n_golden, fixed_lam, order, out, lam_out)
+
+
+@numba.njit(**_JIT)
+def _fit_serial(y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam,
+                order, out, lam_out):  # pragma: no cover - compiled
+    nlines = y.shape[1]
+    nblocks = (nlines + BLOCK - 1) // BLOCK
+    for q in range(nblocks):
+        l0 = q * BLOCK
+        _block(y, l0, min(BLOCK, nlines - l0), u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_,
+               n_golden, fixed_lam, order, out, lam_out)
+
+
+@numba.njit(**_JIT)
+def _shared(gb, ddb, m, loggrid, slr, sdinv, sok, str_):  # pragma: no cover - compiled
+    """Factorisation and trace of A for each grid penalty (the same for every line)."""
+    nn = gb.shape[0]
+    ng = loggrid.shape[0]
+    lam = np.empty(1)
+    tmp = np.empty(1)
+    tr = np.empty(1)
+    lr = np.zeros((max(m, 1), nn, 1))
+    d = np.empty((nn, 1))
+    dinv = np.empty((nn, 1))
+    zr = np.zeros((m + 1, m + 1, 1))
+    for g in range(ng):
+        lam[0] = 10.0 ** loggrid[g]
+        _factor(gb, ddb, m, lam, 1, lr, d, dinv, tmp)
+        ok = True
+        for i in range(nn):
+            if not d[i, 0] > 0.0:
+                ok = False
+        sok[g] = ok
+        _trace(gb, m, 1, lr, dinv, zr, tmp, tr)
+        str_[g] = tr[0]
+        for i in range(nn):
+            sdinv[g, i] = dinv[i, 0]
+            for k in range(m):
+                slr[g, k, i] = lr[k, i, 0]
+
+
+def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: int, fixed_lam: float,
+         order: int, parallel: bool) -> tuple[np.ndarray, np.ndarray]:
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    n, nlines = y.shape
+    m = system.m
+    nn = n - m
+    loggrid = np.ascontiguousarray(loggrid, dtype=np.float64)
+    ng = loggrid.shape[0]
+    slr = np.zeros((ng, max(m, 1), nn))
+    sdinv = np.zeros((ng, nn))
+    sok = np.zeros(ng, dtype=np.bool_)
+    str_ = np.zeros(ng)
+    if fixed_lam < 0.0:
+        _shared(system.gb, system.ddb, m, loggrid, slr, sdinv, sok, str_)
+    out = np.empty((n, nlines))
+    lam = np.empty(nlines)
+    if nlines:
+        kernel = _fit_parallel if parallel and nlines > BLOCK else _fit_serial
+        kernel(y, system.u, system.dc, system.gb, system.ddb, system.lgt, m, loggrid, slr, sdinv, sok, str_,
+               n_golden, fixed_lam, order, out, lam)
+    return out, lam / system.scale
+
+
+def _check_order(order: int, m: int) -> int:
+    if not 0 <= order <= 2 * m - 1:
+        raise ValueError(f"derivative order must be from 0 to {2 * m - 1}, got {order}")
+    if m > 2 and order:
+        raise ValueError("derivatives are computed here for m <= 2; fit with order=0 and differentiate "
+                         "the natural spline through the fitted values")
+    return order
+
+
+def fit_fixed(y: np.ndarray, system: PenaltySystem, lam: float, *, order: int = 0, parallel: bool = True
+              ) -> np.ndarray:
+    """The smoothing spline with penalty ``lam`` of every line (column of ``y``), or its derivative, at the nodes.
+
+    Examples
+    --------
+    >>> u = np.arange(6.0)
+    >>> fit_fixed(np.c_[u**2], penalty_system(u, 1), 0.0)[:, 0]  # no penalty: interpolation
+    array([ 0.,  1.,  4.,  9., 16., 25.])
+    >>> fit_fixed(np.c_[u**2], penalty_system(u, 2), 0.0, order=2)[1:-1, 0].round(6)  # natural cubic
+    array([2.526316, 1.894737, 1.894737, 2.526316])
+    """
+    if not lam >= 0.0:
+        raise ValueError(f"the penalty must be >= 0, got {lam!r}")
+    out, _ = _run(y, system, np.zeros(1), 0, float(lam) * system.scale, _check_order(order, system.m), parallel)
+    return out
+
+
+def lambda_grid(n: int, m: int, step: float = 1.0) -> np.ndarray:
+    """log10 of the penalties ``lam'`` (unit mean spacing) searched by GCV, from interpolation to a polynomial fit.
+
+    Examples
+    --------
+    >>> lambda_grid(2000, 2)[[0, -1]].round(2).tolist()
+    [-2.4, 11.6]
+    """
+    scale = np.log10(factorial(m) ** 2)
+    lo = -3.0 + scale
+    hi = min(2 * m * np.log10(max(n, 2)) + 1.0 + scale, 12.0)
+    return np.arange(lo, max(hi, lo + step) + 1e-9, step)
+
+
+def fit_auto(y: np.ndarray, system: PenaltySystem, *, order: int = 0, n_golden: int = 12, step: float = 1.0,
+             parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothing splines of every line (column of ``y``), each with the penalty minimising its GCV score.
+
+    The score is evaluated on a grid of ``log10(lam)`` (``step`` apart, shared by the lines), then
+    refined per line by ``n_golden`` steps of golden-section search between the neighbours of
+    its best grid point; the best penalty seen is used. Returns the fitted values (or their
+    derivative of ``order``) at the nodes, and the penalties (in the units of the positions
+    given to :func:`penalty_system`).
+
+    Examples
+    --------
+    >>> u = np.arange(200.0)
+    >>> y = np.sin(u / 20)[:, None] + 0.1 * np.random.default_rng(0).normal(size=(200, 3))
+    >>> fit, lam = fit_auto(y, penalty_system(u, 2))
+    >>> bool(np.abs(fit - np.sin(u / 20)[:, None]).max() < 0.1), lam.shape
+    (True, (3,))
+    """
+    grid = lambda_grid(system.u.shape[0], system.m, step)
+    return _run(y, system, grid, n_golden, -1.0, _check_order(order, system.m), parallel)

@@ -93,10 +93,10 @@ def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
         var = obj.coords[key]
         values = var.data
         units = var.attrs.get("units")
+        if hasattr(values, "__dask_graph__"):
+            values = values.compute()  # a dask-backed coordinate: small, and needed now
         if is_pint(values):
             units, values = str(values.units), values.magnitude
-        if hasattr(values, "compute") and not isinstance(values, np.ndarray):
-            values = values.compute()  # a dask-backed coordinate: small, needed now
         values = np.asarray(values)
         if values.dtype.kind in "mM" or (values.dtype.kind == "O" and values.size):
             if values.dtype.kind in "mM":
@@ -134,6 +134,10 @@ class _Prepared:
         self.pint_units = None
         if is_pint(data):
             self.pint_units, data = data.units, data.magnitude
+        elif is_pint(getattr(data, "_meta", None)):  # dask wrapping pint (quantified, then chunked)
+            self.pint_units = data._meta.units
+            data = data.map_blocks(lambda block: block.magnitude, dtype=data.dtype,
+                                   meta=data._meta.magnitude)
         if data.dtype.kind not in "biufc":
             raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {data.dtype}")
         for key, axis in zip(keys, self.axes):

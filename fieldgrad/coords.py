@@ -133,7 +133,7 @@ def validate_positions(x: np.ndarray, name: str) -> None:
     d = np.diff(x)
     if np.any(d == 0):
         i = int(np.flatnonzero(d == 0)[0])
-        raise ValueError(f"coordinate {name!r} has a repeated value {x[i]!r} at positions {i} and {i + 1}")
+        raise ValueError(f"coordinate {name!r} has a repeated value {float(x[i])!r} at positions {i} and {i + 1}")
     if not (np.all(d > 0) or np.all(d < 0)):
         raise ValueError(f"coordinate {name!r} must be strictly increasing or strictly decreasing (monotonic)")
 
@@ -166,6 +166,6 @@ def axis_coord(
         span = abs(x[-1] - x[0]) if x.shape[0] > 1 else 0.0
         if period <= span:
             raise ValueError(
-                f"period={period!r} must exceed the span of coordinate {name!r} ({span!r})"
+                f"period={period!r} must exceed the span of coordinate {name!r} ({float(span)!r})"
             )
     return AxisCoord(values=x, spacing=detect_spacing(x), period=period)

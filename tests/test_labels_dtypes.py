@@ -404,3 +404,15 @@ def test_omit_2d_each_line_on_its_own() -> None:
         col = masked.isel(y=j).grad.partial("x", nan_policy="omit").values
         np.testing.assert_array_equal(out[:, j], col)
     assert np.isnan(out[:, 5]).all()
+
+
+def test_pint_quantified_then_chunked_keeps_units() -> None:
+    """Quantify first, then chunk: dask wraps pint (data and coordinate); units must survive."""
+    pytest.importorskip("pint_xarray")
+    x = np.arange(10.0)
+    da = xr.DataArray(x**2, dims="x", coords={"x": x}, attrs={"units": "K"})
+    da.x.attrs["units"] = "m"
+    q = da.pint.quantify().chunk({"x": 3})
+    out = q.grad.partial("x")
+    assert str(out.data.units) == "kelvin / meter"
+    np.testing.assert_allclose(out.compute().data.magnitude, 2 * x)

@@ -93,10 +93,11 @@ def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
         var = obj.coords[key]
         values = var.data
         units = var.attrs.get("units")
-        if hasattr(values, "__dask_graph__"):
-            values = values.compute()  # a dask-backed coordinate: small, and needed now
-        if is_pint(values):
-            units, values = str(values.units), values.magnitude
+        for _ in range(2):  # pint wrapping dask, or dask wrapping pint (quantified, then chunked)
+            if is_pint(values):
+                units, values = str(values.units), values.magnitude
+            if hasattr(values, "__dask_graph__"):
+                values = values.compute()  # a dask-backed coordinate: small, and needed now
         values = np.asarray(values)
         if values.dtype.kind in "mM" or (values.dtype.kind == "O" and values.size):
             if values.dtype.kind in "mM":

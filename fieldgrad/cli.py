@@ -161,8 +161,11 @@ def _build_parser() -> _Parser:
         p.add_argument("--method", "-m", default="fd", help="derivative method (see 'fieldgrad methods'; default fd)")
         p.add_argument("--accuracy", type=int, help="fd: order of accuracy in the interior (2, 4, 6, 8)")
         p.add_argument("--edge-order", type=int, help="fd: order of accuracy of the boundary stencils")
-        p.add_argument("--boundary", choices=("one-sided", "periodic", "fill"), help="boundary treatment")
-        p.add_argument("--period", type=float, help="period of a periodic non-uniform coordinate")
+        p.add_argument("--boundary", metavar="KIND|DIM=KIND[,...]",
+                       help="boundary treatment, one-sided, periodic or fill; for all dims or per dim, "
+                       "e.g. lon=periodic")
+        p.add_argument("--period", metavar="P|DIM=P[,...]",
+                       help="period of a periodic non-uniform coordinate, e.g. lon=360")
         p.add_argument("--nan-policy", choices=("propagate", "omit"), help="how NaNs in the field are treated")
         p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="a method option, e.g. window=21 or smoothing=auto (repeatable)")
@@ -307,6 +310,44 @@ def _check_dims(ds: Any, names: Sequence[str], dims: Sequence[str] | None) -> No
                 raise CLIError(f"variable {name!r} has no dimension {dim!r}; its dims: {', '.join(map(str, var.dims))}")
 
 
+BOUNDARIES = ("one-sided", "periodic", "fill")
+
+
+def _boundary_kind(text: str) -> str:
+    if text not in BOUNDARIES:
+        raise CLIError(f"--boundary: unknown kind {text!r}; valid kinds: {', '.join(BOUNDARIES)}")
+    return text
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CLIError(f"--period: expected a number, got {text!r}") from None
+    return value
+
+
+def _per_dim_value(text: str, flag: str, convert: Any) -> Any:
+    """``"periodic"`` -> "periodic"; ``"lon=periodic,lat=fill"`` -> {"lon": "periodic", "lat": "fill"}.
+
+    Examples
+    --------
+    >>> _per_dim_value("lon=360", "--period", _float)
+    {'lon': 360.0}
+    >>> _per_dim_value("periodic", "--boundary", _boundary_kind)
+    'periodic'
+    """
+    if "=" not in text:
+        return convert(text.strip())
+    out = {}
+    for part in text.split(","):
+        dim, sep, value = part.partition("=")
+        if not sep or not dim.strip():
+            raise CLIError(f"{flag} expects VALUE or DIM=VALUE[,DIM=VALUE...], got {text!r}")
+        out[dim.strip()] = convert(value.strip())
+    return out
+
+
 def _method_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kw: dict[str, Any] = {"method": args.method}
     if args.accuracy is not None:
@@ -314,9 +355,9 @@ def _method_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.edge_order is not None:
         kw["edge_order"] = args.edge_order
     if args.boundary is not None:
-        kw["boundary"] = args.boundary
+        kw["boundary"] = _per_dim_value(args.boundary, "--boundary", _boundary_kind)
     if args.period is not None:
-        kw["period"] = args.period
+        kw["period"] = _per_dim_value(args.period, "--period", _float)
     if args.nan_policy is not None:
         kw["nan_policy"] = args.nan_policy
     if getattr(args, "geometry", None) is not None and args.geometry != "cartesian":

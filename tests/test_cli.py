@@ -160,6 +160,12 @@ def test_partial_and_options_match_api(files: dict[str, Path], tmp_path: Path) -
     out3 = tmp_path / "periodic.zarr"
     assert call("partial", files["zarr"], "--var", "T", "--dims", "x", "--boundary", "periodic",
                "--period", "1.0909090909090908", "--out", out3, "-q") == 0
+    out4 = tmp_path / "periodic_x.zarr"  # per dim: x wraps, y keeps one-sided edges
+    assert call("gradient", files["zarr"], "--var", "T", "--dims", "x", "y", "--boundary", "x=periodic",
+                "--period", "x=1.0909090909090908", "--out", out4, "-q") == 0
+    with xr.open_zarr(out4, consolidated=False) as got:
+        want = ds.T.grad.gradient(["x", "y"], boundary={"x": "periodic"}, period={"x": 12 / 11})
+        np.testing.assert_allclose(got["grad_T"].values, want.values, rtol=1e-12, atol=1e-12)
     with xr.open_zarr(out3, consolidated=False) as got:
         want = ds.T.grad.partial("x", boundary="periodic", period=12 / 11)
         np.testing.assert_allclose(got["dT_dx"].values, want.values, rtol=1e-12)
@@ -283,6 +289,12 @@ IN_PROCESS_ERRORS = {
     "component-count": (["divergence", "{zarr}", "--var", "u", "--dims", "x", "y", "--out", "{tmp}/o.zarr"],
                         "one --var per --dims"),
     "curl-1d": (["curl", "{zarr}", "--var", "u", "--dims", "x", "--out", "{tmp}/o.zarr"], "2 or 3 components"),
+    "boundary-kind": (["gradient", "{zarr}", "--var", "V", "--boundary", "wrap", "--out", "{tmp}/o.zarr"],
+                      "unknown kind 'wrap'"),
+    "boundary-dim": (["gradient", "{zarr}", "--var", "V", "--boundary", "q=periodic", "--out", "{tmp}/o.zarr"],
+                     "'q'"),
+    "period-value": (["gradient", "{zarr}", "--var", "V", "--period", "x=long", "--out", "{tmp}/o.zarr"],
+                     "expected a number"),
     "chunk-dim": (["gradient", "{zarr}", "--var", "V", "--chunks", "q=3", "--out", "{tmp}/o.zarr"], "'q'"),
     "chunk-size": (["gradient", "{zarr}", "--var", "V", "--chunks", "x=zero", "--out", "{tmp}/o.zarr"],
                    "must be an integer"),

@@ -23,6 +23,8 @@ def datetime_unit_symbol(unit: str) -> str:
 def _parse(units: str) -> dict[str, int] | None:
     """``"kg m-3"`` -> ``{"kg": 1, "m": -3}``; None for strings that are not plain products."""
     powers: dict[str, int] = {}
+    if units.strip() in ("1", ""):  # dimensionless
+        return powers
     for token in units.replace("*", " ").replace(".", " ").split():
         m = _TOKEN.match(token)
         if m is None:
@@ -49,6 +51,8 @@ def divide_units(field_units: str, per: Mapping[str, int]) -> str:
     'K m-2 s-1'
     >>> divide_units("m/s", {"m": 1})
     '(m/s) m-1'
+    >>> divide_units("1", {"mm": 1})
+    'mm-1'
     """
     powers = _parse(field_units)
     denominators = [_parse(u) for u in per]

@@ -1,20 +1,35 @@
-"""Apply an :class:`~fieldgrad.stencil.AxisStencil` along one axis of an N-D array.
+"""Apply :class:`~fieldgrad.stencil.AxisStencil` objects along axes of an N-D array, fused.
 
-The array is viewed as ``(pre, n, post)`` with the differentiated axis in the middle. Two
-compiled (numba, ``nogil``) kernels cover the two memory layouts:
+:func:`apply_stencils` computes several one-axis stencils (e.g. the three partial derivatives
+of a gradient) in one pass over memory. The array is viewed as ``(rows, length)``: the row
+length is the product of the dims after the last differentiated axis (or that axis itself when
+it is the last one); every other differentiated axis moves between rows with a fixed row stride.
+For each row, every output is computed while the input rows it needs are in cache:
 
-* ``post > 1``: each output row ``out[p, i, :]`` is a short sum of input rows, vectorised over
-  the contiguous ``post`` dimension (in blocks that stay in L1 cache);
-* ``post == 1`` (the last axis): the band is vectorised over ``i`` along the contiguous axis.
+* an axis across rows: the output row is a short weighted sum of input rows, vectorised along
+  the row (the common 2- and 3-point bands are written out, so each output element is stored
+  once and the sum stays in registers);
+* the contiguous last axis: the band is vectorised along the row, with per-point weight
+  vectors on non-uniform axes; the few boundary rows are compressed sparse rows.
 
-Each kernel is compiled twice from the same Python function: a multi-threaded variant for large
-in-memory arrays and a serial one for small arrays and for dask blocks (dask already runs one
-task per core). Compiled code is cached on disk, so the JIT cost is paid once per machine.
-numba is imported on first use, not with ``import fieldgrad``.
+Terms are summed in stencil order, without fused multiply-adds or reassociation, so the results
+do not depend on threads, blocking or which code path ran. Exactly-zero band weights of uniform
+axes were dropped when the stencil was built, so a NaN spoils exactly the points whose stencil
+touches it.
+
+There is one compiled (numba, ``nogil``, cached on disk) kernel, which processes a range of
+tasks (a task is a piece of one row, for every output). Large arrays are shared between threads
+by Python threads pulling chunks of tasks (dynamic scheduling: a core that another process
+occupies does less of the work, instead of holding up the call), small arrays and dask blocks
+run in the calling thread. numba is imported on first use, not with ``import fieldgrad``.
+
+Environment: ``FIELDGRAD_SERIAL=1`` runs every kernel in the calling thread;
+``FIELDGRAD_NUM_THREADS`` caps the threads (default: ``NUMBA_NUM_THREADS``, the usable CPUs).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from functools import lru_cache
@@ -28,7 +43,11 @@ __all__ = ["apply_stencil", "apply_stencils", "result_dtype", "serial_kernels"]
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_THRESHOLD = 1 << 18
-_BLOCK = 512  # elements of a row handled at once (4 KiB of float64: stays in L1)
+# Longest piece of a row handled at once: all outputs of a piece are computed while its input
+# rows are in cache (4096 float64 = 32 KiB per row).
+_BLOCK = 4096
+# Output elements per chunk of tasks that a thread takes at a time (dynamic scheduling).
+_CHUNK_ELEMENTS = 1 << 19
 
 _local = threading.local()
 
@@ -54,90 +73,136 @@ def result_dtype(dtype: np.dtype) -> np.dtype:
     raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {dtype}")
 
 
-def _fused(f, out, kind, stride, nax, lo, hi, off_ptr, offsets, w_ptr, weights, uniform,
-           rm_ptr, row_map, er_ptr, edge_rows, edge_ptr, edge_idx, edge_w, edge_const):  # pragma: no cover - compiled
-    """out[e, t, :] = derivative ``e`` of f (R, L) at row t; see :func:`_pack` for the tables."""
-    nrows, length = f.shape
-    for t in _prange(nrows):
-        for e in range(out.shape[0]):
-            m0, m1 = off_ptr[e], off_ptr[e + 1]
+# ---------------------------------------------------------------------------------------------
+# compiled code (plain Python functions here; compiled by numba on first use, see _kernel())
+# ---------------------------------------------------------------------------------------------
+
+# Segments of the integer table (see _pack); their bounds head the table.
+_INT_SEGMENTS = ("kind", "stride", "nax", "lo", "hi", "off_ptr", "offsets", "w_ptr", "uniform",
+                 "rm_ptr", "row_map", "er_ptr", "edge_rows", "edge_ptr", "edge_idx")
+_FLOAT_SEGMENTS = ("weights", "edge_w", "edge_const")
+_NI, _NF = len(_INT_SEGMENTS), len(_FLOAT_SEGMENTS)
+_u = np.uint64  # an unsigned index: numba emits no negative-index wrap-around (which blocks SIMD)
+_HEADER = _NI + 1 + _NF + 1
+
+
+def _run(f, out, itab, ftab, block, task0, task1):  # pragma: no cover - compiled
+    """Tasks ``task0 <= task < task1``: task ``t * nblk + b`` is columns ``[b*block, (b+1)*block)``
+    of row ``t`` of every output. ``f`` is (rows, length), ``out`` (K, rows, length).
+
+    Written without array views or calls in the per-task code: each would cost reference-count
+    updates per task. The inner loops index the 2-D/3-D arrays directly and are vectorised.
+    """
+    length = f.shape[1]
+    nblk = (length + block - 1) // block
+    h = _NI + 1
+    kind, stride, nax = itab[itab[0]:itab[1]], itab[itab[1]:itab[2]], itab[itab[2]:itab[3]]
+    lo, hi, off_ptr = itab[itab[3]:itab[4]], itab[itab[4]:itab[5]], itab[itab[5]:itab[6]]
+    offsets, w_ptr, uniform = itab[itab[6]:itab[7]], itab[itab[7]:itab[8]], itab[itab[8]:itab[9]]
+    rm_ptr, row_map, er_ptr = itab[itab[9]:itab[10]], itab[itab[10]:itab[11]], itab[itab[11]:itab[12]]
+    edge_rows, edge_ptr, edge_idx = itab[itab[12]:itab[13]], itab[itab[13]:itab[14]], itab[itab[14]:itab[15]]
+    weights, edge_w, edge_const = ftab[itab[h]:itab[h + 1]], ftab[itab[h + 1]:itab[h + 2]], ftab[itab[h + 2]:itab[h + 3]]
+    nk = out.shape[0]
+    for task in range(task0, task1):
+        t = task // nblk
+        q0 = (task - t * nblk) * block
+        q1 = min(q0 + block, length)
+        for e in range(nk):
+            m0 = off_ptr[e]
+            m = off_ptr[e + 1] - m0
             n = nax[e]
-            if kind[e] == 0:  # axis across rows: output row t from rows t + offset * stride
+            if kind[e] == 0:  # an axis across rows: output row t from rows t + offset * stride
                 s = stride[e]
                 i = (t // s) % n
                 r = row_map[rm_ptr[e] + i]
-                orow = out[e, t]
-                for q0 in range(0, length, _BLOCK):
-                    q1 = min(q0 + _BLOCK, length)
-                    if r < 0:
-                        for k in range(m0, m1):
-                            c = weights[w_ptr[e] + (k - m0) * (1 if uniform[e] else n) + (0 if uniform[e] else i)]
-                            frow = f[t + offsets[k] * s]
-                            if k == m0:
-                                for q in range(q0, q1):
-                                    orow[q] = c * frow[q]
-                            else:
-                                for q in range(q0, q1):
-                                    orow[q] += c * frow[q]
-                    else:
-                        rr = er_ptr[e] + r
-                        c0 = edge_const[rr]
+                if r < 0:  # the band
+                    wb = w_ptr[e] + (0 if uniform[e] else i)
+                    ws = 1 if uniform[e] else n
+                    if m == 2:
+                        c0, c1 = weights[wb], weights[wb + ws]
+                        r0, r1 = t + offsets[m0] * s, t + offsets[m0 + 1] * s
                         for q in range(q0, q1):
-                            orow[q] = c0
-                        for p in range(edge_ptr[rr], edge_ptr[rr + 1]):
-                            c = edge_w[p]
-                            frow = f[t + (edge_idx[p] - i) * s]
-                            for q in range(q0, q1):
-                                orow[q] += c * frow[q]
-            else:  # the contiguous axis: vectorised along the row
-                orow = out[e, t]
-                frow = f[t]
-                for i0 in range(lo[e], hi[e], _BLOCK):
-                    i1 = min(i0 + _BLOCK, hi[e])
-                    for k in range(m0, m1):
-                        o = offsets[k]
-                        wb = w_ptr[e] + (k - m0) * (1 if uniform[e] else n)
-                        if uniform[e]:
-                            c = weights[wb]
-                            if k == m0:
-                                for i in range(i0, i1):
-                                    orow[i] = c * frow[i + o]
+                            out[e, t, _u(q)] = c0 * f[r0, _u(q)] + c1 * f[r1, _u(q)]
+                    elif m == 3:
+                        c0, c1, c2 = weights[wb], weights[wb + ws], weights[wb + 2 * ws]
+                        r0, r1, r2 = t + offsets[m0] * s, t + offsets[m0 + 1] * s, t + offsets[m0 + 2] * s
+                        for q in range(q0, q1):
+                            out[e, t, _u(q)] = c0 * f[r0, _u(q)] + c1 * f[r1, _u(q)] + c2 * f[r2, _u(q)]
+                    else:
+                        for k in range(m):
+                            c = weights[wb + k * ws]
+                            rk = t + offsets[m0 + k] * s
+                            if k == 0:
+                                for q in range(q0, q1):
+                                    out[e, t, _u(q)] = c * f[rk, _u(q)]
                             else:
-                                for i in range(i0, i1):
-                                    orow[i] += c * frow[i + o]
-                        else:
-                            if k == m0:
-                                for i in range(i0, i1):
-                                    orow[i] = weights[wb + i] * frow[i + o]
-                            else:
-                                for i in range(i0, i1):
-                                    orow[i] += weights[wb + i] * frow[i + o]
-                for rr in range(er_ptr[e], er_ptr[e + 1]):
-                    acc = edge_const[rr]
+                                for q in range(q0, q1):
+                                    out[e, t, _u(q)] += c * f[rk, _u(q)]
+                else:  # a boundary row: a constant plus compressed terms
+                    rr = er_ptr[e] + r
+                    c = edge_const[rr]
+                    for q in range(q0, q1):
+                        out[e, t, _u(q)] = c
                     for p in range(edge_ptr[rr], edge_ptr[rr + 1]):
-                        acc = acc + edge_w[p] * frow[edge_idx[p]]
-                    orow[edge_rows[rr]] = acc
-
-
-def _prange(n):  # replaced by numba.prange when compiled
-    return range(n)
+                        c = edge_w[p]
+                        rk = t + (edge_idx[p] - i) * s
+                        for q in range(q0, q1):
+                            out[e, t, _u(q)] += c * f[rk, _u(q)]
+            else:  # the contiguous axis: vectorised along the row
+                a = max(lo[e], q0)
+                b = min(hi[e], q1)
+                wb = w_ptr[e]
+                if uniform[e] and m == 2:
+                    c0, c1 = weights[wb], weights[wb + 1]
+                    o0, o1 = offsets[m0], offsets[m0 + 1]
+                    for q in range(a, b):
+                        out[e, t, _u(q)] = c0 * f[t, _u(q + o0)] + c1 * f[t, _u(q + o1)]
+                elif uniform[e] and m == 3:
+                    c0, c1, c2 = weights[wb], weights[wb + 1], weights[wb + 2]
+                    o0, o1, o2 = offsets[m0], offsets[m0 + 1], offsets[m0 + 2]
+                    for q in range(a, b):
+                        out[e, t, _u(q)] = c0 * f[t, _u(q + o0)] + c1 * f[t, _u(q + o1)] + c2 * f[t, _u(q + o2)]
+                elif m == 3:
+                    o0, o1, o2 = offsets[m0], offsets[m0 + 1], offsets[m0 + 2]
+                    for q in range(a, b):
+                        out[e, t, _u(q)] = (weights[_u(wb + q)] * f[t, _u(q + o0)]
+                                            + weights[_u(wb + n + q)] * f[t, _u(q + o1)]
+                                            + weights[_u(wb + 2 * n + q)] * f[t, _u(q + o2)])
+                else:
+                    ws = 0 if uniform[e] else 1
+                    for k in range(m):
+                        ok = offsets[m0 + k]
+                        wk = wb + (k if uniform[e] else k * n)
+                        if k == 0:
+                            for q in range(a, b):
+                                out[e, t, _u(q)] = weights[_u(wk + ws * q)] * f[t, _u(q + ok)]
+                        else:
+                            for q in range(a, b):
+                                out[e, t, _u(q)] += weights[_u(wk + ws * q)] * f[t, _u(q + ok)]
+                for rr in range(er_ptr[e], er_ptr[e + 1]):
+                    j = edge_rows[rr]
+                    if q0 <= j < q1:
+                        acc = edge_const[rr]
+                        for p in range(edge_ptr[rr], edge_ptr[rr + 1]):
+                            acc = acc + edge_w[p] * f[t, edge_idx[p]]
+                        out[e, t, j] = acc
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str, parallel: bool) -> Any:
+def _kernel() -> Any:
+    """The compiled kernel (compiled once per input/output dtype pair; cached on disk)."""
     import numba
 
-    src = {"fused": _fused}[name]
-    glb = dict(src.__globals__)
-    glb["_prange"] = numba.prange
-    func = type(src)(src.__code__, glb, src.__name__)
-    # Distinct names keep the on-disk caches of the two variants apart.
-    func.__qualname__ = f"{src.__name__}_{'parallel' if parallel else 'serial'}"
-    return numba.njit(parallel=parallel, nogil=True, cache=True, fastmath=False, error_model="numpy")(func)
+    return numba.njit(nogil=True, cache=True, fastmath=False, error_model="numpy", boundscheck=False)(_run)
+
+
+# ---------------------------------------------------------------------------------------------
+# threads
+# ---------------------------------------------------------------------------------------------
 
 
 def serial_kernels() -> "_SerialContext":
-    """Context manager: kernels in this thread run single-threaded (used inside dask tasks)."""
+    """Context manager: kernels called in this thread run in it alone (used inside dask tasks)."""
     return _SerialContext()
 
 
@@ -150,12 +215,80 @@ class _SerialContext:
         _local.serial = self._prev
 
 
-def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[tuple[int, int], tuple]:
-    """View ``shape`` as (rows, length) and flatten the stencils into the fused kernel's tables.
+def _num_threads() -> int:
+    """Threads for one large call: FIELDGRAD_NUM_THREADS, else numba's default (NUMBA_NUM_THREADS,
+    the CPUs), at most the CPUs this process may run on."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    env = os.environ.get("FIELDGRAD_NUM_THREADS") or os.environ.get("NUMBA_NUM_THREADS")
+    try:
+        wanted = int(env) if env else cpus
+    except ValueError:
+        wanted = cpus
+    return max(1, min(wanted, cpus))
 
-    The row length is the product of the dims after the last differentiated axis, or that axis
-    itself when it is the last one. Every other differentiated axis moves between rows with a
-    fixed row stride.
+
+class _Pool:
+    """Worker threads that run kernel chunks (created on first use, again after a fork)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._executor: Any = None
+
+    def executor(self, workers: int) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._lock:
+            if self._executor is None or self._pid != os.getpid() or self._executor._max_workers < workers:
+                if self._executor is not None and self._pid == os.getpid():
+                    self._executor.shutdown(wait=False)
+                self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fieldgrad")
+                self._pid = os.getpid()
+            return self._executor
+
+
+_pool = _Pool()
+
+
+def _run_threads(kernel: Any, args: tuple, ntasks: int, chunk: int, nthreads: int) -> None:
+    """Run tasks ``[0, ntasks)`` in chunks, pulled by ``nthreads`` threads (the caller is one)."""
+    nchunks = -(-ntasks // chunk)
+    counter = itertools.count()  # next() is atomic under the GIL
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        while not failed:
+            c = next(counter)
+            if c >= nchunks:
+                return
+            try:
+                kernel(*args, c * chunk, min(c * chunk + chunk, ntasks))
+            except BaseException as exc:  # pragma: no cover - the kernel does not raise
+                failed.append(exc)
+                raise
+
+    helpers = min(nthreads, nchunks) - 1
+    futures = [_pool.executor(helpers).submit(work) for _ in range(helpers)] if helpers > 0 else []
+    try:
+        work()
+    finally:
+        for fu in futures:
+            fu.result()
+
+
+# ---------------------------------------------------------------------------------------------
+# packing and the public functions
+# ---------------------------------------------------------------------------------------------
+
+
+def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """View ``shape`` as (rows, length) and flatten the stencils into one int64 and one float64 table.
+
+    Returns ``rows, length, itab, ftab``; ``itab`` starts with the bounds of its segments
+    (:data:`_INT_SEGMENTS`) and of those of ``ftab`` (:data:`_FLOAT_SEGMENTS`).
     """
     last = max(a for a, _ in terms)
     after = int(np.prod(shape[last + 1 :], dtype=np.int64))
@@ -165,44 +298,56 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
     else:
         length = after
         rows = int(np.prod(shape[: last + 1], dtype=np.int64))
-    kind, stride, nax, lo, hi, uniform = [], [], [], [], [], []
-    offsets, weights, row_maps, edge_rows, edge_ptrs, edge_idx, edge_w, edge_const = ([] for _ in range(8))
+    seg: dict[str, list] = {name: [] for name in _INT_SEGMENTS + _FLOAT_SEGMENTS}
     off_ptr, w_ptr, rm_ptr, er_ptr = [0], [0], [0], [0]
     nnz = 0
     for axis, st in terms:
         is_last = after == 1 and axis == last
-        kind.append(1 if is_last else 0)
-        stride.append(1 if is_last else int(np.prod(shape[axis + 1 :], dtype=np.int64)) // length)
-        nax.append(st.n)
-        lo.append(st.lo)
-        hi.append(st.hi)
-        uniform.append(st.uniform)
-        offsets.append(st.offsets)
+        seg["kind"].append(1 if is_last else 0)
+        seg["stride"].append(1 if is_last else int(np.prod(shape[axis + 1 :], dtype=np.int64)) // length)
+        seg["nax"].append(st.n)
+        seg["lo"].append(st.lo)
+        seg["hi"].append(st.hi)
+        seg["uniform"].append(int(st.uniform))
+        seg["offsets"].append(st.offsets)
         off_ptr.append(off_ptr[-1] + st.offsets.shape[0])
-        weights.append(st.weights.ravel())  # (m, n) row-major, or (m,) when uniform
-        w_ptr.append(w_ptr[-1] + weights[-1].shape[0])
-        row_maps.append(st.row_map)
+        w = st.weights.ravel()  # (m, n) row-major, or (m,) when uniform
+        seg["weights"].append(w)
+        w_ptr.append(w_ptr[-1] + w.shape[0])
+        seg["row_map"].append(st.row_map)
         rm_ptr.append(rm_ptr[-1] + st.n)
-        edge_rows.append(st.edge_rows)
-        edge_ptrs.append(st.edge_ptr[:-1] + nnz)
+        seg["edge_rows"].append(st.edge_rows)
+        seg["edge_ptr"].append(st.edge_ptr[:-1] + nnz)
         er_ptr.append(er_ptr[-1] + st.edge_rows.shape[0])
-        edge_idx.append(st.edge_idx)
-        edge_w.append(st.edge_w)
-        edge_const.append(st.edge_const)
+        seg["edge_idx"].append(st.edge_idx)
+        seg["edge_w"].append(st.edge_w)
+        seg["edge_const"].append(st.edge_const)
         nnz += st.edge_idx.shape[0]
-    edge_ptrs.append(np.array([nnz]))
+    seg["edge_ptr"].append([nnz])
+    seg["off_ptr"], seg["w_ptr"], seg["rm_ptr"], seg["er_ptr"] = [off_ptr], [w_ptr], [rm_ptr], [er_ptr]
+    for name in ("kind", "stride", "nax", "lo", "hi", "uniform"):
+        seg[name] = [seg[name]]
 
-    def cat(parts, dtype):
-        return np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(0), dtype=dtype)
+    def flat(name: str, dtype: type) -> np.ndarray:
+        parts = [np.asarray(p, dtype=dtype).ravel() for p in seg[name]]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
-    i64, f64 = np.int64, np.float64
-    tables = (
-        cat([kind], i64), cat([stride], i64), cat([nax], i64), cat([lo], i64), cat([hi], i64),
-        cat([off_ptr], i64), cat(offsets, i64), cat([w_ptr], i64), cat(weights, f64),
-        cat([uniform], np.bool_), cat([rm_ptr], i64), cat(row_maps, i64), cat([er_ptr], i64),
-        cat(edge_rows, i64), cat(edge_ptrs, i64), cat(edge_idx, i64), cat(edge_w, f64), cat(edge_const, f64),
-    )
-    return (rows, length), tables
+    ints = [flat(name, np.int64) for name in _INT_SEGMENTS]
+    floats = [flat(name, np.float64) for name in _FLOAT_SEGMENTS]
+    ibounds = _HEADER + np.concatenate([[0], np.cumsum([a.shape[0] for a in ints])])
+    fbounds = np.concatenate([[0], np.cumsum([a.shape[0] for a in floats])])
+    itab = np.concatenate([ibounds, fbounds] + ints).astype(np.int64)
+    ftab = np.concatenate(floats).astype(np.float64)
+    return rows, length, itab, ftab
+
+
+def _block(rows: int, length: int, nthreads: int) -> int:
+    """Columns per task: whole rows, or pieces of at most ``_BLOCK``; more pieces when there are
+    too few rows to share between threads."""
+    block = min(length, _BLOCK)
+    if nthreads > 1 and rows < 16 * nthreads:
+        block = min(block, max(1024, -(-length * rows // (16 * nthreads))))
+    return max(block, 1)
 
 
 def _kernel_input(values: np.ndarray) -> np.ndarray:
@@ -260,11 +405,21 @@ def apply_stencils(
             raise ValueError(f"stencil is for {st.n} points but axis {axis} has {values.shape[axis]}")
     if values.size == 0 or not terms:
         return out
-    (rows, length), tables = _pack(values.shape, terms)
-    parallel = values.size >= PARALLEL_THRESHOLD and not getattr(_local, "serial", False)
-    if os.environ.get("FIELDGRAD_SERIAL"):
-        parallel = False
-    _compiled("fused", parallel)(values.reshape(rows, length), out.reshape(len(terms), rows, length), *tables)
+    rows, length, itab, ftab = _pack(values.shape, terms)
+    nthreads = 1
+    if values.size >= PARALLEL_THRESHOLD and not getattr(_local, "serial", False) \
+            and not os.environ.get("FIELDGRAD_SERIAL"):
+        nthreads = _num_threads()
+    block = _block(rows, length, nthreads)
+    ntasks = rows * (-(-length // block))
+    args = (values.reshape(rows, length), out.reshape(len(terms), rows, length), itab, ftab, block)
+    kernel = _kernel()
+    if nthreads == 1:
+        kernel(*args, 0, ntasks)
+    else:
+        per_task = block * len(terms)
+        chunk = max(1, min(_CHUNK_ELEMENTS // per_task, -(-ntasks // (4 * nthreads))))
+        _run_threads(kernel, args, ntasks, chunk, nthreads)
     return out
 
 

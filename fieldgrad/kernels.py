@@ -298,46 +298,47 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
     else:
         length = after
         rows = int(np.prod(shape[: last + 1], dtype=np.int64))
-    seg: dict[str, list] = {name: [] for name in _INT_SEGMENTS + _FLOAT_SEGMENTS}
-    off_ptr, w_ptr, rm_ptr, er_ptr = [0], [0], [0], [0]
+    kind, stride, nax, lo, hi, uniform = [], [], [], [], [], []
+    off_ptr, w_ptr, rm_ptr, er_ptr, edge_ptr = [0], [0], [0], [0], []
+    offsets, row_map, edge_rows, edge_idx, weights, edge_w, edge_const = [], [], [], [], [], [], []
     nnz = 0
     for axis, st in terms:
         is_last = after == 1 and axis == last
-        seg["kind"].append(1 if is_last else 0)
-        seg["stride"].append(1 if is_last else int(np.prod(shape[axis + 1 :], dtype=np.int64)) // length)
-        seg["nax"].append(st.n)
-        seg["lo"].append(st.lo)
-        seg["hi"].append(st.hi)
-        seg["uniform"].append(int(st.uniform))
-        seg["offsets"].append(st.offsets)
+        kind.append(1 if is_last else 0)
+        stride.append(1 if is_last else int(np.prod(shape[axis + 1 :], dtype=np.int64)) // length)
+        nax.append(st.n)
+        lo.append(st.lo)
+        hi.append(st.hi)
+        uniform.append(1 if st.uniform else 0)
+        offsets.append(st.offsets)
         off_ptr.append(off_ptr[-1] + st.offsets.shape[0])
-        w = st.weights.ravel()  # (m, n) row-major, or (m,) when uniform
-        seg["weights"].append(w)
-        w_ptr.append(w_ptr[-1] + w.shape[0])
-        seg["row_map"].append(st.row_map)
+        weights.append(st.weights.reshape(-1))  # (m, n) row-major, or (m,) when uniform
+        w_ptr.append(w_ptr[-1] + weights[-1].shape[0])
+        rmap = np.full(st.n, -1, dtype=np.int64)
+        rmap[st.edge_rows] = np.arange(st.edge_rows.shape[0])
+        row_map.append(rmap)
         rm_ptr.append(rm_ptr[-1] + st.n)
-        seg["edge_rows"].append(st.edge_rows)
-        seg["edge_ptr"].append(st.edge_ptr[:-1] + nnz)
+        edge_rows.append(st.edge_rows)
+        edge_ptr.append(st.edge_ptr[:-1] + nnz)
         er_ptr.append(er_ptr[-1] + st.edge_rows.shape[0])
-        seg["edge_idx"].append(st.edge_idx)
-        seg["edge_w"].append(st.edge_w)
-        seg["edge_const"].append(st.edge_const)
+        edge_idx.append(st.edge_idx)
+        edge_w.append(st.edge_w)
+        edge_const.append(st.edge_const)
         nnz += st.edge_idx.shape[0]
-    seg["edge_ptr"].append([nnz])
-    seg["off_ptr"], seg["w_ptr"], seg["rm_ptr"], seg["er_ptr"] = [off_ptr], [w_ptr], [rm_ptr], [er_ptr]
-    for name in ("kind", "stride", "nax", "lo", "hi", "uniform"):
-        seg[name] = [seg[name]]
-
-    def flat(name: str, dtype: type) -> np.ndarray:
-        parts = [np.asarray(p, dtype=dtype).ravel() for p in seg[name]]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-    ints = [flat(name, np.int64) for name in _INT_SEGMENTS]
-    floats = [flat(name, np.float64) for name in _FLOAT_SEGMENTS]
-    ibounds = _HEADER + np.concatenate([[0], np.cumsum([a.shape[0] for a in ints])])
-    fbounds = np.concatenate([[0], np.cumsum([a.shape[0] for a in floats])])
-    itab = np.concatenate([ibounds, fbounds] + ints).astype(np.int64)
-    ftab = np.concatenate(floats).astype(np.float64)
+    edge_ptr.append(np.array([nnz]))
+    cat = np.concatenate
+    ints = [kind, stride, nax, lo, hi, off_ptr, cat(offsets), w_ptr, uniform, rm_ptr, cat(row_map), er_ptr,
+            cat(edge_rows), cat(edge_ptr), cat(edge_idx)]
+    floats = [cat(weights), cat(edge_w), cat(edge_const)]
+    sizes = [len(x) for x in ints]
+    bounds = [_HEADER]
+    for size in sizes:
+        bounds.append(bounds[-1] + size)
+    fb = [0]
+    for x in floats:
+        fb.append(fb[-1] + x.shape[0])
+    itab = cat([np.array(bounds + fb, dtype=np.int64)] + [np.asarray(x, dtype=np.int64) for x in ints])
+    ftab = cat(floats).astype(np.float64, copy=False)
     return rows, length, itab, ftab
 
 

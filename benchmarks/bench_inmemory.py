@@ -32,9 +32,10 @@ Further sections, each in fresh subprocesses:
 
 * peak RSS of one call (default allocator; the peak watermark is reset through
   /proc/self/clear_refs before the call), over the 3 outputs' size;
-* first-call (JIT) cost of fieldgrad's compiled kernels: with an empty numba cache (cold:
+* first-call (JIT) cost of fieldgrad's compiled kernel: with an empty numba cache (cold:
   compiles and writes the cache; ``NUMBA_CACHE_DIR`` points to a new temporary directory) and
-  with that cache filled (warm: loads it), for the parallel and the serial kernel;
+  with that cache filled (warm: loads it), for float64 and then float32 input (each input dtype
+  is a specialisation of its own); ``import numba``, which the first call also pays, apart;
 * ``import fieldgrad`` time: total in a fresh process, and incremental over ``import xarray``.
 
 Usage (from the repository root)::
@@ -301,19 +302,17 @@ def print_rss(rows: list[dict], n: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 _JIT_CHILD = r"""
-import json, os, time
-t0 = time.perf_counter()
+import json, time
 import numpy as np
 import fieldgrad
-from fieldgrad import kernels
-t_import = time.perf_counter() - t0
-big = np.random.default_rng(0).random((64, 64, 64))       # >= PARALLEL_THRESHOLD: parallel kernel
-small = np.random.default_rng(0).random((8, 8, 8))        # serial kernel
+t0 = time.perf_counter()
+import numba  # fieldgrad imports it on the first kernel call; timed apart
+res = {"import_numba_s": time.perf_counter() - t0}
 x = np.cumsum(np.random.default_rng(1).uniform(0.2, 1.8, 64))
-res = {"import_s": t_import}
-for label, f, args in (("parallel", big, (x, x, x)), ("serial", small, ())):
-    t0 = time.perf_counter(); fieldgrad.gradient(f, *args, edge_order=2); first = time.perf_counter() - t0
-    t0 = time.perf_counter(); fieldgrad.gradient(f, *args, edge_order=2); second = time.perf_counter() - t0
+for label, dtype in (("float64", np.float64), ("float32", np.float32)):
+    f = np.random.default_rng(0).random((64, 64, 64)).astype(dtype)  # large enough for threads
+    t0 = time.perf_counter(); fieldgrad.gradient(f, x, x, x, edge_order=2); first = time.perf_counter() - t0
+    t0 = time.perf_counter(); fieldgrad.gradient(f, x, x, x, edge_order=2); second = time.perf_counter() - t0
     res[label] = {"first_s": first, "second_s": second, "jit_s": first - second}
 print(json.dumps(res))
 """
@@ -373,30 +372,37 @@ def _med(rows: list[dict], *keys: str) -> float:
     return statistics.median(vals) if vals else float("nan")
 
 
-def print_jit_import(jit: dict, imp: dict) -> None:
-    print("\n== first call of fieldgrad.gradient in a fresh process (median; jit = first - second call) ==")
+def print_jit(jit: dict) -> None:
+    print("\n== first call of fieldgrad.gradient (64³) in a fresh process, median; compile/load = first - second call ==")
     for kind in ("cold", "warm"):
-        label = "empty numba cache (compile)" if kind == "cold" else "cache filled (load from disk)"
+        label = "empty numba cache: compile" if kind == "cold" else "filled cache: load from disk"
         errs = [r["error"] for r in jit[kind] if "error" in r]
         if errs:
             print(f"  {label}: ERROR {errs[0][-200:]}")
             continue
-        print(f"  {label:32s} parallel kernel: first {_med(jit[kind], 'parallel', 'first_s'):6.2f} s "
-              f"(jit {_med(jit[kind], 'parallel', 'jit_s'):6.2f} s); serial kernel: first "
-              f"{_med(jit[kind], 'serial', 'first_s'):6.2f} s (jit {_med(jit[kind], 'serial', 'jit_s'):6.2f} s)")
+        print(f"  {label:30s} float64 kernel {_med(jit[kind], 'float64', 'jit_s'):6.2f} s, then the float32 one "
+              f"{_med(jit[kind], 'float32', 'jit_s'):6.2f} s   (plus import numba "
+              f"{_med(jit[kind], 'import_numba_s'):.2f} s on the first call)")
+
+
+def print_import(imp: dict) -> None:
     print("\n== import time in a fresh process (median) ==")
     print(f"  import fieldgrad (total, cold interpreter):    {_med(imp['alone'], 'total_s'):.3f} s")
     print(f"  import xarray:                                 {_med(imp['after_xarray'], 'xarray_s'):.3f} s")
     print(f"  import fieldgrad after xarray (incremental):   {_med(imp['after_xarray'], 'fieldgrad_after_xarray_s'):.3f} s")
     nb = {r.get("numba_imported") for r in imp["alone"]}
     print(f"  numba imported by `import fieldgrad`: {sorted(nb)}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("  (PYTHONDONTWRITEBYTECODE is set: no .pyc caching, every import compiles its modules' source)")
 
 
 # --------------------------------------------------------------------------------------------
 
 
 def env_info() -> dict:
-    info = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _NCPU}
+    info = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _NCPU,
+            "env": {k: v for k, v in os.environ.items()
+                    if k.startswith(("NUMBA_", "FIELDGRAD_", "OMP_", "GLIBC_")) or k == "PYTHONDONTWRITEBYTECODE"}}
     for mod in ("numpy", "xarray", "numba", "dask"):
         try:
             info[mod] = __import__(mod).__version__
@@ -440,7 +446,7 @@ def main() -> None:
     result: dict = {"args": vars(args) | {"n": n}, "env": env_info(), "sections": {}}
     e = result["env"]
     print(f"python {e['python']}, numpy {e['numpy']}, xarray {e['xarray']}, numba {e['numba']} "
-          f"({e.get('numba_threads')} threads), {e['cpus']} CPUs, git {e.get('git')}")
+          f"({e.get('numba_threads')} threads), {e['cpus']} CPUs, git {e.get('git')}; env {e['env']}")
 
     def section(name, fn, *a):
         pre = wait_idle(args.wait_idle)
@@ -473,10 +479,10 @@ def main() -> None:
     if "import" not in skip:
         imp = section("import", import_time, 2 * reps + 1)
         result["import"] = imp
-    if jit is not None and imp is not None:
-        print_jit_import(jit, imp)
-    elif jit is not None or imp is not None:
-        print_jit_import(jit or {"cold": [], "warm": []}, imp or {"alone": [], "after_xarray": []})
+    if jit is not None:
+        print_jit(jit)
+    if imp is not None:
+        print_import(imp)
     result["total_s"] = time.perf_counter() - t_start
     print(f"\ntotal {result['total_s']:.0f} s; sections (s / other processes' load): "
           + ", ".join(f"{k} {v['seconds']:.0f}/{v['foreign_load']:.0%}" for k, v in result["sections"].items()))

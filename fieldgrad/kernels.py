@@ -276,7 +276,8 @@ def _run_threads(kernel: Any, args: tuple, ntasks: int, chunk: int, nthreads: in
         work()
     finally:
         for fu in futures:
-            fu.result()
+            if not fu.cancel():  # a helper still queued (busy with another call) is not waited for
+                fu.result()
 
 
 # ---------------------------------------------------------------------------------------------

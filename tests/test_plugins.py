@@ -319,3 +319,38 @@ def test_whole_axis_periodic_method_with_nan_omit_gives_a_clear_error(spectral_e
     da = xr.DataArray(f, dims="x", coords={"x": x})
     with pytest.raises(ValueError, match="omit"):
         da.grad.partial("x", method="spectral", boundary="periodic", nan_policy="omit")
+
+
+# ----------------------------------------------------------------------------- along a path, on the sphere
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_along_a_path_in_memory_and_chunked(method: str) -> None:
+    f = scalar_field().isel(z=0, drop=True)
+    path = {"x": np.linspace(0.5, 2.5, 6), "y": np.linspace(-0.5, 0.5, 6)}
+    kw = METHODS[method]
+    mem = f.grad.along(path, **kw)
+    lazy = f.chunk(x=5, y=4).grad.along(path, **kw)
+    np.testing.assert_allclose(lazy.values, mem.values, rtol=1e-12, atol=1e-12)
+    g = f.grad.gradient(**kw)  # the projection of the gradient on the path's direction
+    unit = np.array([2.0, 1.0]) / np.hypot(2.0, 1.0)
+    at = {d: xr.DataArray(v, dims="p") for d, v in path.items()}
+    want = (g.interp(at).transpose("component", "p").values * unit[:, None]).sum(axis=0)
+    np.testing.assert_allclose(mem.values, want, rtol=1e-10, atol=1e-12)
+
+
+def test_sphere_geometry_with_plugins() -> None:
+    lat = np.linspace(-60, 60, 25)
+    lon = np.arange(36) * 10.0  # the full circle: longitude is periodic by default
+    T = xr.DataArray(np.cos(np.deg2rad(lat))[:, None] * np.sin(np.deg2rad(lon))[None, :], dims=("lat", "lon"),
+                     coords={"lat": ("lat", lat, {"units": "degrees_north"}),
+                             "lon": ("lon", lon, {"units": "degrees_east"})})
+    for kw in ({"method": "polyfit", "window": 7},  # periodic longitude emulated by the engine
+               {"method": "spline", "boundary": {"lon": "one-sided"}}):  # spline: one-sided only
+        g = T.grad.gradient(["lat", "lon"], geometry="sphere", **kw)
+        lazy = T.chunk(lat=4, lon=5).grad.gradient(["lat", "lon"], geometry="sphere", **kw)
+        np.testing.assert_allclose(lazy.values, g.values, rtol=1e-12, atol=1e-18)
+        fd = T.grad.gradient(["lat", "lon"], geometry="sphere", accuracy=4)
+        np.testing.assert_allclose(g.values, fd.values, rtol=0, atol=0.02 * float(np.abs(fd).max()))
+    with pytest.raises(ValueError, match="does not support boundary='periodic'"):
+        T.grad.gradient(["lat", "lon"], geometry="sphere", method="spline")

@@ -7,8 +7,9 @@ Times, in one process and side by side (issue 2, "How we will check it"):
 * ``da.grad.gradient(accuracy=2, edge_order=2)``                 (xarray accessor)
 * ``numpy.gradient(f, x, y, z, edge_order=2)``                   (anchor)
 * ``[da.differentiate(d, edge_order=2) for d in dims]``          (anchor)
-* ``apply_stencils(f, terms, out=prealloc)``                     (diagnostic: fieldgrad's kernel
-  without allocating its outputs; not a user call)
+* diagnostics, not user calls: ``fieldgrad.gradient`` with ``fieldgrad.kernels.REUSE_BUFFERS =
+  False`` (every output allocated afresh instead of reusing the memory of freed outputs), and
+  ``apply_stencils(f, terms, out=prealloc)`` (the kernel alone, outputs preallocated)
 
 on uniform coordinates (``np.arange(n) * 0.25``, bit-uniform, so numpy takes its uniform path)
 and non-uniform ones (``cumsum(uniform(0.2, 1.8))``). Output allocation is included, as a user
@@ -134,6 +135,7 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
     import xarray as xr
 
     import fieldgrad
+    from fieldgrad import kernels
     from fieldgrad.coords import AxisCoord
     from fieldgrad.kernels import apply_stencils
     from fieldgrad.stencil import build_stencil
@@ -152,7 +154,15 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
         "numpy.gradient": lambda: list(np.gradient(f, *coords, edge_order=2)),
         "xarray .differentiate": lambda: [da.differentiate(d, edge_order=2).data for d in DIMS],
     }
+    def no_reuse():
+        kernels.REUSE_BUFFERS = False
+        try:
+            return list(fieldgrad.gradient(f, *coords, edge_order=2))
+        finally:
+            kernels.REUSE_BUFFERS = True
+
     if kernel_case:
+        calls[NO_REUSE] = no_reuse
         prealloc = np.empty((3,) + f.shape)
         prealloc.fill(0.0)  # page-faulted once, outside the timings
         calls[KERNEL] = lambda: list(apply_stencils(f, terms, out=prealloc))
@@ -160,6 +170,7 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
 
 
 KERNEL = "fieldgrad kernel, out= (no alloc)"
+NO_REUSE = "fieldgrad.gradient, no buffer reuse"
 FIELDGRAD = ("fieldgrad.gradient", "da.grad.gradient")
 ANCHORS = ("numpy.gradient", "xarray .differentiate")
 

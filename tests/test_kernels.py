@@ -419,3 +419,90 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
     for f, out in zip(fields, results):
         for k, (a, st) in enumerate(terms):
             np.testing.assert_array_equal(out[k], ordered_reference(f, a, st))
+
+
+# ------------------------------------------------------------------------------------------
+# reuse of large output buffers
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reuse(monkeypatch):
+    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
+    monkeypatch.setattr(kernels, "REUSE_BUFFERS", True)
+    monkeypatch.setattr(kernels, "REUSE_MIN_BYTES", 1 << 16)
+    monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1 << 10)
+    kernels.release_buffers()
+    yield
+    kernels.release_buffers()
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def test_freed_outputs_are_reused_and_fully_overwritten(reuse):
+    import gc
+
+    f = RNG.standard_normal((30, 20, 40))
+    terms = [(a, make_stencil(f.shape[a], uniform=a != 2, seed=a)) for a in range(3)]
+    first = apply_stencils(f, terms)
+    expected = first.copy()
+    addr = _address(first)
+    first[...] = SENTINEL  # what a user might leave in it
+    del first
+    gc.collect()
+    assert kernels._buffers.idle_bytes() >= expected.nbytes
+    again = apply_stencils(f, terms)
+    assert _address(again) == addr  # the same memory
+    np.testing.assert_array_equal(again, expected)
+    assert again.flags.c_contiguous and again.flags.writeable and again.dtype == np.float64
+
+
+def test_outputs_alive_or_viewed_are_never_reused(reuse):
+    import gc
+
+    f = RNG.standard_normal((30, 20, 40))
+    terms = [(a, make_stencil(f.shape[a])) for a in range(3)]
+    a = apply_stencils(f, terms)
+    view = a[1, 3]  # a view keeps the whole buffer
+    addr = _address(a)
+    del a
+    gc.collect()
+    b = apply_stencils(f, terms)
+    assert _address(b) != addr
+    view[...] = 7.0  # still the user's memory
+    np.testing.assert_array_equal(b, apply_stencils(f, terms))
+
+
+def test_idle_buffers_are_released(reuse, monkeypatch):
+    import gc
+    import time
+
+    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    f = RNG.standard_normal((30, 20, 40))
+    out = apply_stencils(f, [(0, make_stencil(30))])
+    del out
+    gc.collect()
+    assert kernels._buffers.idle_bytes() > 0
+    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 0.2)
+    time.sleep(0.5)
+    assert kernels._buffers.idle_bytes() == 0
+    monkeypatch.setattr(kernels, "REUSE_MAX_IDLE_BYTES", 100)  # a cap below one buffer: none kept
+    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    out = apply_stencils(f, [(0, make_stencil(30))])
+    del out
+    gc.collect()
+    assert kernels._buffers.idle_bytes() == 0
+
+
+def test_reuse_off_small_or_serial_allocates_plainly(reuse, monkeypatch):
+    f = RNG.standard_normal((30, 20, 40))
+    terms = [(0, make_stencil(30))]
+    assert apply_stencils(f, terms).base is not None  # the reusable kind: a view of a holder
+    monkeypatch.setattr(kernels, "REUSE_BUFFERS", False)
+    assert apply_stencils(f, terms).base is None
+    monkeypatch.setattr(kernels, "REUSE_BUFFERS", True)
+    with serial_kernels():  # dask blocks: plain allocations
+        assert apply_stencils(f, terms).base is None
+    assert apply_stencils(f[:4, :4, :4], [(0, make_stencil(4))]).base is None  # small

@@ -107,6 +107,10 @@ def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order
         if plan.halo(coord, axis, order) is None:
             raise ValueError(f"method {plan.method.name!r} does not support boundary={kind!r} "
                              f"(it supports {plan.method.boundaries})")
+    if kind == "periodic" and plan.nan_policy == "omit" and plan.halo(coord, axis, order) is None:
+        raise ValueError(f"nan_policy='omit' with boundary='periodic' needs a method with a finite halo; "
+                         f"method {plan.method.name!r} needs the whole axis (use nan_policy='propagate', "
+                         "or another boundary)")
     if kind == "periodic" and not coord.uniform and coord.period is None:
         raise ValueError(f"boundary='periodic' on the non-uniform coordinate {name!r} needs period= "
                          "(the length of one period)")

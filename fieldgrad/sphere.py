@@ -23,6 +23,7 @@ import xarray as xr
 
 from .calculus import partial
 from .coords import detect_spacing
+from .registry import get_method
 from .units import base_label, divide_units, prefixed_name
 from .units import label_result as _finish
 
@@ -82,11 +83,21 @@ def _phi(obj: xr.DataArray, lat: Hashable) -> xr.DataArray:
     return np.deg2rad(obj[lat].astype(np.float64))
 
 
+def _periodic_possible(kwargs: dict[str, Any]) -> bool:
+    """Whether the method of these keywords can take ``boundary="periodic"`` (natively or emulated)."""
+    method = get_method(kwargs.get("method", "fd"))
+    if "periodic" in method.boundaries:
+        return True
+    options = {k: v for k, v in kwargs.items() if k in method.options}
+    return method.halo(1, **{**method.options, **options}) is not None
+
+
 def _options(obj: xr.DataArray, lon: Hashable, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Keywords with a periodic longitude when the grid wraps and ``boundary`` leaves it open."""
+    """Keywords with a periodic longitude when the grid wraps, ``boundary`` leaves it open, and
+    the method can be periodic (a whole-axis method without periodic support stays one-sided)."""
     kw = dict(kwargs)
     boundary = kw.get("boundary", "one-sided")
-    if isinstance(boundary, str) and boundary == "one-sided" and lon in obj.coords:
+    if isinstance(boundary, str) and boundary == "one-sided" and lon in obj.coords and _periodic_possible(kw):
         x = np.asarray(obj[lon].values, dtype=np.float64)
         h = detect_spacing(x)
         if h is not None and abs(abs(h) * x.size - 360.0) < 1e-6 * 360.0:

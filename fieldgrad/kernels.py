@@ -23,8 +23,15 @@ by Python threads pulling chunks of tasks (dynamic scheduling: a core that anoth
 occupies does less of the work, instead of holding up the call), small arrays and dask blocks
 run in the calling thread. numba is imported on first use, not with ``import fieldgrad``.
 
+Large outputs of in-memory calls (not dask blocks) are allocated in buffers that outputs freed
+during the last few seconds gave back (see ``REUSE_BUFFERS``): fresh memory costs a page fault
+and a kernel-side zeroing per page, which on virtual machines takes as long as the whole
+computation, and a gradient in a loop allocates the same outputs over and over. At most
+``REUSE_MAX_IDLE_BYTES`` (1 GiB, or 1/8 of the RAM) is kept, and for ``REUSE_IDLE_SECONDS`` (5 s).
+
 Environment: ``FIELDGRAD_SERIAL=1`` runs every kernel in the calling thread;
-``FIELDGRAD_NUM_THREADS`` caps the threads (default: ``NUMBA_NUM_THREADS``, the usable CPUs).
+``FIELDGRAD_NUM_THREADS`` caps the threads (default: ``NUMBA_NUM_THREADS``, the usable CPUs);
+``FIELDGRAD_REUSE_BUFFERS=0`` allocates every output afresh.
 """
 
 from __future__ import annotations
@@ -234,6 +241,11 @@ class _Pool:
     """Worker threads that run kernel chunks (created on first use, again after a fork)."""
 
     def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:  # the threads do not survive a fork; the lock may have been held
         self._lock = threading.Lock()
         self._pid = -1
         self._executor: Any = None

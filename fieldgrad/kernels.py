@@ -522,9 +522,9 @@ def apply_stencils(
             and not os.environ.get("FIELDGRAD_SERIAL"):
         nthreads = _num_threads()
     if out is None:
-        # large in-memory outputs (not dask blocks, which run serially) reuse freed buffers
-        reuse = REUSE_BUFFERS and not getattr(_local, "serial", False) \
-            and values.size * len(terms) * dtype.itemsize >= REUSE_MIN_BYTES
+        # large outputs reuse freed buffers: in memory, and dask blocks, which are freed as soon
+        # as they are reduced or stored, so the next block's output costs no fresh pages
+        reuse = REUSE_BUFFERS and values.size * len(terms) * dtype.itemsize >= REUSE_MIN_BYTES
         out = _buffers.empty(shape, dtype) if reuse else np.empty(shape, dtype=dtype)
     elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {dtype} array of shape {shape}")

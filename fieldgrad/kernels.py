@@ -46,7 +46,8 @@ import numpy as np
 
 from .stencil import AxisStencil
 
-__all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels"]
+__all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels",
+           "serial_requested"]
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_THRESHOLD = 1 << 18
@@ -206,6 +207,20 @@ def _kernel() -> Any:
 # ---------------------------------------------------------------------------------------------
 # threads
 # ---------------------------------------------------------------------------------------------
+
+
+def serial_requested() -> bool:
+    """Whether code in this thread should stay single-threaded (inside dask tasks, or FIELDGRAD_SERIAL).
+
+    Methods with compiled kernels of their own call this before starting threads.
+
+    Examples
+    --------
+    >>> with serial_kernels():
+    ...     serial_requested()
+    True
+    """
+    return bool(getattr(_local, "serial", False) or os.environ.get("FIELDGRAD_SERIAL"))
 
 
 def serial_kernels() -> "_SerialContext":

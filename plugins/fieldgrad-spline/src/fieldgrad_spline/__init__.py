@@ -229,11 +229,10 @@ def _threads_allowed() -> bool:
     any thread but the main one also runs serially (numba's default threading layer must not be
     entered from several threads at once).
     """
-    import os
     import threading
 
-    from fieldgrad import kernels
+    from fieldgrad.kernels import serial_requested
 
-    if getattr(getattr(kernels, "_local", None), "serial", False) or os.environ.get("FIELDGRAD_SERIAL"):
+    if serial_requested():
         return False
     return threading.current_thread() is threading.main_thread()

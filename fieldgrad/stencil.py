@@ -28,7 +28,7 @@ from .coefficients import (
 )
 from .coords import AxisCoord
 
-__all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points", "stencil_radius"]
+__all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points"]
 
 BOUNDARIES = ("one-sided", "periodic", "fill")
 
@@ -79,11 +79,6 @@ class AxisStencil:
             p = slice(self.edge_ptr[r], self.edge_ptr[r + 1])
             np.add.at(d[row], self.edge_idx[p], self.edge_w[p])
         return d
-
-
-def stencil_radius(order: int, accuracy: int, *, uniform: bool = False) -> int:
-    """Half-width of the centred stencil (non-uniform by default, which is the larger one)."""
-    return central_radius(order, accuracy, uniform=uniform)
 
 
 def minimum_points(order: int, accuracy: int, edge_order: int, boundary: str, *, uniform: bool) -> int:

@@ -9,10 +9,19 @@ explicit (after ``dask/array/overlap.py``):
    method's ``halo`` on interior sides, none at a true domain edge (one-sided stencils apply
    there), wrapped halos for ``boundary="periodic"``, and more where a block is smaller than
    the method's minimum number of points.
-2. :func:`halo_slabs` -- the borrowed points as two thin dask arrays (left and right slabs),
+2. :func:`halo_source` -- where the borrowed points are cut from. Usually the input itself;
+   but when the input reads from storage (``xr.open_zarr``, ``da.from_zarr``, any
+   ``da.from_array``-style read), from an independent second read of it. A slab cut from a
+   neighbouring block keeps that whole block in memory until the neighbour's own result is
+   done, and in a 3-D grid that is a plane of blocks at any moment, whatever the order:
+   memory then grows with the store's cross-section. A second read costs one more decode of
+   each chunk and leaves only the thin slabs waiting, so memory depends on the chunk size
+   alone. ``dask.config.set({"fieldgrad.halo-source": "neighbours" | "reread"})`` overrides
+   the choice (``"auto"``, the default, rereads storage reads only).
+3. :func:`halo_slabs` -- the borrowed points as two thin dask arrays (left and right slabs),
    one chunk per block; a slab may span several neighbouring chunks (chunks of one point work)
    or wrap around the domain.
-3. :func:`_differentiate_block` -- one task per block receives the block and its two slabs.
+4. :func:`_differentiate_block` -- one task per block receives the block and its two slabs.
    It never copies the block: by the locality contract of methods, points at least ``halo``
    from the block's ends are exact when the block is differentiated alone, so only two thin
    strips (slab + the block's first/last rows) are differentiated again for the points near
@@ -34,7 +43,9 @@ from .coords import AxisCoord
 from .engine import Plan, _with_boundary, check_known_shape, derivative_along, first_derivatives
 from .kernels import result_dtype, serial_kernels
 
-__all__ = ["block_extents", "halo_slabs", "derivative_chunked", "first_derivatives_chunked"]
+__all__ = ["block_extents", "halo_source", "halo_slabs", "derivative_chunked", "first_derivatives_chunked"]
+
+HALO_SOURCES = ("auto", "neighbours", "reread")
 
 
 def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic: bool) -> list[tuple[int, int, int, int]]:
@@ -84,6 +95,53 @@ def _wrapped(x: Any, axis: int, start: int, stop: int) -> Any:
     if not pieces:
         return _take(x, axis, 0, 0)
     return pieces[0] if len(pieces) == 1 else da.concatenate(pieces, axis=axis)
+
+
+def _reads_storage(x: Any) -> bool:
+    """Whether every block of ``x`` is one read of a stored array (the graph ``da.from_array`` makes).
+
+    Such a graph is one layer of block tasks over layers holding a single object each (the
+    store, file or array wrapper); reading a block again costs one decode and no other work.
+    """
+    graph = x.__dask_graph__()
+    layers = getattr(graph, "layers", None)
+    if layers is None or x.name not in layers:
+        return False
+    roots = graph.dependencies.get(x.name, set())
+    return bool(roots) and set(layers) == roots | {x.name} and all(
+        not graph.dependencies.get(r) and len(layers[r]) == 1 for r in roots)
+
+
+def halo_source(x: Any) -> Any:
+    """The dask array the halo slabs of ``x`` are cut from: ``x`` itself or a second read of it.
+
+    A second, independent read (:func:`dask.graph_manipulation.clone`, with deterministic keys)
+    is used when ``x`` reads from storage (see the module notes) or when the dask config key
+    ``fieldgrad.halo-source`` is ``"reread"``; ``"neighbours"`` always cuts from ``x``.
+
+    Examples
+    --------
+    >>> import dask, dask.array as da, numpy as np, zarr
+    >>> x = da.from_zarr(zarr.array(np.arange(12.0).reshape(3, 4), chunks=(2, 2)))
+    >>> again = halo_source(x)  # a second read: new keys, the same values
+    >>> again.name == x.name, bool((again == x).all())
+    (False, True)
+    >>> with dask.config.set({"fieldgrad.halo-source": "neighbours"}):
+    ...     halo_source(x) is x
+    True
+    >>> y = da.from_array(np.arange(12.0).reshape(3, 4), chunks=2)  # in memory: cut from x
+    >>> halo_source(y) is y
+    True
+    """
+    import dask
+    from dask.graph_manipulation import clone
+
+    mode = dask.config.get("fieldgrad.halo-source", "auto")
+    if mode not in HALO_SOURCES:
+        raise ValueError(f"dask config fieldgrad.halo-source must be one of {HALO_SOURCES}, not {mode!r}")
+    if mode == "reread" or (mode == "auto" and _reads_storage(x)):
+        return clone(x, seed=("fieldgrad-halo-source", x.name))
+    return x
 
 
 def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> tuple[Any, Any]:
@@ -198,15 +256,16 @@ class AxisSetup:
     plan: Plan
 
 
-def _axis_setup(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
-    """The per-axis setup and the two halo slabs."""
+def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int,
+                plan: Plan) -> tuple[AxisSetup, Any, Any]:
+    """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
     halo = plan.halo(coord, axis, order)
     periodic = plan.boundary_of(axis) == "periodic"
     # a periodic block carries its wrap in the halos and is differentiated with one-sided ends
     block_plan = _with_boundary(plan, axis, "one-sided") if periodic else plan
     min_points = block_plan.min_points(coord, axis, order)
     extents = block_extents(x.chunks[axis], halo, min_points, periodic)
-    left, right = halo_slabs(x, axis, extents)
+    left, right = halo_slabs(source, axis, extents)
     return AxisSetup(halo, min_points, extents, _block_coords(coord, extents, periodic), block_plan), left, right
 
 
@@ -219,7 +278,7 @@ def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, pl
         return x.astype(dtype)
     if plan.halo(coord, axis, order) is None:
         return _whole_axis(x, coord, axis, order, plan)
-    setup, left, right = _axis_setup(x, coord, axis, order, plan)
+    setup, left, right = _axis_setup(x, halo_source(x), coord, axis, order, plan)
     return da.map_blocks(_differentiate_block, x, left, right, setup=setup, axis=axis, order=order,
                          chunks=x.chunks, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
 
@@ -273,9 +332,9 @@ def first_derivatives_chunked(x: Any, coords: dict[int, AxisCoord], axes: list[i
     check_known_shape(x)
     if any(plan.halo(coords[a], a, 1) is None for a in axes) or len({plan.boundary_of(a) for a in axes}) > 1:
         return da.stack([derivative_along_chunked(x, coords[a], a, 1, plan) for a in axes], axis=0)
-    setups, slabs = [], []
+    setups, slabs, source = [], [], halo_source(x)
     for a in axes:
-        setup, left, right = _axis_setup(x, coords[a], a, 1, plan)
+        setup, left, right = _axis_setup(x, source, coords[a], a, 1, plan)
         setups.append(setup)
         slabs += [left, right]
     dtype = result_dtype(x.dtype)

@@ -6,6 +6,7 @@ import threading
 
 import dask
 import dask.array as da
+from dask.callbacks import Callback
 import numpy as np
 import pytest
 import xarray as xr
@@ -181,6 +182,57 @@ def test_block_extents_grow_small_blocks_to_the_minimum():
         s, e, left, right = left_right
         assert (e + right) - (s - left) >= 6
         assert s - left >= 0 and e + right <= 10
+
+
+class _PeakLiveBlocks(Callback):
+    """The most block-sized (or larger) results a dask scheduler held at once."""
+
+    def __init__(self, block_size: int):
+        super().__init__()
+        self.block_size, self.peak = block_size, 0
+
+    def _posttask(self, key, result, dsk, state, id):
+        live = sum(1 for v in state["cache"].values() if getattr(v, "size", 0) >= self.block_size)
+        self.peak = max(self.peak, live)
+
+
+def _store(tmp_path, n: int, chunk: int) -> xr.DataArray:
+    rng = np.random.default_rng(n)
+    x = np.arange(n) * 0.5
+    path = tmp_path / f"in{n}.zarr"
+    f = xr.DataArray(rng.normal(size=(n, n, n)), dims=("x", "y", "z"), coords={"x": x, "y": x, "z": x}, name="f")
+    f.chunk(chunk).to_dataset().to_zarr(path)
+    return xr.open_zarr(path)["f"]
+
+
+@pytest.mark.parametrize("halo_source", ["auto", "neighbours"])
+def test_zarr_input_streams_with_memory_independent_of_the_store_size(tmp_path, halo_source):
+    """zarr → gradient → zarr holds O(1) blocks when halos are reread, a plane of blocks otherwise."""
+    chunk, peaks = 8, {}
+    for blocks in (3, 6):
+        f = _store(tmp_path, blocks * chunk, chunk)
+        with dask.config.set({"scheduler": "sync", "fieldgrad.halo-source": halo_source}), \
+                _PeakLiveBlocks(chunk**3) as peak:
+            g = f.grad.gradient(["x", "y", "z"], accuracy=4)
+            g.to_dataset(name="g").to_zarr(tmp_path / f"out{blocks}-{halo_source}.zarr")
+        peaks[blocks] = peak.peak
+        written = xr.open_zarr(tmp_path / f"out{blocks}-{halo_source}.zarr")["g"]
+        np.testing.assert_allclose(written, f.compute().grad.gradient(["x", "y", "z"], accuracy=4), rtol=1e-12)
+    if halo_source == "auto":  # a second read of the store: the same handful of blocks for 27 or 216
+        assert peaks[6] == peaks[3] <= 3, peaks
+    else:  # slabs cut from neighbours keep whole planes of blocks alive (the contrast)
+        assert peaks[6] > 2 * peaks[3] > 10, peaks
+
+
+def test_store_reads_are_reread_for_halos_and_in_memory_arrays_are_not(tmp_path):
+    f = _store(tmp_path, 16, 8)
+    graph = f.grad.gradient(["x", "y"]).data.__dask_graph__()
+    reads = [name for name in graph.layers if name.startswith(f.data.name.split("-")[0])]
+    assert len(reads) == 2, reads  # the block reads and their independent second read
+    graph = f.compute().chunk(8).grad.gradient(["x", "y"]).data.__dask_graph__()
+    assert not any(name.startswith("open_dataset") for name in graph.layers)
+    with dask.config.set({"fieldgrad.halo-source": "everywhere"}), pytest.raises(ValueError, match="halo-source"):
+        f.grad.partial("x")
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ touches it (the centre of a uniform first derivative is not touched, as in ``num
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,16 +143,30 @@ def build_stencil(
     """
     check_options(order, accuracy, edge_order, boundary)
     n = coord.size
-    x = coord.values
-    periodic = boundary == "periodic"
     h = coord.spacing
-    if periodic and coord.period is not None and h is not None:
+    if boundary == "periodic" and coord.period is not None and h is not None:
         if abs(coord.period - n * abs(h)) > 1e-12 * coord.period:
             h = None  # the wrap-around gap differs from the step: not uniform across the seam
-    if periodic and h is None and coord.period is None:
+    if boundary == "periodic" and h is None and coord.period is None:
         raise ValueError(
             "boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)"
         )
+    if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
+        return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
+    return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
+
+
+@functools.lru_cache(maxsize=512)
+def _uniform_stencil(n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str,
+                     fill_value: float) -> AxisStencil:
+    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value)
+
+
+def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accuracy: int, edge_order: int,
+             boundary: str, fill_value: float) -> AxisStencil:
+    """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None."""
+    x = coord.values if coord is not None else None
+    periodic = boundary == "periodic"
     uniform = h is not None
     need = minimum_points(order, accuracy, edge_order, boundary, uniform=uniform)
     if n < need:

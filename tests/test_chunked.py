@@ -236,17 +236,21 @@ def test_store_reads_are_reread_for_halos_and_in_memory_arrays_are_not(tmp_path)
 
 
 @pytest.mark.slow
-def test_distributed_local_cluster_gives_the_in_memory_result():
+def test_distributed_local_cluster_gives_the_in_memory_result(tmp_path):
     distributed = pytest.importorskip("distributed")
     rng = np.random.default_rng(4)
     x = np.cumsum(rng.uniform(0.5, 1.5, 24))
-    f = xr.DataArray(rng.normal(size=(24, 10)), dims=("x", "y"), coords={"x": x})
+    f = xr.DataArray(rng.normal(size=(24, 10)), dims=("x", "y"), coords={"x": x}, name="f")
+    f.chunk({"x": 5, "y": 4}).to_dataset().to_zarr(tmp_path / "f.zarr")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
         lazy = f.chunk({"x": 5, "y": 4})
+        stored = xr.open_zarr(tmp_path / "f.zarr")["f"]  # halos from a second read of the store
         got = [lazy.grad.partial("x", accuracy=4).compute(), lazy.grad.gradient().compute(),
-               lazy.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0).compute()]
+               lazy.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0).compute(),
+               stored.grad.gradient(accuracy=4).compute()]
     want = [f.grad.partial("x", accuracy=4), f.grad.gradient(),
-            f.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0)]
+            f.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0),
+            f.grad.gradient(accuracy=4)]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12)

@@ -10,8 +10,8 @@ explicit (after ``dask/array/overlap.py``):
    there), wrapped halos for ``boundary="periodic"``, and more where a block is smaller than
    the method's minimum number of points.
 2. :func:`halo_source` -- where the borrowed points are cut from. Usually the input itself;
-   but when the input reads from storage (``xr.open_zarr``, ``da.from_zarr``, any
-   ``da.from_array``-style read), from an independent second read of it. A slab cut from a
+   but when the input reads from storage (``xr.open_zarr``, ``xr.open_mfdataset``,
+   ``da.from_zarr``, any ``da.from_array``-style read), from an independent second read of it. A slab cut from a
    neighbouring block keeps that whole block in memory until the neighbour's own result is
    done, and in a 3-D grid that is a plane of blocks at any moment, whatever the order:
    memory then grows with the store's cross-section. A second read costs one more decode of
@@ -98,18 +98,33 @@ def _wrapped(x: Any, axis: int, start: int, stop: int) -> Any:
 
 
 def _reads_storage(x: Any) -> bool:
-    """Whether every block of ``x`` is one read of a stored array (the graph ``da.from_array`` makes).
+    """Whether every block of ``x`` is one read of a stored array.
 
-    Such a graph is one layer of block tasks over layers holding a single object each (the
-    store, file or array wrapper); reading a block again costs one decode and no other work.
+    That is the graph ``da.from_array`` makes (``xr.open_zarr``, ``xr.open_dataset(chunks=...)``,
+    ``da.from_zarr``): a layer of block reads over layers holding a single object each (the
+    store, file or array wrapper), or several such reads joined by ``da.concatenate``
+    (``xr.open_mfdataset``). Reading a block again costs one decode and no other work.
     """
+    from dask._task_spec import Alias
+
     graph = x.__dask_graph__()
-    layers = getattr(graph, "layers", None)
+    layers, deps = getattr(graph, "layers", None), getattr(graph, "dependencies", {})
     if layers is None or x.name not in layers:
         return False
-    roots = graph.dependencies.get(x.name, set())
-    return bool(roots) and set(layers) == roots | {x.name} and all(
-        not graph.dependencies.get(r) and len(layers[r]) == 1 for r in roots)
+
+    def holder(name: str) -> bool:
+        return not deps.get(name) and len(layers[name]) == 1
+
+    def reads(name: str) -> bool:
+        return bool(deps.get(name)) and all(holder(d) for d in deps[name])
+
+    def joins_reads(name: str) -> bool:  # every block is another layer's block, unchanged
+        return bool(deps.get(name)) and all(reads(d) for d in deps[name]) and all(
+            isinstance(task, Alias) or (isinstance(task, tuple) and task in graph) for task in layers[name].values())
+
+    if not (reads(x.name) or joins_reads(x.name)):
+        return False
+    return all(name == x.name or holder(name) or reads(name) for name in layers)
 
 
 def halo_source(x: Any) -> Any:

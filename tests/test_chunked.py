@@ -235,6 +235,23 @@ def test_store_reads_are_reread_for_halos_and_in_memory_arrays_are_not(tmp_path)
         f.grad.partial("x")
 
 
+def test_multi_file_datasets_are_reread_for_halos_too(tmp_path):
+    pytest.importorskip("h5netcdf")
+    rng = np.random.default_rng(7)
+    whole = xr.DataArray(rng.normal(size=(15, 12)), dims=("x", "y"),
+                         coords={"x": np.cumsum(rng.uniform(0.5, 1.5, 15)), "y": np.arange(12.0)}, name="f")
+    paths = [tmp_path / f"part{i}.nc" for i in range(3)]
+    for i, path in enumerate(paths):
+        whole.isel(x=slice(5 * i, 5 * i + 5)).to_dataset().to_netcdf(path, engine="h5netcdf")
+    f = xr.open_mfdataset(paths, engine="h5netcdf", combine="by_coords", chunks={"y": 4})["f"]
+    g = f.grad.gradient(accuracy=4)
+    reads = [n for n in g.data.__dask_graph__().layers if n.startswith("open_dataset")]
+    assert len(reads) == 6, reads  # the three files, and their second read for the halos
+    np.testing.assert_allclose(g, whole.grad.gradient(accuracy=4), rtol=1e-12)
+    twice = (f * 2).grad.gradient(accuracy=4)  # computed from the reads: halos from the neighbours
+    assert len([n for n in twice.data.__dask_graph__().layers if n.startswith("open_dataset")]) == 3
+
+
 @pytest.mark.slow
 def test_distributed_local_cluster_gives_the_in_memory_result(tmp_path):
     distributed = pytest.importorskip("distributed")

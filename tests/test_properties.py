@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 import pytest
@@ -102,14 +103,18 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-12) 
 # chunked == in memory
 
 
+HALO_SOURCES = st.sampled_from(["neighbours", "reread"])  # halos cut from the blocks, or a second read
+
+
 @SETTINGS
-@given(problems())
-def test_chunked_equals_in_memory(p: Problem) -> None:
+@given(problems(), HALO_SOURCES)
+def test_chunked_equals_in_memory(p: Problem, halo_source: str) -> None:
     kw = dict(p.kw)
     order = kw.pop("order")
     expected = p.da.grad.partial(p.dim, order=order, **kw)
     lazy = p.da.chunk(p.chunks)
-    actual = lazy.grad.partial(p.dim, order=order, **kw)
+    with dask.config.set({"fieldgrad.halo-source": halo_source}):
+        actual = lazy.grad.partial(p.dim, order=order, **kw)
     assert isinstance(actual.data, dsa.Array)
     assert actual.chunks == lazy.chunks
     assert actual.dtype == expected.dtype
@@ -117,8 +122,8 @@ def test_chunked_equals_in_memory(p: Problem) -> None:
 
 
 @SETTINGS
-@given(problems(max_ndim=3))
-def test_chunked_gradient_equals_in_memory(p: Problem) -> None:
+@given(problems(max_ndim=3), HALO_SOURCES)
+def test_chunked_gradient_equals_in_memory(p: Problem, halo_source: str) -> None:
     kw = {k: v for k, v in p.kw.items() if k not in ("order", "period")}
     if kw["boundary"] == "periodic":
         kw["period"] = {p.dim: p.kw["period"]} if "period" in p.kw else None
@@ -127,7 +132,8 @@ def test_chunked_gradient_equals_in_memory(p: Problem) -> None:
     dims = [d for d in dims if p.da.sizes[d] >= 1 + max(kw["accuracy"], kw["edge_order"] or 0) + 1]
     assume(dims)
     expected = p.da.grad.gradient(dims, **kw)
-    actual = p.da.chunk(p.chunks).grad.gradient(dims, **kw)
+    with dask.config.set({"fieldgrad.halo-source": halo_source}):
+        actual = p.da.chunk(p.chunks).grad.gradient(dims, **kw)
     assert isinstance(actual.data, dsa.Array)
     assert_close(actual.values, expected.values)
 

@@ -9,6 +9,7 @@ from .calculus import partial
 from .method import DerivativeMethod
 from .numpy_compat import gradient
 from .registry import FieldgradPluginWarning, available_methods, get_method, refresh_methods, register_method
+from .store import compute
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "DerivativeMethod",
     "FieldgradPluginWarning",
     "available_methods",
+    "compute",
     "get_method",
     "gradient",
     "partial",

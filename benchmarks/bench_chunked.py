@@ -164,8 +164,8 @@ def main() -> None:
             continue
         fg_over = med[f"{kind}: fieldgrad gradient"] - med[f"{kind} floor: the computed gradient"]
         xa_over = med[f"{kind}: xarray differentiate x,y,z"] - med[f"{kind} floor: the computed gradient"]
-        print(f"{kind}: time over the write floor, xarray / fieldgrad = {xa_over:.2f} / {fg_over:.2f} s "
-              f"= {xa_over / fg_over:.2f}×")
+        ratio = f"= {xa_over / fg_over:.2f}×" if fg_over > 0 else "(fieldgrad within the floor's spread)"
+        print(f"{kind}: time over the write floor, xarray / fieldgrad = {xa_over:.2f} / {fg_over:.2f} s {ratio}")
     print("\nratio: for sum/zarr, xarray's time over this case's (higher is faster); for compute/store, this "
           "case's time over fieldgrad's in-memory path (goal ≤ 1.5); over floor: seconds beyond writing or "
           "gathering the already computed gradient; load: other processes' CPU share")

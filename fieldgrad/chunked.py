@@ -76,27 +76,6 @@ def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic:
     return out
 
 
-def _take(x: Any, axis: int, start: int, stop: int) -> Any:
-    idx = [slice(None)] * x.ndim
-    idx[axis] = slice(start, stop)
-    return x[tuple(idx)]
-
-
-def _wrapped(x: Any, axis: int, start: int, stop: int) -> Any:
-    """``x`` along ``axis`` from ``start`` to ``stop``, which may leave [0, n): periodic wrap."""
-    import dask.array as da
-
-    n = x.shape[axis]
-    pieces = []
-    for lo in range(start - start % n, stop, n):  # whole periods touched by [start, stop)
-        a, b = max(start, lo), min(stop, lo + n)
-        if b > a:
-            pieces.append(_take(x, axis, a - lo, b - lo))
-    if not pieces:
-        return _take(x, axis, 0, 0)
-    return pieces[0] if len(pieces) == 1 else da.concatenate(pieces, axis=axis)
-
-
 def _reads_storage(x: Any) -> bool:
     """Whether every block of ``x`` is one read of a stored array.
 
@@ -159,8 +138,33 @@ def halo_source(x: Any) -> Any:
     return x
 
 
+def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """``(chunk, a, b)``: the chunks and local ranges covering ``[start, stop)`` along an axis whose
+    chunk boundaries are ``bounds``; the range may leave ``[0, n)`` (periodic wrap)."""
+    n = int(bounds[-1])
+    out = []
+    for lo in range(start - start % n, stop, n):  # whole periods touched by [start, stop)
+        a, b = max(start, lo) - lo, min(stop, lo + n) - lo
+        first, last = np.searchsorted(bounds, a, "right") - 1, np.searchsorted(bounds, b, "left")
+        for c in range(int(first), int(last)):
+            ca, cb = max(a, int(bounds[c])), min(b, int(bounds[c + 1]))
+            if cb > ca:
+                out.append((c, ca - int(bounds[c]), cb - int(bounds[c])))
+    return out
+
+
+def _cut(axis: int, blocks: list[np.ndarray], ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The points ``ranges[i]`` of ``blocks[i]`` along ``axis``, joined: a copy, never a view (a view
+    would keep a whole neighbouring block in memory)."""
+    parts = [_slice(block, axis, a, b) for block, (a, b) in zip(blocks, ranges)]
+    return np.concatenate(parts, axis=axis) if len(parts) > 1 else parts[0].copy()
+
+
 def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> tuple[Any, Any]:
     """Left and right slabs of borrowed points: dask arrays with one chunk per block along ``axis``.
+
+    Each slab chunk is one task that cuts the points it needs out of the neighbouring chunk(s)
+    of ``x`` (several when chunks are thinner than the halo, across the domain edge when periodic).
 
     Examples
     --------
@@ -175,16 +179,28 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
 
     """
     import dask.array as da
+    from dask.array.utils import meta_from_array
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
 
-    def slab(start: int, stop: int) -> Any:
-        # an empty side still gets one (ignored) point: dask drops empty chunks, and the
-        # slabs must keep one chunk per block
-        piece = _wrapped(x, axis, start, stop) if stop > start else _take(x, axis, start, start + 1)
-        return piece.rechunk({axis: -1})
-
-    lefts = [slab(s - left, s) if left else slab(s, s) for s, _, left, _ in extents]
-    rights = [slab(e, e + right) if right else slab(e - 1, e - 1) for _, e, _, right in extents]
-    return da.concatenate(lefts, axis=axis), da.concatenate(rights, axis=axis)
+    bounds = np.concatenate([[0], np.cumsum(x.chunks[axis])]).astype(np.int64)
+    # an empty side still gets one (ignored) point: dask drops empty chunks, and the slabs must
+    # keep one chunk per block
+    sides = {"left": [(s - left, s) if left else (s, s + 1) for s, _, left, _ in extents],
+             "right": [(e, e + right) if right else (e - 1, e) for _, e, _, right in extents]}
+    out = []
+    for side, spans in sides.items():
+        name = f"halo-{side}-{tokenize(x.name, axis, spans)}"
+        pieces = [_pieces(bounds, start, stop) for start, stop in spans]
+        graph = {}
+        for index in np.ndindex(*x.numblocks):
+            cut = pieces[index[axis]]
+            keys = [(x.name, *index[:axis], c, *index[axis + 1:]) for c, _, _ in cut]
+            graph[(name, *index)] = (_cut, axis, keys, [(a, b) for _, a, b in cut])
+        chunks = x.chunks[:axis] + (tuple(b - a for a, b in spans),) + x.chunks[axis + 1:]
+        layers = HighLevelGraph.from_collections(name, graph, dependencies=[x])
+        out.append(da.Array(layers, name, chunks, meta=meta_from_array(x)))
+    return out[0], out[1]
 
 
 def _block_coords(coord: AxisCoord, extents: list[tuple[int, int, int, int]], periodic: bool) -> list[AxisCoord]:

@@ -11,6 +11,10 @@ A 512³ float64 field in 128³ chunks (persisted), threaded scheduler, three axe
   fieldgrad's in-memory path on the same (loaded) field;
 * ``store``: the three derivatives stored into a preallocated numpy array with ``da.store``
   (the dask idiom for a result that fits in memory; no gather);
+* ``laplacian``: the Laplacian reduced with ``.sum()``: fieldgrad (one task per block and axis,
+  each with thin halo slabs), xarray (``differentiate`` twice per axis), and the alternative
+  design of one halo exchange for all axes (``dask.array.overlap`` copies every block with its
+  halos, then fieldgrad's in-memory Laplacian per block): the issue asked to measure both;
 * ``floor``: the same writes and gathers of the gradient already computed (persisted), which no
   derivative engine can beat: what is left over the floor is the engine's share.
 
@@ -76,6 +80,14 @@ def cases(f: xr.DataArray, tmp: str) -> dict:
     def xa_ds():
         return xr.Dataset({f"d{d}": v for d, v in zip(dims, xa())})
 
+    def one_exchange_laplacian():
+        def block(b):
+            return xr.DataArray(b, dims=dims).grad.laplacian(dims).values
+
+        ext = da.overlap.overlap(f.data, depth=1, boundary="none")
+        out = da.overlap.trim_internal(ext.map_blocks(block, dtype=float), {0: 1, 1: 1, 2: 1}, boundary="none")
+        return out.sum().compute()
+
     loaded = f.compute()
     done = f.grad.gradient(dims, edge_order=1).persist()  # for the floors: nothing left to compute
     target = np.empty(done.shape)
@@ -86,6 +98,10 @@ def cases(f: xr.DataArray, tmp: str) -> dict:
         "sum: fieldgrad gradient": lambda: fg().sum(dims).compute(),
         "sum: xarray differentiate x,y,z": lambda: sums(xa()),
         "sum: dask.array.gradient": lambda: sums(dk()),
+        "laplacian: fieldgrad, per axis with thin slabs": lambda: f.grad.laplacian(dims).sum().compute(),
+        "laplacian: xarray differentiate twice per axis": lambda: sum(
+            f.differentiate(d).differentiate(d) for d in dims).sum().compute(),
+        "laplacian: one exchange for all axes (overlap)": one_exchange_laplacian,
         "zarr: fieldgrad gradient": lambda: store("fg.zarr", fg().to_dataset(name="g")),
         "zarr: xarray differentiate x,y,z": lambda: store("xa.zarr", xa_ds()),
         "zarr floor: the computed gradient": lambda: store("done.zarr", done.to_dataset(name="g")),
@@ -106,8 +122,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="256³ in 64³ chunks")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--only", nargs="+", metavar="KIND", help="only these kinds of case (sum, zarr, zarr-raw, "
-                   "compute, store; their floors and the in-memory path come along)")
+    p.add_argument("--only", nargs="+", metavar="KIND", help="only these kinds of case (sum, laplacian, zarr, "
+                   "zarr-raw, compute, store; their floors and the in-memory path come along)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
     n, chunk = (256, 64) if args.quick else (512, 128)
@@ -150,6 +166,8 @@ def main() -> None:
         floor = med.get(next((k for k in ops if k.startswith(group + " floor:")), ""), 0.0)
         if kind in ("sum", "zarr", "zarr-raw"):  # xarray's time over this case's: higher is faster
             ratio, label = med[f"{kind}: xarray differentiate x,y,z"] / t, "×"
+        elif kind == "laplacian":
+            ratio, label = med["laplacian: xarray differentiate twice per axis"] / t, "×"
         elif kind in ("compute", "store", "compute floor", "store floor"):  # over the in-memory path: lower is faster
             ratio, label = t / mem, "⋅mem"
         else:

@@ -11,12 +11,12 @@ explicit (after ``dask/array/overlap.py``):
    the method's minimum number of points.
 2. :func:`halo_source` -- where the borrowed points are cut from. Usually the input itself;
    but when the input reads from storage (``xr.open_zarr``, ``xr.open_mfdataset``,
-   ``da.from_zarr``, any ``da.from_array``-style read), from an independent second read of it. A slab cut from a
-   neighbouring block keeps that whole block in memory until the neighbour's own result is
-   done, and in a 3-D grid that is a plane of blocks at any moment, whatever the order:
-   memory then grows with the store's cross-section. A second read costs one more decode of
-   each chunk and leaves only the thin slabs waiting, so memory depends on the chunk size
-   alone. ``dask.config.set({"fieldgrad.halo-source": "neighbours" | "reread"})`` overrides
+   ``da.from_zarr``, any ``da.from_array``-style read), from an independent second read of
+   it. A slab cut from a neighbouring block keeps that whole block in memory until the
+   neighbour's own result is done, and in a 3-D grid that is a plane of blocks at any moment,
+   whatever the order: memory then grows with the store's cross-section. A second read costs
+   one more decode of each chunk and leaves only the thin slabs waiting, so memory depends on
+   the chunk size alone. ``dask.config.set({"fieldgrad.halo-source": "neighbours" | "reread"})`` overrides
    the choice (``"auto"``, the default, rereads storage reads only).
 3. :func:`halo_slabs` -- the borrowed points as two thin dask arrays (left and right slabs),
    one chunk per block; a slab may span several neighbouring chunks (chunks of one point work)

@@ -20,13 +20,13 @@ __all__ = ["compute"]
 T = TypeVar("T", xr.DataArray, xr.Dataset)
 
 
-def _local_scheduler() -> bool:
+def _local_scheduler(scheduler: Any = None) -> bool:
     """Whether dask would run in this process's memory (threads or synchronous)."""
     import dask.local
     import dask.threaded
     from dask.base import get_scheduler
 
-    return get_scheduler() in (None, dask.threaded.get, dask.local.get_sync)
+    return get_scheduler(scheduler=scheduler) in (None, dask.threaded.get, dask.local.get_sync)
 
 
 def _storable(data: Any) -> bool:
@@ -73,7 +73,7 @@ def compute(obj: T, **kwargs: Any) -> T:
 
     if not isinstance(obj, (xr.DataArray, xr.Dataset)):
         raise TypeError(f"fieldgrad.compute takes an xarray DataArray or Dataset, not {type(obj).__name__}")
-    if "scheduler" not in kwargs and not _local_scheduler():
+    if not _local_scheduler(kwargs.get("scheduler")):
         return obj.compute(**kwargs)
     if isinstance(obj, xr.DataArray):
         data_vars = {None: obj.variable}

@@ -73,8 +73,10 @@ def test_blocks_are_freed_as_they_are_written_not_gathered_at_the_end():
 
 def test_out_of_process_schedulers_fall_back_to_compute():
     g = _field().grad.gradient()
+    want = g.compute(scheduler="sync")
     with dask.config.set(scheduler="processes", num_workers=1):
-        xr.testing.assert_identical(fieldgrad.compute(g), g.compute(scheduler="sync"))
+        xr.testing.assert_identical(fieldgrad.compute(g), want)
+    xr.testing.assert_identical(fieldgrad.compute(g, scheduler="processes", num_workers=1), want)
 
 
 def test_non_xarray_input_is_a_type_error():

@@ -21,7 +21,6 @@ import os
 import resource
 import shutil
 import time
-import warnings
 from pathlib import Path
 
 import dask.array as dsa
@@ -31,8 +30,6 @@ from dask.diagnostics import ProgressBar
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
 
-# the "component" labels ("y", "x") are fixed-width strings, which zarr v3 marks as not yet specified
-warnings.filterwarnings("ignore", message="The data type .* does not have a Zarr V3 specification")
 
 KX, KY, OMEGA = 3.0, 2.0, 0.1  # wavenumbers (per 1000 km) and frequency (per step)
 

@@ -12,6 +12,7 @@ from typing import Any
 import xarray as xr
 
 from . import calculus, vector
+from .units import component_labels
 
 __all__ = ["GradDataArrayAccessor", "GradDatasetAccessor"]
 
@@ -176,7 +177,7 @@ def _vector_from(ds: xr.Dataset, comps: Mapping[Hashable, Hashable], component_d
         raise ValueError(f"unknown variable(s) {missing}; data variables: {[str(v) for v in ds.data_vars]}")
     parts = [ds[v] for v in comps.values()]
     field = xr.concat(parts, dim=component_dim, coords="minimal", compat="override")
-    field = field.assign_coords({component_dim: [str(d) for d in comps]})
+    field = field.assign_coords({component_dim: component_labels(comps)})
     units = {p.attrs.get("units") for p in parts}
     field.attrs = {"units": units.pop()} if len(units) == 1 and None not in units else {}
     field.name = "_".join(str(v) for v in comps.values())

@@ -15,8 +15,8 @@ import xarray as xr
 
 from . import engine
 from .coords import AxisCoord, axis_coord
-from .units import (base_label, datetime_unit_symbol, derivative_long_name, derivative_name, divide_units, is_pint,
-                    prefixed_name)
+from .units import (base_label, component_labels, datetime_unit_symbol, derivative_long_name, derivative_name,
+                    divide_units, is_pint, prefixed_name)
 
 __all__ = ["partial", "gradient", "map_variables"]
 
@@ -315,7 +315,7 @@ def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable
     result = engine.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
     units = {prep.units({k: 1}) for k in keys}
     coords = dict(da.coords)
-    coords[component_dim] = [str(k) for k in keys]
+    coords[component_dim] = component_labels(keys)
     if prep.pint_units is not None and len({prep.coord_units[k] for k in keys}) > 1:
         raise ValueError("a pint-quantified gradient needs coordinates with the same units, got "
                          f"{prep.coord_units}; differentiate each dim with .grad.partial instead")

@@ -24,7 +24,7 @@ import xarray as xr
 from .calculus import partial
 from .coords import detect_spacing
 from .registry import get_method
-from .units import base_label, divide_units, prefixed_name
+from .units import base_label, component_labels, divide_units, prefixed_name
 from .units import label_result as _finish
 
 __all__ = ["EARTH_RADIUS", "lat_lon_dims", "gradient", "divergence", "curl", "laplacian"]
@@ -134,7 +134,7 @@ def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *, com
         d = partial(field, key, **kw)
         parts[str(key)] = _per_metre(d, R if key == lat else R * np.cos(phi))
     out = xr.concat(list(parts.values()), dim=component_dim, coords="minimal", compat="override")
-    out = out.assign_coords({component_dim: list(parts)}).transpose(component_dim, *field.dims)
+    out = out.assign_coords({component_dim: component_labels(parts)}).transpose(component_dim, *field.dims)
     name = prefixed_name("grad", field.name)
     base = base_label(field, "f")
     return _finish(out, field, name, f"gradient of {base}", _units(field, 1))

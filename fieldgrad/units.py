@@ -1,13 +1,16 @@
-"""Units and names of derivatives: CF/udunits strings in attrs, and pint quantities."""
+"""Units and labels of derivatives: CF/udunits strings in attrs, pint quantities, names and
+component labels."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 __all__ = ["divide_units", "derivative_name", "derivative_long_name", "is_pint", "datetime_unit_symbol",
-           "label_result", "prefixed_name", "base_label"]
+           "label_result", "prefixed_name", "base_label", "component_labels"]
 
 _TOKEN = re.compile(r"^([A-Za-z_%°][A-Za-z_%°]*)(\^?(-?\d+))?$")
 # numpy datetime units -> udunits symbols
@@ -124,3 +127,17 @@ def label_result(result: Any, like: Any, name: str | None, long_name: str, units
     result.attrs = attrs
     result.name = name
     return result
+
+
+def component_labels(labels: Iterable[Hashable]) -> np.ndarray:
+    """The labels of a component dimension: ``str`` in an object array.
+
+    Files then store them as variable-length strings: zarr v3 has a specification for those
+    but none for numpy's fixed-width unicode (``<U1``), which other zarr readers may not read.
+
+    Examples
+    --------
+    >>> component_labels(["x", "y"])
+    array(['x', 'y'], dtype=object)
+    """
+    return np.array([str(v) for v in labels], dtype=object)

@@ -19,7 +19,7 @@ import xarray as xr
 from .calculus import gradient as _cartesian_gradient
 from .calculus import partial
 from .units import base_label as _base
-from .units import divide_units
+from .units import component_labels, divide_units
 from .units import label_result as _finish
 from .units import prefixed_name
 
@@ -75,7 +75,7 @@ def _common_units(parts: Iterable[xr.DataArray]) -> str | None:
 
 def _stack(parts: dict[str, xr.DataArray], dim: Hashable) -> xr.DataArray:
     out = xr.concat(list(parts.values()), dim=dim, coords="minimal", compat="override", join="override")
-    return out.assign_coords({dim: list(parts)})
+    return out.assign_coords({dim: component_labels(parts)})
 
 
 def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,

@@ -3,6 +3,7 @@ numpy- and dask-backed input, inputs never modified, and the two NaN policies.""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import dask.array as dsa
@@ -416,3 +417,18 @@ def test_pint_quantified_then_chunked_keeps_units() -> None:
     out = q.grad.partial("x")
     assert str(out.data.units) == "kelvin / meter"
     np.testing.assert_allclose(out.compute().data.magnitude, 2 * x)
+
+
+@pytest.mark.parametrize("operation", ["gradient", "hessian"])
+def test_component_labels_are_variable_length_strings_that_zarr_v3_specifies(tmp_path, operation):
+    """Fixed-width unicode labels (<U1) have no zarr v3 specification (zarr warns that other
+    readers may not read the store); variable-length strings do."""
+    zarr = pytest.importorskip("zarr")
+    f = xr.DataArray(np.random.default_rng(0).normal(size=(6, 5)), dims=("x", "y"), name="f")
+    g = getattr(f.grad, operation)()
+    assert g["component"].dtype == object and list(g["component"].values) == ["x", "y"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zarr.errors.UnstableSpecificationWarning)
+        g.to_dataset().to_zarr(tmp_path / "g.zarr", consolidated=False)
+    back = xr.open_zarr(tmp_path / "g.zarr", consolidated=False)[g.name]
+    xr.testing.assert_allclose(back.load(), g)

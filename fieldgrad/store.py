@@ -83,7 +83,7 @@ def compute(obj: T, **kwargs: Any) -> T:
     lazy = {name: var for name, var in variables.items() if _storable(var.data)}
     targets = {name: np.empty(var.shape, dtype=var.dtype) for name, var in lazy.items()}
     if lazy:
-        da.store([var.data for var in lazy.values()], list(targets.values()), lock=False, **kwargs)
+        da.store([var.data for var in lazy.values()], list(targets.values()), **{"lock": False, **kwargs})
     if isinstance(obj, xr.DataArray):
         done = obj.copy(data=targets.get(None, obj.data))
     else:

@@ -25,6 +25,7 @@ def test_dataarray_is_identical_to_compute():
     got = fieldgrad.compute(g)
     assert isinstance(got.data, np.ndarray)
     xr.testing.assert_identical(got, g.compute())
+    xr.testing.assert_identical(fieldgrad.compute(g, lock=True, scheduler="sync"), got)  # store keywords pass
 
 
 def test_dataset_with_dask_coordinate_and_numpy_variable_is_identical_to_compute():

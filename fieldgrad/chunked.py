@@ -225,15 +225,27 @@ def _sub(coord: AxisCoord, start: int, stop: int) -> AxisCoord:
     return AxisCoord(values=coord.values[start:stop], spacing=coord.spacing, period=None)
 
 
+def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, order: int, plan: Plan) -> np.ndarray:
+    """The derivative along ``axis`` of ``parts`` joined along it (a thin strip), as a view laid
+    out like the parts.
+
+    Along the contiguous last axis the strip is built turned, with that axis first: the kernel
+    then runs along long rows instead of doing a few points per row (4× faster for 128² × 5).
+    """
+    if axis == parts[0].ndim - 1 and axis > 0:
+        strip = np.concatenate([np.moveaxis(p, axis, 0) for p in parts], axis=0)
+        return np.moveaxis(derivative_along(strip, coord, 0, order, plan), 0, axis)
+    return derivative_along(np.concatenate(parts, axis=axis), coord, axis, order, plan)
+
+
 def _patch_ends(out: np.ndarray, block: np.ndarray, left: np.ndarray, right: np.ndarray, coord: AxisCoord,
                 axis: int, order: int, plan: Plan, halo: int, width: int) -> None:
     """Recompute the points within ``halo`` of the block's ends from thin strips with the slabs."""
     L, C, R = left.shape[axis], block.shape[axis], right.shape[axis]
-    strip = np.concatenate([left, _slice(block, axis, 0, width)], axis=axis)
-    d = derivative_along(strip, _sub(coord, 0, L + width), axis, order, plan)
+    d = _strip_derivative([left, _slice(block, axis, 0, width)], _sub(coord, 0, L + width), axis, order, plan)
     _slice(out, axis, 0, halo)[...] = _slice(d, axis, L, L + halo)
-    strip = np.concatenate([_slice(block, axis, C - width, C), right], axis=axis)
-    d = derivative_along(strip, _sub(coord, L + C - width, L + C + R), axis, order, plan)
+    d = _strip_derivative([_slice(block, axis, C - width, C), right], _sub(coord, L + C - width, L + C + R),
+                          axis, order, plan)
     _slice(out, axis, C - halo, C)[...] = _slice(d, axis, width - halo, width)
 
 

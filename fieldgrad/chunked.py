@@ -234,7 +234,8 @@ def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, orde
     """
     if axis == parts[0].ndim - 1 and axis > 0:
         strip = np.concatenate([np.moveaxis(p, axis, 0) for p in parts], axis=0)
-        return np.moveaxis(derivative_along(strip, coord, 0, order, plan), 0, axis)
+        turned = _with_boundary(plan, 0, plan.boundary_of(axis))  # the plan's boundaries go by axis
+        return np.moveaxis(derivative_along(strip, coord, 0, order, turned), 0, axis)
     return derivative_along(np.concatenate(parts, axis=axis), coord, axis, order, plan)
 
 

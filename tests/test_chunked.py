@@ -6,7 +6,6 @@ import threading
 
 import dask
 import dask.array as da
-from dask.callbacks import Callback
 import numpy as np
 import pytest
 import xarray as xr
@@ -127,6 +126,25 @@ def test_gradient_chunked_equals_in_memory_with_ragged_chunks_and_tiny_last_chun
     np.testing.assert_allclose(lazy.values, ref.values, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dims", [("x", "y"), ("x", "y", "z")])
+def test_different_boundaries_per_dim_chunked_equal_in_memory(dims):
+    """Each axis keeps its own boundary kind in the blocks and in the strips near block ends."""
+    rng = np.random.default_rng(5)
+    shape = (40, 36, 34)[: len(dims)]  # chunks of 16: blocks wide enough for the end strips
+    coords = {d: np.cumsum(rng.uniform(0.5, 1.5, n)) for d, n in zip(dims, shape)}
+    f = xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
+    kinds = dict(zip(dims, ["periodic", "one-sided", "fill"]))
+    period = {dims[0]: float(coords[dims[0]][-1] - coords[dims[0]][0]) + 1.0}
+    lazy = f.chunk(16)
+    for d in dims:
+        want = f.grad.partial(d, accuracy=4, boundary=kinds, period=period)
+        got = lazy.grad.partial(d, accuracy=4, boundary=kinds, period=period)
+        np.testing.assert_allclose(got.values, want.values, rtol=1e-12, atol=1e-12)
+    want = f.grad.gradient(accuracy=4, boundary=kinds, period=period)
+    np.testing.assert_allclose(lazy.grad.gradient(accuracy=4, boundary=kinds, period=period).values,
+                               want.values, rtol=1e-12, atol=1e-12)
+
+
 def test_dask_gradient_fails_on_tiny_chunks_where_fieldgrad_does_not():
     f = xr.DataArray(np.arange(129.0) ** 2, dims="t").chunk({"t": 64})  # last chunk of one point
     with pytest.raises(ValueError, match="Chunk size"):
@@ -184,18 +202,6 @@ def test_block_extents_grow_small_blocks_to_the_minimum():
         assert s - left >= 0 and e + right <= 10
 
 
-class _PeakLiveBlocks(Callback):
-    """The most block-sized (or larger) results a dask scheduler held at once."""
-
-    def __init__(self, block_size: int):
-        super().__init__()
-        self.block_size, self.peak = block_size, 0
-
-    def _posttask(self, key, result, dsk, state, id):
-        live = sum(1 for v in state["cache"].values() if getattr(v, "size", 0) >= self.block_size)
-        self.peak = max(self.peak, live)
-
-
 def _store(tmp_path, n: int, chunk: int) -> xr.DataArray:
     rng = np.random.default_rng(n)
     x = np.arange(n) * 0.5
@@ -206,13 +212,13 @@ def _store(tmp_path, n: int, chunk: int) -> xr.DataArray:
 
 
 @pytest.mark.parametrize("halo_source", ["auto", "neighbours"])
-def test_zarr_input_streams_with_memory_independent_of_the_store_size(tmp_path, halo_source):
+def test_zarr_input_streams_with_memory_independent_of_the_store_size(tmp_path, halo_source, peak_blocks):
     """zarr → gradient → zarr holds O(1) blocks when halos are reread, a plane of blocks otherwise."""
     chunk, peaks = 8, {}
     for blocks in (3, 6):
         f = _store(tmp_path, blocks * chunk, chunk)
         with dask.config.set({"scheduler": "sync", "fieldgrad.halo-source": halo_source}), \
-                _PeakLiveBlocks(chunk**3) as peak:
+                peak_blocks(chunk**3) as peak:
             g = f.grad.gradient(["x", "y", "z"], accuracy=4)
             g.to_dataset(name="g").to_zarr(tmp_path / f"out{blocks}-{halo_source}.zarr")
         peaks[blocks] = peak.peak

@@ -7,7 +7,6 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from dask.callbacks import Callback
 
 import fieldgrad
 
@@ -51,22 +50,13 @@ def test_shared_work_is_done_once():
     assert len(calls) == base.data.npartitions
 
 
-class _PeakBlocks(Callback):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size, self.peak = size, 0
-
-    def _posttask(self, key, result, dsk, state, id):
-        self.peak = max(self.peak, sum(getattr(v, "size", 0) >= self.size for v in state["cache"].values()))
-
-
-def test_blocks_are_freed_as_they_are_written_not_gathered_at_the_end():
+def test_blocks_are_freed_as_they_are_written_not_gathered_at_the_end(peak_blocks):
     f = xr.DataArray(np.random.default_rng(1).normal(size=(64, 64)), dims=("x", "y")).chunk(16)
     g = f.grad.gradient()
     with dask.config.set(scheduler="sync"):
-        with _PeakBlocks(2 * 16 * 16) as gathered:
+        with peak_blocks(2 * 16 * 16) as gathered:
             g.compute()
-        with _PeakBlocks(2 * 16 * 16) as stored:
+        with peak_blocks(2 * 16 * 16) as stored:
             fieldgrad.compute(g)
     assert gathered.peak == g.data.npartitions  # .compute() holds every block until the gather
     assert stored.peak <= 1

@@ -1,0 +1,23 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import pytest
+from dask.callbacks import Callback
+
+
+class PeakBlocks(Callback):
+    """A dask callback: the most results of at least ``size`` elements the scheduler held at once."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size, self.peak = size, 0
+
+    def _posttask(self, key, result, dsk, state, id):
+        self.peak = max(self.peak, sum(getattr(v, "size", 0) >= self.size for v in state["cache"].values()))
+
+
+@pytest.fixture
+def peak_blocks() -> type[PeakBlocks]:
+    """``with peak_blocks(size) as p: ...`` then ``p.peak``: blocks held at once while computing."""
+    return PeakBlocks

@@ -1,12 +1,32 @@
-"""Shared doctest namespace: numpy as np, xarray as xr, fieldgrad imported (accessor registered)."""
+"""Shared pytest set-up: the names every doctest in the package can use, and test fixtures."""
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
 import xarray as xr
+from dask.callbacks import Callback
 
 import fieldgrad
 
 
 @pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace):
+def _doctest_names(doctest_namespace: dict) -> None:
     doctest_namespace.update(np=np, xr=xr, fieldgrad=fieldgrad)
+
+
+class PeakBlocks(Callback):
+    """A dask callback: the most results of at least ``size`` elements the scheduler held at once."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size, self.peak = size, 0
+
+    def _posttask(self, key, result, dsk, state, id):
+        self.peak = max(self.peak, sum(getattr(v, "size", 0) >= self.size for v in state["cache"].values()))
+
+
+@pytest.fixture
+def peak_blocks() -> type[PeakBlocks]:
+    """``with peak_blocks(size) as p: ...`` then ``p.peak``: blocks held at once while computing."""
+    return PeakBlocks

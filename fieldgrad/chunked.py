@@ -230,7 +230,8 @@ def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, orde
     out like the parts.
 
     Along the contiguous last axis the strip is built turned, with that axis first: the kernel
-    then runs along long rows instead of doing a few points per row (4× faster for 128² × 5).
+    then runs along long rows instead of doing a few points per row (half the time for the
+    strips of a 128³ block, ``benchmarks/bench_block.py``).
     """
     if axis == parts[0].ndim - 1 and axis > 0:
         strip = np.concatenate([np.moveaxis(p, axis, 0) for p in parts], axis=0)

@@ -20,31 +20,15 @@ Run: ``uv run python examples/electric_field.py [--size N] [--out DIR]``
 
 from __future__ import annotations
 
-import argparse
-import os
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
+from _common import save_figure, settings
 
 K = 8.9875517923e9  # 1 / (4π ε₀), N m² C⁻²
 Q = 1e-9  # the point charge, C
 CHARGE = (0.013, -0.021, 0.017)  # between grid nodes, m
-
-
-def settings(default: int, small: int) -> argparse.Namespace:
-    """Command-line options shared by the examples: --size, --out (or the env variables)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, help=f"points along each axis (default {default}; {small} when small)")
-    parser.add_argument("--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or .)")
-    args = parser.parse_args()
-    small_run = os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
-    args.size = args.size or (small if small_run else default)
-    args.out = args.out or Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", "."))
-    args.out.mkdir(parents=True, exist_ok=True)
-    return args
 
 
 def grid(n: int) -> dict[str, np.ndarray]:
@@ -62,7 +46,7 @@ def field(values: np.ndarray, coords: dict[str, np.ndarray], name: str) -> xr.Da
 
 
 def main() -> None:
-    args = settings(default=41, small=21)
+    args = settings(__doc__, default=41, small=21, size_help="points along each axis")
     c = grid(args.size)
     X, Y, Z = np.meshgrid(c["x"], c["y"], c["z"], indexing="ij")
     print(f"grid: {args.size}^3 points, x and y uniform, z stretched "
@@ -138,9 +122,7 @@ def main() -> None:
     for a in axes[:2]:
         a.set_aspect("equal")
     fig.tight_layout()
-    out = args.out / "electric_field.png"
-    fig.savefig(out, dpi=90)
-    print(f"figure saved to {out}")
+    save_figure(fig, args.out, "electric_field")
 
 
 if __name__ == "__main__":

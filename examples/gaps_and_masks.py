@@ -21,28 +21,11 @@ Run: ``uv run python examples/gaps_and_masks.py [--size N] [--out DIR]``
 
 from __future__ import annotations
 
-import argparse
-import os
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-
-
-def settings(default: int, small: int) -> argparse.Namespace:
-    """Command-line options shared by the examples: --size, --out (or the env variables)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int,
-                        help=f"longitude points (default {default}: the full grid; {small} when small)")
-    parser.add_argument("--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or .)")
-    args = parser.parse_args()
-    small_run = os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
-    args.size = args.size or (small if small_run else default)
-    args.out = args.out or Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", "."))
-    args.out.mkdir(parents=True, exist_ok=True)
-    return args
+from _common import save_figure, settings
 
 
 def sst(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,7 +38,7 @@ def sst(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def main() -> None:
-    args = settings(default=120, small=60)
+    args = settings(__doc__, default=120, small=60, size_help="longitude points (120: the full grid)")
     from matplotlib import cbook
 
     data = cbook.get_sample_data("topobathy.npz")
@@ -110,9 +93,7 @@ def main() -> None:
         n_ok = int((np.isfinite(results[policy].sel(component="lon").values) & sea).sum())
         ax.set_title(f'dT/dlon, nan_policy="{policy}" ({n_ok} sea points)')
     fig.tight_layout()
-    out = args.out / "gaps_and_masks.png"
-    fig.savefig(out, dpi=90)
-    print(f"figure saved to {out}")
+    save_figure(fig, args.out, "gaps_and_masks")
 
 
 if __name__ == "__main__":

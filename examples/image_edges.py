@@ -21,27 +21,16 @@ Run: ``uv run python examples/image_edges.py [--size N] [--out DIR]``
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
+from _common import save_figure, settings
 
 
-def settings(default: int, small: int) -> argparse.Namespace:
-    """Command-line options shared by the examples: --size, --out (or the env variables)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, help=f"pixels on a side (default {default}; {small} when small)")
-    parser.add_argument("--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or .)")
+def _image_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", choices=("synthetic", "hopper"), default="synthetic")
-    args = parser.parse_args()
-    small_run = os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
-    args.size = args.size or (small if small_run else default)
-    args.out = args.out or Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", "."))
-    args.out.mkdir(parents=True, exist_ok=True)
-    return args
 
 
 # The synthetic image and its exact derivatives ---------------------------------------------
@@ -88,7 +77,7 @@ def hopper(n: int) -> xr.DataArray:
 
 
 def main() -> None:
-    args = settings(default=256, small=64)
+    args = settings(__doc__, default=256, small=64, size_help="pixels on a side", more=_image_option)
     if args.image == "synthetic":
         img, exact_grad = synthetic(args.size)
     else:
@@ -163,9 +152,7 @@ def main() -> None:
     ax.set_title("rate of change along the line")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    out = args.out / "image_edges.png"
-    fig.savefig(out, dpi=90)
-    print(f"figure saved to {out}")
+    save_figure(fig, args.out, "image_edges")
 
 
 if __name__ == "__main__":

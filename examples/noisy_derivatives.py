@@ -17,29 +17,18 @@ Run: ``uv run python examples/noisy_derivatives.py [--size N] [--out DIR] [--noi
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 import fieldgrad
+from _common import save_figure, settings
 
 
-def settings(default: int, small: int) -> argparse.Namespace:
-    """Command-line options shared by the examples: --size, --out (or the env variables)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, help=f"number of samples (default {default}; {small} when small)")
-    parser.add_argument("--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or .)")
+def _noise_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", type=float, default=0.01, help="standard deviation of the noise (0.01)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    small_run = os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
-    args.size = args.size or (small if small_run else default)
-    args.out = args.out or Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", "."))
-    args.out.mkdir(parents=True, exist_ok=True)
-    return args
 
 
 def exact(t: np.ndarray, order: int) -> np.ndarray:
@@ -52,7 +41,7 @@ def exact(t: np.ndarray, order: int) -> np.ndarray:
 
 
 def main() -> None:
-    args = settings(default=1000, small=300)
+    args = settings(__doc__, default=1000, small=300, size_help="number of samples", more=_noise_options)
     missing = [m for m in ("polyfit", "spline") if m not in fieldgrad.available_methods()]
     if missing:
         sys.exit(f"this example needs the {' and '.join(missing)} method plugin(s) from plugins/ "
@@ -109,9 +98,7 @@ def main() -> None:
         ax.set_xlabel("t")
         ax.legend(loc="lower left", fontsize=7)
     fig.tight_layout()
-    out = args.out / "noisy_derivatives.png"
-    fig.savefig(out, dpi=90)
-    print(f"figure saved to {out}")
+    save_figure(fig, args.out, "noisy_derivatives")
 
 
 if __name__ == "__main__":

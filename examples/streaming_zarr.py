@@ -21,7 +21,6 @@ import os
 import resource
 import shutil
 import time
-from pathlib import Path
 
 import dask.array as dsa
 import numpy as np
@@ -29,29 +28,17 @@ import xarray as xr
 from dask.diagnostics import ProgressBar
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
+from _common import save_figure, settings, small_run
 
 
 KX, KY, OMEGA = 3.0, 2.0, 0.1  # wavenumbers (per 1000 km) and frequency (per step)
 
 
-def settings(default: int, small: int) -> argparse.Namespace:
-    """Command-line options shared by the examples: --size, --out (or the env variables)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, help=f"points along x and y (default {default}; {small} when small)")
+def _streaming_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="time steps (default 16; 4 when small)")
     parser.add_argument("--chunk", type=int, help="chunk size along x and y (default size // 4)")
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2; 0 skips)")
-    parser.add_argument("--out", type=Path, help="folder for the stores and the figure "
-                        "(default: FIELDGRAD_EXAMPLE_OUT or .)")
     parser.add_argument("--keep", action="store_true", help="keep the zarr stores (default: delete them)")
-    args = parser.parse_args()
-    small_run = os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
-    args.size = args.size or (small if small_run else default)
-    args.steps = args.steps or (4 if small_run else 16)
-    args.chunk = args.chunk or max(8, args.size // 4)
-    args.out = args.out or Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", "."))
-    args.out.mkdir(parents=True, exist_ok=True)
-    return args
 
 
 def temperature(t: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -102,7 +89,10 @@ def peak_memory_mib() -> float:
 
 
 def main() -> None:
-    args = settings(default=512, small=96)
+    args = settings(__doc__, default=512, small=96, size_help="points along x and y",
+                    out_help="folder for the stores and the figure", more=_streaming_options)
+    args.steps = args.steps or (4 if small_run() else 16)
+    args.chunk = args.chunk or max(8, args.size // 4)
     src = args.out / "streaming_input.zarr"
     dst = args.out / "streaming_gradient.zarr"
     dst2 = args.out / "streaming_gradient_distributed.zarr"
@@ -170,9 +160,7 @@ def main() -> None:
     axes[0].set_title(f"T at time step {args.steps - 1}")
     axes[1].set_title("|grad T| (K/km) and grad T, streamed from zarr")
     fig.tight_layout()
-    out = args.out / "streaming_zarr.png"
-    fig.savefig(out, dpi=90)
-    print(f"figure saved to {out}")
+    save_figure(fig, args.out, "streaming_zarr")
     if not args.keep:
         for path in (src, dst, dst2):
             shutil.rmtree(path, ignore_errors=True)

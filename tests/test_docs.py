@@ -115,7 +115,7 @@ def test_cli_page_documents_every_command_and_option() -> None:
 
 def test_every_example_has_a_page_and_a_figure() -> None:
     for script in (ROOT / "examples").glob("*.py"):
-        if script.stem == "quickstart":
+        if script.stem == "quickstart" or script.stem.startswith("_"):  # _common.py: shared helpers
             continue
         page = DOCS / "examples" / f"{script.stem}.rst"
         assert page.exists(), f"no docs page for examples/{script.name}"

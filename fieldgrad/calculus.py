@@ -16,7 +16,7 @@ import xarray as xr
 from . import engine
 from .coords import AxisCoord, axis_coord
 from .units import (base_label, component_labels, datetime_unit_symbol, derivative_long_name, derivative_name,
-                    divide_units, is_pint, prefixed_name)
+                    divide_units, is_pint, prefixed_name, split_pint)
 
 __all__ = ["partial", "gradient", "map_variables"]
 
@@ -130,15 +130,8 @@ class _Prepared:
             method, tuple(sorted(set(orders.values()))),
             boundary={a: boundaries[k] for k, a in zip(keys, self.axes)},
             nan_policy=nan_policy, fill_value=fill_value, **options)
-        data = da.data
         self.field_units = da.attrs.get("units")
-        self.pint_units = None
-        if is_pint(data):
-            self.pint_units, data = data.units, data.magnitude
-        elif is_pint(getattr(data, "_meta", None)):  # dask wrapping pint (quantified, then chunked)
-            self.pint_units = data._meta.units
-            data = data.map_blocks(lambda block: block.magnitude, dtype=data.dtype,
-                                   meta=data._meta.magnitude)
+        data, self.pint_units = split_pint(da.data)
         if data.dtype.kind not in "biufc":
             raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {data.dtype}")
         for key, axis in zip(keys, self.axes):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["divide_units", "derivative_name", "derivative_long_name", "is_pint", "datetime_unit_symbol",
-           "label_result", "prefixed_name", "base_label", "component_labels"]
+           "label_result", "prefixed_name", "split_pint", "base_label", "component_labels"]
 
 _TOKEN = re.compile(r"^([A-Za-z_%°][A-Za-z_%°]*)(\^?(-?\d+))?$")
 # numpy datetime units -> udunits symbols
@@ -106,6 +106,16 @@ def derivative_long_name(base: str, orders: Mapping[str, int]) -> str:
 def is_pint(data: Any) -> bool:
     """Whether ``data`` is a pint Quantity (checked without importing pint)."""
     return type(data).__module__.split(".")[0] == "pint" and hasattr(data, "magnitude")
+
+
+def split_pint(data: Any) -> tuple[Any, Any]:
+    """``(magnitude, units)`` of pint data, directly or inside dask; ``(data, None)`` otherwise."""
+    if is_pint(data):
+        return data.magnitude, data.units
+    meta = getattr(data, "_meta", None)
+    if is_pint(meta):  # dask wrapping pint (quantified, then chunked)
+        return data.map_blocks(lambda block: block.magnitude, dtype=data.dtype, meta=meta.magnitude), meta.units
+    return data, None
 
 
 def prefixed_name(prefix: str, name: Any) -> str | None:

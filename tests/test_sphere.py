@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import fieldgrad  # noqa: F401
-from fieldgrad.sphere import EARTH_RADIUS, lat_lon_dims
+from fieldgrad.geometry import EARTH_RADIUS, lat_lon_coords as lat_lon_dims
 
 OMEGA = 7.292e-5
 R = EARTH_RADIUS
@@ -103,7 +103,7 @@ def test_dims_come_from_attributes_or_keywords_never_names():
     with pytest.raises(ValueError, match="latitude"):
         lat_lon_dims(da)
     assert lat_lon_dims(da, latitude="lat", longitude="lon") == ("lat", "lon")
-    with pytest.raises(ValueError, match="not a dimension"):
+    with pytest.raises(ValueError, match="neither a coordinate nor a dimension"):
         lat_lon_dims(da, latitude="phi", longitude="lon")
 
 

@@ -42,7 +42,8 @@ from .coords import detect_spacing
 from .registry import get_method
 from .units import is_pint
 
-__all__ = ["EARTH_RADIUS", "GEOMETRIES", "Metric", "PolarCaps", "lat_lon_coords", "metric_for", "spatial_dims"]
+__all__ = ["EARTH_RADIUS", "GEOMETRIES", "Differentiator", "Metric", "PolarCaps", "horizontal_dims", "lat_lon_coords",
+           "metric_for", "spatial_dims"]
 
 EARTH_RADIUS = 6.371e6  # metres, the Earth's mean radius
 GEOMETRIES = ("cartesian", "sphere", "projected")
@@ -288,9 +289,12 @@ class Metric:
         return out
 
     def inverse(self) -> dict[tuple[str, str], Coef]:
-        """``G⁻¹[(q, a)]``, NaN at singular points."""
+        """``G⁻¹[(q, a)]``, NaN at singular points (only in the entries that are singular there)."""
+        pairs = dict(zip(self.labels, self.dims))
+        if all(pairs.get(a) == q for a, q in self.G):  # diagonal: entry by entry
+            return {(q, a): safe_div(1.0, v) for (a, q), v in self.G.items()}
         det = self.det(self.labels)
-        return {k: _safe_div(v, det) for k, v in self.adjugate().items()}
+        return {k: safe_div(v, det) for k, v in self.adjugate().items()}
 
     @property
     def handed(self) -> tuple[str, ...]:
@@ -336,7 +340,7 @@ class Metric:
         i = self.grid_frame[0]
         gx, gy = self.entry(east, i), self.entry(north, i)
         norm = np.hypot(gx, gy)
-        return _safe_div(gx, norm), _safe_div(gy, norm)
+        return safe_div(gx, norm), safe_div(gy, norm)
 
     def to_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """Components in the (east, north) frame -> grid-relative ``(i, j)``; other components kept."""
@@ -391,10 +395,11 @@ def _det(m: Mapping[tuple[int, int], Coef], rows: list[int], cols: list[int]) ->
     return total
 
 
-def _safe_div(a: Coef, b: Coef) -> Coef:
-    """``a / b`` with NaN (never ±inf) where ``b`` is zero."""
+def safe_div(a: Any, b: Coef) -> Any:
+    """``a / b`` with NaN (never ±inf, and no warning) where ``b`` is zero."""
     if isinstance(b, xr.DataArray):
-        return xr.where(b != 0, a / b.where(b != 0, 1.0), np.nan)
+        nonzero = b != 0
+        return div(a, b.where(nonzero, 1.0)).where(nonzero)
     if b == 0:
         return float("nan")
     return div(a, float(b))
@@ -507,6 +512,32 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset, exclude: Iterable[Hashable] = (
                          f"{[str(d) for d in dims if d not in times]}: name the dims to differentiate along "
                          "(a time derivative is not mixed with space unless asked for), or mark the spatial "
                          "coordinates with CF 'axis' attributes (X, Y, Z)")
+    return dims
+
+
+def horizontal_dims(obj: xr.DataArray | xr.Dataset, geometry: str, latitude: Hashable | None = None,
+                    longitude: Hashable | None = None) -> list[Hashable]:
+    """The dims a geometry's horizontal axes lie along (for picking a Dataset's variables).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(coords={"la": ("la", [0.0, 1.0], {"units": "degrees_north"}),
+    ...                         "lo": ("lo", [0.0, 1.0], {"units": "degrees_east"})})
+    >>> horizontal_dims(ds, "sphere")
+    ['la', 'lo']
+    """
+    if geometry == "sphere":
+        names = lat_lon_coords(obj, latitude, longitude)
+    elif geometry == "projected":
+        names = tuple(n for n, v in obj.coords.items() if v.ndim == 1 and str(v.attrs.get("standard_name", ""))
+                      in ("projection_y_coordinate", "projection_x_coordinate"))
+    else:
+        return spatial_dims(obj)
+    dims: list[Hashable] = []
+    for n in names:
+        for d in (obj.coords[n].dims if n in obj.coords else (n,)):
+            if d not in dims:
+                dims.append(d)
     return dims
 
 
@@ -814,7 +845,7 @@ def _polar_caps(lat_dim: Hashable, lon_dim: Hashable, phi: np.ndarray, cos: np.n
             continue
         s = [1.0 - abs(np.sin(phi[r])) for r in rings]
         lagrange = [float(np.prod([s[m] / (s[m] - s[j]) for m in range(len(s)) if m != j])) for j in range(len(s))]
-        weights = tuple(w * cos[r] / (radius * sr) for w, r, sr in zip(lagrange, rings, s))
+        weights = tuple(float(w * cos[r] / (radius * sr)) for w, r, sr in zip(lagrange, rings, s))
         poles.append((index, float(np.sign(phi[index])), tuple(rings), weights))
     return PolarCaps(lat=lat_dim, lon=lon_dim, radius=radius, to_radians=to_rad, poles=tuple(poles))
 

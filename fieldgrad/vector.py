@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .geometry import Differentiator, Metric, add, div, metric_for, mul, sub
+from .geometry import Differentiator, Metric, add, metric_for, mul, safe_div, sub
+from .signatures import shows_keywords
 from .units import base_label as _base
-from .units import component_labels, divide_units, split_pint
+from .units import component_labels, derivative_long_name, derivative_name, divide_units, split_pint
 from .units import label_result as _finish
 from .units import prefixed_name
 
@@ -158,6 +159,8 @@ def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labe
     boundary = kwargs.get("boundary", "one-sided")
     if vector_labels is not None and dims is None and geometry == "cartesian":
         dims = vector_labels
+        if frame == "grid":  # grid-relative components: along the index dims of the 2-D coordinates over them
+            dims = _planar_coordinates(field, vector_labels)
     metric = metric_for(field, dims, diff, geometry=geometry, boundary=boundary, **geo)
     if vector_labels is not None and geometry != "cartesian":
         # the geometry's horizontal axes, and any other direction the vector has (a vertical one)
@@ -175,6 +178,15 @@ def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labe
         if pint_units is not None:
             field = field.copy(data=data)
     return _Call(field=field, metric=metric, diff=diff, frame=frame, pint_units=pint_units)
+
+
+def _planar_coordinates(field: xr.DataArray, grid_dims: list[str]) -> list[Hashable]:
+    """The two 2-D coordinates ``x(j, i)``, ``y(j, i)`` over the index dims a grid-relative vector names."""
+    found = [c for c, v in field.coords.items() if v.ndim == 2 and set(map(str, v.dims)) == set(grid_dims)]
+    if len(found) != 2:
+        raise ValueError(f"frame='grid' reads components along the index dims {grid_dims} of a curvilinear grid, "
+                         f"which needs exactly two 2-D coordinates over them; found {[str(c) for c in found]}")
+    return found
 
 
 def _common_units(parts: Iterable[xr.DataArray]) -> str | None:
@@ -232,6 +244,67 @@ def _gradient_parts(call: _Call, f: xr.DataArray) -> dict[str, xr.DataArray]:
     return parts
 
 
+@shows_keywords()
+def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs: Any) -> xr.DataArray | xr.Dataset:
+    """Partial derivative: along dims or 1-D coordinates, or physical along a geometry's direction.
+
+    Without geometry keywords this is :func:`fieldgrad.calculus.partial`. With ``geometry=``
+    (``"sphere"``, ``"projected"``) or a 2-D coordinate named (``"x"`` of ``x(j, i)``), the first
+    derivative along one direction, per unit of length: the gradient's component along it
+    (``partial("lat", geometry="sphere")`` is the northward derivative, per metre).
+
+    Examples
+    --------
+    >>> lat = np.linspace(-60, 60, 13)
+    >>> lon = np.arange(0, 360, 30.0)
+    >>> T = xr.DataArray(np.outer(np.deg2rad(lat), np.ones(lon.size)), dims=("lat", "lon"),
+    ...                  coords={"lat": ("lat", lat, {"units": "degrees_north"}),
+    ...                          "lon": ("lon", lon, {"units": "degrees_east"})}, name="T")
+    >>> d = partial(T, "lat", geometry="sphere")
+    >>> d.name, round(float(d.mean()) * 6.371e6, 12)   # dT/dφ = 1 per radian: 1/R per metre
+    ('dT_dlat', 1.0)
+    """
+    from . import calculus
+
+    geometric = any(k in kwargs for k in _GEOMETRY_KEYWORDS) and kwargs.get("geometry", "cartesian") != "cartesian"
+    keys = [spec] if isinstance(spec, (str, bytes)) or not isinstance(spec, (Iterable, Mapping)) else list(spec)
+    two_d = [k for k in keys if k in obj.coords and obj.coords[k].ndim == 2 and k not in obj.dims]
+    if not geometric and not two_d:
+        extra = [k for k in _GEOMETRY_KEYWORDS if k in kwargs and not (k == "geometry" and kwargs[k] == "cartesian")]
+        if extra:
+            raise ValueError(f"{extra[0]}= needs geometry='sphere' or 'projected'")
+        kwargs.pop("geometry", None)
+        return calculus.partial(obj, spec, order, **kwargs)
+    orders = calculus._orders(spec, order)
+    if len(orders) != 1 or next(iter(orders.values())) != 1:
+        raise ValueError(f"on a {'curved' if geometric else 'curvilinear'} grid, partial gives first derivatives "
+                         f"along one direction; got {orders}: use hessian() for second derivatives")
+    key = next(iter(orders))
+    if isinstance(obj, xr.Dataset):
+        needed = set(obj.coords[key].dims) if key in obj.coords else {key}
+        out = obj.copy()
+        for name, var in obj.data_vars.items():
+            if needed <= set(var.dims):
+                out[name] = partial(var, key, **kwargs).rename(name)
+        return out
+    dims = None
+    if two_d:
+        partners = [c for c, v in obj.coords.items() if v.ndim == 2 and v.dims == obj.coords[key].dims]
+        if len(partners) != 2:
+            raise ValueError(f"{key!r} is a 2-D coordinate; name the grid's two coordinates with gradient(), "
+                             f"e.g. gradient(['x', 'y']); found 2-D coordinates {[str(c) for c in partners]}")
+        dims = partners
+    g = gradient(obj, dims, component_dim="__fieldgrad_direction__", **kwargs)
+    labels = [str(v) for v in g["__fieldgrad_direction__"].values]
+    if str(key) not in labels:
+        raise ValueError(f"{key!r} is not a direction of this grid; directions: {labels}")
+    out = g.sel(__fieldgrad_direction__=str(key), drop=True)
+    out.attrs["long_name"] = derivative_long_name(_base(obj), {str(key): 1})
+    out.name = derivative_name(obj.name, {str(key): 1})
+    return out
+
+
+@shows_keywords()
 def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
              component_dim: Hashable = "component", **kwargs: Any) -> xr.DataArray:
     """Gradient of a scalar field: the vector of its derivatives along the geometry's directions.
@@ -273,6 +346,7 @@ def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
                        call.metric.labels, 1)
 
 
+@shows_keywords()
 def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **kwargs: Any) -> xr.DataArray:
     """Divergence of a vector field: ``Σ ∂F_i/∂i`` on flat grids, with metric terms otherwise.
 
@@ -315,13 +389,14 @@ def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **
             flux = add(flux, mul(F[a], adj.get((q, a), 0.0)))
         if not (isinstance(flux, float) and flux == 0.0):
             out = add(out, call.diff(flux.transpose(*like.dims), q))
-    out = div(out, metric.det()).transpose(*like.dims)
+    out = safe_div(out, metric.det()).transpose(*like.dims)
     if metric.caps is not None:
         north = metric.handed[1]
         out = metric.caps.divergence(out, F[north])
     return call.finish(out, field, name, f"divergence of {_base(field)}", metric.labels, 1)
 
 
+@shows_keywords()
 def curl(field: xr.DataArray, *, component_dim: Hashable = "component", **kwargs: Any) -> xr.DataArray:
     """Curl of a vector field: 3 components give a vector, 2 components the scalar normal component.
 
@@ -370,7 +445,7 @@ def curl(field: xr.DataArray, *, component_dim: Hashable = "component", **kwargs
         terms = [plus, minus]
         out = sub(plus, minus)
         if not call.flat:
-            out = div(out, metric.det(handed)).transpose(*like.dims)
+            out = safe_div(out, metric.det(handed)).transpose(*like.dims)
             if metric.caps is not None:
                 out = metric.caps.curl(out, F[handed[0]])
         return call.finish(out, field, name, long_name, metric.labels, 1, terms)
@@ -384,6 +459,7 @@ def curl(field: xr.DataArray, *, component_dim: Hashable = "component", **kwargs
     return call.finish(out, field, name, long_name, metric.labels, 1, terms)
 
 
+@shows_keywords()
 def laplacian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, **kwargs: Any) -> xr.DataArray:
     """Laplacian with true second-derivative stencils (not div∘grad), with metric terms.
 
@@ -423,7 +499,7 @@ def laplacian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, **kwa
             total = add(total, call.coef_derivative(mul(ginv.get((q, r), 0.0), det), q))
         if not (isinstance(total, float) and total == 0.0):
             first[r] = call.diff(f, r)
-            out = add(out, mul(first[r], div(total, det)))
+            out = add(out, mul(first[r], safe_div(total, det)))
     out = out.transpose(*f.dims)
     if metric.caps is not None:
         lat = metric.handed[1]
@@ -453,6 +529,7 @@ def _christoffel(call: _Call) -> dict[tuple[str, str, str], Any]:
     return out
 
 
+@shows_keywords()
 def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
             component_dim: Hashable = "component", component_dim2: Hashable = "component2",
             **kwargs: Any) -> xr.DataArray:
@@ -510,6 +587,7 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
                        metric.labels, 2, terms)
 
 
+@shows_keywords()
 def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
              component_dim: Hashable = "component", component_dim2: Hashable = "component2",
              **kwargs: Any) -> xr.DataArray:
@@ -553,18 +631,28 @@ def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     F = _vector_in(call, comps)
     inv = metric.inverse()
     qs = list(metric.dims)
-    contra = {}
+    # contravariant components F^k = Σ_a G⁻¹_ka F_a and their derivatives by the product rule with
+    # ∂G⁻¹ = −G⁻¹ (∂G) G⁻¹: only G and F are differentiated (G⁻¹ grows like 1/cos φ near a pole)
+    contra: dict[str, Any] = {}
     for k in qs:
         total: Any = 0.0
         for a in metric.labels:
             total = add(total, mul(F[a], inv.get((k, a), 0.0)))
-        contra[k] = total.transpose(*like.dims)
+        contra[k] = total
+    dF = {a: call.diff.first(F[a], qs) for a in metric.labels}
+    dG = {(q, a, k): call.coef_derivative(metric.entry(a, k), q) for q in qs for a in metric.labels for k in qs}
     gamma = _christoffel(call)
     nabla = {}
     for k in qs:
-        d = call.diff.first(contra[k], qs)
         for q in qs:
-            total = d[q]
+            total = 0.0
+            for a in metric.labels:
+                d_inv: Any = 0.0  # ∂_q G⁻¹_ka
+                for b in metric.labels:
+                    for m in qs:
+                        term = mul(mul(inv.get((k, b), 0.0), dG[q, b, m]), inv.get((m, a), 0.0))
+                        d_inv = sub(d_inv, term)
+                total = add(total, add(mul(dF[a][q], inv.get((k, a), 0.0)), mul(F[a], d_inv)))
             for m in qs:
                 if (k, q, m) in gamma:
                     total = add(total, mul(contra[m], gamma[k, q, m]))
@@ -616,6 +704,7 @@ def _unit_vector(direction: Mapping[Hashable, float]) -> dict[str, float]:
     return {k: v / norm for k, v in vec.items()}
 
 
+@shows_keywords()
 def directional(field: xr.DataArray, direction: Mapping[Hashable, float], **kwargs: Any) -> xr.DataArray:
     """Derivative along a direction ``{direction: component}`` (normalised to unit length).
 
@@ -659,6 +748,7 @@ def _with_units(field: xr.DataArray, keys: Iterable[str]) -> xr.DataArray:
     return xr.DataArray(0.0, attrs={"units": units} if units is not None else {})
 
 
+@shows_keywords()
 def along(field: xr.DataArray, path: Mapping[Hashable, Any], *, interp: str = "linear",
           path_dim: Hashable = "distance", **kwargs: Any) -> xr.DataArray:
     """Rate of change of a field with respect to arc length along a path of points.

@@ -1,0 +1,460 @@
+"""One geometry under every operator: poles, curvilinear (planar and lat/lon) and projected grids.
+
+References are analytic: fields whose gradients, divergence, vorticity and Laplacian are known in
+closed form, evaluated on grids built independently of fieldgrad (rotation matrices, pyproj).
+Convergence is measured at the nominal order of the stencils, pole rows included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import fieldgrad  # noqa: F401
+from fieldgrad.geometry import EARTH_RADIUS
+
+R = EARTH_RADIUS
+
+
+def order_of(errors: list[float], steps: list[float]) -> float:
+    return float(np.log(errors[0] / errors[1]) / np.log(steps[0] / steps[1]))
+
+
+# ----------------------------------------------------------------------------- global grids with poles
+
+RH_N, RH_OMEGA, RH_K = 4, 7.848e-6, 7.848e-6  # Rossby–Haurwitz wave (Williamson et al. 1992, case 6)
+
+
+def global_grid(d: float) -> tuple[np.ndarray, np.ndarray]:
+    return np.linspace(90.0, -90.0, int(round(180 / d)) + 1), np.arange(0.0, 360.0, d)  # ERA5 order: 90 → −90
+
+
+def rossby_haurwitz(d: float, dtype: type = np.float64) -> tuple[xr.Dataset, np.ndarray, np.ndarray]:
+    lat, lon = global_grid(d)
+    phi, lam = np.meshgrid(np.deg2rad(lat), np.deg2rad(lon), indexing="ij")
+    c, s, n = np.cos(phi), np.sin(phi), RH_N
+    u = R * RH_OMEGA * c + R * RH_K * c ** (n - 1) * (n * s**2 - c**2) * np.cos(n * lam)
+    v = -R * RH_K * n * c ** (n - 1) * s * np.sin(n * lam)
+    psi = -R**2 * RH_OMEGA * s + R**2 * RH_K * c**n * s * np.cos(n * lam)
+    zeta = 2 * RH_OMEGA * s - RH_K * s * c**n * (n**2 + 3 * n + 2) * np.cos(n * lam)
+    coords = {"latitude": ("latitude", lat, {"units": "degrees_north", "standard_name": "latitude"}),
+              "longitude": ("longitude", lon, {"units": "degrees_east", "standard_name": "longitude"})}
+    dims = ("latitude", "longitude")
+    ds = xr.Dataset({"u": (dims, u.astype(dtype), {"units": "m s-1", "standard_name": "eastward_wind"}),
+                     "v": (dims, v.astype(dtype), {"units": "m s-1", "standard_name": "northward_wind"}),
+                     "psi": (dims, psi.astype(dtype), {"units": "m2 s-1"})}, coords=coords)
+    return ds, zeta, phi
+
+
+def wind(ds: xr.Dataset) -> xr.DataArray:
+    return xr.concat([ds.v, ds.u], "component").assign_coords(component=["latitude", "longitude"]).rename("wind")
+
+
+@pytest.mark.parametrize("accuracy", [2, 4])
+def test_rossby_haurwitz_vorticity_divergence_laplacian_converge_at_and_near_the_poles(accuracy):
+    errs: dict[str, list[float]] = {"vort": [], "div": [], "lap": [], "pole": []}
+    steps = [4.0, 2.0]
+    for d in steps:
+        ds, zeta, _ = rossby_haurwitz(d)
+        vort = wind(ds).grad.curl(geometry="sphere", accuracy=accuracy)
+        div = wind(ds).grad.divergence(geometry="sphere", accuracy=accuracy)
+        lap = ds.psi.grad.laplacian(geometry="sphere", accuracy=accuracy)
+        assert np.isfinite(vort).all() and np.isfinite(div).all() and np.isfinite(lap).all()
+        errs["vort"].append(float(abs(vort - zeta).max()))
+        errs["div"].append(float(abs(div).max()))
+        errs["lap"].append(float(abs(lap - zeta).max()))
+        errs["pole"].append(float(abs(vort.isel(latitude=[0, -1]) - zeta[[0, -1]]).max()))
+        np.testing.assert_allclose(vort.isel(latitude=[0, -1]).std("longitude"), 0, atol=1e-20)  # one value per pole
+    for key in ("vort", "div", "lap"):
+        assert order_of(errs[key], steps) > accuracy - 0.3, (key, errs[key])
+    # the pole rows: at the nominal order, or exact to round-off (the cap means are exact for this wave)
+    assert errs["pole"][1] < max(errs["pole"][0] / 2 ** (accuracy - 0.3), 1e-12 * RH_OMEGA), errs["pole"]
+    # absurd pole values of a naive metric (1e5 s⁻¹ and more) are gone: errors are far below ω
+    assert errs["vort"][-1] < 0.05 * RH_OMEGA
+
+
+def test_directionless_components_are_nan_at_the_poles_and_only_there():
+    ds, _, phi = rossby_haurwitz(5.0)
+    g = ds.psi.grad.gradient(geometry="sphere")
+    assert g.isel(latitude=[0, -1]).isnull().all()
+    assert np.isfinite(g.isel(latitude=slice(1, -1))).all()
+    h = ds.psi.grad.hessian(geometry="sphere")
+    assert h.isel(latitude=[0, -1]).isnull().all() and np.isfinite(h.isel(latitude=slice(1, -1))).all()
+
+
+def test_laplacian_of_a_zonal_harmonic_at_the_poles():
+    errs = []
+    for d in (6.0, 3.0):
+        lat, lon = global_grid(d)
+        mu = np.sin(np.deg2rad(lat))
+        p2 = np.outer((3 * mu**2 - 1) / 2, np.ones(lon.size))
+        f = xr.DataArray(p2, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+        lap = f.grad.laplacian(geometry="sphere", latitude="lat", longitude="lon", accuracy=4)
+        errs.append(float(abs(lap + 6 * f / R**2).max() * R**2))
+    assert errs[1] < errs[0] / 12 and errs[1] < 1e-3, errs
+
+
+def test_float32_pint_and_units_on_the_sphere():
+    pint_xarray = pytest.importorskip("pint_xarray")  # noqa: F841
+    ds, _, _ = rossby_haurwitz(5.0, dtype=np.float32)
+    for c in ("latitude", "longitude"):  # found by standard_name; pint's registry has no degrees_north
+        ds[c].attrs.pop("units")
+    ds["u"].attrs["units"] = ds["v"].attrs["units"] = "m/s"  # pint's own spelling
+    ds["T"] = (ds.psi / 1e9).astype(np.float32).assign_attrs(units="K")
+    g = ds.T.grad.gradient(geometry="sphere")
+    assert g.dtype == np.float32 and g.attrs["units"] == "K m-1"
+    assert ds.T.grad.laplacian(geometry="sphere").dtype == np.float32
+    assert wind(ds).grad.curl(geometry="sphere").dtype == np.float32
+    q = ds.T.pint.quantify().grad.gradient(geometry="sphere")
+    assert str(q.pint.units) in ("kelvin / meter", "kelvin / metre")
+    per_km = q.pint.to("K/km")
+    np.testing.assert_allclose(per_km.pint.magnitude, g.values * 1e3, rtol=1e-6)
+    vort = wind(ds).assign_attrs(units="m/s").pint.quantify().grad.curl(geometry="sphere")
+    assert str(vort.pint.to("1/s").pint.units) == "1 / second"
+
+
+def test_latitude_in_radians_is_read_as_radians():
+    lat, lon = np.linspace(-60, 60, 31), np.arange(0, 360, 6.0)
+    f = np.outer(np.sin(np.deg2rad(lat)), np.ones(lon.size))
+    deg = xr.DataArray(f, dims=("y", "x"), coords={"y": ("y", lat, {"units": "degrees_north"}),
+                                                   "x": ("x", lon, {"units": "degrees_east"})})
+    rad = xr.DataArray(f, dims=("y", "x"),
+                       coords={"y": ("y", np.deg2rad(lat), {"units": "radians", "standard_name": "latitude"}),
+                               "x": ("x", np.deg2rad(lon), {"units": "radians", "standard_name": "longitude"})})
+    xr.testing.assert_allclose(deg.grad.gradient(geometry="sphere").drop_vars(["y", "x"]),
+                               rad.grad.gradient(geometry="sphere").drop_vars(["y", "x"]), rtol=1e-12)
+    bad = rad.assign_coords(y=rad.y.assign_attrs(units="gradians"))
+    with pytest.raises(ValueError, match="gradians"):
+        bad.grad.gradient(geometry="sphere")
+
+
+@pytest.mark.parametrize("radius", [0.0, -1.0, np.nan])
+def test_radius_must_be_positive(radius):
+    ds, _, _ = rossby_haurwitz(10.0)
+    with pytest.raises(ValueError, match="radius"):
+        ds.psi.grad.laplacian(geometry="sphere", radius=radius)
+
+
+# ----------------------------------------------------------------------------- planar curvilinear
+
+def stretched_rotated_grid(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """x(j, i), y(j, i): a rotated, stretched and sheared grid of the square [0, 1]²-ish."""
+    s = np.linspace(0.0, 1.0, n)
+    S, T = np.meshgrid(s, s, indexing="ij")        # (j, i)
+    a = 0.6
+    u = T + 0.15 * T**2                             # stretched along i
+    w = S + 0.1 * np.sin(np.pi * T)                 # sheared
+    return np.cos(a) * u - np.sin(a) * w, np.sin(a) * u + np.cos(a) * w
+
+
+def planar(n: int) -> xr.Dataset:
+    x, y = stretched_rotated_grid(n)
+    f = np.sin(2 * x) * np.cos(3 * y)
+    return xr.Dataset({"f": (("j", "i"), f, {"units": "K"}),
+                       "u": (("j", "i"), np.sin(x) * y), "v": (("j", "i"), np.cos(y) * x**2)},
+                      coords={"x": (("j", "i"), x, {"units": "m"}), "y": (("j", "i"), y, {"units": "m"})})
+
+
+@pytest.mark.parametrize("accuracy", [2, 4])
+def test_planar_curvilinear_operators_converge(accuracy):
+    steps, errs = [], {"gx": [], "gy": [], "div": [], "curl": [], "lap": [], "hxy": []}
+    # The Laplacian and Hessian use derivatives of the grid's metric, itself a derivative of the
+    # coordinates: within a stencil's width of the edges the order drops by one, so they are
+    # measured inside that band.
+    inner = {"j": slice(accuracy, -accuracy), "i": slice(accuracy, -accuracy)}
+    for n in (41, 81):
+        ds = planar(n)
+        x, y = ds.x.values, ds.y.values
+        g = ds.f.grad.gradient(["x", "y"], accuracy=accuracy)
+        assert list(g.component.values) == ["x", "y"] and g.attrs["units"] == "K m-1"
+        errs["gx"].append(float(abs(g.sel(component="x") - 2 * np.cos(2 * x) * np.cos(3 * y)).max()))
+        errs["gy"].append(float(abs(g.sel(component="y") + 3 * np.sin(2 * x) * np.sin(3 * y)).max()))
+        F = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"])
+        div = F.grad.divergence(accuracy=accuracy)
+        errs["div"].append(float(abs(div - (np.cos(x) * y - np.sin(y) * x**2)).max()))
+        curl = F.grad.curl(accuracy=accuracy)
+        errs["curl"].append(float(abs(curl - (2 * x * np.cos(y) - np.sin(x))).max()))
+        lap = ds.f.grad.laplacian(["x", "y"], accuracy=accuracy)
+        errs["lap"].append(float(abs(lap + 13 * ds.f).isel(inner).max()))
+        H = ds.f.grad.hessian(["x", "y"], accuracy=accuracy)
+        errs["hxy"].append(float(abs(H.sel(component="x", component2="y")
+                                     + 6 * np.cos(2 * x) * np.sin(3 * y)).isel(inner).max()))
+        steps.append(1.0 / (n - 1))
+    for key, e in errs.items():
+        assert order_of(e, steps) > accuracy - 0.35, (key, e)
+
+
+def test_curvilinear_grid_that_is_rectilinear_equals_its_1d_form():
+    x = np.linspace(0, 2, 21)
+    y = np.linspace(-1, 1, 17)
+    f = np.exp(np.add.outer(np.sin(y), 0.5 * x))
+    one_d = xr.DataArray(f, dims=("y", "x"), coords={"y": y, "x": x})
+    X, Y = np.meshgrid(x, y)
+    two_d = xr.DataArray(f, dims=("j", "i"), coords={"X": (("j", "i"), X), "Y": (("j", "i"), Y)})
+    for accuracy in (2, 4):
+        g1 = one_d.grad.gradient(["x", "y"], accuracy=accuracy)
+        g2 = two_d.grad.gradient(["X", "Y"], accuracy=accuracy)
+        np.testing.assert_allclose(g2.values, g1.values, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(two_d.grad.laplacian(["X", "Y"], accuracy=accuracy).values,
+                                   one_d.grad.laplacian(["x", "y"], accuracy=accuracy).values, rtol=1e-10, atol=1e-9)
+
+
+def test_grid_relative_components_rotate_with_the_grid():
+    ds = planar(41)
+    g_earth = ds.f.grad.gradient(["x", "y"])
+    g_grid = ds.f.grad.gradient(["x", "y"], frame="grid")
+    assert list(g_grid.component.values) == ["i", "j"]
+    # same vector: same length; and the i component is along the i grid lines
+    np.testing.assert_allclose(g_grid.grad.magnitude(), g_earth.grad.magnitude(), rtol=1e-12)
+    dx, dy = np.gradient(ds.x.values, axis=1), np.gradient(ds.y.values, axis=1)
+    along_i = (g_earth.sel(component="x") * dx + g_earth.sel(component="y") * dy) / np.hypot(dx, dy)
+    np.testing.assert_allclose(g_grid.sel(component="i"), along_i, rtol=1e-2, atol=1e-2)
+    # a vector given grid-relative has the same divergence as the same vector given in x/y
+    F_earth = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"])
+    grid = fieldgrad.vector.gradient(ds.f, ["x", "y"], frame="grid")
+    earth = fieldgrad.vector.gradient(ds.f, ["x", "y"])
+    np.testing.assert_allclose(grid.grad.divergence(frame="grid"), earth.grad.divergence(), rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="frame"):
+        fieldgrad.vector.gradient(ds.f, ["i", "j"], frame="grid")  # index dims alone: no grid to be relative to
+    assert F_earth.grad.divergence().shape == ds.f.shape
+
+
+def test_bad_curvilinear_grids_are_refused_with_the_place():
+    ds = planar(21)
+    folded = ds.assign_coords(x=ds.x.copy(data=np.where(np.arange(21) > 10, -1, 1)[None, :] * ds.x.values))
+    with pytest.raises(ValueError, match="folds|degenerate"):
+        folded.f.grad.gradient(["x", "y"])
+    flat = ds.assign_coords(y=ds.x * 2.0)
+    with pytest.raises(ValueError, match="degenerate"):
+        flat.f.grad.gradient(["x", "y"])
+    holed = ds.assign_coords(x=ds.x.where(ds.x < 0.5))
+    with pytest.raises(ValueError, match=r"'x'.*NaN"):
+        holed.f.grad.gradient(["x", "y"])
+
+
+# ----------------------------------------------------------------------------- lat/lon on a rotated-pole grid
+
+def rotated_pole(n: int, tilt: float = 30.0, shift: float = 170.0) -> xr.Dataset:
+    """A rotated-pole grid crossing the date line: 2-D lat/lon from rotated 1-D ones."""
+    rlat = np.linspace(-25, 25, n)
+    rlon = np.linspace(-30, 30, n + 4)
+    RLAT, RLON = np.meshgrid(np.deg2rad(rlat), np.deg2rad(rlon), indexing="ij")
+    xyz = np.stack([np.cos(RLAT) * np.cos(RLON), np.cos(RLAT) * np.sin(RLON), np.sin(RLAT)])
+    b = np.deg2rad(tilt)
+    rot = np.array([[np.cos(b), 0, -np.sin(b)], [0, 1, 0], [np.sin(b), 0, np.cos(b)]])
+    x, y, z = np.einsum("ab,b...->a...", rot, xyz)
+    lat = np.rad2deg(np.arcsin(z))
+    lon = (np.rad2deg(np.arctan2(y, x)) + shift + 180) % 360 - 180
+    phi, lam = np.deg2rad(lat), np.deg2rad(lon)
+    omega = 1e-5
+    ds = xr.Dataset(
+        {"f": (("rlat", "rlon"), np.cos(phi) * np.sin(lam), {"units": "K"}),
+         # solid rotation about the x axis: vorticity 2Ω cos φ cos λ, divergence 0
+         "u": (("rlat", "rlon"), -omega * R * np.sin(phi) * np.cos(lam), {"units": "m s-1"}),
+         "v": (("rlat", "rlon"), omega * R * np.sin(lam), {"units": "m s-1"})},
+        coords={"lat": (("rlat", "rlon"), lat, {"units": "degrees_north", "standard_name": "latitude"}),
+                "lon": (("rlat", "rlon"), lon, {"units": "degrees_east", "standard_name": "longitude"})})
+    ds["zeta"] = (("rlat", "rlon"), 2 * omega * np.cos(phi) * np.cos(lam))
+    assert (np.diff(np.sign(lon), axis=1) != 0).any()  # crosses the date line
+    return ds
+
+
+@pytest.mark.parametrize("accuracy", [2, 4])
+def test_rotated_pole_curvilinear_lat_lon_converges(accuracy):
+    errs: dict[str, list[float]] = {"east": [], "north": [], "vort": [], "div": [], "lap": []}
+    steps = []
+    for n in (61, 121):
+        ds = rotated_pole(n)
+        # the Laplacian differentiates the metric, itself a derivative of the coordinates: within two
+        # stencil widths of the edges its order drops by one (measured inside that band)
+        band = 2 * accuracy
+        inner = {"rlat": slice(band, -band), "rlon": slice(band, -band)}
+        phi, lam = np.deg2rad(ds.lat), np.deg2rad(ds.lon)
+        g = ds.f.grad.gradient(geometry="sphere", accuracy=accuracy)
+        assert list(g.component.values) == ["lat", "lon"] and g.attrs["units"] == "K m-1"
+        errs["east"].append(float(abs(g.sel(component="lon") - np.cos(lam) / R).max() * R))
+        errs["north"].append(float(abs(g.sel(component="lat") + np.sin(phi) * np.sin(lam) / R).max() * R))
+        U = xr.concat([ds.v, ds.u], "component").assign_coords(component=["lat", "lon"])
+        errs["vort"].append(float(abs(U.grad.curl(geometry="sphere", accuracy=accuracy) - ds.zeta).max()))
+        errs["div"].append(float(abs(U.grad.divergence(geometry="sphere", accuracy=accuracy)).max()))
+        errs["lap"].append(float(abs(ds.f.grad.laplacian(geometry="sphere", accuracy=accuracy)
+                                     + 2 * ds.f / R**2).isel(inner).max() * R**2))
+        steps.append(1.0 / (n - 1))
+    for key, e in errs.items():
+        # measured: gradient, vorticity, divergence 1.86-1.97 and 3.8-3.9; Laplacian 1.77 and 3.46 (still
+        # approaching the nominal order at these resolutions)
+        assert order_of(e, steps) > accuracy - (0.6 if key == "lap" else 0.25), (key, e)
+
+
+def test_rotated_pole_grid_relative_wind_gives_the_same_vorticity():
+    ds = rotated_pole(31)
+    U = xr.concat([ds.v, ds.u], "component").assign_coords(component=["lat", "lon"])
+    earth = U.grad.curl(geometry="sphere")
+    g = ds.f.grad.gradient(geometry="sphere", frame="grid")
+    assert list(g.component.values) == ["rlat", "rlon"]
+    # rotate the wind to the grid by the same frame and back: vorticity unchanged
+    lap_grid = g.grad.divergence(geometry="sphere")
+    lap_earth = ds.f.grad.gradient(geometry="sphere").grad.divergence(geometry="sphere")
+    np.testing.assert_allclose(lap_grid, lap_earth, rtol=1e-9, atol=1e-20)
+    assert np.isfinite(earth).all()
+
+
+# ----------------------------------------------------------------------------- Lambert conformal
+
+LCC = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-97 +R=6371000 +units=m +no_defs"
+
+
+def lambert(n: int, extent: float = 2.0e6):
+    pyproj = pytest.importorskip("pyproj")
+    x = np.linspace(-extent, extent, n)
+    y = np.linspace(-extent * 0.8, extent * 0.8, n)
+    X, Y = np.meshgrid(x, y)
+    to_geo = pyproj.Transformer.from_crs(LCC, "+proj=longlat +R=6371000 +no_defs", always_xy=True)
+    lon, lat = to_geo.transform(X, Y)
+    phi, lam = np.deg2rad(lat), np.deg2rad(lon)
+    # unit east and north vectors in the projection plane, by tiny offsets (independent of fieldgrad)
+    fwd = pyproj.Transformer.from_crs("+proj=longlat +R=6371000 +no_defs", LCC, always_xy=True)
+    e = 1e-3  # degrees; central differences: truncation ~1e-10, round-off ~1e-11 relative
+    ex, ey = np.subtract(fwd.transform(lon + e, lat), fwd.transform(lon - e, lat))
+    nx, ny = np.subtract(fwd.transform(lon, lat + e), fwd.transform(lon, lat - e))
+    ne, nn = np.hypot(ex, ey), np.hypot(nx, ny)
+    omega = 1e-5
+    u_e, v_n = -omega * R * np.sin(phi) * np.cos(lam), omega * R * np.sin(lam)  # rotation about x
+    ug = u_e * ex / ne + v_n * nx / nn
+    vg = u_e * ey / ne + v_n * ny / nn
+    gm = xr.DataArray(0, attrs=pyproj.CRS.from_user_input(LCC).to_cf())
+    coords = {"x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
+              "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}), "lambert": gm}
+    attrs = {"grid_mapping": "lambert"}
+    ds = xr.Dataset({"u": (("y", "x"), ug, {"units": "m s-1", **attrs}), "v": (("y", "x"), vg, {"units": "m s-1", **attrs}),
+                     "f": (("y", "x"), np.cos(phi) * np.sin(lam), {"units": "K", **attrs}),
+                     "zeta": (("y", "x"), 2 * omega * np.cos(phi) * np.cos(lam))}, coords=coords)
+    return ds, (ex / ne, ey / ne, nx / nn, ny / nn), (phi, lam)
+
+
+@pytest.mark.parametrize("accuracy", [2, 4])
+def test_lambert_conformal_operators_converge(accuracy):
+    errs: dict[str, list[float]] = {"vort": [], "div": [], "lap": [], "grad": []}
+    steps = []
+    for n in (21, 41):  # finer grids reach the test wind's own round-off (~1e-13 s-1) at accuracy 4
+        ds, (exx, exy, nxx, nxy), (phi, lam) = lambert(n)
+        U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"]).assign_attrs(ds.u.attrs)
+        errs["vort"].append(float(abs(U.grad.curl(geometry="projected", accuracy=accuracy) - ds.zeta).max()))
+        errs["div"].append(float(abs(U.grad.divergence(geometry="projected", accuracy=accuracy)).max()))
+        errs["lap"].append(float(abs(ds.f.grad.laplacian(geometry="projected", accuracy=accuracy)
+                                     + 2 * ds.f / R**2).max() * R**2))
+        g = ds.f.grad.gradient(geometry="projected", accuracy=accuracy)
+        east, north = np.cos(lam) / R, -np.sin(phi) * np.sin(lam) / R
+        gx = east * exx + north * nxx
+        errs["grad"].append(float(abs(g.sel(component="x") - gx).max() * R))
+        steps.append(1.0 / (n - 1))
+    for key, e in errs.items():
+        assert order_of(e, steps) > accuracy - 0.35, (key, e)
+
+
+def test_lambert_conformal_agrees_with_metpy_as_the_grid_refines():
+    mpcalc = pytest.importorskip("metpy.calc")
+    from metpy.units import units
+
+    diffs = []
+    for n in (41, 81, 161):
+        ds, _, _ = lambert(n)
+        U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"]).assign_attrs(ds.u.attrs)
+        ours = U.grad.curl(geometry="projected").values
+        k = fieldgrad.geometry.metric_for(ds.f, None, fieldgrad.geometry.Differentiator(),
+                                          geometry="projected").G["x", "x"]
+        scale = 1.0 / np.asarray(k.values)
+        dx = np.diff(ds.x.values).mean() * units.m
+        dy = np.diff(ds.y.values).mean() * units.m
+        theirs = mpcalc.vorticity(ds.u.values * units("m/s"), ds.v.values * units("m/s"), dx=dx, dy=dy,
+                                  parallel_scale=scale, meridional_scale=scale).m
+        diffs.append(float(np.abs(ours - theirs).max()))
+    assert diffs[2] < diffs[1] < diffs[0], diffs
+
+
+def test_projected_needs_a_readable_projection():
+    ds, _, _ = lambert(11)
+    no_gm = ds.f.copy()
+    no_gm.attrs.pop("grid_mapping")
+    with pytest.raises(ValueError, match="grid_mapping|crs="):
+        no_gm.grad.gradient(geometry="projected")
+    broken = ds.f.assign_coords(lambert=xr.DataArray(0, attrs={"grid_mapping_name": "no_such_projection"}))
+    with pytest.raises(ValueError, match="'lambert'"):
+        broken.grad.gradient(geometry="projected")
+    g1 = no_gm.grad.gradient(geometry="projected", crs=LCC)
+    g2 = ds.f.grad.gradient(geometry="projected")
+    np.testing.assert_allclose(g1, g2)
+
+
+# ----------------------------------------------------------------------------- chunked = in memory
+
+@pytest.mark.parametrize("case", ["sphere", "curvilinear", "latlon2d", "projected"])
+def test_chunked_equals_in_memory_for_every_geometry(case):
+    if case == "sphere":
+        ds, _, _ = rossby_haurwitz(6.0)
+        f, U, kw = ds.psi, wind(ds), {"geometry": "sphere"}
+    elif case == "curvilinear":
+        ds = planar(25)
+        f, kw = ds.f, {}
+        U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"])
+    elif case == "latlon2d":
+        ds = rotated_pole(15)
+        f, kw = ds.f, {"geometry": "sphere"}
+        U = xr.concat([ds.v, ds.u], "component").assign_coords(component=["lat", "lon"])
+    else:
+        ds, _, _ = lambert(21)
+        f, kw = ds.f, {"geometry": "projected"}
+        U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"]).assign_attrs(ds.u.attrs)
+    dims = ["x", "y"] if case == "curvilinear" else None
+    chunks = {d: 4 for d in f.dims}
+    fc = f.chunk(chunks)
+    if case in ("curvilinear", "latlon2d"):  # 2-D coordinates chunked like the data
+        fc = fc.assign_coords({c: fc[c].chunk(chunks) for c in fc.coords if fc[c].ndim == 2})
+    Uc = U.chunk(chunks)
+    pairs = [(f.grad.gradient(dims, **kw), fc.grad.gradient(dims, **kw)),
+             (f.grad.laplacian(dims, **kw), fc.grad.laplacian(dims, **kw)),
+             (U.grad.curl(**kw), Uc.grad.curl(**kw)),
+             (U.grad.divergence(**kw), Uc.grad.divergence(**kw))]
+    for mem, lazy in pairs:
+        assert lazy.chunks is not None
+        np.testing.assert_allclose(lazy.values, mem.values, rtol=1e-12, atol=1e-12 * float(abs(mem).max()))
+
+
+# ----------------------------------------------------------------------------- every operator, every form
+
+def test_every_operator_takes_geometry_in_dataarray_and_dataset_forms():
+    ds, zeta, _ = rossby_haurwitz(10.0)
+    kw = {"geometry": "sphere"}
+    psi = ds.psi
+    assert psi.grad.partial("latitude").attrs["units"] != "m s-1"  # plain partials stay per degree
+    d_north = psi.grad.partial("latitude", **kw)
+    assert d_north.attrs["units"] == "m s-1" and d_north.name == "dpsi_dlatitude"
+    np.testing.assert_allclose(d_north, psi.grad.gradient(**kw).sel(component="latitude"))
+    assert psi.grad.directional({"longitude": 1.0}, **kw).pipe(
+        lambda r: np.allclose(r.isel(latitude=slice(1, -1)),
+                              psi.grad.gradient(**kw).sel(component="longitude").isel(latitude=slice(1, -1))))
+    # the Jacobian of a gradient is the Hessian, and its trace the Laplacian (to truncation error)
+    fine, _, _ = rossby_haurwitz(3.0)
+    lat, lon = np.deg2rad(fine.latitude), np.deg2rad(fine.longitude)
+    Y = (np.cos(lat) * np.sin(lon)).rename("Y")
+    J = Y.grad.gradient(**kw).grad.jacobian(**kw)
+    H = Y.grad.hessian(**kw)
+    # (poleward of 60° truncation errors grow like 1/cos²φ, as on any latitude-longitude grid)
+    inner = dict(latitude=slice(10, -10))
+    trace = J.sel(component="latitude", component2="latitude") + J.sel(component="longitude", component2="longitude")
+    np.testing.assert_allclose(trace.isel(inner) * R**2, -2 * Y.isel(inner), atol=0.01)
+    np.testing.assert_allclose(J.isel(inner) * R**2, H.isel(inner) * R**2, atol=0.01)
+    H_trace = H.sel(component="latitude", component2="latitude") + H.sel(component="longitude", component2="longitude")
+    np.testing.assert_allclose(H_trace.isel(inner) * R**2, -2 * Y.isel(inner), atol=0.01)
+    out = ds.grad.gradient(**kw)
+    assert out.psi.dims[0] == "component" and out.psi.attrs["units"] == "m s-1"
+    lap = ds.grad.laplacian("latitude")  # a single dim name is one dim, not a list of letters
+    assert "psi" in lap
+    for op in ("hessian", "jacobian", "directional", "along"):
+        assert hasattr(ds.grad, op)
+    assert np.isfinite(ds.grad.laplacian(**kw).psi).all()
+    r = psi.grad.along({"latitude": [10.0, 20.0, 30.0], "longitude": [40.0, 40.0, 40.0]}, **kw)
+    g = psi.grad.gradient(**kw).sel(component="latitude").interp(latitude=r.latitude, longitude=r.longitude)
+    np.testing.assert_allclose(r, g, rtol=1e-3)
+    np.testing.assert_allclose(r.distance[-1], R * np.deg2rad(20.0), rtol=1e-6)

@@ -31,6 +31,8 @@ axis take the value of the polar cap (:class:`PolarCaps`).
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -93,6 +95,10 @@ class Differentiator:
             if isinstance(value, Mapping):
                 common[key] = {k: v for k, v in value.items() if k in f.dims or k in f.coords}
         return common
+
+    def key(self) -> tuple[tuple[str, str], ...]:
+        """A hashable summary of the keywords (for caching what depends on them)."""
+        return tuple(sorted((k, repr(v)) for k, v in self.common.items()))
 
     def with_defaults(self, options: Mapping[str, Any]) -> "Differentiator":
         """The same call with the geometry's keyword defaults (a periodic longitude) filled in."""
@@ -259,6 +265,13 @@ class Metric:
     caps: PolarCaps | None = None
     options: dict[str, Any] = field(default_factory=dict)
     grid_frame: tuple[str, str] | None = None
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def _memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Derived quantities (det, inverse...) are computed once per metric."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def flat(self) -> bool:
@@ -271,12 +284,23 @@ class Metric:
 
     def det(self, rows: Sequence[str] | None = None) -> Coef:
         """``det G`` with the rows in the order given (default: the labels')."""
-        rows = list(rows or self.labels)
+        rows = tuple(rows or self.labels)
+        return self._memoized(("det", rows), lambda: self._det(rows))
+
+    def reciprocal_det(self, rows: Sequence[str] | None = None) -> Coef:
+        """``1 / det G`` (rows as in :meth:`det`), NaN where it is zero."""
+        rows = tuple(rows or self.labels)
+        return self._memoized(("1/det", rows), lambda: safe_div(1.0, self.det(rows)))
+
+    def _det(self, rows: Sequence[str]) -> Coef:
         return _det({(i, j): self.entry(a, q) for i, a in enumerate(rows) for j, q in enumerate(self.dims)},
                     list(range(len(rows))), list(range(len(self.dims))))
 
     def adjugate(self) -> dict[tuple[str, str], Coef]:
         """``adj(G)[(q, a)] = det(G) (G⁻¹)[q, a]``: finite where ``G`` is singular."""
+        return self._memoized("adjugate", self._adjugate)
+
+    def _adjugate(self) -> dict[tuple[str, str], Coef]:
         n = len(self.labels)
         rows, cols = list(range(n)), list(range(n))
         m = {(i, j): self.entry(a, q) for i, a in enumerate(self.labels) for j, q in enumerate(self.dims)}
@@ -290,6 +314,9 @@ class Metric:
 
     def inverse(self) -> dict[tuple[str, str], Coef]:
         """``G⁻¹[(q, a)]``, NaN at singular points (only in the entries that are singular there)."""
+        return self._memoized("inverse", self._inverse)
+
+    def _inverse(self) -> dict[tuple[str, str], Coef]:
         pairs = dict(zip(self.labels, self.dims))
         if all(pairs.get(a) == q for a, q in self.G):  # diagonal: entry by entry
             return {(q, a): safe_div(1.0, v) for (a, q), v in self.G.items()}
@@ -303,6 +330,9 @@ class Metric:
 
     def metric_tensor(self) -> dict[tuple[str, str], Coef]:
         """``g_qr = Σ_a G_aq G_ar`` (lengths squared per unit of q and r)."""
+        return self._memoized("metric_tensor", self._metric_tensor)
+
+    def _metric_tensor(self) -> dict[tuple[str, str], Coef]:
         out: dict[tuple[str, str], Coef] = {}
         for q in self.dims:
             for r in self.dims:
@@ -315,6 +345,9 @@ class Metric:
 
     def inverse_metric(self) -> dict[tuple[str, str], Coef]:
         """``g^qr = Σ_a G⁻¹_qa G⁻¹_ra``."""
+        return self._memoized("inverse_metric", self._inverse_metric)
+
+    def _inverse_metric(self) -> dict[tuple[str, str], Coef]:
         inv = self.inverse()
         out: dict[tuple[str, str], Coef] = {}
         for q in self.dims:
@@ -649,15 +682,46 @@ def _extra_axes(obj: xr.DataArray | xr.Dataset, keys: list[Hashable], horizontal
     return extra, {(k, k): 1.0 for k in extra}, {k: _length_unit(obj, k) for k in extra}
 
 
+# The grid's own derivatives and map factors depend only on its coordinates and the call's
+# method/options: they are kept for the last few grids, keyed by a digest of the coordinate values.
+_GRID_CACHE: OrderedDict[Any, Any] = OrderedDict()
+_GRID_CACHE_SIZE = 8
+
+
+def _digest(values: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(values), digest_size=16).digest()
+
+
+def _cached(key: Any, compute: Callable[[], Any]) -> Any:
+    if key in _GRID_CACHE:
+        _GRID_CACHE.move_to_end(key)
+        return _GRID_CACHE[key]
+    value = compute()
+    _GRID_CACHE[key] = value
+    while len(_GRID_CACHE) > _GRID_CACHE_SIZE:
+        _GRID_CACHE.popitem(last=False)
+    return value
+
+
 def _grid_derivatives(obj: xr.DataArray | xr.Dataset, name: Hashable, diff: Diff,
                       periodic_angle: float | None = None) -> dict[str, xr.DataArray]:
+    """``∂c/∂q`` of a 2-D coordinate along each of its dims (cached per grid and derivative keywords)."""
+    values = _coord_values(obj, name)
+    var = obj.coords[name]
+    dim_digests = tuple((str(d), _digest(_coord_values(obj, d))) for d in var.dims if d in obj.coords)
+    key = ("grid", _digest(values), values.shape, tuple(map(str, var.dims)), dim_digests, periodic_angle,
+           diff.key(), tuple(_boundary_of(diff, d) for d in var.dims))
+    return _cached(key, lambda: _compute_grid_derivatives(obj, name, values, diff, periodic_angle))
+
+
+def _compute_grid_derivatives(obj: xr.DataArray | xr.Dataset, name: Hashable, values: np.ndarray, diff: Diff,
+                              periodic_angle: float | None) -> dict[str, xr.DataArray]:
     """``∂c/∂q`` of a 2-D coordinate along each of its dims, with the call's stencils.
 
     An angle (``periodic_angle`` = one turn in its units) is unwrapped along each dim first, or
     differentiated through its sine and cosine where a dim wraps around (periodic boundary).
     """
     var = obj.coords[name]
-    values = _coord_values(obj, name)
     _check_finite(values, name)
     dim_coords = {d: obj.coords[d] for d in var.dims if d in obj.coords}
     out: dict[str, xr.DataArray] = {}
@@ -775,17 +839,23 @@ def _sphere(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff: D
         raise ValueError(f"latitude {str(lat)!r} and longitude {str(lon)!r} must both be 1-D or both 2-D")
     to_rad = _to_radians(lat_var, lat)
     lon_to_rad = _to_radians(lon_var, lon)
+    if lat_var.ndim == 1:
+        phi, cos, pole = _latitude_terms(obj, lat, to_rad)
+        return _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lon_to_rad, radius, diff,
+                          boundary)
+    return _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff)
+
+
+def _latitude_terms(obj: xr.DataArray | xr.Dataset, lat: Hashable, to_rad: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latitude in radians (validated), its cosine (exactly 0 at the poles) and the pole mask."""
     phi = _coord_values(obj, lat) * to_rad
     _check_finite(phi, lat)
     if np.any(np.abs(phi) > np.pi / 2 * (1 + 1e-12)):
         raise ValueError(f"latitude {str(lat)!r} has values beyond ±90° (±π/2 rad): are its units right? "
-                         f"(units {lat_var.attrs.get('units', 'unset')!r})")
+                         f"(units {obj.coords[lat].attrs.get('units', 'unset')!r})")
     pole = np.abs(np.abs(phi) - np.pi / 2) <= 1e-9
-    cos = np.where(pole, 0.0, np.cos(phi))
-    if lat_var.ndim == 1:
-        return _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lon_to_rad, radius, diff,
-                          boundary)
-    return _sphere_2d(obj, keys, lat, lon, lat_var, phi, cos, pole, lon_to_rad, radius, diff)
+    return phi, np.where(pole, 0.0, np.cos(phi)), pole
 
 
 def _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lon_to_rad, radius, diff, boundary):
@@ -850,29 +920,46 @@ def _polar_caps(lat_dim: Hashable, lon_dim: Hashable, phi: np.ndarray, cos: np.n
     return PolarCaps(lat=lat_dim, lon=lon_dim, radius=radius, to_radians=to_rad, poles=tuple(poles))
 
 
-def _sphere_2d(obj, keys, lat, lon, lat_var, phi, cos, pole, lon_to_rad, radius, diff):
+def _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff):
     grid_dims = lat_var.dims
     if set(obj.coords[lon].dims) != set(grid_dims):
         raise ValueError(f"latitude {str(lat)!r} and longitude {str(lon)!r} must have the same dims, got "
                          f"{grid_dims} and {obj.coords[lon].dims}")
-    to_rad = _to_radians(lat_var, lat)
-    dphi = _grid_derivatives(obj, lat, diff)
-    dlam = _grid_derivatives(obj, lon, diff, periodic_angle=2 * np.pi / lon_to_rad)
     qs = tuple(str(d) for d in grid_dims)
-    cos_da = _bare(cos, grid_dims)
-    G: dict[tuple[str, str], Coef] = {}
-    for q in qs:
-        G[str(lat), q] = dphi[q] * (radius * to_rad)
-        G[str(lon), q] = dlam[q] * (radius * lon_to_rad) * cos_da
-    jac = _det({(0, 0): dphi[qs[0]], (0, 1): dphi[qs[1]], (1, 0): dlam[qs[0]], (1, 1): dlam[qs[1]]}, [0, 1], [0, 1])
-    _check_jacobian(jac, (lat, lon), skip=pole)  # type: ignore[arg-type]
+    dim_digests = tuple((str(d), _digest(_coord_values(obj, d))) for d in grid_dims if d in obj.coords)
+    key = ("sphere 2-D", _digest(_coord_values(obj, lat)), _digest(_coord_values(obj, lon)), qs, dim_digests,
+           to_rad, lon_to_rad, radius, diff.key(), tuple(_boundary_of(diff, d) for d in grid_dims))
+
+    def compute() -> tuple[dict[tuple[str, str], Coef], np.ndarray]:
+        _, cos, pole = _latitude_terms(obj, lat, to_rad)
+        dphi = _grid_derivatives(obj, lat, diff)
+        dlam = _grid_derivatives(obj, lon, diff, periodic_angle=2 * np.pi / lon_to_rad)
+        cos_da = _bare(cos, grid_dims)
+        G: dict[tuple[str, str], Coef] = {}
+        for q in qs:
+            G[str(lat), q] = dphi[q] * (radius * to_rad)
+            G[str(lon), q] = dlam[q] * (radius * lon_to_rad) * cos_da
+        jac = _det({(0, 0): dphi[qs[0]], (0, 1): dphi[qs[1]], (1, 0): dlam[qs[0]], (1, 1): dlam[qs[1]]},
+                   [0, 1], [0, 1])
+        _check_jacobian(jac, (lat, lon), skip=pole)  # type: ignore[arg-type]
+        east_north = _det({(i, j): G[a, q] for i, a in enumerate((str(lon), str(lat))) for j, q in enumerate(qs)},
+                          [0, 1], [0, 1])
+        return G, pole, east_north, safe_div(1.0, east_north)
+
+    G, pole, det_en, inv_det_en = _cached(key, compute)
     extra, extra_G, extra_units = _extra_axes(obj, keys, (lat, lon))
     labels = tuple(str(k) for k in keys)
     dims = _fill_grid_dims(tuple(str(k) if k not in (lat, lon) else "" for k in keys), qs)
     singular = _bare(pole, grid_dims) if pole.any() else None
+    memo: dict[Any, Any] = {}
+    if not extra and dims == qs:  # the determinants are those of the cached grid
+        east_north, north_east = (str(lon), str(lat)), (str(lat), str(lon))
+        memo = {("det", east_north): det_en, ("1/det", east_north): inv_det_en,
+                ("det", north_east): -det_en, ("1/det", north_east): -inv_det_en}
     return Metric(kind="sphere", labels=labels, dims=dims, G={**G, **extra_G},
                   length_units={str(lat): "m", str(lon): "m", **extra_units},
-                  orientation=(str(lon), str(lat), *extra), singular=singular, grid_frame=(qs[1], qs[0]))
+                  orientation=(str(lon), str(lat), *extra), singular=singular, grid_frame=(qs[1], qs[0]),
+                  _memo=memo)
 
 
 def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff: Diff, crs: Any) -> Metric:
@@ -906,12 +993,8 @@ def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff
                          f"got {[str(k) for k in keys]}")
     scale_x, scale_y = _metres_per_unit(obj, x), _metres_per_unit(obj, y)
     xv, yv = _coord_values(obj, x), _coord_values(obj, y)
-    X, Y = np.meshgrid(xv * scale_x, yv * scale_y)
-    to_geo = pyproj.Transformer.from_crs(crs_obj, crs_obj.geodetic_crs, always_xy=True)
-    lon, lat = to_geo.transform(X, Y)
-    factors = pyproj.Proj(crs_obj).get_factors(lon, lat)
-    k = np.asarray(factors.parallel_scale, dtype=np.float64)
-    h = np.asarray(factors.meridional_scale, dtype=np.float64)
+    key = ("map factors", crs_obj.to_wkt(), _digest(xv), _digest(yv), scale_x, scale_y)
+    k, h = _cached(key, lambda: _map_factors(pyproj, crs_obj, xv * scale_x, yv * scale_y))
     inside = np.isfinite(k) & np.isfinite(h)
     if not inside.any():
         raise ValueError(f"the projection of {where} gives no map factors on this grid (x, y out of its domain?)")
@@ -926,6 +1009,15 @@ def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff
     return Metric(kind="projected", labels=labels, dims=labels, G={**G, **extra_G},
                   length_units={str(x): "m", str(y): "m", **extra_units},
                   orientation=(str(x), str(y), *extra))
+
+
+def _map_factors(pyproj: Any, crs: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parallel and meridional scale factors of the projection at every (y, x) grid point."""
+    X, Y = np.meshgrid(x, y)
+    lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(X, Y)
+    factors = pyproj.Proj(crs).get_factors(lon, lat)
+    return (np.asarray(factors.parallel_scale, dtype=np.float64),
+            np.asarray(factors.meridional_scale, dtype=np.float64))
 
 
 def _metres_per_unit(obj: xr.DataArray | xr.Dataset, name: Hashable) -> float:

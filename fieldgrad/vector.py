@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .geometry import Differentiator, Metric, add, metric_for, mul, safe_div, sub
+from .geometry import Differentiator, Metric, add, metric_for, mul, sub
 from .signatures import shows_keywords
 from .units import base_label as _base
 from .units import component_labels, derivative_long_name, derivative_name, divide_units, split_pint
@@ -389,7 +389,7 @@ def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **
             flux = add(flux, mul(F[a], adj.get((q, a), 0.0)))
         if not (isinstance(flux, float) and flux == 0.0):
             out = add(out, call.diff(flux.transpose(*like.dims), q))
-    out = safe_div(out, metric.det()).transpose(*like.dims)
+    out = mul(out, metric.reciprocal_det()).transpose(*like.dims)
     if metric.caps is not None:
         north = metric.handed[1]
         out = metric.caps.divergence(out, F[north])
@@ -445,7 +445,7 @@ def curl(field: xr.DataArray, *, component_dim: Hashable = "component", **kwargs
         terms = [plus, minus]
         out = sub(plus, minus)
         if not call.flat:
-            out = safe_div(out, metric.det(handed)).transpose(*like.dims)
+            out = mul(out, metric.reciprocal_det(handed)).transpose(*like.dims)
             if metric.caps is not None:
                 out = metric.caps.curl(out, F[handed[0]])
         return call.finish(out, field, name, long_name, metric.labels, 1, terms)
@@ -499,7 +499,7 @@ def laplacian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, **kwa
             total = add(total, call.coef_derivative(mul(ginv.get((q, r), 0.0), det), q))
         if not (isinstance(total, float) and total == 0.0):
             first[r] = call.diff(f, r)
-            out = add(out, mul(first[r], safe_div(total, det)))
+            out = add(out, mul(first[r], mul(total, metric.reciprocal_det())))
     out = out.transpose(*f.dims)
     if metric.caps is not None:
         lat = metric.handed[1]

@@ -458,3 +458,41 @@ def test_every_operator_takes_geometry_in_dataarray_and_dataset_forms():
     g = psi.grad.gradient(**kw).sel(component="latitude").interp(latitude=r.latitude, longitude=r.longitude)
     np.testing.assert_allclose(r, g, rtol=1e-3)
     np.testing.assert_allclose(r.distance[-1], R * np.deg2rad(20.0), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- signatures and the optional extra
+
+@pytest.mark.parametrize("obj", [xr.DataArray([1.0, 2, 3]), xr.Dataset({"a": ("x", [1.0, 2, 3])})])
+def test_accessor_methods_show_their_real_keywords(obj):
+    import inspect
+
+    for name in ("partial", "gradient", "divergence", "curl", "laplacian", "hessian", "jacobian", "directional",
+                 "along"):
+        params = inspect.signature(getattr(obj.grad, name)).parameters
+        for keyword in ("method", "boundary", "nan_policy", "geometry", "latitude", "radius", "crs", "frame"):
+            assert keyword in params, (name, keyword, list(params))
+        assert params["geometry"].default == "cartesian" and params["boundary"].default == "one-sided"
+        assert "self" not in params
+    assert "component_dim" in inspect.signature(obj.grad.curl).parameters
+
+
+def test_projected_without_pyproj_names_the_extra(monkeypatch):
+    import sys
+
+    ds, _, _ = lambert(11)
+    monkeypatch.setitem(sys.modules, "pyproj", None)  # import pyproj now raises ImportError
+    with pytest.raises(ImportError, match=r"fieldgrad\[geo\]"):
+        ds.f.grad.gradient(geometry="projected")
+
+
+def test_no_time_dim_mixed_with_space_unless_named():
+    t = np.array(["2000-01-01", "2000-01-02", "2000-01-03"], dtype="datetime64[ns]")
+    da = xr.DataArray(np.random.default_rng(0).normal(size=(3, 4, 5)), dims=("time", "y", "x"),
+                      coords={"time": t, "y": np.arange(4.0), "x": np.arange(5.0)})
+    with pytest.raises(ValueError, match="time"):
+        da.grad.gradient()
+    with pytest.raises(ValueError, match="time"):
+        da.grad.laplacian()
+    assert list(da.grad.gradient(["y", "x"]).component.values) == ["y", "x"]
+    marked = da.assign_coords(x=da.x.assign_attrs(axis="X"), y=da.y.assign_attrs(axis="Y"))
+    assert list(marked.grad.gradient().component.values) == ["y", "x"]

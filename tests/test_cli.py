@@ -349,14 +349,20 @@ def test_existing_output_and_overwrite(files: dict[str, Path], tmp_path: Path) -
 
 
 @needs_netcdf
-def test_overwrite_netcdf_in_place(files: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink"])
+def test_output_onto_the_input_is_refused(tmp_path: Path, spelling: str, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "self.nc"
     make_dataset().to_netcdf(path, engine="h5netcdf")
-    assert cli.main(["partial", str(path), "--var", "V", "--dims", "z", "--out", str(path), "--overwrite", "-q"]) == 0
-    with xr.open_dataset(path, engine="h5netcdf") as got:
-        assert list(got.data_vars) == ["dV_dz"]
-        np.testing.assert_allclose(got["dV_dz"].values, -4.0, atol=1e-9)
-    assert leftovers(tmp_path) == []
+    before = path.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    out = {"same": str(path), "relative": "./sub/../self.nc", "symlink": str(tmp_path / "link.nc")}[spelling]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.nc").symlink_to(path)
+    assert cli.main(["partial", str(path), "--var", "V", "--dims", "z", "--out", out, "--overwrite", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--out is the input itself" in err, err
+    assert path.read_bytes() == before and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("ext", ["zarr", "nc"])
@@ -462,7 +468,7 @@ def test_interrupted_run_leaves_no_output(tmp_path: Path, ext: str, sig: signal.
 def test_slow_run_completes_with_progress_bar(tmp_path: Path) -> None:
     src = _slow_input(tmp_path)
     out = tmp_path / "slow_out.zarr"
-    proc = _start_slow(tmp_path, src, out)
+    proc = _start_slow(tmp_path, src, out, "--progress")
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert "Completed" in stderr  # dask's progress bar, on stderr
@@ -471,6 +477,16 @@ def test_slow_run_completes_with_progress_bar(tmp_path: Path) -> None:
         np.testing.assert_allclose(got["df_dx"].isel(x=slice(1, -1)).values,
                                    np.broadcast_to(2 * np.arange(1.0, 39.0)[:, None], (38, 6)))
     assert leftovers(tmp_path) == []
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    src = _slow_input(tmp_path)
+    out = tmp_path / "slow_out.zarr"
+    proc = _start_slow(tmp_path, src, out)  # stderr is a pipe
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "Completed" not in stderr and "[#" not in stderr, stderr
+    assert f"wrote df_dx('x', 'y') to {out}" in stdout
 
 
 def test_console_script_entry_point() -> None:

@@ -197,8 +197,10 @@ class _Prepared:
 def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None,
            *, name: Any = "derive") -> xr.DataArray:
     str_orders = {str(k): o for k, o in orders.items()}
-    standard_name = None  # the field's own is never copied (fieldgrad.cf)
-    if list(orders.values()) == [1]:
+    standard_name = None  # the field's own is never copied onto a derivative (fieldgrad.cf)
+    if not any(orders.values()):  # order 0: the field itself
+        standard_name = da.attrs.get("standard_name")
+    elif list(orders.values()) == [1]:
         key = next(iter(orders))
         if key in da.coords and is_time_coord(da.coords[key]):
             standard_name = tendency_standard_name(da.attrs.get("standard_name"))

@@ -709,6 +709,35 @@ def cmd_operation(args: argparse.Namespace) -> int:
     return 0
 
 
+_DURATIONS = (("day", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
+
+
+def readable_duration(seconds: float) -> str:
+    """A time step in the largest unit that counts it whole: ``21600`` -> ``"6 h"``.
+
+    Examples
+    --------
+    >>> readable_duration(21600.0), readable_duration(90.0), readable_duration(86400 * 7), readable_duration(1.5)
+    ('6 h', '90 s', '7 day', '1500 ms')
+    """
+    for symbol, size in _DURATIONS:
+        count = seconds / size
+        if count >= 1 and abs(count - round(count)) <= 1e-9 * count:
+            return f"{round(count)} {symbol}"
+    return f"{seconds:g} s"
+
+
+def _readable_time(value: Any) -> str:
+    """A datetime64 as ISO 8601 without trailing zeros; cftime dates as they print."""
+    import numpy as np
+
+    if isinstance(value, np.datetime64):
+        import pandas as pd
+
+        return pd.Timestamp(value).isoformat()
+    return str(value)
+
+
 def _describe_coord(ds: Any, dim: Any) -> str:
     from .coords import axis_coord
 
@@ -728,11 +757,13 @@ def _describe_coord(ds: Any, dim: Any) -> str:
     first, last = vals[0], vals[-1]
     direction = "" if n < 2 or ac.values[-1] > ac.values[0] else ", decreasing"
     if c.dtype.kind in "mMO":
-        span = f"{first} .. {last}"
-        if ac.uniform:
-            step = vals[1] - vals[0] if c.dtype.kind in "mM" else f"{ac.spacing:g} s"
-            return f"{dim}: {n} points, {span}, uniform (step {step}){direction}"
-        return f"{dim}: {n} points, {span}, non-uniform{direction}"
+        span = f"{_readable_time(first)} .. {_readable_time(last)}"
+        seconds = axis_coord(c.values, str(dim), datetime_unit="s")
+        if seconds.uniform:
+            return f"{dim}: {n} points, {span}, uniform (step {readable_duration(abs(seconds.spacing))}){direction}"
+        steps = abs(seconds.values[1:] - seconds.values[:-1])
+        return (f"{dim}: {n} points, {span}, non-uniform (steps {readable_duration(steps.min())} .. "
+                f"{readable_duration(steps.max())}){direction}")
     if ac.uniform:
         return f"{dim}: {n} points, {first:g} .. {last:g}{u}, uniform (step {ac.spacing:g}{u}){direction}"
     steps = abs(ac.values[1:] - ac.values[:-1])

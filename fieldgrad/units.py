@@ -194,18 +194,24 @@ def _order_suffix(order: int) -> str:
 
 
 def derivative_name(name: Any, orders: Mapping[str, int]) -> str | None:
-    """``dV_dx``, ``d2V_dx2``, ``d2V_dxdy``; None for an unnamed field.
+    """``dV_dx``, ``d2V_dx2``, ``d2V_dxdy``; None for an unnamed field; dims of order 0 are left out
+    (order 0 along every dim is the field itself, named as it is).
 
     Examples
     --------
     >>> derivative_name("V", {"x": 2})
     'd2V_dx2'
-    >>> derivative_name("T", {"x": 1, "y": 1})
+    >>> derivative_name("T", {"x": 1, "y": 1, "z": 0})
     'd2T_dxdy'
+    >>> derivative_name("T", {"x": 0})
+    'T'
     """
     if name is None:
         return None
+    orders = {d: o for d, o in orders.items() if o}
     total = sum(orders.values())
+    if total == 0:
+        return str(name)
     dens = "".join(f"d{d}{_order_suffix(o)}" for d, o in orders.items())
     return f"d{_order_suffix(total)}{name}_{dens}"
 
@@ -217,8 +223,13 @@ def derivative_long_name(base: str, orders: Mapping[str, int]) -> str:
     --------
     >>> derivative_long_name("potential", {"x": 2})
     'd2(potential)/dx2'
+    >>> derivative_long_name("potential", {"x": 0})
+    'potential'
     """
+    orders = {d: o for d, o in orders.items() if o}
     total = sum(orders.values())
+    if total == 0:
+        return base
     dens = "".join(f"d{d}{_order_suffix(o)}" for d, o in orders.items())
     return f"d{_order_suffix(total)}({base})/{dens}"
 

@@ -213,7 +213,7 @@ def test_cli_partial_in_level_and_time(era5_file: Path, tmp_path: Path, ext: str
     assert set(got.data_vars) == {"dt_dlevel", "du_dlevel"}
     assert_no_field_standard_names(got, era5_like())
     _all_units_parse(got)
-    ref = era5_like()["t"].differentiate("level")
+    ref = era5_like()["t"].differentiate("level", edge_order=2)
     np.testing.assert_allclose(got["dt_dlevel"].values, ref.values, rtol=1e-12)
 
     out2 = tmp_path / f"dt.{ext}"
@@ -307,3 +307,76 @@ def test_cli_cartesian_vorticity_needs_the_right_handed_order(tmp_path: Path) ->
     assert cli.main(["divergence", str(src), "--var", "v", "u", "--dims", "y", "x", "--out",
                      str(tmp_path / "c.nc"), "-q"]) == 0
     assert _quiet_open(tmp_path / "c.nc").cf["divergence_of_wind"].name == "div_v_u"
+
+
+def test_cli_info_readable_time_step(era5_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["info", str(era5_file)]) == 0
+    out = capsys.readouterr().out
+    assert "time: 5 points, 2020-01-01T00:00:00 .. 2020-01-02T00:00:00, uniform (step 6 h)" in out
+    assert "nanoseconds" not in out
+    assert "level: 5 points, 1000 .. 300 millibars, non-uniform" in out
+
+
+def test_cli_order_zero_keeps_the_name(era5_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.nc"
+    assert cli.main(["partial", str(era5_file), "--var", "t", "--dims", "level", "--order", "0",
+                     "--out", str(out), "-q"]) == 0
+    got = _quiet_open(out)
+    assert list(got.data_vars) == ["t"]
+    xr.testing.assert_allclose(got["t"], era5_like()["t"])
+    assert got["t"].attrs["standard_name"] == "air_temperature" and got["t"].attrs["units"] == "K"
+
+
+# ----------------------------------------------------------------------------- default dims (CLI)
+
+
+def test_cli_default_dims_are_spatial(era5_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --dims: latitude and longitude (CF units); never time; level (pressure) is not a length."""
+    out = tmp_path / "g.nc"
+    assert cli.main(["gradient", str(era5_file), "--var", "t", "--out", str(out)]) == 0
+    assert "gradient of t over latitude, longitude" in capsys.readouterr().out
+    got = _quiet_open(out)
+    assert list(got["grad_t"].component.values) == ["latitude", "longitude"]
+    ref = era5_like()["t"].differentiate("latitude", edge_order=2)
+    np.testing.assert_allclose(got["grad_t"].sel(component="latitude").values, ref.values, rtol=1e-12)
+    out = tmp_path / "l.nc"
+    assert cli.main(["laplacian", str(era5_file), "--var", "t", "--out", str(out), "-q"]) == 0
+    ref = era5_like()["t"].grad.laplacian(["latitude", "longitude"])
+    np.testing.assert_allclose(_quiet_open(out)["laplacian_t"].values, ref.values, rtol=1e-12)
+
+
+def test_cli_default_dims_of_incompatible_units_are_an_error(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    ds = era5_like()
+    ds["level"].attrs["axis"] = "Z"  # now a spatial dim too, in millibars beside degrees
+    src = tmp_path / "z.nc"
+    ds.to_netcdf(src, engine="h5netcdf")
+    for op in ("gradient", "laplacian"):
+        assert cli.main([op, str(src), "--var", "t", "--out", str(tmp_path / "o.nc"), "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "different units" in err and "--dims" in err, err
+        assert "level (millibars)" in err and "latitude (degree)" in err
+    # named explicitly, they are the user's choice
+    assert cli.main(["gradient", str(src), "--var", "t", "--dims", "level", "latitude",
+                     "--out", str(tmp_path / "o.nc"), "-q"]) == 0
+
+
+def test_cli_default_dims_without_cf_marks_leave_out_time(tmp_path: Path) -> None:
+    t = np.datetime64("2020-01-01", "ns") + np.arange(4) * np.timedelta64(1, "h")
+    x = np.arange(5.0)
+    src = tmp_path / "plain.nc"
+    xr.Dataset({"f": (("time", "a", "b"), np.add.outer(np.arange(4.0), np.add.outer(x**2, 3 * x)))},
+               coords={"time": t, "a": x, "b": x}).to_netcdf(src, engine="h5netcdf")
+    out = tmp_path / "g.nc"
+    assert cli.main(["gradient", str(src), "--var", "f", "--out", str(out), "-q"]) == 0
+    got = _quiet_open(out)["grad_f"]
+    assert list(got.component.values) == ["a", "b"]
+    np.testing.assert_allclose(got.sel(component="b").values, 3.0, rtol=1e-12)
+
+
+def test_cli_laplacian_refuses_time_with_space(era5_file: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["laplacian", str(era5_file), "--var", "t", "--dims", "time", "latitude",
+                     "--out", str(tmp_path / "o.nc"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "time" in err and "partial" in err, err

@@ -495,3 +495,37 @@ def test_console_script_entry_point() -> None:
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "fieldgrad"]
     assert ep.value == "fieldgrad.cli:main"
     assert ep.load() is cli.main
+
+
+@pytest.mark.parametrize("command", ["info", "methods", "partial", "gradient", "laplacian", "divergence", "curl"])
+def test_help_has_an_example_and_no_spec_references(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "SPEC" not in text and "§" not in text
+    assert "example" in text and f"fieldgrad {command}" in text.split("example")[1]
+
+
+@pytest.mark.parametrize("module,ext", [("h5netcdf", "nc"), ("h5py", "nc"), ("zarr", "zarr")])
+def test_missing_io_package_names_the_extra(files: dict[str, Path], tmp_path: Path, module: str, ext: str,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """As after `pip install fieldgrad` without [io]: the error says how to install it."""
+    src = source(files, ext)
+    monkeypatch.setitem(sys.modules, module, None)  # import fails, as when not installed
+    assert cli.main(["partial", str(src), "--var", "V", "--dims", "x", "--out", str(tmp_path / "o.nc"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'fieldgrad[io]'" in err and module in err, err
+    assert leftovers(tmp_path) == []
+
+
+def test_zarr_output_is_consolidated(files: dict[str, Path], tmp_path: Path) -> None:
+    import warnings
+
+    out = tmp_path / "c.zarr"
+    assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q") == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xr.open_zarr(out) as got, xr.open_zarr(out, consolidated=True) as again:
+            xr.testing.assert_identical(got, again)

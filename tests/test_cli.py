@@ -529,3 +529,37 @@ def test_zarr_output_is_consolidated(files: dict[str, Path], tmp_path: Path) -> 
         warnings.simplefilter("error")
         with xr.open_zarr(out) as got, xr.open_zarr(out, consolidated=True) as again:
             xr.testing.assert_identical(got, again)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ext,sig", [("zarr", signal.SIGINT), ("nc", signal.SIGTERM)], ids=["INT-zarr", "TERM-nc"])
+def test_interrupted_overwrite_keeps_the_previous_output(tmp_path: Path, ext: str, sig: signal.Signals) -> None:
+    """A real process interrupted while replacing an output: exit 130 within seconds, one line on
+    stderr, no temporary left, and the previous output as it was."""
+    if ext == "nc" and not HAVE_H5PY:
+        pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
+    src = _slow_input(tmp_path)
+    out = tmp_path / f"slow_out.{ext}"
+    xr.Dataset({"previous": ("p", [1.0, 2.0])}).to_zarr(out, consolidated=False) if ext == "zarr" else \
+        xr.Dataset({"previous": ("p", [1.0, 2.0])}).to_netcdf(out, engine="h5netcdf")
+    before = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
+        if ext == "zarr" else out.read_bytes()
+    proc = _start_slow(tmp_path, src, out, "--overwrite")
+    try:
+        _wait_for_temporary(proc, tmp_path)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert elapsed < 10, elapsed  # promptly: the chunks in flight finish, nothing more is started
+    lines = [line for line in err.strip().splitlines() if not line.startswith("fieldgrad: warning:")]
+    assert lines == ["fieldgrad: interrupted; no output written"], err
+    after = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
+        if ext == "zarr" else out.read_bytes()
+    assert after == before
+    assert leftovers(tmp_path) == []

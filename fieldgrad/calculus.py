@@ -15,7 +15,7 @@ import xarray as xr
 
 from . import engine
 from .cf import tendency_standard_name
-from .coords import AxisCoord, axis_coord
+from .coords import AxisCoord, _is_cftime, axis_coord
 from .units import (base_label, component_labels, datetime_unit_code, datetime_unit_symbol, derivative_long_name,
                     derivative_name, divide_units, is_pint, label_result, prefixed_name)
 
@@ -96,7 +96,7 @@ def is_time_coord(coord: xr.DataArray) -> bool:
     """
     if coord.dtype.kind in "mM":
         return True
-    return coord.dtype.kind == "O" and coord.size > 0 and type(coord.values.flat[0]).__module__.split(".")[0] == "cftime"
+    return coord.dtype.kind == "O" and coord.size > 0 and _is_cftime(coord.values.flat[0])
 
 
 def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable], datetime_unit: Any) -> str | None:

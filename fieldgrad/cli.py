@@ -12,13 +12,16 @@
 
 Common options of the operations: ``--method``, ``--accuracy``, ``--edge-order``,
 ``--boundary``, ``--nan-policy``, ``--option KEY=VALUE`` (method options such as
-``window=21``), ``--chunks x=128,y=128``, ``--overwrite``, ``--quiet``.
+``window=21``), ``--datetime-unit`` (default ``s``: time derivatives per second),
+``--chunks x=128,y=128``, ``--overwrite``, ``--progress``, ``--quiet``. Without ``--dims``,
+gradient and laplacian run over the variable's spatial dims (:func:`default_dims`).
 
 The input is read lazily with dask (zarr: a directory or a ``.zarr`` path; anything else:
 netCDF-4/HDF5 through h5netcdf), and the output format follows the extension of ``--out``
 (``.zarr`` or ``.nc``). The output is written to a hidden temporary sibling and renamed into
 place only once it is complete, so an interrupted run never leaves a partial file under the
-output name. An existing output is never replaced without ``--overwrite``.
+output name. An existing output is never replaced without ``--overwrite``, and the input never
+(OUT = IN is refused). zarr outputs have consolidated metadata.
 
 Exit status: 0 on success; 2 for any bad input (missing file, variable or dimension, an
 unreadable file, an invalid option), with a one-line message on stderr; 130 when interrupted;

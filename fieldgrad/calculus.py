@@ -14,9 +14,10 @@ import numpy as np
 import xarray as xr
 
 from . import engine
-from .coords import AxisCoord, axis_coord
-from .units import (base_label, component_labels, datetime_unit_symbol, derivative_long_name, derivative_name,
-                    divide_units, is_pint, prefixed_name, split_pint)
+from .cf import tendency_standard_name
+from .coords import AxisCoord, _is_cftime, axis_coord
+from .units import (base_label, component_labels, datetime_unit_code, datetime_unit_symbol, derivative_long_name,
+                    derivative_name, divide_units, is_pint, label_result, prefixed_name, split_pint)
 
 __all__ = ["partial", "gradient", "map_variables"]
 
@@ -83,6 +84,32 @@ def map_variables(ds: xr.Dataset, keys: Iterable[Hashable],
         if dims <= set(var.dims):
             out[name] = func(var, name)
     return out
+
+
+def is_time_coord(coord: xr.DataArray) -> bool:
+    """Whether a coordinate holds datetimes or cftime dates (counted in a ``datetime_unit``).
+
+    Examples
+    --------
+    >>> is_time_coord(xr.DataArray(np.array(["2000-01-01"], dtype="datetime64[ns]"))), is_time_coord(xr.DataArray([1.0]))
+    (True, False)
+    """
+    if coord.dtype.kind in "mM":
+        return True
+    return coord.dtype.kind == "O" and coord.size > 0 and _is_cftime(coord.values.flat[0])
+
+
+def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable], datetime_unit: Any) -> str | None:
+    """``datetime_unit`` as a numpy code; a ValueError when none of ``keys`` is a time coordinate."""
+    if datetime_unit is None:
+        return None
+    code = datetime_unit_code(datetime_unit)
+    keys = list(keys)
+    names = [k if k in obj.coords else _dim_of(obj, k) for k in keys]
+    if not any(n in obj.coords and is_time_coord(obj.coords[n]) for n in names):
+        raise ValueError(f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
+                         f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate")
+    return code
 
 
 def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
@@ -162,14 +189,17 @@ class _Prepared:
 
 def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None,
            *, name: Any = "derive") -> xr.DataArray:
-    attrs = dict(da.attrs)
-    attrs.pop("units", None)
-    if units is not None and not is_pint(result.data):
-        attrs["units"] = units
-    attrs["long_name"] = derivative_long_name(base_label(da), {str(k): o for k, o in orders.items()})
-    result.attrs = attrs
-    result.name = derivative_name(da.name, {str(k): o for k, o in orders.items()}) if name == "derive" else name
-    return result
+    str_orders = {str(k): o for k, o in orders.items()}
+    standard_name = None  # the field's own is never copied onto a derivative (fieldgrad.cf)
+    if not any(orders.values()):  # order 0: the field itself
+        standard_name = da.attrs.get("standard_name")
+    elif list(orders.values()) == [1]:
+        key = next(iter(orders))
+        if key in da.coords and is_time_coord(da.coords[key]):
+            standard_name = tendency_standard_name(da.attrs.get("standard_name"))
+    name = derivative_name(da.name, str_orders) if name == "derive" else name
+    return label_result(result, da, name, derivative_long_name(base_label(da), str_orders),
+                        None if is_pint(result.data) else units, standard_name=standard_name)
 
 
 def partial(
@@ -232,6 +262,7 @@ def partial(
     ('dV_dx', 'V m-1')
     """
     orders = _orders(spec, order)
+    datetime_unit = _check_datetime_unit(obj, orders, datetime_unit)
     common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
                   period=period, datetime_unit=datetime_unit, options=options)
     if isinstance(obj, xr.Dataset):
@@ -291,6 +322,7 @@ def gradient(
     array([ 0.,  4.,  8., 12.])
     """
     keys = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
+    datetime_unit = _check_datetime_unit(obj, keys, datetime_unit)
     common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
                   period=period, datetime_unit=datetime_unit, options=options)
     if isinstance(obj, xr.Dataset):
@@ -313,10 +345,6 @@ def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable
         raise ValueError("a pint-quantified gradient needs coordinates with the same units, got "
                          f"{prep.coord_units}; differentiate each dim with .grad.partial instead")
     data = prep.wrap_data(result, {keys[0]: 1})
-    out = xr.DataArray(data, dims=(component_dim,) + da.dims, coords=coords, attrs=dict(da.attrs))
-    out.attrs.pop("units", None)
-    if len(units) == 1 and None not in units:
-        out.attrs["units"] = units.pop()
-    out.attrs["long_name"] = f"gradient of {base_label(da)}"
-    out.name = prefixed_name("grad", da.name) if name == "derive" else name
-    return out
+    out = xr.DataArray(data, dims=(component_dim,) + da.dims, coords=coords)
+    return label_result(out, da, prefixed_name("grad", da.name) if name == "derive" else name,
+                        f"gradient of {base_label(da)}", units.pop() if len(units) == 1 and None not in units else None)

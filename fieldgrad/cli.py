@@ -12,13 +12,16 @@
 
 Common options of the operations: ``--method``, ``--accuracy``, ``--edge-order``,
 ``--boundary``, ``--nan-policy``, ``--option KEY=VALUE`` (method options such as
-``window=21``), ``--chunks x=128,y=128``, ``--overwrite``, ``--quiet``.
+``window=21``), ``--datetime-unit`` (default ``s``: time derivatives per second),
+``--chunks x=128,y=128``, ``--overwrite``, ``--progress``, ``--quiet``. Without ``--dims``,
+gradient and laplacian run over the variable's spatial dims (:func:`default_dims`).
 
 The input is read lazily with dask (zarr: a directory or a ``.zarr`` path; anything else:
 netCDF-4/HDF5 through h5netcdf), and the output format follows the extension of ``--out``
 (``.zarr`` or ``.nc``). The output is written to a hidden temporary sibling and renamed into
 place only once it is complete, so an interrupted run never leaves a partial file under the
-output name. An existing output is never replaced without ``--overwrite``.
+output name. An existing output is never replaced without ``--overwrite``, and the input never
+(OUT = IN is refused). zarr outputs have consolidated metadata.
 
 Exit status: 0 on success; 2 for any bad input (missing file, variable or dimension, an
 unreadable file, an invalid option), with a one-line message on stderr; 130 when interrupted;
@@ -135,10 +138,14 @@ def _build_parser() -> _Parser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("info", help="show the variables, dims and coordinates of a file (uniform or not)")
+    p = sub.add_parser("info", help="show the variables, dims and coordinates of a file (uniform or not)",
+                       description="show the variables, dims and coordinates of a file (uniform or not)",
+                       epilog="example:\n  fieldgrad info era5.nc", formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="IN", help="netCDF file or zarr store")
 
-    sub.add_parser("methods", help="list the derivative methods and their capabilities")
+    sub.add_parser("methods", help="list the derivative methods and their capabilities",
+                   description="list the derivative methods and their capabilities",
+                   epilog="example:\n  fieldgrad methods", formatter_class=argparse.RawDescriptionHelpFormatter)
 
     helps = {
         "partial": "partial derivative of each --var along --dims (repeat a dim or use --order for higher orders)",
@@ -147,17 +154,39 @@ def _build_parser() -> _Parser:
         "divergence": "divergence of the vector field whose components are the --var, along the --dims in order",
         "curl": "curl of the vector field whose components are the --var, along the --dims in order",
     }
+    examples = {
+        "partial": ["fieldgrad partial era5.nc --var t --dims level --out dt_dp.nc",
+                    "fieldgrad partial era5.nc --var t u --dims time --datetime-unit h --out tendency.zarr",
+                    "fieldgrad partial in.zarr --var V --dims x --order 2 --accuracy 4 --out d2V.zarr"],
+        "gradient": ["fieldgrad gradient era5.nc --var t --out grad_t.nc",
+                     "fieldgrad gradient in.zarr --var V --dims x y --chunks x=256,y=256 --out grad.zarr"],
+        "laplacian": ["fieldgrad laplacian era5.nc --var z --geometry sphere --out lap_z.nc",
+                      "fieldgrad laplacian in.nc --var V --dims x y --boundary periodic --out lap.nc"],
+        "divergence": ["fieldgrad divergence era5.nc --var u v --dims longitude latitude --geometry sphere "
+                       "--out div.nc",
+                       "fieldgrad divergence in.zarr --var Ex Ey --dims x y --out divE.zarr"],
+        "curl": ["fieldgrad curl era5.nc --var u v --dims longitude latitude --geometry sphere --out vorticity.nc",
+                 "fieldgrad curl in.zarr --var u v w --dims x y z --out curl.zarr"],
+    }
+    default_dims = (" (default: the variable's spatial dims: coordinates with a CF axis X/Y/Z, latitude/longitude "
+                    "units, or length units; never time)")
     for op in OPERATIONS:
-        p = sub.add_parser(op, help=helps[op], description=helps[op])
+        epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples[op])
+        p = sub.add_parser(op, help=helps[op], description=helps[op], epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("input", metavar="IN", help="netCDF file or zarr store")
         p.add_argument("--var", "-v", nargs="+", required=True, metavar="VAR",
                        help="variable(s); for divergence/curl the components, one per --dims entry")
         p.add_argument("--dims", "-d", nargs="+", required=op in ("partial", "divergence", "curl"), metavar="DIM",
                        help="dimensions (or 1-D coordinates) to differentiate along"
-                       + ("" if op in ("partial", "divergence", "curl") else " (default: all dims of the variable)"))
+                       + ("" if op in ("partial", "divergence", "curl") else default_dims))
         if op == "partial":
             p.add_argument("--order", type=int, default=1, help="derivative order along each dim (default 1)")
-        p.add_argument("--out", "-o", required=True, metavar="OUT", help="output path: .nc (netCDF) or .zarr")
+        p.add_argument("--out", "-o", required=True, metavar="OUT",
+                       help="output path: .nc (netCDF) or .zarr; not the input itself")
+        p.add_argument("--datetime-unit", metavar="UNIT",
+                       help="unit of time for a datetime coordinate: s, h, D, ms, ... or hours, seconds, days "
+                       "(default: s, so time derivatives are per second, the SI unit)")
         p.add_argument("--method", "-m", default="fd", help="derivative method (see 'fieldgrad methods'; default fd)")
         p.add_argument("--accuracy", type=int, help="fd: order of accuracy in the interior (2, 4, 6, 8)")
         p.add_argument("--edge-order", type=int, help="fd: order of accuracy of the boundary stencils")
@@ -170,13 +199,17 @@ def _build_parser() -> _Parser:
         p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="a method option, e.g. window=21 or smoothing=auto (repeatable)")
         if op != "partial":
-            p.add_argument("--geometry", choices=("cartesian", "sphere"),
-                           help="sphere: lat/lon in degrees, derivatives per metre (SPEC §3)")
+            p.add_argument("--geometry", choices=("cartesian", "sphere", "projected"),
+                           help="sphere: latitude/longitude (1-D or 2-D, found from their CF attributes), "
+                           "derivatives per metre on a sphere of --radius, polar caps at the poles; projected: "
+                           "projection x/y coordinates with a CF grid_mapping, corrected by the map factors")
             p.add_argument("--radius", type=float, help="sphere radius in metres (default: the Earth's, 6.371e6)")
         p.add_argument("--chunks", nargs="+", metavar="DIM=SIZE",
                        help="dask chunks to read with, e.g. x=128,y=128 (default: the file's own chunks)")
         p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        p.add_argument("--progress", action="store_true",
+                       help="show a progress bar (default: only when stderr is a terminal)")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     return parser
 
 
@@ -193,6 +226,28 @@ def _is_zarr_path(path: Path) -> bool:
         (path / ".zgroup").exists() or (path / "zarr.json").exists() or (path / ".zattrs").exists()))
 
 
+IO_EXTRA = "pip install 'fieldgrad[io]'"
+
+
+def require_io(what: str, *modules: str) -> None:
+    """CLIError naming the ``[io]`` extra when a reader/writer package is not installed.
+
+    Examples
+    --------
+    >>> require_io("reading netCDF", "no_such_module_xyz")
+    Traceback (most recent call last):
+    ...
+    fieldgrad.cli.CLIError: reading netCDF needs the no_such_module_xyz package: pip install 'fieldgrad[io]'
+    """
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise CLIError(f"{what} needs the {module} package: {IO_EXTRA}") from None
+
+
 def open_input(path_text: str, chunks: dict[str, int | str] | None) -> Any:
     """Open a netCDF file or zarr store lazily (dask-backed); CLIError if missing or unreadable."""
     import xarray as xr
@@ -201,20 +256,23 @@ def open_input(path_text: str, chunks: dict[str, int | str] | None) -> Any:
     if not path.exists():
         raise CLIError(f"input not found: {path_text}")
     open_chunks: Any = {} if chunks is None else chunks
+    zarr_input = _is_zarr_path(path) or path.is_dir()
+    magic = b""
+    if not zarr_input:
+        with contextlib.suppress(OSError), open(path, "rb") as fh:
+            magic = fh.read(3)
+    if zarr_input:
+        require_io("reading zarr", "zarr")
+    elif magic != b"CDF":  # classic netCDF-3 is read by scipy, a dependency; all else by h5netcdf
+        require_io("reading netCDF-4", "h5netcdf", "h5py")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            if _is_zarr_path(path) or path.is_dir():
+            if zarr_input:
                 return xr.open_dataset(path, engine="zarr", chunks=open_chunks)
-            try:
-                return xr.open_dataset(path, engine="h5netcdf", chunks=open_chunks)
-            except Exception as exc:
-                first = exc
-            with open(path, "rb") as fh:
-                magic = fh.read(3)
-            if magic == b"CDF":  # classic netCDF-3: scipy reads it
+            if magic == b"CDF":
                 return xr.open_dataset(path, engine="scipy", chunks=open_chunks)
-            raise first
+            return xr.open_dataset(path, engine="h5netcdf", chunks=open_chunks)
     except CLIError:
         raise
     except Exception as exc:  # any reader error means: not a file we can read
@@ -379,6 +437,143 @@ def _need(accessor: Any, op: str) -> Any:
     return func
 
 
+# ----------------------------------------------------------------------------- which dims
+
+_NORTH = ("degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn")
+_EAST = ("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese")
+
+
+def _coord_of(ds: Any, key: str) -> Any:
+    """The 1-D coordinate that positions along ``key`` come from, or None (unit spacing)."""
+    if key in ds.coords and ds.coords[key].ndim == 1:
+        return ds.coords[key]
+    return None
+
+
+def cf_role(coord: Any) -> str | None:
+    """``"T"``, ``"X"`` (east), ``"Y"`` (north), ``"Z"`` or None: a coordinate's CF role, from its
+    ``axis`` attr, its dtype (datetimes), latitude/longitude units or standard names."""
+    from .calculus import is_time_coord
+
+    if coord is None:
+        return None
+    axis = str(coord.attrs.get("axis", "")).upper()
+    if axis in ("T", "X", "Y", "Z"):
+        return axis
+    if is_time_coord(coord):
+        return "T"
+    units = str(coord.attrs.get("units", "")).strip().lower()
+    std = str(coord.attrs.get("standard_name", "")).lower()
+    if units in _EAST or std in ("longitude", "grid_longitude", "projection_x_coordinate"):
+        return "X"
+    if units in _NORTH or std in ("latitude", "grid_latitude", "projection_y_coordinate"):
+        return "Y"
+    return None
+
+
+def _is_length(units: str) -> bool:
+    from .units import cf_registry, same_dimension
+
+    if cf_registry() is None:
+        return units in ("m", "km", "cm", "mm", "meter", "meters", "metre", "metres")
+    return same_dimension(units, "m")
+
+
+def _is_spatial(coord: Any) -> bool:
+    if coord is None:
+        return False
+    role = cf_role(coord)
+    if role is not None:
+        return role in ("X", "Y", "Z")
+    units = coord.attrs.get("units")
+    return isinstance(units, str) and _is_length(units.strip())
+
+
+def _unit_kind(coord: Any) -> str | None:
+    """What a dim's positions are measured in, for comparing dims: latitude/longitude are degrees."""
+    if coord is None:
+        return None
+    if cf_role(coord) == "T":
+        return "s"
+    if cf_role(coord) in ("X", "Y") and str(coord.attrs.get("units", "")).strip().lower() in _NORTH + _EAST:
+        return "degree"
+    units = coord.attrs.get("units")
+    return units.strip() if isinstance(units, str) else None
+
+
+def default_dims(ds: Any, name: str) -> list[str]:
+    """The dims of a variable that a gradient or Laplacian runs over when --dims is not given.
+
+    The spatial dims (CF axis X/Y/Z, latitude/longitude units or standard names, length units);
+    where none is marked, every dim that is not time; a time dim alone only when it is the only dim.
+    Dims measured in incompatible units (metres and degrees, degrees and pressure) are a CLIError.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> t = np.datetime64("2000-01-01", "ns") + np.arange(3) * np.timedelta64(6, "h")
+    >>> ds = xr.Dataset({"T": (("time", "lat", "lon"), np.zeros((3, 4, 5)))},
+    ...                 coords={"time": t, "lat": ("lat", np.arange(4.0), {"units": "degrees_north"}),
+    ...                         "lon": ("lon", np.arange(5.0), {"units": "degrees_east"})})
+    >>> default_dims(ds, "T")
+    ['lat', 'lon']
+    """
+    dims = [str(d) for d in ds[name].dims]
+    chosen = [d for d in dims if _is_spatial(_coord_of(ds, d))]
+    how = "spatial dims"
+    if not chosen:
+        chosen = [d for d in dims if cf_role(_coord_of(ds, d)) != "T"] or dims
+        how = "dims"
+    kinds = {d: _unit_kind(_coord_of(ds, d)) for d in chosen}
+    if len(chosen) > 1 and not _compatible(list(kinds.values())):
+        listed = ", ".join(f"{d} ({k or 'no units'})" for d, k in kinds.items())
+        raise CLIError(f"the {how} of {name!r} are measured in different units: {listed}; "
+                       f"choose the dims with --dims")
+    return chosen
+
+
+def _compatible(kinds: list[str | None]) -> bool:
+    from .units import same_dimension
+
+    if any(k is None for k in kinds):
+        return all(k is None for k in kinds)  # unit spacing everywhere, or units everywhere
+    return all(same_dimension(kinds[0], k) for k in kinds[1:])  # type: ignore[arg-type]
+
+
+def _time_dims(ds: Any, dims: Sequence[str]) -> list[str]:
+    """The dims among ``dims`` that are times (CF axis T, datetimes or cftime dates)."""
+    return [d for d in dims if cf_role(_coord_of(ds, d)) == "T"]
+
+
+def _datetime_dims(ds: Any, dims: Sequence[str]) -> list[str]:
+    """The dims among ``dims`` whose coordinate is counted in a ``datetime_unit``."""
+    from .calculus import is_time_coord
+
+    return [d for d in dims if _coord_of(ds, d) is not None and is_time_coord(_coord_of(ds, d))]
+
+
+def _vector_standard_name(ds: Any, op: str, dims: Sequence[str], names: Sequence[str], kw: dict[str, Any],
+                          units: str | None) -> str | None:
+    """The CF standard name of a divergence/curl of variables with standard names (fieldgrad.cf)."""
+    from .cf import vector_standard_name
+
+    comps = dict(zip(dims, (ds[n].attrs.get("standard_name") for n in names)))
+    if kw.get("geometry") == "sphere":  # the sphere's curl is the upward component whatever the order
+        roles = {cf_role(_coord_of(ds, d)): d for d in dims}
+        if set(roles) != {"X", "Y"}:
+            return None
+        comps = {roles["X"]: comps[roles["X"]], roles["Y"]: comps[roles["Y"]]}
+    return vector_standard_name(op, list(comps.values()), units)
+
+
+def _no_time_with_space(ds: Any, op: str, dims: Sequence[str]) -> None:
+    """A Laplacian, divergence or curl sums terms per time and per length: refused."""
+    times = _time_dims(ds, dims)
+    if times and len(times) != len(dims):
+        raise CLIError(f"{op} over {', '.join(dims)} would add terms per unit of time ({', '.join(times)}) to "
+                       f"terms per unit of the other dims; differentiate in time with 'fieldgrad partial'")
+
+
 def compute_result(ds: Any, args: argparse.Namespace) -> Any:
     """The output Dataset of an operation: one variable per result, with the input's coords.
 
@@ -400,6 +595,16 @@ def compute_result(ds: Any, args: argparse.Namespace) -> Any:
     _check_vars(ds, names)
     _check_dims(ds, names, args.dims)
     kw = _method_kwargs(args)
+    datetime_unit = getattr(args, "datetime_unit", None)
+    notes: list[str] = []  # the dims chosen for the user, reported with the result
+    args.notes = notes
+
+    def time_kw(dims: Sequence[str]) -> dict[str, Any]:
+        """datetime_unit: the user's (the library checks it applies), else seconds where a dim is a time."""
+        if datetime_unit is not None:
+            return {"datetime_unit": datetime_unit}
+        return {"datetime_unit": "s"} if _datetime_dims(ds, dims) else {}
+
     results: dict[str, xr.DataArray] = {}
     if op in ("divergence", "curl"):
         dims = list(args.dims)
@@ -410,21 +615,28 @@ def compute_result(ds: Any, args: argparse.Namespace) -> Any:
             raise CLIError(f"{op}: --dims names a dimension twice: {' '.join(dims)}")
         if op == "curl" and len(dims) not in (2, 3):
             raise CLIError(f"curl needs 2 or 3 components, got {len(dims)}")
+        _no_time_with_space(ds, op, dims)
         func = _need(ds.grad, op)
-        res = func(dict(zip(dims, args.var)), **kw)
-        if isinstance(res, xr.Dataset):  # pragma: no cover - depends on the accessor's return type
-            results.update({str(k): v for k, v in res.data_vars.items()})
-        else:
-            results[str(res.name) if res.name is not None else op] = res
+        res = func(dict(zip(dims, args.var)), **kw, **time_kw(dims))
+        standard_name = _vector_standard_name(ds, op, dims, list(args.var), kw, res.attrs.get("units"))
+        if standard_name is not None:
+            res.attrs["standard_name"] = standard_name
+        results[str(res.name) if res.name is not None else op] = res
     else:
         for name in names:
             da = ds[name]
+            dims = args.dims
+            if dims is None and op in ("gradient", "laplacian") and kw.get("geometry", "cartesian") == "cartesian":
+                dims = default_dims(ds, name)
+                notes.append(f"{op} of {name} over {', '.join(dims)}")
             if op == "partial":
-                res = da.grad.partial(list(args.dims), args.order, **kw)
+                res = da.grad.partial(list(dims), args.order, **kw, **time_kw(dims))
             elif op == "gradient":
-                res = da.grad.gradient(args.dims, **kw)
+                res = da.grad.gradient(dims, **kw, **time_kw(dims or []))
             else:
-                res = _need(da.grad, "laplacian")(args.dims, **kw)
+                if dims is not None:
+                    _no_time_with_space(ds, op, dims)
+                res = _need(da.grad, "laplacian")(dims, **kw, **time_kw(dims or []))
             key = str(res.name) if res.name is not None else f"{op}_{name}"
             if key in results:
                 key = f"{key}_{name}"
@@ -454,13 +666,17 @@ def _prepare_for_writing(ds: Any) -> Any:
 
 
 def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
+    """Write ``ds`` to ``tmp``; a progress bar on stderr unless ``quiet``. zarr stores get consolidated
+    metadata, so that ``xr.open_zarr`` reads them without a warning and in one request."""
     from dask.diagnostics import ProgressBar
 
     if fmt == "zarr":
+        require_io("writing zarr", "zarr")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # zarr's notes about string dtypes in the v3 format
-            delayed = ds.to_zarr(tmp, mode="w-", compute=False, consolidated=False)
+            warnings.simplefilter("ignore")  # zarr's notes about string dtypes and consolidated metadata in v3
+            delayed = ds.to_zarr(tmp, mode="w-", compute=False, consolidated=True)
     else:
+        require_io("writing netCDF", "h5netcdf", "h5py")
         delayed = ds.to_netcdf(tmp, engine="h5netcdf", compute=False)
     bar = contextlib.nullcontext() if quiet else ProgressBar(minimum=1.0, out=sys.stderr)
     with bar, warnings.catch_warnings():
@@ -472,6 +688,8 @@ def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
 def cmd_operation(args: argparse.Namespace) -> int:
     out = Path(args.out)
     fmt = _output_format(out)
+    if out.resolve() == Path(args.input).resolve():
+        raise CLIError(f"--out is the input itself ({args.input}); write the result to another path")
     if out.exists() and not args.overwrite:
         raise CLIError(f"output exists: {out} (pass --overwrite to replace it)")
     chunks = parse_chunks(args.chunks)
@@ -483,15 +701,45 @@ def cmd_operation(args: argparse.Namespace) -> int:
                 raise CLIError(f"--chunks names {unknown[0]!r}, which is not a dimension of the input; "
                                f"dims: {', '.join(map(str, ds.dims))}")
         result = compute_result(ds, args)
+        show_progress = not args.quiet and (args.progress or sys.stderr.isatty())
         with atomic_output(out, args.overwrite) as tmp:
-            _write(result, tmp, fmt, args.quiet)
-            ds.close()  # release the input before it may be replaced (OUT == IN with --overwrite)
+            _write(result, tmp, fmt, not show_progress)
     finally:
         ds.close()
     if not args.quiet:
         names = ", ".join(f"{k}{tuple(map(str, v.dims))}" for k, v in result.data_vars.items())
-        print(f"wrote {names} to {out}")
+        chosen = f" ({'; '.join(args.notes)}; choose with --dims)" if getattr(args, "notes", None) else ""
+        print(f"wrote {names} to {out}{chosen}")
     return 0
+
+
+_DURATIONS = (("day", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9))
+
+
+def readable_duration(seconds: float) -> str:
+    """A time step in the largest unit that counts it whole: ``21600`` -> ``"6 h"``.
+
+    Examples
+    --------
+    >>> readable_duration(21600.0), readable_duration(90.0), readable_duration(86400 * 7), readable_duration(1.5)
+    ('6 h', '90 s', '7 day', '1500 ms')
+    """
+    for symbol, size in _DURATIONS:
+        count = seconds / size
+        if count >= 1 and abs(count - round(count)) <= 1e-9 * count:
+            return f"{round(count)} {symbol}"
+    return f"{seconds:g} s"
+
+
+def _readable_time(value: Any) -> str:
+    """A datetime64 as ISO 8601 without trailing zeros; cftime dates as they print."""
+    import numpy as np
+
+    if isinstance(value, np.datetime64):
+        import pandas as pd
+
+        return pd.Timestamp(value).isoformat()
+    return str(value)
 
 
 def _describe_coord(ds: Any, dim: Any) -> str:
@@ -513,11 +761,13 @@ def _describe_coord(ds: Any, dim: Any) -> str:
     first, last = vals[0], vals[-1]
     direction = "" if n < 2 or ac.values[-1] > ac.values[0] else ", decreasing"
     if c.dtype.kind in "mMO":
-        span = f"{first} .. {last}"
-        if ac.uniform:
-            step = vals[1] - vals[0] if c.dtype.kind in "mM" else f"{ac.spacing:g} s"
-            return f"{dim}: {n} points, {span}, uniform (step {step}){direction}"
-        return f"{dim}: {n} points, {span}, non-uniform{direction}"
+        span = f"{_readable_time(first)} .. {_readable_time(last)}"
+        seconds = axis_coord(c.values, str(dim), datetime_unit="s")
+        if seconds.uniform:
+            return f"{dim}: {n} points, {span}, uniform (step {readable_duration(abs(seconds.spacing))}){direction}"
+        steps = abs(seconds.values[1:] - seconds.values[:-1])
+        return (f"{dim}: {n} points, {span}, non-uniform (steps {readable_duration(steps.min())} .. "
+                f"{readable_duration(steps.max())}){direction}")
     if ac.uniform:
         return f"{dim}: {n} points, {first:g} .. {last:g}{u}, uniform (step {ac.spacing:g}{u}){direction}"
     steps = abs(ac.values[1:] - ac.values[:-1])

@@ -78,7 +78,10 @@ class Differentiator:
         coefficients, which lack some of the field's dims (keywords for those are dropped)."""
         from .calculus import partial
 
-        return partial(f, spec, order, **(self._for(f) if grid else self.common))
+        common = self._for(f) if grid else self.common
+        if common.get("datetime_unit") is not None and not _names_time(f, spec):
+            common = {**common, "datetime_unit": None}  # one term of a mixed time/space operator
+        return partial(f, spec, order, **common)
 
     def first(self, f: Any, dims: Sequence[Hashable]) -> dict[str, Any]:
         """First derivatives along several dims in one pass (one halo exchange when chunked)."""
@@ -507,6 +510,12 @@ def lat_lon_coords(obj: xr.DataArray | xr.Dataset, latitude: Hashable | None = N
                 f"attributes (units 'degrees_{'north' if kind == 'latitude' else 'east'}' or standard_name "
                 f"'{kind}'); found {one + two or 'none'}")
     return out[0], out[1]
+
+
+def _names_time(obj: xr.DataArray | xr.Dataset, spec: Any) -> bool:
+    """Whether a derivative spec names a dim with datetime or cftime values."""
+    keys = [spec] if isinstance(spec, (str, bytes)) or not isinstance(spec, Iterable) else list(spec)
+    return any(_is_time(obj, k) for k in keys)
 
 
 def _is_time(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> bool:

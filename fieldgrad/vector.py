@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .cf import vector_standard_name
 from .geometry import Differentiator, Metric, add, metric_for, mul, sub
 from .signatures import shows_keywords
 from .units import base_label as _base
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 FRAMES = ("earth", "grid")
+# encoding key of a vector field built from variables: {component label: the variable's standard_name}
+COMPONENT_STANDARD_NAMES = "fieldgrad_component_standard_names"
 _GEOMETRY_KEYWORDS = ("geometry", "latitude", "longitude", "radius", "crs", "frame")
 
 
@@ -127,8 +130,10 @@ class _Call:
         return divide_units(field_units, {per.pop(): order})  # type: ignore[dict-item]
 
     def finish(self, out: xr.DataArray, like: xr.DataArray, name: str | None, long_name: str,
-               labels: Iterable[str], order: int, terms: Iterable[xr.DataArray] = ()) -> xr.DataArray:
-        """Attach pint units (when the field had them) and the result's name, long_name and units."""
+               labels: Iterable[str], order: int, terms: Iterable[xr.DataArray] = (),
+               cf_operation: str | None = None) -> xr.DataArray:
+        """Attach pint units (when the field had them) and the result's name, long_name, units and,
+        for ``cf_operation`` ("divergence", "curl") of named components, the CF standard name."""
         labels = list(labels)
         units = self.units(labels, order, terms)
         if self.pint_units is not None:
@@ -139,7 +144,14 @@ class _Call:
             registry = self.pint_units._REGISTRY
             out = out.copy(data=registry.Quantity(out.data, self.pint_units / registry.Unit(per.pop()) ** order))
             units = None
-        return _finish(out, like, name, long_name, units)
+        standard_name = None
+        if cf_operation is not None:
+            names = like.encoding.get(COMPONENT_STANDARD_NAMES, {})
+            order_of_labels = self.metric.handed if cf_operation == "curl" else self.metric.labels
+            standard_name = vector_standard_name(cf_operation, [names.get(a) for a in order_of_labels],
+                                                 units if units is not None else (
+                                                     str(out.data.units) if self.pint_units is not None else None))
+        return _finish(out, like, name, long_name, units, standard_name=standard_name)
 
 
 def _dim_of(obj: xr.DataArray, key: Hashable) -> Hashable:
@@ -379,7 +391,7 @@ def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **
     if call.flat:
         terms = [call.diff(comps[a], q) for a, q in zip(metric.labels, metric.dims)]
         return call.finish(sum(terms[1:], terms[0]), field, name, f"divergence of {_base(field)}", metric.labels, 1,
-                           terms)
+                           terms, cf_operation="divergence")
     F = _vector_in(call, comps)
     adj = metric.adjugate()
     out: Any = 0.0
@@ -393,7 +405,8 @@ def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **
     if metric.caps is not None:
         north = metric.handed[1]
         out = metric.caps.divergence(out, F[north])
-    return call.finish(out, field, name, f"divergence of {_base(field)}", metric.labels, 1)
+    return call.finish(out, field, name, f"divergence of {_base(field)}", metric.labels, 1,
+                       cf_operation="divergence")
 
 
 @shows_keywords()
@@ -448,7 +461,7 @@ def curl(field: xr.DataArray, *, component_dim: Hashable = "component", **kwargs
             out = mul(out, metric.reciprocal_det(handed)).transpose(*like.dims)
             if metric.caps is not None:
                 out = metric.caps.curl(out, F[handed[0]])
-        return call.finish(out, field, name, long_name, metric.labels, 1, terms)
+        return call.finish(out, field, name, long_name, metric.labels, 1, terms, cf_operation="curl")
     parts = {}
     for i, label in enumerate(handed):
         b, c = qs[(i + 1) % 3], qs[(i + 2) % 3]

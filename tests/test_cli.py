@@ -349,14 +349,20 @@ def test_existing_output_and_overwrite(files: dict[str, Path], tmp_path: Path) -
 
 
 @needs_netcdf
-def test_overwrite_netcdf_in_place(files: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink"])
+def test_output_onto_the_input_is_refused(tmp_path: Path, spelling: str, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "self.nc"
     make_dataset().to_netcdf(path, engine="h5netcdf")
-    assert cli.main(["partial", str(path), "--var", "V", "--dims", "z", "--out", str(path), "--overwrite", "-q"]) == 0
-    with xr.open_dataset(path, engine="h5netcdf") as got:
-        assert list(got.data_vars) == ["dV_dz"]
-        np.testing.assert_allclose(got["dV_dz"].values, -4.0, atol=1e-9)
-    assert leftovers(tmp_path) == []
+    before = path.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    out = {"same": str(path), "relative": "./sub/../self.nc", "symlink": str(tmp_path / "link.nc")}[spelling]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.nc").symlink_to(path)
+    assert cli.main(["partial", str(path), "--var", "V", "--dims", "z", "--out", out, "--overwrite", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--out is the input itself" in err, err
+    assert path.read_bytes() == before and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("ext", ["zarr", "nc"])
@@ -462,7 +468,7 @@ def test_interrupted_run_leaves_no_output(tmp_path: Path, ext: str, sig: signal.
 def test_slow_run_completes_with_progress_bar(tmp_path: Path) -> None:
     src = _slow_input(tmp_path)
     out = tmp_path / "slow_out.zarr"
-    proc = _start_slow(tmp_path, src, out)
+    proc = _start_slow(tmp_path, src, out, "--progress")
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert "Completed" in stderr  # dask's progress bar, on stderr
@@ -473,9 +479,87 @@ def test_slow_run_completes_with_progress_bar(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    src = _slow_input(tmp_path)
+    out = tmp_path / "slow_out.zarr"
+    proc = _start_slow(tmp_path, src, out)  # stderr is a pipe
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "Completed" not in stderr and "[#" not in stderr, stderr
+    assert f"wrote df_dx('x', 'y') to {out}" in stdout
+
+
 def test_console_script_entry_point() -> None:
     from importlib.metadata import entry_points
 
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "fieldgrad"]
     assert ep.value == "fieldgrad.cli:main"
     assert ep.load() is cli.main
+
+
+@pytest.mark.parametrize("command", ["info", "methods", "partial", "gradient", "laplacian", "divergence", "curl"])
+def test_help_has_an_example_and_no_spec_references(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "SPEC" not in text and "§" not in text
+    assert "example" in text and f"fieldgrad {command}" in text.split("example")[1]
+
+
+@pytest.mark.parametrize("module,ext", [("h5netcdf", "nc"), ("h5py", "nc"), ("zarr", "zarr")])
+def test_missing_io_package_names_the_extra(files: dict[str, Path], tmp_path: Path, module: str, ext: str,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """As after `pip install fieldgrad` without [io]: the error says how to install it."""
+    src = source(files, ext)
+    monkeypatch.setitem(sys.modules, module, None)  # import fails, as when not installed
+    assert cli.main(["partial", str(src), "--var", "V", "--dims", "x", "--out", str(tmp_path / "o.nc"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'fieldgrad[io]'" in err and module in err, err
+    assert leftovers(tmp_path) == []
+
+
+def test_zarr_output_is_consolidated(files: dict[str, Path], tmp_path: Path) -> None:
+    import warnings
+
+    out = tmp_path / "c.zarr"
+    assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q") == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xr.open_zarr(out) as got, xr.open_zarr(out, consolidated=True) as again:
+            xr.testing.assert_identical(got, again)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ext,sig", [("zarr", signal.SIGINT), ("nc", signal.SIGTERM)], ids=["INT-zarr", "TERM-nc"])
+def test_interrupted_overwrite_keeps_the_previous_output(tmp_path: Path, ext: str, sig: signal.Signals) -> None:
+    """A real process interrupted while replacing an output: exit 130 within seconds, one line on
+    stderr, no temporary left, and the previous output as it was."""
+    if ext == "nc" and not HAVE_H5PY:
+        pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
+    src = _slow_input(tmp_path)
+    out = tmp_path / f"slow_out.{ext}"
+    xr.Dataset({"previous": ("p", [1.0, 2.0])}).to_zarr(out, consolidated=False) if ext == "zarr" else \
+        xr.Dataset({"previous": ("p", [1.0, 2.0])}).to_netcdf(out, engine="h5netcdf")
+    before = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
+        if ext == "zarr" else out.read_bytes()
+    proc = _start_slow(tmp_path, src, out, "--overwrite")
+    try:
+        _wait_for_temporary(proc, tmp_path)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert elapsed < 10, elapsed  # promptly: the chunks in flight finish, nothing more is started
+    lines = [line for line in err.strip().splitlines() if not line.startswith("fieldgrad: warning:")]
+    assert lines == ["fieldgrad: interrupted; no output written"], err
+    after = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
+        if ext == "zarr" else out.read_bytes()
+    assert after == before
+    assert leftovers(tmp_path) == []

@@ -496,3 +496,14 @@ def test_no_time_dim_mixed_with_space_unless_named():
     assert list(da.grad.gradient(["y", "x"]).component.values) == ["y", "x"]
     marked = da.assign_coords(x=da.x.assign_attrs(axis="X"), y=da.y.assign_attrs(axis="Y"))
     assert list(marked.grad.gradient().component.values) == ["y", "x"]
+
+
+def test_vorticity_and_divergence_of_a_named_wind_get_cf_standard_names():
+    ds, _, _ = rossby_haurwitz(10.0)
+    kw = {"geometry": "sphere"}
+    vort = ds.grad.curl({"latitude": "v", "longitude": "u"}, **kw)  # label order does not flip the sphere's curl
+    assert vort.attrs["standard_name"] == "atmosphere_upward_relative_vorticity" and vort.attrs["units"] == "s-1"
+    div = ds.grad.divergence({"longitude": "u", "latitude": "v"}, **kw)
+    assert div.attrs["standard_name"] == "divergence_of_wind"
+    lap = ds.psi.assign_attrs(standard_name="atmosphere_horizontal_streamfunction").grad.laplacian(**kw)
+    assert "standard_name" not in lap.attrs  # a derivative never inherits the field's standard name

@@ -47,8 +47,8 @@ def test_name_units_long_name(spec: Any, order: int, name: str, units: str, long
     assert out.name == name
     assert out.attrs["units"] == units
     assert out.attrs["long_name"] == long_name
-    # other attrs kept
-    assert out.attrs["source"] == "model" and out.attrs["valid_max"] == 99
+    # descriptive attrs kept; valid_max describes the field's values, not the derivative's
+    assert out.attrs["source"] == "model" and "valid_max" not in out.attrs
 
 
 def test_shorthand_call_labels() -> None:

@@ -381,29 +381,24 @@ class Metric:
     def to_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """Components in the (east, north) frame -> grid-relative ``(i, j)``; other components kept."""
         east, north = self.handed[:2]
-        i, j = self.grid_frame or (east, north)
-        c, s = self.rotation()
-        out: dict[str, Any] = {}
-        for a, v in parts.items():
-            if a == east:
-                out[i] = add(mul(parts[east], c), mul(parts[north], s))
-            elif a == north:
-                out[j] = sub(mul(parts[north], c), mul(parts[east], s))
-            else:
-                out[a] = v
-        return out
+        return self._rotated(parts, (east, north), self.grid_frame or (east, north), -1.0)
 
     def from_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """Grid-relative ``(i, j)`` components -> the (east, north) frame; other components kept."""
         east, north = self.handed[:2]
-        i, j = self.grid_frame or (east, north)
+        return self._rotated(parts, self.grid_frame or (east, north), (east, north), 1.0)
+
+    def _rotated(self, parts: Mapping[str, Any], source: tuple[str, str], target: tuple[str, str],
+                 turn: float) -> dict[str, Any]:
+        """The pair of components ``source`` turned by ``turn`` × the grid's angle α, as ``target``."""
         c, s = self.rotation()
+        s = mul(s, turn)
+        x, y = parts[source[0]], parts[source[1]]
+        turned = {target[0]: sub(mul(x, c), mul(y, s)), target[1]: add(mul(x, s), mul(y, c))}
         out: dict[str, Any] = {}
         for a, v in parts.items():
-            if a == i:
-                out[east] = sub(mul(parts[i], c), mul(parts[j], s))
-            elif a == j:
-                out[north] = add(mul(parts[i], s), mul(parts[j], c))
+            if a in source:
+                out[target[source.index(a)]] = turned[target[source.index(a)]]
             else:
                 out[a] = v
         return out

@@ -19,6 +19,7 @@ RUNS = {
     "noisy_derivatives.py": [],
     "gaps_and_masks.py": [],
     "streaming_zarr.py": ["--workers", "0"],
+    "geoscience_grids.py": [],
 }
 
 

@@ -6,6 +6,7 @@ and checked against what the example claims (errors against exact derivatives, c
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -139,6 +140,52 @@ def test_streaming_zarr_distributed(tmp_path: Path) -> None:
     assert (tmp_path / "streaming_gradient_distributed.zarr").is_dir()
 
 
+@pytest.mark.slow
+def test_geoscience_grids(tmp_path: Path) -> None:
+    need("divergence", "curl", "gradient")
+    pytest.importorskip("pyproj")
+    out = run_example("geoscience_grids.py", tmp_path)
+    check_png(tmp_path / "geoscience_grids.png")
+    check_png(tmp_path / "geoscience_grids_regional.png")
+
+    def errs(label: str, accuracy: int) -> tuple[float, float, float]:
+        """(max error, relative, max |div|) of a printed vorticity line."""
+        m = re.search(rf"{label}, accuracy={accuracy}: max \|ζ − ζ_exact\| = {SCI} s-1 \(relative {SCI}\)"
+                      rf".*?max \|div\| = {SCI} s-1", out)
+        assert m is not None, f"{label}, accuracy={accuracy} not found in:\n{out}"
+        return float(m.group(1)), float(m.group(2)), float(m.group(3))
+
+    def pole(label: str, accuracy: int) -> float:
+        return number(rf"{label}, accuracy={accuracy}: .*?at the poles {SCI};", out)
+
+    # a. the global grid (1.5° when small): second and fourth order, pole rows included
+    rh2, rh4 = errs("Rossby–Haurwitz wave", 2), errs("Rossby–Haurwitz wave", 4)
+    assert rh2[1] < 5e-3 and rh4[1] < 1e-4 and rh4[0] < rh2[0] / 20
+    assert rh2[2] < 2e-7 and rh4[2] < 5e-9  # divergence-free wind: div is truncation error only
+    assert pole("Rossby–Haurwitz wave", 2) < 1e-8 and pole("Rossby–Haurwitz wave", 4) < 1e-15
+    zeta_pole = number(r"north pole: ζ = " + r"([-0-9.e+]+) s-1", out)
+    assert abs(zeta_pole - 2 * 7.848e-6) < 1e-12
+    xp2, xp4 = errs("flow across the poles", 2), errs("flow across the poles", 4)
+    assert xp2[1] < 0.02 and xp4[1] < 1e-4  # largest next to the poles (∝ 1/cos φ)
+    assert pole("flow across the poles", 2) < 1e-15 and pole("flow across the poles", 4) < 1e-15  # caps: exact
+    assert "(the two pole rows, only there)" in out  # gradient components: NaN at the poles only
+    assert number(r"NaN at (\d+) points", out) == 2 * 240
+    assert number(r"wind k × ∇ψ: max error " + SCI, out) < 1e-2  # m s-1, against winds of ~100 m s-1
+    if importlib.util.find_spec("pint_xarray") is not None:
+        assert "with pint-xarray: vorticity in 1 / second" in out
+
+    # b. rotated pole (2-D lat/lon) and c. Lambert conformal (map factors)
+    for label in ("rotated pole", "Lambert conformal"):
+        e2, e4 = errs(label, 2), errs(label, 4)
+        assert e2[1] < 5e-3 and e4[1] < 1e-4 and e4[0] < e2[0] / 20, (label, e2, e4)
+        assert e2[2] < 1e-7 and e4[2] < 1e-9, (label, e2, e4)
+    assert number(r"vs the rotated sphere .*?max difference " + SCI, out) < 1e-4
+    if "MetPy is not installed" not in out:
+        metpy_err = number(r"max \|ζ_metpy − ζ_exact\| = " + SCI, out)
+        diff = number(r"max \|ζ_fieldgrad − ζ_metpy\| = " + SCI, out)
+        assert metpy_err < 5e-3 * 7.6e-5 and diff < metpy_err  # same order, closer to each other than to exact
+
+
 def test_quickstart(tmp_path: Path) -> None:
     out = run_example("quickstart.py", tmp_path)
     check_png(tmp_path / "quickstart.png")
@@ -156,6 +203,7 @@ def test_custom_method(tmp_path: Path) -> None:
 
 
 def test_every_example_is_tested() -> None:
-    tested = {"image_edges", "electric_field", "noisy_derivatives", "gaps_and_masks", "streaming_zarr", "quickstart"}
+    tested = {"image_edges", "electric_field", "noisy_derivatives", "gaps_and_masks", "streaming_zarr", "quickstart",
+              "geoscience_grids"}
     scripts = {p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_")}  # _common.py: shared helpers
     assert scripts <= tested, f"examples without a test: {sorted(scripts - tested)}"

@@ -380,11 +380,15 @@ class Metric:
 
     def to_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """Components in the (east, north) frame -> grid-relative ``(i, j)``; other components kept."""
+        if self.grid_frame is None:  # the frame is the grid's already (flat, 1-D coordinates, projections)
+            return dict(parts)
         east, north = self.handed[:2]
         return self._rotated(parts, (east, north), self.grid_frame or (east, north), -1.0)
 
     def from_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """Grid-relative ``(i, j)`` components -> the (east, north) frame; other components kept."""
+        if self.grid_frame is None:
+            return dict(parts)
         east, north = self.handed[:2]
         return self._rotated(parts, self.grid_frame or (east, north), (east, north), 1.0)
 

@@ -507,3 +507,10 @@ def test_vorticity_and_divergence_of_a_named_wind_get_cf_standard_names():
     assert div.attrs["standard_name"] == "divergence_of_wind"
     lap = ds.psi.assign_attrs(standard_name="atmosphere_horizontal_streamfunction").grad.laplacian(**kw)
     assert "standard_name" not in lap.attrs  # a derivative never inherits the field's standard name
+
+
+def test_grid_frame_on_a_projection_is_its_own_axes():
+    ds, _, _ = lambert(11)
+    a = ds.f.grad.gradient(geometry="projected")
+    b = ds.f.grad.gradient(geometry="projected", frame="grid")
+    xr.testing.assert_identical(a, b)

@@ -151,6 +151,9 @@ class _Call:
             standard_name = vector_standard_name(cf_operation, [names.get(a) for a in order_of_labels],
                                                  units if units is not None else (
                                                      str(out.data.units) if self.pint_units is not None else None))
+        if not self.flat:
+            out = out.assign_coords({k: v for k, v in like.coords.items()
+                                     if k not in out.coords and set(v.dims) <= set(out.dims)})
         return _finish(out, like, name, long_name, units, standard_name=standard_name)
 
 
@@ -186,6 +189,9 @@ def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labe
                          f"are already along its axes {list(metric.labels)}")
     pint_units = None
     if not metric.flat:
+        # work without the 2-D coordinates (lat(j, i)...): xarray would compare them at every
+        # arithmetic step; the results get them back in finish()
+        field = _without_grid_coords(field)
         data, pint_units = split_pint(field.data)
         if pint_units is not None:
             field = field.copy(data=data)
@@ -231,7 +237,13 @@ def _vector_in(call: _Call, comps: dict[str, xr.DataArray]) -> dict[str, xr.Data
                      f"labels {' or '.join(str(e) for e in expected)}")
 
 
+def _without_grid_coords(da: xr.DataArray) -> xr.DataArray:
+    """``da`` without its coordinates of two or more dims (the grid's, used by the metric only)."""
+    return da.drop_vars([k for k, v in da.coords.items() if v.ndim >= 2])
+
+
 def _strip(call: _Call, part: xr.DataArray) -> xr.DataArray:
+    part = _without_grid_coords(part)
     if call.pint_units is None:
         return part
     data, _ = split_pint(part.data)

@@ -517,10 +517,15 @@ def _names_time(obj: xr.DataArray | xr.Dataset, spec: Any) -> bool:
     return any(_is_time(obj, k) for k in keys)
 
 
+def _coord_var(obj: xr.DataArray | xr.Dataset, name: Hashable) -> xr.Variable:
+    """A coordinate's Variable (no DataArray built around it: this is on every call's path)."""
+    return obj.coords.variables[name]
+
+
 def _is_time(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> bool:
     if dim not in obj.coords:
         return False
-    var = obj.coords[dim]
+    var = _coord_var(obj, dim)
     return var.dtype.kind in "mM" or (var.dtype.kind == "O" and var.size > 0
                                       and type(var.values.flat[0]).__module__.split(".")[0] == "cftime")
 
@@ -542,7 +547,7 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset, exclude: Iterable[Hashable] = (
     dims = [d for d in obj.dims if d not in set(exclude)]
 
     def axis(d: Hashable) -> str:
-        return str(obj.coords[d].attrs.get("axis", "")).upper() if d in obj.coords else ""
+        return str(_coord_var(obj, d).attrs.get("axis", "")).upper() if d in obj.coords else ""
 
     marked = [d for d in dims if axis(d) in ("X", "Y", "Z")]
     if marked:
@@ -660,7 +665,7 @@ def metric_for(obj: xr.DataArray | xr.Dataset, dims: Hashable | Iterable[Hashabl
         raise ValueError("crs= applies to geometry='projected' only")
     if keys is None:
         keys = spatial_dims(obj) if default_dims else list(obj.dims)
-    two_d = [k for k in keys if k in obj.coords and obj.coords[k].ndim == 2 and k not in obj.dims]
+    two_d = [k for k in keys if k in obj.coords and _coord_var(obj, k).ndim == 2 and k not in obj.dims]
     if two_d:
         return _curvilinear(obj, keys, two_d, diff)
     return _flat(obj, keys)
@@ -668,7 +673,7 @@ def metric_for(obj: xr.DataArray | xr.Dataset, dims: Hashable | Iterable[Hashabl
 
 def _length_unit(obj: xr.DataArray | xr.Dataset, key: Hashable) -> str | None:
     if key in obj.coords:
-        var = obj.coords[key]
+        var = _coord_var(obj, key)
         if is_pint(var.data):
             return str(var.data.units)
         return var.attrs.get("units")

@@ -1028,6 +1028,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {}
     _SIGNALS.previous_unraisablehook, sys.unraisablehook = sys.unraisablehook, _SIGNALS.unraisable
     for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            continue  # ignored by whoever started us (nohup, a background job): stays ignored
         with contextlib.suppress(ValueError):  # not in the main thread
             previous[signum] = signal.signal(signum, _SIGNALS.handler)
     code: int | None = None

@@ -1,8 +1,9 @@
 """Interruptions and write faults of the ``fieldgrad`` command, with real processes (slow tests).
 
 Each case runs the installed console script on a netCDF input with a previous output in place
-(``--overwrite``), waits until the run is inside one phase (reading the input, computing the
-derivative, writing the output), sends SIGINT or SIGTERM once or twice, to the process or to its
+(``--overwrite``), waits until the run is inside one phase (opening the input: its coordinates
+read by the main thread; reading its data chunks, computing the derivative, writing the output:
+dask's threads), sends SIGINT or SIGTERM once or twice, to the process or to its
 process group (as a terminal's Ctrl-C does), and checks: the exit status (130 for SIGINT, 143 for
 SIGTERM), an exit within 2 s of the first signal, one line on stderr and no traceback, no
 temporary left, and the previous output byte for byte as it was.
@@ -52,15 +53,20 @@ HOOKS = textwrap.dedent('''
                 fh.write(_PHASE)
 
 
-    if _PHASE == "read":
+    if _PHASE in ("open", "read"):
+        import threading
+
         from xarray.backends import h5netcdf_
 
         _orig_getitem = h5netcdf_.H5NetCDFArrayWrapper._getitem
 
         def _slow_getitem(self, key):
-            with self.datastore.lock:  # a slow disk: the HDF5 lock is held while reading
-                _entered()
-                time.sleep(_DELAY)
+            # open: the coordinates, read by the main thread when the file is opened;
+            # read: the data chunks, read by dask's threads during the computation
+            if (threading.current_thread() is threading.main_thread()) == (_PHASE == "open"):
+                with self.datastore.lock:  # a slow disk: the HDF5 lock is held while reading
+                    _entered()
+                    time.sleep(_DELAY)
             return _orig_getitem(self, key)
 
         h5netcdf_.H5NetCDFArrayWrapper._getitem = _slow_getitem
@@ -113,7 +119,10 @@ MESSAGE = {signal.SIGINT: "fieldgrad: interrupted; no output written",
 
 # phase x output format x once/twice; the signal and its target alternate so that each of
 # SIGINT/SIGTERM meets every phase, both formats, once and twice, the process and its group
+# (opening, quick in real life, gets two cases)
 CASES = [
+    ("open", "nc", "once", signal.SIGINT, "group"),
+    ("open", "zarr", "twice", signal.SIGTERM, "process"),
     ("read", "nc", "once", signal.SIGINT, "group"),
     ("read", "nc", "twice", signal.SIGTERM, "process"),
     ("read", "zarr", "once", signal.SIGTERM, "group"),
@@ -242,6 +251,30 @@ def test_uv_run_interrupted(slow_setup: Path, tmp_path: Path, sig: signal.Signal
     assert "Traceback" not in stderr, stderr
     assert MESSAGE[sig] in stderr.splitlines(), stderr
     assert leftovers(tmp_path) == [] and snapshot(out) == before
+
+
+def test_ignored_sigint_stays_ignored(slow_setup: Path, tmp_path: Path) -> None:
+    """Started with SIGINT ignored (``nohup``, a background job of a script): a Ctrl-C to the group
+    does not stop the run, which completes."""
+    out = tmp_path / "out.nc"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(slow_setup / "hooks"), os.environ.get("PYTHONPATH", "")]),
+               FIELDGRAD_TEST_PHASE="compute", FIELDGRAD_TEST_MARKER=str(tmp_path / "marker"))
+    proc = subprocess.Popen([*fieldgrad_command(), "partial", str(slow_setup / "in.nc"), "--var", "f", "--dims", "x",
+                             "--chunks", "x=2", "--method", "slow-test", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        while not (tmp_path / "marker").exists():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert stdout.startswith("wrote ") and out.exists() and leftovers(tmp_path) == []
 
 
 # ----------------------------------------------------------------------------- write faults

@@ -93,13 +93,13 @@ def main() -> None:
     k = int(np.argmin(np.abs(c["z"] - CHARGE[2])))
     step = max(1, args.size // 14)
     sl = (slice(None, None, step), slice(None, None, step))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), layout="constrained")
 
     ax = axes[0]
     V.isel(z=k).plot.contourf(ax=ax, x="x", y="y", levels=15, cmap="viridis")
     Es = E.isel(z=k)
     ax.quiver(c["x"][sl[0]], c["y"][sl[1]], Es.sel(component="x").values[sl].T, Es.sel(component="y").values[sl].T)
-    ax.set_title(f"V = 2x² + 3y² − 4z and E = −∇V at z = {c['z'][k]:.2f} m")
+    ax.set_title(f"V = 2x² + 3y² − 4z and E = −∇V\nat z = {c['z'][k]:.2f} m")
 
     ax = axes[1]
     Eqs = Eq4.isel(z=k)
@@ -110,7 +110,7 @@ def main() -> None:
     uy = (Eqs.sel(component="y") / mag).values[sl].T
     ax.quiver(c["x"][sl[0]], c["y"][sl[1]], ux, uy, color="w")
     ax.add_patch(plt.Circle(CHARGE[:2], exclude, fill=False, ls="--", color="c"))
-    ax.set_title("point charge: direction of E, log |E|")
+    ax.set_title("point charge:\ndirection of E, log |E|")
 
     ax = axes[2]
     acc = list(errors)
@@ -118,10 +118,9 @@ def main() -> None:
     ax.set_yscale("log")
     ax.set_xlabel("accuracy (order of the stencils)")
     ax.set_ylabel("max |E − E_exact| / max |E|")
-    ax.set_title(f"point charge, error farther than {exclude:.2f} m (dashed circle)")
+    ax.set_title(f"point charge: error farther than\n{exclude:.2f} m from it (dashed circle)")
     for a in axes[:2]:
         a.set_aspect("equal")
-    fig.tight_layout()
     save_figure(fig, args.out, "electric_field")
 
 

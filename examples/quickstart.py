@@ -1,7 +1,7 @@
 """fieldgrad quickstart: the electric field of a potential, in a few lines.
 
 Run with ``uv run python examples/quickstart.py``. Prints the error against the analytic field
-and saves ``quickstart.png`` (in the current folder, or in FIELDGRAD_EXAMPLE_OUT).
+and saves ``quickstart.png`` (in ``examples/out/``, or in FIELDGRAD_EXAMPLE_OUT).
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def main() -> None:
     Es = E.isel(**sl)
     ax.quiver(x[::3], y[::3], Es.sel(component="x").values[::3, ::3].T, Es.sel(component="y").values[::3, ::3].T)
     ax.set_title("V and E = -grad V at z = 1 m")
-    out = Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", ".")) / "quickstart.png"
+    folder = Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", Path(__file__).resolve().parent / "out"))
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "quickstart.png"
     fig.savefig(out, dpi=100)
     print(f"figure saved to {out}")
 

@@ -42,12 +42,12 @@ def _streaming_options(parser: argparse.ArgumentParser) -> None:
 
 
 def temperature(t: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """T = 15 + 5 sin(kx x − ω t) cos(ky y), x and y in km."""
+    """T = 15 + 5 sin(kx x − ω t) cos(ky y) in °C (a sea surface: 10 to 20 °C), x and y in km."""
     return 15 + 5 * np.sin(KX * x / 1000 - OMEGA * t) * np.cos(KY * y / 1000)
 
 
 def exact_gradient(t: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(dT/dy, dT/dx) in K per km."""
+    """(dT/dy, dT/dx) in °C per km."""
     dy = -5 * KY / 1000 * np.sin(KX * x / 1000 - OMEGA * t) * np.sin(KY * y / 1000)
     dx = 5 * KX / 1000 * np.cos(KX * x / 1000 - OMEGA * t) * np.cos(KY * y / 1000)
     return dy, dx
@@ -60,7 +60,7 @@ def lazy_field(nt: int, n: int, chunk: int) -> xr.Dataset:
     x = np.linspace(0.0, 3000.0, n)
     T = dsa.map_blocks(lambda b, block_info=None: _block(block_info, t, y, x),
                        dsa.empty((nt, n, n), chunks=(1, chunk, chunk)), dtype=np.float64)
-    ds = xr.Dataset({"T": (("time", "y", "x"), T, {"units": "K", "long_name": "temperature"})},
+    ds = xr.Dataset({"T": (("time", "y", "x"), T, {"units": "degC", "long_name": "temperature"})},
                     coords={"time": t, "y": ("y", y, {"units": "km"}), "x": ("x", x, {"units": "km"})})
     return ds
 
@@ -121,7 +121,7 @@ def main() -> None:
     g1 = xr.open_zarr(dst, consolidated=False)["grad_T"]
     err = max_error(g1)
     scale = 5 * max(KX, KY) / 1000
-    print(f"max |grad T − exact| = {err:.2e} K/km (|grad T| up to {scale:.1e}; relative {err / scale:.1e})")
+    print(f"max |grad T − exact| = {err:.2e} degC/km (|grad T| up to {scale:.1e}; relative {err / scale:.1e})")
 
     # 2. the same on a LocalCluster of worker processes
     if args.workers > 0:
@@ -158,7 +158,7 @@ def main() -> None:
     sub = gl.isel(x=slice(None, None, step), y=slice(None, None, step))
     axes[1].quiver(sub.x, sub.y, sub.sel(component="x"), sub.sel(component="y"), color="w")
     axes[0].set_title(f"T at time step {args.steps - 1}")
-    axes[1].set_title("|grad T| (K/km) and grad T, streamed from zarr")
+    axes[1].set_title("|grad T| and grad T, streamed from zarr")
     fig.tight_layout()
     save_figure(fig, args.out, "streaming_zarr")
     if not args.keep:

@@ -24,8 +24,11 @@ output name. An existing output is never replaced without ``--overwrite``, and t
 (OUT = IN is refused). zarr outputs have consolidated metadata.
 
 Exit status: 0 on success; 2 for any bad input (missing file, variable or dimension, an
-unreadable file, an invalid option), with a one-line message on stderr; 130 when interrupted;
-1 for an unexpected internal error (one line; set ``FIELDGRAD_DEBUG=1`` for the traceback).
+unreadable file, an invalid option) or an output that cannot be written (full disk, read-only
+folder), with a one-line message on stderr; 130 when interrupted by SIGINT (Ctrl-C) and 143 when
+terminated by SIGTERM, whichever phase the run is in, within about a second and leaving no
+temporary; 1 for an unexpected internal error (one line; set ``FIELDGRAD_DEBUG=1`` for the
+traceback).
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import errno
 import os
 import shutil
 import signal
 import sys
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
@@ -56,7 +61,76 @@ class CLIError(Exception):
 
 
 class _Interrupted(BaseException):
-    """Raised by the SIGTERM handler so that clean-up code runs."""
+    """Raised in the main thread by the SIGINT/SIGTERM handler so that clean-up code runs."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: exit status of a run stopped by a signal: 128 + the signal number, as shells report it
+EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class _Signals:
+    """How SIGINT and SIGTERM are handled during a run (one instance, :data:`_SIGNALS`).
+
+    Before the computation (mode ``"raise"``) the first signal raises :class:`_Interrupted` in the
+    main thread. During it (``"poll"``) the handler only notes the signal and the main thread,
+    which does nothing but wait for the dask threads, sees it within 50 ms: an exception raised
+    by a handler at an arbitrary point can land in a weakref callback or a finalizer, where Python
+    prints and drops it (:meth:`unraisable` raises such a one again); :meth:`check` raises a signal
+    noted but not acted upon. Any later signal is noted and otherwise ignored: the clean-up is
+    already under way and takes at most about a second, so a second Ctrl-C cannot leave a
+    half-removed temporary or print a traceback. While the finished output is moved into place
+    (``"defer"``) and afterwards (``"done"``) signals are only noted: the run has succeeded by
+    then and reports so.
+    """
+
+    def __init__(self) -> None:
+        self.mode = "raise"
+        self.received: int | None = None
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.received is None:
+            self.received = signum
+            if self.mode == "raise":
+                raise _Interrupted(signum)
+
+    def check(self) -> None:
+        """Raise :class:`_Interrupted` if a signal has come (called only on the way to a result: a
+        signal whose exception was dropped, or one noted while polling, stops the run here)."""
+        if self.received is not None:
+            raise _Interrupted(self.received)
+
+    def unraisable(self, unraisable: Any) -> None:
+        """``sys.unraisablehook``: an :class:`_Interrupted` raised inside a weakref callback or a
+        finalizer was dropped by Python; raise it again in the main thread at the next chance,
+        without the "Exception ignored in" traceback. Anything else goes to the previous hook."""
+        if isinstance(unraisable.exc_value, _Interrupted) and self.received is not None:
+            import _thread
+
+            signum, self.received = self.received, None
+            # the handler runs again in the main thread once this hook has returned
+            threading.Timer(0.01, _thread.interrupt_main, (signum,)).start()
+            return
+        self.previous_unraisablehook(unraisable)
+
+    previous_unraisablehook: Any = staticmethod(sys.__unraisablehook__)
+
+    @contextlib.contextmanager
+    def deferred(self, mode: str = "defer") -> Iterator[None]:
+        """Signals arriving inside the block are noted, not raised."""
+        previous, self.mode = self.mode, mode
+        try:
+            yield
+        finally:
+            self.mode = previous
+
+
+_SIGNALS = _Signals()
+#: temporaries removed at exit (a dask thread may still be finishing a chunk into one)
+_PENDING_REMOVALS: list[Path] = []
 
 
 class _Parser(argparse.ArgumentParser):
@@ -319,6 +393,10 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     parent = out.parent
     if not parent.is_dir():
         raise CLIError(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):  # before any work: a read-only or foreign folder
+        read_only = bool(os.statvfs(parent).f_flag & os.ST_RDONLY)
+        raise CLIError(f"cannot write to the output folder {parent}: "
+                       + ("read-only file system" if read_only else "permission denied"))
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = parent / f".{out.name}.fieldgrad-tmp-{tag}"
     try:
@@ -327,25 +405,29 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
         _remove(tmp)
         # a dask worker thread may still be finishing a chunk into tmp: remove it again at exit,
         # after the thread pools have been joined
-        atexit.register(_remove, tmp)
+        if tmp not in _PENDING_REMOVALS:
+            _PENDING_REMOVALS.append(tmp)
+            atexit.register(_remove, tmp)
         raise
-    if not tmp.exists():
-        raise RuntimeError(f"nothing was written to {tmp}")
-    if out.exists():
-        if out.is_file() and tmp.is_file():
-            os.replace(tmp, out)  # atomic
-            return
-        old = parent / f".{out.name}.fieldgrad-old-{tag}"
-        os.replace(out, old)
-        try:
+    _SIGNALS.check()  # a signal noted while the last chunks were written: no output
+    with _SIGNALS.deferred():  # the output is complete: moving it into place is not interrupted
+        if not tmp.exists():
+            raise RuntimeError(f"nothing was written to {tmp}")
+        if out.exists():
+            if out.is_file() and tmp.is_file():
+                os.replace(tmp, out)  # atomic
+                return
+            old = parent / f".{out.name}.fieldgrad-old-{tag}"
+            os.replace(out, old)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old, out)
+                _remove(tmp)
+                raise
+            _remove(old)
+        else:
             os.replace(tmp, out)
-        except BaseException:
-            os.replace(old, out)
-            _remove(tmp)
-            raise
-        _remove(old)
-    else:
-        os.replace(tmp, out)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -665,6 +747,38 @@ def _prepare_for_writing(ds: Any) -> Any:
     return ds
 
 
+class _Pool:
+    """The threads dask computes the output with, kept so that an interruption can wait for them.
+
+    On an interruption the main thread stops handing out tasks; :meth:`stop` cancels the queued
+    ones and waits (at most ``timeout`` seconds) for the chunks being read, computed or written
+    to finish, so that the temporary output is removed after the last write into it.
+    """
+
+    def __init__(self, workers: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="fieldgrad")
+        self._max_workers = workers  # read by dask's threaded scheduler
+        self.futures: set[Any] = set()
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        future = self.executor.submit(fn, *args, **kwargs)
+        self.futures.add(future)
+        future.add_done_callback(self.futures.discard)
+        return future
+
+    def stop(self, timeout: float) -> None:
+        from concurrent.futures import wait
+
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        wait(list(self.futures), timeout=timeout)
+
+
+#: how long an interrupted run waits for the chunks in flight before removing its temporary output
+STOP_TIMEOUT = 1.0
+
+
 def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
     """Write ``ds`` to ``tmp``; a progress bar on stderr unless ``quiet``. zarr stores get consolidated
     metadata, so that ``xr.open_zarr`` reads them without a warning and in one request."""
@@ -678,11 +792,52 @@ def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
     else:
         require_io("writing netCDF", "h5netcdf", "h5py")
         delayed = ds.to_netcdf(tmp, engine="h5netcdf", compute=False)
+    if delayed is None:
+        return
     bar = contextlib.nullcontext() if quiet else ProgressBar(minimum=1.0, out=sys.stderr)
-    with bar, warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN slices and the like
-        if delayed is not None:
-            delayed.compute()
+    pool = _Pool(os.cpu_count() or 1)
+    finished = threading.Event()
+    failure: list[BaseException] = []
+
+    def compute() -> None:  # dask's scheduler loop, in a thread: the main thread watches for signals
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN slices and the like
+                delayed.compute(scheduler="threads", pool=pool)
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    _SIGNALS.check()
+    try:
+        with bar, _SIGNALS.deferred("poll"):
+            threading.Thread(target=compute, name="fieldgrad-scheduler", daemon=True).start()
+            while not finished.wait(0.05):
+                _SIGNALS.check()
+        if failure:
+            raise failure[0]
+    except BaseException:
+        with _SIGNALS.deferred():  # a second Ctrl-C does not cut the clean-up short
+            pool.stop(STOP_TIMEOUT)
+        raise
+    pool.executor.shutdown(wait=True)
+
+
+#: errors of a disk or folder that refuses the output (full, read-only, over quota, not allowed)
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+
+
+def _write_failure(exc: OSError) -> str | None:
+    """The reason of a failed write (``"No space left on device"``), or None for other OSErrors.
+    h5py reports the C library's errno inside its message only, so that is searched as well."""
+    if exc.errno in WRITE_ERRNOS:
+        return os.strerror(exc.errno)
+    text = str(exc)
+    for code in WRITE_ERRNOS:
+        if f"errno = {code}," in text or os.strerror(code) in text:
+            return os.strerror(code)
+    return None
 
 
 def cmd_operation(args: argparse.Namespace) -> int:
@@ -702,8 +857,15 @@ def cmd_operation(args: argparse.Namespace) -> int:
                                f"dims: {', '.join(map(str, ds.dims))}")
         result = compute_result(ds, args)
         show_progress = not args.quiet and (args.progress or sys.stderr.isatty())
-        with atomic_output(out, args.overwrite) as tmp:
-            _write(result, tmp, fmt, not show_progress)
+        try:
+            with atomic_output(out, args.overwrite) as tmp:
+                _write(result, tmp, fmt, not show_progress)
+        except OSError as exc:
+            reason = _write_failure(exc)
+            if reason is None:
+                raise
+            raise CLIError(f"cannot write {out}: {reason}") from None
+        _SIGNALS.mode = "done"  # OUT is complete and in place: a signal now changes nothing
     finally:
         ds.close()
     if not args.quiet:
@@ -836,35 +998,41 @@ def cmd_methods(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- entry point
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Interrupted()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fieldgrad`` command line; returns the exit status.
 
     Parameters
     ----------
     argv : list of str, optional
-        The arguments (default ``sys.argv[1:]``).
+        The arguments (default ``sys.argv[1:]``). Without ``argv`` (the ``fieldgrad`` command), an
+        interrupted run ends the process as soon as its temporary output is removed, without
+        waiting for the interpreter to wind down threads and open files.
 
     Returns
     -------
     int
-        0 on success, 2 for bad input, 130 when interrupted, 1 for an internal error.
+        0 on success, 2 for bad input or an output that cannot be written, 130 when interrupted
+        (SIGINT, Ctrl-C), 143 when terminated (SIGTERM), 1 for an internal error.
 
     Examples
     --------
     >>> main(["partial", "missing.nc", "--var", "V", "--dims", "x", "--out", "d.nc"])
     2
     """
+    from_command_line = argv is None
     parser = _build_parser()
     debug = os.environ.get("FIELDGRAD_DEBUG", "") not in ("", "0")
-    previous = None
     showwarning = warnings.showwarning
     warnings.showwarning = _showwarning
-    with contextlib.suppress(ValueError):  # not in the main thread
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    _SIGNALS.mode, _SIGNALS.received = "raise", None
+    previous = {}
+    _SIGNALS.previous_unraisablehook, sys.unraisablehook = sys.unraisablehook, _SIGNALS.unraisable
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            continue  # ignored by whoever started us (nohup, a background job): stays ignored
+        with contextlib.suppress(ValueError):  # not in the main thread
+            previous[signum] = signal.signal(signum, _SIGNALS.handler)
+    code: int | None = None
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         args = parser.parse_args(argv)
@@ -877,9 +1045,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, _Interrupted):
-        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, _Interrupted) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+        print(f"{PROG}: {what}; no output written", file=sys.stderr)
+        code = EXIT_STATUS.get(signum, 130)
+        return code
     except ImportError as exc:
         if debug:
             raise
@@ -898,9 +1069,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         warnings.showwarning = showwarning
-        if previous is not None:
-            with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGTERM, previous)
+        if code is not None and from_command_line:
+            _exit_now(code)
+        if from_command_line:
+            _SIGNALS.mode = "done"  # the outcome is decided: a late signal does not turn it into a traceback
+        else:
+            sys.unraisablehook = _SIGNALS.previous_unraisablehook
+            for signum, old in previous.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(signum, old)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End an interrupted command-line run now: remove what dask threads may have rewritten, flush, exit.
+
+    The interpreter's normal shutdown would wait for dask threads still finishing a chunk and
+    close HDF5 files from finalizers, which can block for long or print "Exception ignored"
+    tracebacks when a second signal arrives; there is nothing left to save, so skip it.
+    """
+    for tmp in _PENDING_REMOVALS:
+        _remove(tmp)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _showwarning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:

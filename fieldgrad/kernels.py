@@ -61,7 +61,7 @@ _local = threading.local()
 
 
 def result_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype of a derivative of a field of ``dtype`` (SPEC §2).
+    """The dtype of a derivative of a field of ``dtype``.
 
     Integers and booleans give float64 (never wrap around); float16 and float32 give float32;
     float64 stays; complex is kept.

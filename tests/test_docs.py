@@ -39,7 +39,7 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
                            "-d", str(tmp_path / "doctrees"), str(src / "docs"), str(out)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"sphinx-build -W failed:\n{proc.stdout}\n{proc.stderr}"
-    for page in ("index", "getting_started", "concepts", "migrating", "cli", "api", "examples/index",
+    for page in ("index", "getting_started", "concepts", "migrating", "cli", "troubleshooting", "api", "examples/index",
                  "generated/xarray.DataArray.grad.partial", "generated/xarray.Dataset.grad.divergence",
                  "generated/fieldgrad.partial"):
         assert (out / f"{page}.html").exists(), page
@@ -123,3 +123,38 @@ def test_every_example_has_a_page_and_a_figure() -> None:
         assert (DOCS / "_static" / "figures" / f"{script.stem}.png").exists()
         assert (DOCS / "_static" / "figures" / f"{script.stem}.txt").exists()
         assert script.stem in (DOCS / "examples" / "index.rst").read_text()
+
+
+def test_readme_snippet_runs_and_is_right() -> None:
+    """The README's first code block runs as written, and its periodic second derivative of
+    T = sin(x)·k satisfies d2 + T ≈ 0 everywhere, the two ends included (the grid holds one
+    period with 2π itself left out, so wrapping around does not repeat a point)."""
+    import re
+
+    import numpy as np
+
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    ns: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    T, d2 = ns["T"], ns["d2"]
+    residual = abs(d2 + T).values
+    scale = float(abs(T).max())
+    assert residual.max() < 1e-3 * scale
+    assert residual[[0, -1]].max() < 1e-3 * scale  # no kink where the period wraps
+    assert ns["dT"].name == "dT_dx" and ns["dT"].attrs["units"] == "K m-1"
+    np.testing.assert_allclose(ns["lazy"].values, T.grad.partial("x").values)
+
+
+def test_docs_cite_no_internal_spec_and_list_troubleshooting() -> None:
+    """Readers have no access to the team's SPEC: no page refers to it. The troubleshooting page
+    is in the table of contents and names the fix of each error it lists."""
+    pages = [ROOT / "README.md", *DOCS.rglob("*.rst")]
+    for page in pages:
+        assert "SPEC" not in page.read_text(), page
+    assert "   troubleshooting\n" in (DOCS / "index.rst").read_text()
+    text = (DOCS / "troubleshooting.rst").read_text()
+    for topic in ("monotonic", "needs at least", "unknown derivative method", "fieldgrad[io]", "per unit of time",
+                  "datetime_unit=", "degrees_north", "folds over itself", "--chunks", "143", "130"):
+        assert topic in text, topic
+    assert "pip install '.[io,geo]'" in (DOCS / "getting_started.rst").read_text()

@@ -34,11 +34,12 @@ except ImportError:  # not installed: use the source next to this script
 def settings(default: int, small: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, help=f"number of points (default {default}; {small} when small)")
-    parser.add_argument("--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or .)")
+    parser.add_argument("--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or examples/out)")
     args = parser.parse_args()
     small_run = os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
     args.size = args.size or (small if small_run else default)
-    args.out = args.out or Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", "."))
+    # like examples/_common.py: never the current folder (the clone's root when run as documented)
+    args.out = args.out or Path(os.environ.get("FIELDGRAD_EXAMPLE_OUT", Path(__file__).resolve().parents[1] / "out"))
     args.out.mkdir(parents=True, exist_ok=True)
     return args
 

@@ -1,0 +1,394 @@
+"""Interruptions and write faults of the ``fieldgrad`` command, with real processes (slow tests).
+
+Each case runs the installed console script on a netCDF input with a previous output in place
+(``--overwrite``), waits until the run is inside one phase (opening the input: its coordinates
+read by the main thread; reading its data chunks, computing the derivative, writing the output:
+dask's threads), sends SIGINT or SIGTERM once or twice, to the process or to its
+process group (as a terminal's Ctrl-C does), and checks: the exit status (130 for SIGINT, 143 for
+SIGTERM), an exit within 2 s of the first signal, one line on stderr and no traceback, no
+temporary left, and the previous output byte for byte as it was.
+
+A phase is made to last by a ``sitecustomize`` module put on the child's ``PYTHONPATH`` (test
+scaffolding, nothing in fieldgrad reads it): a slow read holds the HDF5 lock like a slow disk
+does, a slow derivative method stands for a long computation, and a slow chunk store holds the
+writer's lock. The real readers and writers (h5netcdf/h5py, zarr) run underneath; an input big
+enough for each phase to last seconds on its own would take far longer to make and to run, and
+dask interleaves reading, computing and writing chunk by chunk anyway.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from fieldgrad import cli
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+HOOKS = textwrap.dedent('''
+    """Test hooks for fieldgrad's interruption tests: make one phase of a CLI run slow."""
+    import os
+    import time
+
+    _PHASE = os.environ.get("FIELDGRAD_TEST_PHASE")
+    _MARKER = os.environ.get("FIELDGRAD_TEST_MARKER")
+    _DELAY = float(os.environ.get("FIELDGRAD_TEST_DELAY", "0.3"))
+
+
+    def _entered():
+        if _MARKER and not os.path.exists(_MARKER):
+            with open(_MARKER, "w") as fh:
+                fh.write(_PHASE)
+
+
+    if _PHASE in ("open", "read"):
+        import threading
+
+        from xarray.backends import h5netcdf_
+
+        _orig_getitem = h5netcdf_.H5NetCDFArrayWrapper._getitem
+
+        def _slow_getitem(self, key):
+            # open: the coordinates, read by the main thread when the file is opened;
+            # read: the data chunks, read by dask's threads during the computation
+            if (threading.current_thread() is threading.main_thread()) == (_PHASE == "open"):
+                with self.datastore.lock:  # a slow disk: the HDF5 lock is held while reading
+                    _entered()
+                    time.sleep(_DELAY)
+            return _orig_getitem(self, key)
+
+        h5netcdf_.H5NetCDFArrayWrapper._getitem = _slow_getitem
+    elif _PHASE == "compute":
+        import numpy as np
+
+        import fieldgrad
+
+        @fieldgrad.register_method
+        class _Slow(fieldgrad.DerivativeMethod):
+            """Centred differences that take their time."""
+            name = "slow-test"
+            max_order = 1
+            supports_nonuniform = True
+
+            def halo(self, order, **options):
+                return 1
+
+            def derivative(self, values, coord, *, axis, order, **options):
+                if values.size and values.shape[axis] >= 2:
+                    _entered()
+                    time.sleep(_DELAY)
+                    return np.gradient(values, coord, axis=axis)
+                return np.zeros_like(values)
+    elif _PHASE == "write":
+        import dask.array.core as _dac
+
+        _orig_store = _dac.load_store_chunk
+
+        class _SlowTarget:
+            def __init__(self, out):
+                self.out = out
+
+            def __setitem__(self, key, value):  # called with the writer's lock held
+                _entered()
+                time.sleep(_DELAY)
+                self.out[key] = value
+
+            def __getitem__(self, key):
+                return self.out[key]
+
+        def _slow_store(x, out, *args, **kwargs):
+            return _orig_store(x, _SlowTarget(out), *args, **kwargs)
+
+        _dac.load_store_chunk = _slow_store
+''')
+
+MESSAGE = {signal.SIGINT: "fieldgrad: interrupted; no output written",
+           signal.SIGTERM: "fieldgrad: terminated (SIGTERM); no output written"}
+
+# phase x output format x once/twice; the signal and its target alternate so that each of
+# SIGINT/SIGTERM meets every phase, both formats, once and twice, the process and its group
+# (opening, quick in real life, gets two cases)
+CASES = [
+    ("open", "nc", "once", signal.SIGINT, "group"),
+    ("open", "zarr", "twice", signal.SIGTERM, "process"),
+    ("read", "nc", "once", signal.SIGINT, "group"),
+    ("read", "nc", "twice", signal.SIGTERM, "process"),
+    ("read", "zarr", "once", signal.SIGTERM, "group"),
+    ("read", "zarr", "twice", signal.SIGINT, "process"),
+    ("compute", "nc", "once", signal.SIGTERM, "process"),
+    ("compute", "nc", "twice", signal.SIGINT, "group"),
+    ("compute", "zarr", "once", signal.SIGINT, "process"),
+    ("compute", "zarr", "twice", signal.SIGTERM, "group"),
+    ("write", "nc", "once", signal.SIGINT, "process"),
+    ("write", "nc", "twice", signal.SIGTERM, "group"),
+    ("write", "zarr", "once", signal.SIGTERM, "process"),
+    ("write", "zarr", "twice", signal.SIGINT, "group"),
+]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if "fieldgrad-tmp" in p.name or "fieldgrad-old" in p.name)
+
+
+def snapshot(path: Path) -> object:
+    """The bytes of a file, or of every file of a zarr store."""
+    if path.is_dir():
+        return sorted((p.relative_to(path).as_posix(), p.read_bytes()) for p in path.rglob("*") if p.is_file())
+    return path.read_bytes()
+
+
+def write_previous(out: Path) -> object:
+    prev = xr.Dataset({"previous": ("p", [1.0, 2.0])})
+    if out.suffix == ".zarr":
+        prev.to_zarr(out, consolidated=True)
+    else:
+        prev.to_netcdf(out, engine="h5netcdf")
+    return snapshot(out)
+
+
+def fieldgrad_command() -> list[str]:
+    """The console script installed next to this interpreter (as after ``pip install``)."""
+    script = Path(sys.executable).parent / "fieldgrad"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fieldgrad.cli"]
+
+
+@pytest.fixture(scope="module")
+def slow_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A netCDF input in 20 chunks and the hooks module; returns their folder."""
+    pytest.importorskip("h5py")
+    folder = tmp_path_factory.mktemp("slow")
+    x, y = np.arange(40.0), np.arange(6.0)
+    ds = xr.Dataset({"f": (("x", "y"), np.add.outer(x**2, y))}, coords={"x": x, "y": y})
+    ds.to_netcdf(folder / "in.nc", engine="h5netcdf", encoding={"f": {"chunksizes": (2, 6)}})
+    (folder / "hooks").mkdir()
+    (folder / "hooks" / "sitecustomize.py").write_text(HOOKS)
+    return folder
+
+
+def start(cmd: list[str], setup: Path, phase: str, work: Path, *args: str, cwd: Path | None = None
+          ) -> tuple[subprocess.Popen[str], Path]:
+    marker = work / f"marker-{phase}"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(setup / "hooks"), os.environ.get("PYTHONPATH", "")]),
+               FIELDGRAD_TEST_PHASE=phase, FIELDGRAD_TEST_MARKER=str(marker))
+    method = ["--method", "slow-test"] if phase == "compute" else []
+    proc = subprocess.Popen([*cmd, "partial", str(setup / "in.nc"), "--var", "f", "--dims", "x", "--chunks", "x=2",
+                             *method, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd or work, env=env, start_new_session=True)  # its own process group
+    return proc, marker
+
+
+def interrupt(proc: subprocess.Popen[str], marker: Path, sig: signal.Signals, count: str, target: str
+              ) -> tuple[str, str, float]:
+    """Signal ``proc`` 0.3 s into the phase (a second time 0.2 s later); stdout, stderr and the
+    seconds from the first signal to the exit."""
+    deadline = time.monotonic() + 120
+    try:
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the phase never started"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        send = (lambda: os.killpg(proc.pid, sig)) if target == "group" else (lambda: proc.send_signal(sig))
+        sent = time.monotonic()
+        send()
+        if count == "twice":
+            time.sleep(0.2)
+            if proc.poll() is None:
+                send()
+        out, err = proc.communicate(timeout=30)
+        return out, err, time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.mark.parametrize("phase,fmt,count,sig,target", CASES,
+                         ids=[f"{p}-{f}-{c}-{s.name}-{t}" for p, f, c, s, t in CASES])
+def test_signal_matrix(slow_setup: Path, tmp_path: Path, phase: str, fmt: str, count: str, sig: signal.Signals,
+                       target: str) -> None:
+    out = tmp_path / f"out.{fmt}"
+    before = write_previous(out)
+    proc, marker = start(fieldgrad_command(), slow_setup, phase, tmp_path, "--out", str(out), "--overwrite")
+    stdout, stderr, elapsed = interrupt(proc, marker, sig, count, target)
+    assert proc.returncode == cli.EXIT_STATUS[sig], stderr
+    assert elapsed <= 2.0, elapsed
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("fieldgrad: warning:")]
+    assert lines == [MESSAGE[sig]], stderr
+    assert stdout == ""  # never 'wrote ...' with a non-zero status
+    assert leftovers(tmp_path) == []
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("sig,target", [(signal.SIGINT, "group"), (signal.SIGTERM, "process")],
+                         ids=["INT-group", "TERM-uv"])
+def test_uv_run_interrupted(slow_setup: Path, tmp_path: Path, sig: signal.Signals, target: str) -> None:
+    """``uv run --no-sync fieldgrad ...``: Ctrl-C in a terminal signals the whole group; a SIGTERM
+    to uv alone is forwarded to fieldgrad. uv passes the child's status on."""
+    uv = shutil.which("uv")
+    if uv is None or not (ROOT / "pyproject.toml").exists():
+        pytest.skip("uv is not installed or the tests do not run from a clone")
+    out = tmp_path / "out.nc"
+    before = write_previous(out)
+    proc, marker = start([uv, "run", "--no-sync", "fieldgrad"], slow_setup, "compute", tmp_path, "--out", str(out),
+                         "--overwrite", cwd=ROOT)
+    stdout, stderr, elapsed = interrupt(proc, marker, sig, "once", target)
+    assert proc.returncode == cli.EXIT_STATUS[sig], stderr
+    assert elapsed <= 2.0, elapsed
+    assert "Traceback" not in stderr, stderr
+    assert MESSAGE[sig] in stderr.splitlines(), stderr
+    assert leftovers(tmp_path) == [] and snapshot(out) == before
+
+
+def test_ignored_sigint_stays_ignored(slow_setup: Path, tmp_path: Path) -> None:
+    """Started with SIGINT ignored (``nohup``, a background job of a script): a Ctrl-C to the group
+    does not stop the run, which completes."""
+    out = tmp_path / "out.nc"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(slow_setup / "hooks"), os.environ.get("PYTHONPATH", "")]),
+               FIELDGRAD_TEST_PHASE="compute", FIELDGRAD_TEST_MARKER=str(tmp_path / "marker"))
+    proc = subprocess.Popen([*fieldgrad_command(), "partial", str(slow_setup / "in.nc"), "--var", "f", "--dims", "x",
+                             "--chunks", "x=2", "--method", "slow-test", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        while not (tmp_path / "marker").exists():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert stdout.startswith("wrote ") and out.exists() and leftovers(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- write faults
+
+
+def test_interruption_dropped_in_a_weakref_callback_is_raised_again(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A signal whose handler runs inside a weakref callback: Python drops the exception there; the
+    run still stops (130), without an "Exception ignored" traceback."""
+    import weakref
+
+    src = tmp_path / "in.zarr"
+    xr.Dataset({"V": ("x", np.arange(8.0))}, coords={"x": np.arange(8.0)}).to_zarr(src)
+    real = cli.compute_result
+
+    def signalled(ds: xr.Dataset, args: object) -> xr.Dataset:
+        class Thing:
+            pass
+
+        def callback(ref: object) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # bytecode to run the Python handler in, inside the callback
+                pass
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)  # noqa: F841
+        del thing  # the callback runs, the handler raises, Python drops the exception
+        for _ in range(1000):
+            pass
+        return real(ds, args)
+
+    monkeypatch.setattr(cli, "compute_result", signalled)
+    out = tmp_path / "o.zarr"
+    assert cli.main(["partial", str(src), "--var", "V", "--dims", "x", "--out", str(out), "-q"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == MESSAGE[signal.SIGINT], err
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("ext", ["nc", "zarr"])
+def test_disk_full_while_writing_in_process(tmp_path: Path, ext: str, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """ENOSPC from a chunk write (a writer that fails like a full disk): one line, status 2, the
+    temporary removed, the previous output kept."""
+    import dask.array.core
+
+    pytest.importorskip("h5py")
+    src = tmp_path / "in.zarr"
+    xr.Dataset({"V": ("x", np.arange(64.0))}, coords={"x": np.arange(64.0)}).chunk(x=8).to_zarr(src)
+    out = tmp_path / f"o.{ext}"
+    before = write_previous(out)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(dask.array.core, "load_store_chunk", full)
+    assert cli.main(["partial", str(src), "--var", "V", "--dims", "x", "--chunks", "x=8", "--out", str(out),
+                     "--overwrite", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"fieldgrad: error: cannot write {out}: No space left on device", err
+    assert leftovers(tmp_path) == [] and snapshot(out) == before
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Path:
+    """A 256 KiB tmpfs mounted on a folder of tmp_path (root only; skipped elsewhere)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
+def big_input(tmp_path: Path) -> Path:
+    src = tmp_path / "big.nc"
+    pytest.importorskip("h5py")
+    x = np.arange(300.0)
+    noise = np.random.default_rng(0).random((300, 300))  # does not compress: a 720 KB result in any format
+    xr.Dataset({"f": (("x", "y"), noise)}, coords={"x": x, "y": x}).to_netcdf(src, engine="h5netcdf")
+    return src
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*fieldgrad_command(), *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("ext", ["nc", "zarr"])
+def test_disk_full(small_tmpfs: Path, big_input: Path, ext: str) -> None:
+    """A real full disk: a 256 KiB tmpfs holding the previous output and too small for the new one."""
+    out = small_tmpfs / f"o.{ext}"
+    before = write_previous(out)
+    done = run_cli("partial", str(big_input), "--var", "f", "--dims", "x", "--chunks", "x=50", "--out", str(out),
+                   "--overwrite")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"fieldgrad: error: cannot write {out}: No space left on device", done.stderr
+    assert done.stdout == ""
+    assert leftovers(small_tmpfs) == [] and snapshot(out) == before
+
+
+@pytest.mark.parametrize("ext", ["nc", "zarr"])
+def test_read_only_output_folder(small_tmpfs: Path, big_input: Path, ext: str) -> None:
+    out = small_tmpfs / f"o.{ext}"
+    before = write_previous(out)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    done = run_cli("partial", str(big_input), "--var", "f", "--dims", "x", "--out", str(out), "--overwrite")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (f"fieldgrad: error: cannot write to the output folder {small_tmpfs}: "
+                                   f"read-only file system"), done.stderr
+    assert leftovers(small_tmpfs) == [] and snapshot(out) == before

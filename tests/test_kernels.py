@@ -388,6 +388,7 @@ def _child(conn):  # pragma: no cover - runs in a forked child
     conn.send(bool(np.array_equal(out[0], ordered_reference(f, 1, st))))
 
 
+@pytest.mark.slow  # starts a process
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_threads_work_after_fork(monkeypatch):
     """The worker threads are recreated in a forked child (no hang, right numbers)."""

@@ -410,9 +410,14 @@ def test_exception_mid_write_leaves_nothing(files: dict[str, Path], tmp_path: Pa
 
 SLOW_RUNNER = textwrap.dedent('''
     import sys, time
+    import dask
     import numpy as np
     import fieldgrad
     from fieldgrad.cli import main
+
+    # one worker thread: the 20 blocks take 5 s on any machine (with a thread per core they would
+    # be done in a fraction of a second on a many-core one, before the tests' signal arrives)
+    dask.config.set(num_workers=1)
 
     @fieldgrad.register_method
     class Slow(fieldgrad.DerivativeMethod):

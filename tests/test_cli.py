@@ -1,9 +1,12 @@
 """End-to-end tests of the ``fieldgrad`` command line (fieldgrad/cli.py).
 
-Most tests run the CLI as a subprocess (``python -m fieldgrad.cli``) on small netCDF and zarr
-files and compare what it wrote with the Python API and with analytic derivatives. The long
-tail of error paths also runs in-process through :func:`fieldgrad.cli.main` (same code, no
-interpreter start-up per case).
+The tests run the CLI in-process through :func:`fieldgrad.cli.main` (the function the console
+script calls: same code, no interpreter start-up per case) on small netCDF and zarr files, and
+compare what it wrote, printed (capsys) and returned with the Python API and with analytic
+derivatives. What only a real process shows runs as a subprocess (``python -m fieldgrad.cli``)
+and is marked slow (``uv run pytest -m slow``, which CI runs after the default suite): the exit
+status and one-line stderr of a whole process, and interruption by a signal (SIGTERM, SIGINT,
+SIGKILL) during the write.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,7 @@ import pytest
 import xarray as xr
 
 import fieldgrad  # noqa: F401
-from fieldgrad import cli
+from fieldgrad import cli, registry
 
 HAVE_H5PY = importlib.util.find_spec("h5py") is not None
 needs_netcdf = pytest.mark.skipif(
@@ -79,9 +83,25 @@ def call(*args: object) -> int:
     return cli.main([str(a) for a in args])
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    err = proc.stderr.strip()
+IN_PROCESS = "in-process"
+SUBPROCESS = pytest.param("subprocess", marks=pytest.mark.slow)  # a real process: exit status, stderr
+
+
+def run_cli(how: str, capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of the CLI, in this process or in a subprocess."""
+    assert how in ("in-process", "subprocess"), how
+    if how == "subprocess":
+        proc = run(*args)
+        return proc.returncode, proc.stdout, proc.stderr
+    capsys.readouterr()  # drop anything printed before
+    code = call(*args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, stdout: str, stderr: str, *fragments: str) -> None:
+    assert code == 2, (code, stdout, stderr)
+    err = stderr.strip()
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if not line.startswith("fieldgrad: warning:")]
     assert len(lines) == 1, err
@@ -103,19 +123,19 @@ def source(files: dict[str, Path], kind: str) -> Path:
 # ----------------------------------------------------------------------------- results
 
 
-@pytest.mark.parametrize("src,ext", [("nc", "zarr"), ("zarr", "nc"), ("zarr", "zarr")])
-def test_gradient_matches_api_and_analytic(files: dict[str, Path], tmp_path: Path, src: str, ext: str) -> None:
+@pytest.mark.parametrize("src,ext,how", [("nc", "zarr", IN_PROCESS), ("zarr", "nc", IN_PROCESS),
+                                         ("zarr", "zarr", IN_PROCESS),
+                                         pytest.param("nc", "zarr", "subprocess", marks=pytest.mark.slow)])
+def test_gradient_matches_api_and_analytic(files: dict[str, Path], tmp_path: Path, src: str, ext: str, how: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
     out = tmp_path / f"grad.{ext}"
     argv = ["gradient", source(files, src), "--var", "V", "--dims", "x", "y", "z", "--accuracy", "2",
             "--edge-order", "2", "--out", out, "--quiet"]
-    if src == "nc":  # one end-to-end run through a real process; the others in-process
-        proc = run(*argv)
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout == "" and "Completed" not in proc.stderr, (proc.stdout, proc.stderr)  # --quiet
-    else:
-        assert call(*argv) == 0
+    code, stdout, stderr = run_cli(how, capsys, *argv)
+    assert code == 0, stderr
+    assert stdout == "" and "Completed" not in stderr, (stdout, stderr)  # --quiet
     assert out.exists() and leftovers(tmp_path) == []
     ds = make_dataset()
     opts = {"engine": "zarr", "consolidated": False} if ext == "zarr" else {"engine": "h5netcdf"}
@@ -225,10 +245,9 @@ def test_plugin_method_options(files: dict[str, Path], tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- info and methods
 
 
-def test_info(files: dict[str, Path]) -> None:
-    proc = run("info", files["zarr"])
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_info(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(IN_PROCESS, capsys, "info", files["zarr"])
+    assert code == 0, err
     assert "x: 12 points, 0 .. 1 m, uniform (step 0.0909091 m)" in out
     assert "y: 10 points" in out and "non-uniform" in out.split("y: 10 points")[1].splitlines()[0]
     assert "k: 3 points, no coordinate (unit spacing)" in out
@@ -248,20 +267,22 @@ def test_info_labels_and_invalid_coordinates(tmp_path: Path, capsys: pytest.Capt
     assert "s: 4 points, 3 .. 0, non-uniform (steps 0.5 .. 1.5), decreasing" in out
 
 
-def test_methods() -> None:
-    proc = run("methods")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("fd: finite differences")
-    assert "max order: any" in proc.stdout and "non-uniform: yes" in proc.stdout
-    assert "options: accuracy=2, edge_order=None" in proc.stdout
-    assert "boundaries: one-sided, periodic, fill" in proc.stdout
+def test_methods(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(IN_PROCESS, capsys, "methods")
+    assert code == 0, err
+    assert out.startswith("fd: finite differences")
+    assert "max order: any" in out and "non-uniform: yes" in out
+    assert "options: accuracy=2, edge_order=None" in out
+    assert "boundaries: one-sided, periodic, fill" in out
 
 
 # ----------------------------------------------------------------------------- errors
 
 
+@pytest.mark.parametrize("how", [IN_PROCESS, SUBPROCESS])
 @pytest.mark.parametrize("case", ["missing-file", "garbage", "empty-zarr", "missing-var", "missing-dim", "usage"])
-def test_error_paths_subprocess(files: dict[str, Path], tmp_path: Path, case: str) -> None:
+def test_error_paths(files: dict[str, Path], tmp_path: Path, case: str, how: str,
+                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.zarr"
     args: dict[str, tuple[list[object], tuple[str, ...]]] = {
         "missing-file": (["gradient", tmp_path / "nope.nc", "--var", "V", "--out", out], ("input not found", "nope.nc")),
@@ -273,8 +294,7 @@ def test_error_paths_subprocess(files: dict[str, Path], tmp_path: Path, case: st
         "usage": (["partial", files["zarr"], "--var", "V", "--dims", "x"], ("--out",)),
     }
     argv, fragments = args[case]
-    proc = run(*argv)
-    assert_one_line_error(proc, *fragments)
+    assert_one_line_error(*run_cli(how, capsys, *argv), *fragments)
     assert not out.exists() and leftovers(tmp_path) == []
 
 
@@ -332,13 +352,14 @@ def test_netcdf3_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         np.testing.assert_allclose(got["dV_dy"].values, want.values, rtol=1e-12)
 
 
-def test_existing_output_and_overwrite(files: dict[str, Path], tmp_path: Path) -> None:
+def test_existing_output_and_overwrite(files: dict[str, Path], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "res.zarr"
     assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q") == 0
     stamp = sorted((p.name, p.stat().st_mtime_ns) for p in out.rglob("*"))
 
-    proc = run("partial", files["zarr"], "--var", "u", "--dims", "y", "--out", out, "-q")
-    assert_one_line_error(proc, "output exists", "--overwrite")
+    result = run_cli(IN_PROCESS, capsys, "partial", files["zarr"], "--var", "u", "--dims", "y", "--out", out, "-q")
+    assert_one_line_error(*result, "output exists", "--overwrite")
     assert sorted((p.name, p.stat().st_mtime_ns) for p in out.rglob("*")) == stamp  # untouched
 
     assert call("partial", files["zarr"], "--var", "u", "--dims", "y", "--out", out, "-q", "--overwrite") == 0
@@ -395,9 +416,14 @@ def test_exception_mid_write_leaves_nothing(files: dict[str, Path], tmp_path: Pa
 
 SLOW_RUNNER = textwrap.dedent('''
     import sys, time
+    import dask
     import numpy as np
     import fieldgrad
     from fieldgrad.cli import main
+
+    # one worker thread: the 20 blocks take 5 s on any machine (with a thread per core they would
+    # be done in a fraction of a second on a many-core one, before the tests' signal arrives)
+    dask.config.set(num_workers=1)
 
     @fieldgrad.register_method
     class Slow(fieldgrad.DerivativeMethod):
@@ -440,6 +466,7 @@ def _wait_for_temporary(proc: subprocess.Popen[str], folder: Path, timeout: floa
     time.sleep(0.5)  # well into the write
 
 
+@pytest.mark.slow  # signals to a real process
 @pytest.mark.parametrize("ext,sig", [("zarr", signal.SIGTERM), ("nc", signal.SIGINT), ("zarr", signal.SIGKILL)],
                          ids=["TERM-zarr", "INT-nc", "KILL-zarr"])
 def test_interrupted_run_leaves_no_output(tmp_path: Path, ext: str, sig: signal.Signals) -> None:
@@ -465,7 +492,86 @@ def test_interrupted_run_leaves_no_output(tmp_path: Path, ext: str, sig: signal.
     assert leftovers(tmp_path) == []
 
 
-def test_slow_run_completes_with_progress_bar(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("ext", ["zarr", "nc"])
+def test_interruption_mid_write_in_process(files: dict[str, Path], tmp_path: Path, ext: str, how: str,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C (KeyboardInterrupt) or SIGTERM (main()'s handler) once the whole output is under the
+    temporary name: status 130, one message, nothing left (real signals to a real process: the slow
+    test above)."""
+    if ext == "nc" and not HAVE_H5PY:
+        pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
+    real_write = cli._write
+    seen: list[Path] = []
+    before = signal.getsignal(signal.SIGTERM)
+
+    def interrupted_write(ds: xr.Dataset, tmp: Path, fmt: str, quiet: bool) -> None:
+        real_write(ds, tmp, fmt, quiet)
+        seen.append(tmp)
+        assert tmp.exists()
+        if how == "ctrl-c":
+            raise KeyboardInterrupt
+        assert signal.getsignal(signal.SIGTERM) is cli._on_sigterm  # else the signal would end pytest
+        signal.raise_signal(signal.SIGTERM)
+        raise AssertionError("the SIGTERM handler did not interrupt the write")
+
+    monkeypatch.setattr(cli, "_write", interrupted_write)
+    out = tmp_path / f"res.{ext}"
+    code, stdout, stderr = run_cli(IN_PROCESS, capsys, "gradient", files["zarr"], "--var", "V", "--out", out, "-q")
+    assert code == 130, (stdout, stderr)
+    assert stderr.strip() == "fieldgrad: interrupted; no output written"
+    assert seen and seen[0].parent == tmp_path and seen[0].name.startswith(f".res.{ext}.fieldgrad-tmp-")
+    assert not out.exists() and leftovers(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # main() puts the previous handler back
+
+
+class _SlowMethod(fieldgrad.DerivativeMethod):
+    """Centred differences that take their time: a stand-in for a long computation."""
+
+    name = "slow-test-in-process"
+    max_order = 1
+    supports_nonuniform = True
+    pause = 1.2  # seconds per block: more than the progress bar's 1 s minimum, whatever the threads
+
+    def halo(self, order, **options):  # type: ignore[no-untyped-def]
+        return 1
+
+    def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
+        if values.size and values.shape[axis] >= 2:
+            time.sleep(self.pause)
+            return np.gradient(values, coord, axis=axis)
+        return np.zeros_like(values)
+
+
+@pytest.fixture
+def slow_method() -> Iterator[str]:
+    fieldgrad.register_method(_SlowMethod)
+    try:
+        yield _SlowMethod.name
+    finally:
+        registry._unregister(_SlowMethod.name)
+
+
+def test_slow_run_completes_with_progress_bar(tmp_path: Path, slow_method: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    x = np.arange(40.0)
+    src = tmp_path / "slow_in.zarr"
+    xr.Dataset({"f": (("x", "y"), np.add.outer(x**2, x[:6]))}, coords={"x": x}).to_zarr(src, consolidated=False)
+    out = tmp_path / "slow_out.zarr"
+    code, stdout, stderr = run_cli(IN_PROCESS, capsys, "partial", src, "--var", "f", "--dims", "x",
+                                   "--method", slow_method, "--chunks", "x=20", "--out", out)
+    assert code == 0, stderr
+    assert "Completed" in stderr  # dask's progress bar, on stderr
+    assert f"wrote df_dx('x', 'y') to {out}" in stdout
+    with xr.open_zarr(out, consolidated=False) as got:
+        np.testing.assert_allclose(got["df_dx"].isel(x=slice(1, -1)).values,
+                                   np.broadcast_to(2 * np.arange(1.0, 39.0)[:, None], (38, 6)))
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow  # a real process
+def test_slow_run_completes_with_progress_bar_subprocess(tmp_path: Path) -> None:
     src = _slow_input(tmp_path)
     out = tmp_path / "slow_out.zarr"
     proc = _start_slow(tmp_path, src, out, "--progress")

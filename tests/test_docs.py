@@ -1,6 +1,7 @@
 """The documentation: it builds with warnings as errors, its examples run, and it covers the API.
 
-* the Sphinx build (``-W``: any warning fails) of a copy of docs/ (so the source tree stays clean);
+* the Sphinx build (``-W``: any warning fails) of a copy of docs/ (so the source tree stays clean;
+  marked slow: ``uv run pytest -m slow``, which CI runs after the default suite);
 * the ``>>>`` examples of the narrative pages run and give what the pages say;
 * every public function and accessor method is in the API reference and has a runnable example;
 * every command and option of the CLI is documented, every example has a page and a figure.
@@ -28,6 +29,7 @@ HAVE_SPHINX = all(importlib.util.find_spec(m) is not None
                   for m in ("sphinx", "numpydoc", "sphinx_autosummary_accessors", "furo"))
 
 
+@pytest.mark.slow  # a whole Sphinx build in a subprocess: tens of seconds
 @pytest.mark.skipif(not HAVE_SPHINX, reason="sphinx, numpydoc, sphinx-autosummary-accessors or furo is not "
                     "installed (the 'docs' dependency group: uv sync --group docs)")
 def test_docs_build_without_warnings(tmp_path: Path) -> None:

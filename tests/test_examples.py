@@ -1,7 +1,10 @@
 """Run every example script small (FIELDGRAD_EXAMPLE_SMALL=1) and check its figure and numbers.
 
 Each example runs in its own process, as a user would run it; the printed numbers are parsed
-and checked against what the example claims (errors against exact derivatives, counts).
+and checked against what the example claims (errors against exact derivatives, counts). Starting
+a Python process per example costs seconds, so these runs are marked slow (``uv run pytest -m
+slow``, which CI runs after the default suite); the check that every example has a test stays
+in the default run.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def need(*ops: str, methods: tuple[str, ...] = ()) -> None:
 SCI = r"([0-9.]+(?:e[-+]?[0-9]+)?)"
 
 
+@pytest.mark.slow
 def test_image_edges(tmp_path: Path) -> None:
     need("gradient", "magnitude", "along")
     out = run_example("image_edges.py", tmp_path)
@@ -71,6 +75,7 @@ def test_image_edges(tmp_path: Path) -> None:
     assert err_along < 0.1 * peak and err_naive > 10 * err_along
 
 
+@pytest.mark.slow
 def test_electric_field(tmp_path: Path) -> None:
     need("gradient", "divergence", "curl", "magnitude")
     out = run_example("electric_field.py", tmp_path)
@@ -92,6 +97,7 @@ def test_electric_field_convergence(tmp_path: Path) -> None:
     assert number(r"max \|div E\| / \(\|E\|/r\) = " + SCI, out) < 0.05
 
 
+@pytest.mark.slow
 def test_noisy_derivatives(tmp_path: Path) -> None:
     need(methods=("polyfit", "spline"))
     out = run_example("noisy_derivatives.py", tmp_path)
@@ -108,6 +114,7 @@ def test_noisy_derivatives(tmp_path: Path) -> None:
         assert rms[method][0] < rms["fd"][0] / 5 and rms[method][1] < rms["fd"][1] / 20  # fd amplifies noise
 
 
+@pytest.mark.slow
 def test_gaps_and_masks(tmp_path: Path) -> None:
     need("gradient")
     out = run_example("gaps_and_masks.py", tmp_path)
@@ -121,6 +128,7 @@ def test_gaps_and_masks(tmp_path: Path) -> None:
     assert number(r"recovered coastal points \(one-sided stencils\): RMS " + SCI, out) < 0.1
 
 
+@pytest.mark.slow
 def test_streaming_zarr_threaded(tmp_path: Path) -> None:
     need("gradient", "magnitude")
     out = run_example("streaming_zarr.py", tmp_path, "--workers", "0")
@@ -186,12 +194,14 @@ def test_geoscience_grids(tmp_path: Path) -> None:
         assert metpy_err < 5e-3 * 7.6e-5 and diff < metpy_err  # same order, closer to each other than to exact
 
 
+@pytest.mark.slow
 def test_quickstart(tmp_path: Path) -> None:
     out = run_example("quickstart.py", tmp_path)
     check_png(tmp_path / "quickstart.png")
     assert number(r"max \|E - E_exact\| = " + SCI, out) < 1e-10
 
 
+@pytest.mark.slow
 def test_custom_method(tmp_path: Path) -> None:
     scripts = sorted((EXAMPLES / "custom_method").glob("*.py")) if (EXAMPLES / "custom_method").is_dir() else []
     if not scripts:

@@ -388,6 +388,7 @@ def _child(conn):  # pragma: no cover - runs in a forked child
     conn.send(bool(np.array_equal(out[0], ordered_reference(f, 1, st))))
 
 
+@pytest.mark.slow  # starts a process
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_threads_work_after_fork(monkeypatch):
     """The worker threads are recreated in a forked child (no hang, right numbers)."""
@@ -432,6 +433,9 @@ def reuse(monkeypatch):
     monkeypatch.setattr(kernels, "REUSE_BUFFERS", True)
     monkeypatch.setattr(kernels, "REUSE_MIN_BYTES", 1 << 16)
     monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1 << 10)
+    # idle buffers are released after REUSE_IDLE_SECONDS (5 s): on a loaded machine a test could
+    # be paused that long between freeing an output and asking for it again
+    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
     kernels.release_buffers()
     yield
     kernels.release_buffers()

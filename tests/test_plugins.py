@@ -29,7 +29,7 @@ RNG = np.random.default_rng(11)
 # ----------------------------------------------------------------------------- conformance
 
 
-@pytest.mark.parametrize(("cls", "options"), [
+CONFORMANCE_CASES = [
     (FiniteDifference, {}),
     (FiniteDifference, {"accuracy": 6, "edge_order": 2}),
     (PolyFit, {}),
@@ -38,10 +38,26 @@ RNG = np.random.default_rng(11)
     (SplineFit, {"smoothing": None, "degree": 5}),
     (SplineFit, {"smoothing": 0.3, "degree": 1}),
     (SplineFit, {"smoothing": 1e-3, "degree": 5}),
-])
+]
+# the chunked part of check_method (dask arrays in chunks of one and two points) takes seconds a
+# case: every method with its default options in the default run, the other options in the slow
+# one (-m slow), and every case without dask in the default run
+_OTHER_OPTIONS = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("cls", "options"), [
+    pytest.param(cls, options, marks=() if not options else _OTHER_OPTIONS) for cls, options in CONFORMANCE_CASES])
 def test_check_method_passes(cls: type, options: dict) -> None:
     counts = check_method(cls, options=options)
     assert counts["chunked"] > 0 and counts["lines"] > 0
+    if cls is not SplineFit:
+        assert counts["locality windows"] > 10
+
+
+@pytest.mark.parametrize(("cls", "options"), CONFORMANCE_CASES)
+def test_check_method_passes_in_memory(cls: type, options: dict) -> None:
+    counts = check_method(cls, options=options, dask=False)
+    assert counts["chunked"] == 0 and counts["lines"] > 0 and counts["axes"] > 0 and counts["threads"] > 0
     if cls is not SplineFit:
         assert counts["locality windows"] > 10
 
@@ -211,9 +227,10 @@ def test_every_operation_in_memory_and_chunked(method: str, operation: str, one_
     mem = op(f, kw)
     chunks = {"x": 1, "y": -1, "z": 4} if one_point else {"x": 5, "y": 7, "z": 3}
     lazy = op(f.chunk(chunks), kw)
+    computed = _values(lazy.compute())  # once: all of a Dataset's variables in one pass
     for name, want in _values(mem).items():
         assert np.isfinite(want).all(), name
-        got = _values(lazy)[name]
+        got = computed[name]
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max(), err_msg=name)
     if isinstance(lazy, xr.DataArray):
         assert lazy.chunks is not None

@@ -4,10 +4,14 @@
   orders 1-2, accuracies 2-8, every edge order, boundary kind and NaN policy;
 * linearity, constants and straight lines, reversing / translating / scaling the coordinate,
   commuting mixed derivatives.
+
+Each property runs with a few examples in the default run and with more in its ``_full`` twin,
+marked slow (``uv run pytest -m slow``, which CI runs after the default suite).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +25,20 @@ from hypothesis import strategies as st
 
 import fieldgrad
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK_EXAMPLES, FULL_EXAMPLES = 10, 25
+QUICK = settings(max_examples=QUICK_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FULL = settings(QUICK, max_examples=FULL_EXAMPLES)
+
+
+def quick_and_full(*strategies: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``@given(*strategies)`` twice: ``QUICK_EXAMPLES`` examples in the default run, and a twin
+    ``<name>_full`` with ``FULL_EXAMPLES`` under the slow marker (``uv run pytest -m slow``)."""
+
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        test.__globals__[f"{test.__name__}_full"] = pytest.mark.slow(FULL(given(*strategies)(test)))
+        return QUICK(given(*strategies)(test))
+
+    return decorate
 
 
 @dataclass
@@ -106,8 +123,7 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-12) 
 HALO_SOURCES = st.sampled_from(["neighbours", "reread"])  # halos cut from the blocks, or a second read
 
 
-@SETTINGS
-@given(problems(), HALO_SOURCES)
+@quick_and_full(problems(), HALO_SOURCES)
 def test_chunked_equals_in_memory(p: Problem, halo_source: str) -> None:
     kw = dict(p.kw)
     order = kw.pop("order")
@@ -144,8 +160,7 @@ def wide_block_problems(draw: Any) -> tuple[xr.DataArray, dict[str, Any], dict[s
     return xr.DataArray(values, dims=dims, coords=coords, name="f"), kw, chunks
 
 
-@SETTINGS
-@given(wide_block_problems(), HALO_SOURCES)
+@quick_and_full(wide_block_problems(), HALO_SOURCES)
 def test_chunked_equals_in_memory_with_a_boundary_kind_per_dim(problem: Any, halo_source: str) -> None:
     da, kw, chunks = problem
     with dask.config.set({"fieldgrad.halo-source": halo_source}):
@@ -155,8 +170,7 @@ def test_chunked_equals_in_memory_with_a_boundary_kind_per_dim(problem: Any, hal
     assert_close(lazy_partial.values, da.grad.partial(da.dims[-1], **kw).values)
 
 
-@SETTINGS
-@given(problems(max_ndim=3), HALO_SOURCES)
+@quick_and_full(problems(max_ndim=3), HALO_SOURCES)
 def test_chunked_gradient_equals_in_memory(p: Problem, halo_source: str) -> None:
     kw = {k: v for k, v in p.kw.items() if k not in ("order", "period")}
     if kw["boundary"] == "periodic":
@@ -172,8 +186,7 @@ def test_chunked_gradient_equals_in_memory(p: Problem, halo_source: str) -> None
     assert_close(actual.values, expected.values)
 
 
-@SETTINGS
-@given(st.data())
+@quick_and_full(st.data())
 def test_chunked_mixed_derivative_equals_in_memory(data: Any) -> None:
     accuracy = data.draw(st.sampled_from([2, 4, 6]))
     boundary = data.draw(st.sampled_from(["one-sided", "periodic", "fill"]))
@@ -193,8 +206,7 @@ def test_chunked_mixed_derivative_equals_in_memory(data: Any) -> None:
     assert_close(actual, expected)
 
 
-@SETTINGS
-@given(st.data())
+@quick_and_full(st.data())
 def test_numpy_compat_dask_equals_numpy(data: Any) -> None:
     shape = tuple(data.draw(st.lists(st.integers(3, 9), min_size=1, max_size=3)))
     edge_order = data.draw(st.sampled_from([1, 2]))
@@ -215,8 +227,7 @@ def test_numpy_compat_dask_equals_numpy(data: Any) -> None:
 # algebraic properties
 
 
-@SETTINGS
-@given(problems(max_ndim=2), st.floats(-3, 3), st.floats(-3, 3))
+@quick_and_full(problems(max_ndim=2), st.floats(-3, 3), st.floats(-3, 3))
 def test_linearity(p: Problem, a: float, b: float) -> None:
     kw = dict(p.kw)
     order = kw.pop("order")
@@ -234,8 +245,7 @@ def test_linearity(p: Problem, a: float, b: float) -> None:
     np.testing.assert_allclose(dh[~nan], expected[~nan], rtol=0, atol=1e-12 * max(scale, 1e-300))
 
 
-@SETTINGS
-@given(problems(max_ndim=2), st.floats(-100, 100), st.floats(-10, 10))
+@quick_and_full(problems(max_ndim=2), st.floats(-100, 100), st.floats(-10, 10))
 def test_constants_and_straight_lines(p: Problem, c: float, slope: float) -> None:
     """d/dx of c + slope * x is slope, every second derivative of it is 0 (every boundary kind, up to
     round-off), except where ``fill`` puts its fill value. Periodic boundaries only see constants."""
@@ -259,8 +269,7 @@ def test_constants_and_straight_lines(p: Problem, c: float, slope: float) -> Non
     np.testing.assert_allclose(out[~is_fill], expected, rtol=0, atol=tol)
 
 
-@SETTINGS
-@given(problems(max_ndim=2))
+@quick_and_full(problems(max_ndim=2))
 def test_reversing_the_coordinate(p: Problem) -> None:
     """The same samples listed in the opposite order have the same derivative at each point
     (default edge_order; see test_reversing_with_low_edge_order for the others)."""
@@ -292,8 +301,7 @@ def test_reversing_with_low_edge_order() -> None:
     np.testing.assert_allclose(backward, forward, rtol=1e-12)
 
 
-@SETTINGS
-@given(problems(max_ndim=2), st.sampled_from([1e-3, 0.25, 4.0, 1e3]), st.floats(-1e3, 1e3))
+@quick_and_full(problems(max_ndim=2), st.sampled_from([1e-3, 0.25, 4.0, 1e3]), st.floats(-1e3, 1e3))
 def test_scaling_and_translating_the_coordinate(p: Problem, scale: float, shift: float) -> None:
     """x -> s x + t divides the derivative by s**order."""
     kw = dict(p.kw)
@@ -311,8 +319,7 @@ def test_scaling_and_translating_the_coordinate(p: Problem, scale: float, shift:
     assert_close(moved * scale**order, base, rtol=1e-10 * (1 + abs(shift) / (scale * h)))
 
 
-@SETTINGS
-@given(st.data())
+@quick_and_full(st.data())
 def test_chunking_never_changes_nan_positions(data: Any) -> None:
     """With nan_policy='omit', a NaN-free run split over many chunks is still one domain."""
     n = data.draw(st.integers(12, 30))

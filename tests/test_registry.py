@@ -488,6 +488,7 @@ print(repr((first, second, sorted(methods))))
 """
 
 
+@pytest.mark.slow  # needs a fresh interpreter (a subprocess): the test process has imported everything
 def test_import_and_listing_import_no_scipy_dask_array_or_plugin() -> None:
     out = subprocess.run([sys.executable, "-c", CHECK_IMPORTS], capture_output=True, text=True, check=True)
     first, second, methods = eval(out.stdout.strip().splitlines()[-1])

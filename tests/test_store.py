@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import cloudpickle
 import dask
 import dask.array as da
+import dask.local
 import numpy as np
 import pytest
 import xarray as xr
@@ -62,6 +64,30 @@ def test_blocks_are_freed_as_they_are_written_not_gathered_at_the_end(peak_block
     assert stored.peak <= 1
 
 
+def test_schedulers_outside_this_process_fall_back_to_compute():
+    """A scheduler that is not dask's threaded or synchronous one gets ``obj.compute(**kwargs)``.
+
+    The stand-in runs the graph on a pickled copy, as a process pool does: blocks stored into
+    copies of the targets would never reach this process's arrays (the slow test below uses
+    real processes)."""
+    g = _field().grad.gradient()
+    want = g.compute(scheduler="sync")
+    calls = []
+
+    def copying_get(dsk, keys, **kwargs):
+        calls.append(keys)
+        result = dask.local.get_sync(cloudpickle.loads(cloudpickle.dumps(dsk)), keys, **kwargs)
+        return cloudpickle.loads(cloudpickle.dumps(result))
+
+    got = fieldgrad.compute(g, scheduler=copying_get)
+    xr.testing.assert_identical(got, want)
+    assert isinstance(got.data, np.ndarray) and len(calls) == 1  # one pass, through that scheduler
+    with dask.config.set(scheduler=copying_get):
+        xr.testing.assert_identical(fieldgrad.compute(g), want)
+    assert len(calls) == 2
+
+
+@pytest.mark.slow  # starts process pools (an interpreter per worker)
 def test_out_of_process_schedulers_fall_back_to_compute():
     g = _field().grad.gradient()
     want = g.compute(scheduler="sync")

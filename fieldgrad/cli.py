@@ -445,7 +445,9 @@ def _check_dims(ds: Any, names: Sequence[str], dims: Sequence[str] | None) -> No
     for name in names:
         var = ds[name]
         for dim in dims:
-            ok = dim in var.dims or (dim in ds.coords and ds.coords[dim].ndim == 1 and ds.coords[dim].dims[0] in var.dims)
+            # a dim, or a coordinate along the variable's dims (1-D, or the 2-D lat/lon of a curvilinear grid)
+            ok = dim in var.dims or (dim in ds.coords and ds.coords[dim].ndim in (1, 2)
+                                     and set(ds.coords[dim].dims) <= set(var.dims))
             if not ok:
                 raise CLIError(f"variable {name!r} has no dimension {dim!r}; its dims: {', '.join(map(str, var.dims))}")
 

@@ -380,3 +380,81 @@ def test_cli_laplacian_refuses_time_with_space(era5_file: Path, tmp_path: Path,
                      "--out", str(tmp_path / "o.nc"), "-q"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "time" in err and "partial" in err, err
+
+
+# ----------------------------------------------------------------------------- a CMIP-like ocean file
+
+def cmip_ocean_like() -> xr.Dataset:
+    """thetao, uo, vo on a curvilinear (rotated, tripolar-like) grid: dims (time, lev, j, i), 2-D
+    latitude/longitude named by CF ``coordinates``, depth positive down in metres, a noleap calendar."""
+    cftime = pytest.importorskip("cftime")
+    time = np.array([cftime.DatetimeNoLeap(2000, m, 15) for m in range(1, 5)], dtype=object)
+    lev = np.array([5.0, 15.0, 30.0, 50.0])
+    jj, ii = np.meshgrid(np.arange(20.0), np.arange(24.0), indexing="ij")
+    lat = -40.0 + 3.0 * jj + 0.4 * ii           # sheared: grid lines are not parallels
+    lon = (150.0 + 4.0 * ii - 0.5 * jj) % 360.0  # crosses 0° and 180°? (150..242: the date line)
+    phi, lam = np.deg2rad(lat), np.deg2rad(lon)
+    shape = (time.size, lev.size) + lat.shape
+    f = np.broadcast_to(np.cos(phi) * np.sin(lam), shape)
+    depth = lev[None, :, None, None]
+    dims = ("time", "lev", "j", "i")
+    ds = xr.Dataset(
+        {"thetao": (dims, 15.0 + 5.0 * f * np.exp(-depth / 40.0),
+                    {"units": "degC", "standard_name": "sea_water_potential_temperature",
+                     "coordinates": "latitude longitude"}),
+         "uo": (dims, np.broadcast_to(-0.1 * np.sin(phi) * np.cos(lam), shape).copy(),
+                {"units": "m s-1", "standard_name": "eastward_sea_water_velocity"}),
+         "vo": (dims, np.broadcast_to(0.1 * np.sin(lam), shape).copy(),
+                {"units": "m s-1", "standard_name": "northward_sea_water_velocity"})},
+        coords={"time": ("time", time, {"standard_name": "time"}),
+                "lev": ("lev", lev, {"units": "m", "positive": "down", "axis": "Z",
+                                     "standard_name": "depth"}),
+                "latitude": (("j", "i"), lat, {"units": "degrees_north", "standard_name": "latitude"}),
+                "longitude": (("j", "i"), lon, {"units": "degrees_east", "standard_name": "longitude"})},
+        attrs={"Conventions": "CF-1.7", "source": "made by the test"})
+    return ds
+
+
+@pytest.fixture(scope="module")
+def ocean_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cmip") / "thetao.nc"
+    cmip_ocean_like().to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def test_cmip_ocean_file_through_every_subcommand(ocean_file: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    ds = cmip_ocean_like()
+    assert cli.main(["info", str(ocean_file)]) == 0
+    assert "thetao" in capsys.readouterr().out
+    runs = {
+        "partial": ["partial", "--var", "thetao", "--dims", "lev"],
+        "gradient": ["gradient", "--var", "thetao", "--geometry", "sphere"],
+        "laplacian": ["laplacian", "--var", "thetao", "--geometry", "sphere"],
+        "divergence": ["divergence", "--var", "vo", "uo", "--dims", "latitude", "longitude", "--geometry", "sphere"],
+        "curl": ["curl", "--var", "vo", "uo", "--dims", "latitude", "longitude", "--geometry", "sphere"],
+    }
+    got = {}
+    for op, argv in runs.items():
+        out = tmp_path / f"{op}.zarr"
+        assert cli.main([argv[0], str(ocean_file), *argv[1:], "--out", str(out), "-q"]) == 0, op
+        got[op] = _quiet_open(out)
+        _all_units_parse(got[op])
+        assert "sea_water_potential_temperature" not in got[op].cf.standard_names
+    kw = {"geometry": "sphere"}
+    np.testing.assert_allclose(got["partial"]["dthetao_dlev"], ds.thetao.differentiate("lev", edge_order=2),
+                               rtol=1e-12, atol=1e-14)
+    grad = ds.thetao.grad.gradient(**kw)
+    np.testing.assert_allclose(got["gradient"]["grad_thetao"], grad, rtol=1e-12)
+    assert list(got["gradient"]["grad_thetao"].component.values) == ["latitude", "longitude"]
+    assert pint_units(got["gradient"]["grad_thetao"].attrs["units"]) == pint_units("degC m-1")
+    assert pint_units(got["laplacian"]["laplacian_thetao"].attrs["units"]) == pint_units("degC m-2")
+    vort = next(iter(got["curl"].data_vars.values()))
+    assert vort.attrs["units"] == "s-1" and pint_units(vort.attrs["units"]) == pint_units("s-1")
+    # the wind is a solid rotation about the x axis (Ω R = 0.1 m s-1): vorticity 2Ω cos φ cos λ
+    zeta = 2 * 0.1 / fieldgrad.geometry.EARTH_RADIUS * np.cos(np.deg2rad(ds.latitude)) * np.cos(
+        np.deg2rad(ds.longitude))
+    err = float(abs(vort.isel(time=0, lev=0) - zeta).max())
+    assert err < 0.02 * float(abs(zeta).max()), err
+    div = next(iter(got["divergence"].data_vars.values()))
+    assert float(abs(div).max()) < 0.02 * float(abs(zeta).max())

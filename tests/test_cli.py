@@ -561,9 +561,9 @@ def test_slow_run_completes_with_progress_bar(tmp_path: Path, slow_method: str,
     xr.Dataset({"f": (("x", "y"), np.add.outer(x**2, x[:6]))}, coords={"x": x}).to_zarr(src, consolidated=False)
     out = tmp_path / "slow_out.zarr"
     code, stdout, stderr = run_cli(IN_PROCESS, capsys, "partial", src, "--var", "f", "--dims", "x",
-                                   "--method", slow_method, "--chunks", "x=20", "--out", out)
+                                   "--method", slow_method, "--chunks", "x=20", "--out", out, "--progress")
     assert code == 0, stderr
-    assert "Completed" in stderr  # dask's progress bar, on stderr
+    assert "Completed" in stderr  # dask's progress bar, on stderr (asked for: stderr is no terminal here)
     assert f"wrote df_dx('x', 'y') to {out}" in stdout
     with xr.open_zarr(out, consolidated=False) as got:
         np.testing.assert_allclose(got["df_dx"].isel(x=slice(1, -1)).values,
@@ -586,6 +586,7 @@ def test_slow_run_completes_with_progress_bar_subprocess(tmp_path: Path) -> None
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow  # a real process
 def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     src = _slow_input(tmp_path)
     out = tmp_path / "slow_out.zarr"

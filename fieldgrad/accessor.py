@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import xarray as xr
 
 from . import vector
-from .geometry import horizontal_dims
+from .geometry import as_keys, horizontal_dims
 from .signatures import accessor_signature, shows_keywords
 from .units import component_labels
 
@@ -243,7 +243,7 @@ def map_dataset(ds: xr.Dataset, func: Callable[..., xr.DataArray], dims: Any, *a
         keys = horizontal_dims(ds, geometry, kwargs.get("latitude"), kwargs.get("longitude"))
         passed = keys if geometry == "cartesian" else None  # other geometries find their axes per variable
     else:
-        keys = [dims] if isinstance(dims, (str, bytes)) or not isinstance(dims, Iterable) else list(dims)
+        keys = as_keys(dims) or []
         passed = keys
     needed: set[Hashable] = set()
     for k in keys:

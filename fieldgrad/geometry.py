@@ -589,7 +589,14 @@ def horizontal_dims(obj: xr.DataArray | xr.Dataset, geometry: str, latitude: Has
 
 # ----------------------------------------------------------------------------- building the metric
 
-def _as_keys(dims: Hashable | Iterable[Hashable] | None) -> list[Hashable] | None:
+def as_keys(dims: Hashable | Iterable[Hashable] | None) -> list[Hashable] | None:
+    """One dim name or a list of them (a string is one name, never a list of letters).
+
+    Examples
+    --------
+    >>> as_keys("lat"), as_keys(["lat", "lon"]), as_keys(None)
+    (['lat'], ['lat', 'lon'], None)
+    """
     if dims is None:
         return None
     if isinstance(dims, (str, bytes)) or not isinstance(dims, Iterable):
@@ -650,7 +657,7 @@ def metric_for(obj: xr.DataArray | xr.Dataset, dims: Hashable | Iterable[Hashabl
     """
     if geometry not in GEOMETRIES:
         raise ValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
-    keys = _as_keys(dims)
+    keys = as_keys(dims)
     if geometry == "sphere":
         if radius is not None and not (np.isfinite(float(radius)) and float(radius) > 0):
             raise ValueError(f"radius must be a positive finite length in metres, got {radius!r}")
@@ -753,10 +760,8 @@ def _compute_grid_derivatives(obj: xr.DataArray | xr.Dataset, name: Hashable, va
     dim_coords = {d: obj.coords[d] for d in var.dims if d in obj.coords}
     out: dict[str, xr.DataArray] = {}
     for axis, d in enumerate(var.dims):
-        field = values
-        if periodic_angle is not None:
-            field = np.unwrap(values, period=periodic_angle, axis=axis)
-        c = xr.DataArray(field, dims=var.dims, coords=dim_coords)
+        unwrapped = values if periodic_angle is None else np.unwrap(values, period=periodic_angle, axis=axis)
+        c = xr.DataArray(unwrapped, dims=var.dims, coords=dim_coords)
         wraps = _boundary_of(diff, d) == "periodic"
         if periodic_angle is not None and wraps:
             turn = 2 * np.pi / periodic_angle

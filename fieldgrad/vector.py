@@ -38,7 +38,7 @@ import numpy as np
 import xarray as xr
 
 from .cf import vector_standard_name
-from .geometry import Differentiator, Metric, add, metric_for, mul, sub
+from .geometry import Differentiator, Metric, add, as_keys, metric_for, mul, sub
 from .signatures import shows_keywords
 from .units import base_label as _base
 from .units import component_labels, derivative_long_name, derivative_name, divide_units, split_pint
@@ -217,12 +217,6 @@ def _stack(parts: Mapping[str, xr.DataArray], dim: Hashable) -> xr.DataArray:
     return out.assign_coords({dim: component_labels(parts)})
 
 
-def _keys(field: xr.DataArray, dims: Any) -> list[Hashable] | None:
-    if dims is None:
-        return None
-    return [dims] if isinstance(dims, (str, bytes)) or not isinstance(dims, Iterable) else list(dims)
-
-
 def _vector_in(call: _Call, comps: dict[str, xr.DataArray]) -> dict[str, xr.DataArray]:
     """The components in the metric's frame, in its label order (grid-relative input rotated)."""
     metric = call.metric
@@ -355,7 +349,7 @@ def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     >>> g.attrs["units"], float(abs(g.sel(component="lon")).max())
     ('K m-1', 0.0)
     """
-    call = _call(field, _keys(field, dims), kwargs)
+    call = _call(field, as_keys(dims), kwargs)
     if component_dim in field.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
     if call.flat:
@@ -499,7 +493,7 @@ def laplacian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, **kwa
     >>> np.allclose(laplacian(f), 6.0)
     True
     """
-    call = _call(field, _keys(field, dims), kwargs)
+    call = _call(field, as_keys(dims), kwargs)
     metric = call.metric
     f = call.field
     name = prefixed_name("laplacian", field.name)
@@ -571,7 +565,7 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     >>> round(float(H.sel(component="x", component2="y").isel(x=3, y=2)), 12)  # ∂²(x²y)/∂x∂y = 2x
     1.2
     """
-    call = _call(field, _keys(field, dims), kwargs)
+    call = _call(field, as_keys(dims), kwargs)
     metric = call.metric
     f = call.field
     qs = list(metric.dims)
@@ -632,7 +626,7 @@ def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     2.0
     """
     comps = components(field, component_dim)
-    keys = _keys(field, dims)
+    keys = as_keys(dims)
     geometric = kwargs.get("geometry", "cartesian") != "cartesian" or any(
         c in field.coords and field.coords[c].ndim == 2 for c in (keys or comps))
     call = _call(field, keys if (keys is not None and not geometric) else None, kwargs,

@@ -1012,8 +1012,6 @@ def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff
             xy.setdefault("x", name)
         if var.ndim == 1 and (std == "projection_y_coordinate" or (axis == "Y" and not _cf_kind(var))):
             xy.setdefault("y", name)
-    if keys is not None and len(keys) >= 2 and ("x" not in xy or "y" not in xy):
-        xy = {"x": keys[-1], "y": keys[-2]} if len(keys) == 2 else xy
     if "x" not in xy or "y" not in xy:
         raise ValueError("geometry='projected' needs the projection's x and y coordinates: 1-D coordinates "
                          "with standard_name 'projection_x_coordinate' / 'projection_y_coordinate' (or axis X/Y)")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 import resource
+import statistics
 import time
+from collections.abc import Callable
 
 _TCK = os.sysconf("SC_CLK_TCK")
 _NCPU = os.cpu_count() or 1
@@ -43,3 +46,21 @@ def peak_rss_reset() -> None:
 def peak_rss_mib(current: bool = False) -> float:
     """Peak RSS since the last reset (or the current RSS), MiB."""
     return _status_kib("VmRSS" if current else "VmHWM") / 1024
+
+
+def shuffled_rounds(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Wall times of every case, ``rounds`` times, in a new random order each round (so that cache
+    and page-fault effects of the previous case hit every case alike)."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        order = list(cases)
+        random.shuffle(order)
+        for name in order:
+            start = time.perf_counter()
+            cases[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(t) for name, t in times.items()}

@@ -19,16 +19,13 @@ during the timed runs is reported. Run: ``uv run python benchmarks/bench_geometr
 from __future__ import annotations
 
 import argparse
-import random
-import statistics
-import time
 import warnings
 
 import numpy as np
 import xarray as xr
 
 import fieldgrad  # noqa: F401
-from _harness import foreign_load_between, snapshot
+from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
 
 R = 6.371e6
 LCC = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-97 +R=6371000 +units=m +no_defs"
@@ -117,19 +114,12 @@ def main() -> None:
         diff = np.nanmax(np.abs(results[a][inner] - results[b][inner]))
         print(f"check: max |{a} − {b}| inside 5 points of the edges = {diff:.2e} s-1 "
               f"(values up to {np.nanmax(np.abs(results[a])):.1e})")
-    times: dict[str, list[float]] = {name: [] for name in cases}
     t0 = snapshot()
-    for _ in range(args.repeats):
-        order = list(cases)
-        random.shuffle(order)
-        for name in order:
-            start = time.perf_counter()
-            cases[name]()
-            times[name].append(time.perf_counter() - start)
+    times = shuffled_rounds(cases, args.repeats)
     load = foreign_load_between(t0, snapshot())
     print(f"\nLambert conformal {args.lcc}x{args.lcc}, global 0.25° 721x1440; median of {args.repeats}; "
           f"foreign load {load:.0%}")
-    med = {name: statistics.median(t) for name, t in times.items()}
+    med = medians(times)
     for name, t in med.items():
         print(f"  {name:38s} {t * 1e3:9.1f} ms  (min {min(times[name]) * 1e3:.1f}, max {max(times[name]) * 1e3:.1f})")
     print("\nratios (anchor / fieldgrad; > 1: fieldgrad faster)")

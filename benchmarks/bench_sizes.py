@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import xarray as xr
 
 import fieldgrad
-from _harness import foreign_load_between, snapshot
+from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
 
 SIZES = [(50, 50), (100, 100), (500, 500), (2000, 2000), (64, 64, 64), (256, 256, 256)]
 
@@ -40,18 +37,6 @@ def field(shape: tuple[int, ...]) -> xr.DataArray:
     coords = {d: np.arange(n) * 0.5 for d, n in zip(dims, shape)}
     rng = np.random.default_rng(0)
     return xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
-
-
-def timed(cases: dict[str, callable], rounds: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(rounds):
-        order = list(cases)
-        random.shuffle(order)
-        for k in order:
-            start = time.perf_counter()
-            cases[k]()
-            times[k].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def sweep(rounds: int) -> None:
@@ -74,7 +59,7 @@ def sweep(rounds: int) -> None:
             assert np.allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-12), (shape, k)
         n = max(3, min(rounds, int(2e8 / a.size)))
         t0 = snapshot()
-        med = timed(cases, n)
+        med = medians(shuffled_rounds(cases, n))
         load = foreign_load_between(t0, snapshot())
 
         def pair(f: str, r: str) -> str:

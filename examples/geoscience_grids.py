@@ -71,6 +71,20 @@ def errors(zeta: xr.DataArray, exact: np.ndarray) -> xr.DataArray:
     return abs(zeta - exact)
 
 
+def vorticity_errors(U: xr.DataArray, geometry: str, label: str, exact: np.ndarray) -> dict:
+    """Vorticity at accuracy 2 and 4 against the exact value, printed; {accuracy: (vorticity, error)}."""
+    scale = float(np.abs(exact).max())
+    out = {}
+    for accuracy in (2, 4):
+        vort = U.grad.curl(geometry=geometry, accuracy=accuracy)
+        div = U.grad.divergence(geometry=geometry, accuracy=accuracy)
+        err = errors(vort, exact)
+        print(f"   {label}, accuracy={accuracy}: max |ζ − ζ_exact| = {float(err.max()):.2e} s-1 "
+              f"(relative {float(err.max()) / scale:.1e}); max |div| = {float(abs(div).max()):.2e} s-1")
+        out[accuracy] = (vort, err)
+    return out
+
+
 # ----------------------------------------------------------------------------- a. global grid, poles
 
 def global_grid(rows: int) -> dict:
@@ -154,15 +168,8 @@ def rotated_part(step: float) -> dict:
           f"{lat.max():.1f}, longitude {lon.min():.1f} .. {lon.max():.1f} (2-D lat/lon)")
     rh = rossby_haurwitz(lat, lon)
     U = vector(rh["v"], rh["u"], ("rlat", "rlon"), coords, ["lat", "lon"])  # earth-relative: north, east
-    scale = float(np.abs(rh["zeta"]).max())
     out: dict = {"lat": lat, "lon": lon, "rlat": rlat, "rlon": rlon, "exact": rh["zeta"]}
-    for accuracy in (2, 4):
-        vort = U.grad.curl(geometry="sphere", accuracy=accuracy)
-        div = U.grad.divergence(geometry="sphere", accuracy=accuracy)
-        err = errors(vort, rh["zeta"])
-        print(f"   rotated pole, accuracy={accuracy}: max |ζ − ζ_exact| = {float(err.max()):.2e} s-1 "
-              f"(relative {float(err.max()) / scale:.1e}); max |div| = {float(abs(div).max()):.2e} s-1")
-        out[accuracy] = (vort, err)
+    out.update(vorticity_errors(U, "sphere", "rotated pole", rh["zeta"]))
     # grid-relative components: through the 2-D lat/lon (frame="grid") or on the rotated sphere
     # itself (rlat/rlon are CF grid_latitude/grid_longitude: latitude and longitude of that sphere)
     psi = xr.DataArray(rh["psi"], dims=("rlat", "rlon"), coords=coords, attrs={"units": "m2 s-1"})
@@ -201,15 +208,8 @@ def lambert_part(dx: float) -> dict:
                      name="wind", attrs={"units": "m s-1", "grid_mapping": "lambert_conformal"})
     print(f"c. Lambert conformal grid {dx / 1e3:.0f} km: {y.size} x {x.size} points, latitude {lat.min():.1f} .. "
           f"{lat.max():.1f}, wind components along the grid's x and y")
-    scale = float(np.abs(rh["zeta"]).max())
     out: dict = {"x": x, "y": y, "lat": lat, "lon": lon, "exact": rh["zeta"]}
-    for accuracy in (2, 4):
-        vort = U.grad.curl(geometry="projected", accuracy=accuracy)
-        div = U.grad.divergence(geometry="projected", accuracy=accuracy)
-        err = errors(vort, rh["zeta"])
-        print(f"   Lambert conformal, accuracy={accuracy}: max |ζ − ζ_exact| = {float(err.max()):.2e} s-1 "
-              f"(relative {float(err.max()) / scale:.1e}); max |div| = {float(abs(div).max()):.2e} s-1")
-        out[accuracy] = (vort, err)
+    out.update(vorticity_errors(U, "projected", "Lambert conformal", rh["zeta"]))
     try:
         import metpy.calc as mpcalc
         from metpy.units import units

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import xarray as xr
 
-from . import vector
+from . import calculus, vector
 from .geometry import as_keys, horizontal_dims
 from .signatures import accessor_signature, shows_keywords
 from .units import component_labels
@@ -245,20 +245,9 @@ def map_dataset(ds: xr.Dataset, func: Callable[..., xr.DataArray], dims: Any, *a
     else:
         keys = as_keys(dims) or []
         passed = keys
-    needed: set[Hashable] = set()
-    for k in keys:
-        if k in ds.dims:
-            needed.add(k)
-        elif k in ds.coords:
-            needed |= set(ds.coords[k].dims)
-        else:
-            raise ValueError(f"unknown dimension {k!r}; available dims: {[str(d) for d in ds.dims]}")
-    out = ds.copy()
-    for name, var in ds.data_vars.items():
-        if needed <= set(var.dims):
-            call_args = (passed, *args) if pass_dims else args
-            out[name] = func(_with_grid_mapping(ds, var), *call_args, **kwargs).rename(name)
-    return out
+    call_args = (passed, *args) if pass_dims else args
+    return calculus.map_variables(
+        ds, keys, lambda var, name: func(_with_grid_mapping(ds, var), *call_args, **kwargs).rename(name))
 
 
 @xr.register_dataset_accessor("grad")

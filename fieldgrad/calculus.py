@@ -57,8 +57,14 @@ def _per_dim(obj: xr.DataArray | xr.Dataset, value: Any, keys: Iterable[Hashable
     return {k: value for k in keys}
 
 
-def _dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
-    """The dimension to differentiate along for ``key``: a dim, or a 1-D coordinate's dim."""
+def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
+    """The dimension to differentiate along for ``key``: a dim, or a 1-D coordinate's dim.
+
+    Examples
+    --------
+    >>> dim_of(xr.DataArray([1.0, 2.0], dims="x", coords={"s": ("x", [0.0, 1.0])}), "s")
+    'x'
+    """
     if key in obj.dims:
         return key
     if key in obj.coords and obj.coords[key].ndim == 1:
@@ -70,7 +76,8 @@ def map_variables(ds: xr.Dataset, keys: Iterable[Hashable],
                   func: Callable[[xr.DataArray, Hashable], xr.DataArray]) -> xr.Dataset:
     """Apply ``func(variable, name)`` to every data variable that has all the dims of ``keys``.
 
-    The others are kept unchanged, as :meth:`xarray.Dataset.differentiate` does.
+    ``keys`` are dims or coordinates (a 2-D coordinate stands for its two dims). The others are
+    kept unchanged, as :meth:`xarray.Dataset.differentiate` does.
 
     Examples
     --------
@@ -78,7 +85,9 @@ def map_variables(ds: xr.Dataset, keys: Iterable[Hashable],
     >>> map_variables(ds, ["x"], lambda v, name: v * 10)["a"].values.tolist()
     [10.0, 20.0]
     """
-    dims = {_dim_of(ds, k) for k in keys}
+    dims: set[Hashable] = set()
+    for k in keys:
+        dims |= set(ds.coords[k].dims) if k in ds.coords and k not in ds.dims else {dim_of(ds, k)}
     out = ds.copy()
     for name, var in ds.data_vars.items():
         if dims <= set(var.dims):
@@ -105,7 +114,7 @@ def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable
         return None
     code = datetime_unit_code(datetime_unit)
     keys = list(keys)
-    names = [k if k in obj.coords else _dim_of(obj, k) for k in keys]
+    names = [k if k in obj.coords else dim_of(obj, k) for k in keys]
     if not any(n in obj.coords and is_time_coord(obj.coords[n]) for n in names):
         raise ValueError(f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
                          f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate")
@@ -115,7 +124,7 @@ def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable
 def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
            datetime_unit: str | None) -> tuple[AxisCoord, str | None]:
     """Validated positions along ``key`` and their units (None if unknown)."""
-    dim = _dim_of(obj, key)
+    dim = dim_of(obj, key)
     if key in obj.coords:
         var = obj.coords[key]
         values = var.data
@@ -143,7 +152,7 @@ class _Prepared:
     def __init__(self, da: xr.DataArray, keys: list[Hashable], orders: Mapping[Hashable, int], *,
                  method: Any, boundary: Any, nan_policy: str, fill_value: float, period: Any,
                  datetime_unit: str | None, options: dict[str, Any]) -> None:
-        dims = [_dim_of(da, k) for k in keys]
+        dims = [dim_of(da, k) for k in keys]
         if len(set(dims)) != len(dims):
             raise ValueError(f"{keys} name the same dimension more than once")
         self.axes = [da.get_axis_num(d) for d in dims]

@@ -523,10 +523,6 @@ def _need(accessor: Any, op: str) -> Any:
 
 # ----------------------------------------------------------------------------- which dims
 
-_NORTH = ("degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn")
-_EAST = ("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese")
-
-
 def _coord_of(ds: Any, key: str) -> Any:
     """The 1-D coordinate that positions along ``key`` come from, or None (unit spacing)."""
     if key in ds.coords and ds.coords[key].ndim == 1:
@@ -538,6 +534,7 @@ def cf_role(coord: Any) -> str | None:
     """``"T"``, ``"X"`` (east), ``"Y"`` (north), ``"Z"`` or None: a coordinate's CF role, from its
     ``axis`` attr, its dtype (datetimes), latitude/longitude units or standard names."""
     from .calculus import is_time_coord
+    from .geometry import cf_kind
 
     if coord is None:
         return None
@@ -546,11 +543,11 @@ def cf_role(coord: Any) -> str | None:
         return axis
     if is_time_coord(coord):
         return "T"
-    units = str(coord.attrs.get("units", "")).strip().lower()
+    kind = cf_kind(coord)  # latitude/longitude: the geometry layer's reading of CF attributes
     std = str(coord.attrs.get("standard_name", "")).lower()
-    if units in _EAST or std in ("longitude", "grid_longitude", "projection_x_coordinate"):
+    if kind == "longitude" or std == "projection_x_coordinate":
         return "X"
-    if units in _NORTH or std in ("latitude", "grid_latitude", "projection_y_coordinate"):
+    if kind == "latitude" or std == "projection_y_coordinate":
         return "Y"
     return None
 
@@ -575,11 +572,14 @@ def _is_spatial(coord: Any) -> bool:
 
 def _unit_kind(coord: Any) -> str | None:
     """What a dim's positions are measured in, for comparing dims: latitude/longitude are degrees."""
+    from .geometry import EAST_UNITS, NORTH_UNITS
+
     if coord is None:
         return None
     if cf_role(coord) == "T":
         return "s"
-    if cf_role(coord) in ("X", "Y") and str(coord.attrs.get("units", "")).strip().lower() in _NORTH + _EAST:
+    cf_units = str(coord.attrs.get("units", "")).strip().lower().replace(" ", "_")
+    if cf_role(coord) in ("X", "Y") and cf_units in NORTH_UNITS | EAST_UNITS:
         return "degree"
     units = coord.attrs.get("units")
     return units.strip() if isinstance(units, str) else None

@@ -44,7 +44,7 @@ from .coords import detect_spacing
 from .registry import get_method
 from .units import is_pint
 
-__all__ = ["EARTH_RADIUS", "GEOMETRIES", "Differentiator", "Metric", "PolarCaps", "horizontal_dims", "lat_lon_coords",
+__all__ = ["EARTH_RADIUS", "EAST_UNITS", "FRAMES", "GEOMETRIES", "NORTH_UNITS", "Differentiator", "cf_kind", "Metric", "PolarCaps", "horizontal_dims", "lat_lon_coords",
            "metric_for", "spatial_dims"]
 
 EARTH_RADIUS = 6.371e6  # metres, the Earth's mean radius
@@ -68,7 +68,7 @@ class Differentiator:
     def __init__(self, *, method: Any = "fd", boundary: Any = "one-sided", nan_policy: str = "propagate",
                  fill_value: float = np.nan, period: Any = None, datetime_unit: str | None = None,
                  **options: Any) -> None:
-        self.method, self.boundary, self.period = method, boundary, period
+        self.method, self.boundary = method, boundary
         self.options = options
         self.common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
                            period=period, datetime_unit=datetime_unit, **options)
@@ -120,8 +120,8 @@ class Differentiator:
 
 Diff = Differentiator
 
-_NORTH = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn"}
-_EAST = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
+NORTH_UNITS = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn"}
+EAST_UNITS = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
 _DEGREES = {"degrees", "degree", "deg", "°", "arc_degree", "angular_degree"}
 _RADIANS = {"radians", "radian", "rad"}
 _METRES = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0, "km": 1e3, "kilometre": 1e3,
@@ -448,12 +448,19 @@ def _units_of(var: xr.DataArray) -> str:
     return str(var.attrs.get("units", "")).strip().lower()
 
 
-def _cf_kind(var: xr.DataArray) -> str | None:
+def cf_kind(var: xr.DataArray | xr.Variable) -> str | None:
+    """``"latitude"``, ``"longitude"`` or None: what a coordinate is, by its CF units or standard name.
+
+    Examples
+    --------
+    >>> cf_kind(xr.DataArray([0.0], attrs={"units": "degrees_north"})), cf_kind(xr.DataArray([0.0]))
+    ('latitude', None)
+    """
     units = _units_of(var).replace(" ", "_")
     std = str(var.attrs.get("standard_name", "")).lower()
-    if units in _NORTH or std in ("latitude", "grid_latitude"):
+    if units in NORTH_UNITS or std in ("latitude", "grid_latitude"):
         return "latitude"
-    if units in _EAST or std in ("longitude", "grid_longitude"):
+    if units in EAST_UNITS or std in ("longitude", "grid_longitude"):
         return "longitude"
     return None
 
@@ -461,7 +468,7 @@ def _cf_kind(var: xr.DataArray) -> str | None:
 def _to_radians(var: xr.DataArray, name: Hashable) -> float:
     """Radians per unit of a latitude/longitude coordinate, from its units."""
     units = _units_of(var).replace(" ", "_")
-    if units in _NORTH or units in _EAST or units in _DEGREES or units == "":
+    if units in NORTH_UNITS or units in EAST_UNITS or units in _DEGREES or units == "":
         return np.pi / 180.0
     if units in _RADIANS:
         return 1.0
@@ -487,7 +494,7 @@ def lat_lon_coords(obj: xr.DataArray | xr.Dataset, latitude: Hashable | None = N
     """
     found: dict[str, dict[int, list[Hashable]]] = {"latitude": {1: [], 2: []}, "longitude": {1: [], 2: []}}
     for name, var in obj.coords.items():
-        kind = _cf_kind(var)
+        kind = cf_kind(var)
         if kind and var.ndim in (1, 2) and set(var.dims) <= set(obj.dims):
             found[kind][var.ndim].append(name)
     out: list[Hashable] = []
@@ -523,11 +530,9 @@ def _coord_var(obj: xr.DataArray | xr.Dataset, name: Hashable) -> xr.Variable:
 
 
 def _is_time(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> bool:
-    if dim not in obj.coords:
-        return False
-    var = _coord_var(obj, dim)
-    return var.dtype.kind in "mM" or (var.dtype.kind == "O" and var.size > 0
-                                      and type(var.values.flat[0]).__module__.split(".")[0] == "cftime")
+    from .calculus import is_time_coord
+
+    return dim in obj.coords and is_time_coord(_coord_var(obj, dim))
 
 
 def spatial_dims(obj: xr.DataArray | xr.Dataset, exclude: Iterable[Hashable] = ()) -> list[Hashable]:
@@ -850,7 +855,7 @@ def _sphere(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff: D
             longitude: Hashable | None, radius: float, boundary: Any) -> Metric:
     given_lat, given_lon = latitude, longitude
     if keys is not None and latitude is None and longitude is None:
-        kinds = {k: _cf_kind(obj.coords[k]) for k in keys if k in obj.coords}
+        kinds = {k: cf_kind(obj.coords[k]) for k in keys if k in obj.coords}
         lats = [k for k, v in kinds.items() if v == "latitude"]
         lons = [k for k, v in kinds.items() if v == "longitude"]
         given_lat = lats[0] if len(lats) == 1 else None
@@ -1008,9 +1013,9 @@ def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff
     for name, var in obj.coords.items():
         std = str(var.attrs.get("standard_name", ""))
         axis = str(var.attrs.get("axis", "")).upper()
-        if var.ndim == 1 and (std == "projection_x_coordinate" or (axis == "X" and not _cf_kind(var))):
+        if var.ndim == 1 and (std == "projection_x_coordinate" or (axis == "X" and not cf_kind(var))):
             xy.setdefault("x", name)
-        if var.ndim == 1 and (std == "projection_y_coordinate" or (axis == "Y" and not _cf_kind(var))):
+        if var.ndim == 1 and (std == "projection_y_coordinate" or (axis == "Y" and not cf_kind(var))):
             xy.setdefault("y", name)
     if "x" not in xy or "y" not in xy:
         raise ValueError("geometry='projected' needs the projection's x and y coordinates: 1-D coordinates "

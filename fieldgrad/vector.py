@@ -37,8 +37,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from . import calculus
 from .cf import vector_standard_name
-from .geometry import Differentiator, Metric, add, as_keys, metric_for, mul, sub
+from .geometry import FRAMES, Differentiator, Metric, add, as_keys, metric_for, mul, sub
 from .signatures import shows_keywords
 from .units import base_label as _base
 from .units import component_labels, derivative_long_name, derivative_name, divide_units, split_pint
@@ -58,7 +59,6 @@ __all__ = [
     "along",
 ]
 
-FRAMES = ("earth", "grid")
 # encoding key of a vector field built from variables: {component label: the variable's standard_name}
 COMPONENT_STANDARD_NAMES = "fieldgrad_component_standard_names"
 _GEOMETRY_KEYWORDS = ("geometry", "latitude", "longitude", "radius", "crs", "frame")
@@ -111,7 +111,7 @@ class _Call:
         """``∂c/∂q`` of a metric coefficient (0 when it does not vary along q)."""
         if not isinstance(coef, xr.DataArray):
             return 0.0
-        dim = _dim_of(self.field, q)
+        dim = calculus.dim_of(self.field, q)
         if dim not in coef.dims:
             return 0.0
         coords = {name: c for name, c in self.field.coords.items()
@@ -155,12 +155,6 @@ class _Call:
             out = out.assign_coords({k: v for k, v in like.coords.items()
                                      if k not in out.coords and set(v.dims) <= set(out.dims)})
         return _finish(out, like, name, long_name, units, standard_name=standard_name)
-
-
-def _dim_of(obj: xr.DataArray, key: Hashable) -> Hashable:
-    if key in obj.dims:
-        return key
-    return obj.coords[key].dims[0]
 
 
 def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labels: list[str] | None = None
@@ -282,10 +276,8 @@ def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs:
     >>> d.name, round(float(d.mean()) * 6.371e6, 12)   # dT/dφ = 1 per radian: 1/R per metre
     ('dT_dlat', 1.0)
     """
-    from . import calculus
-
-    geometric = any(k in kwargs for k in _GEOMETRY_KEYWORDS) and kwargs.get("geometry", "cartesian") != "cartesian"
-    keys = [spec] if isinstance(spec, (str, bytes)) or not isinstance(spec, (Iterable, Mapping)) else list(spec)
+    geometric = kwargs.get("geometry", "cartesian") != "cartesian"
+    keys = as_keys(spec) or []
     two_d = [k for k in keys if k in obj.coords and obj.coords[k].ndim == 2 and k not in obj.dims]
     if not geometric and not two_d:
         extra = [k for k in _GEOMETRY_KEYWORDS if k in kwargs and not (k == "geometry" and kwargs[k] == "cartesian")]
@@ -299,12 +291,7 @@ def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs:
                          f"along one direction; got {orders}: use hessian() for second derivatives")
     key = next(iter(orders))
     if isinstance(obj, xr.Dataset):
-        needed = set(obj.coords[key].dims) if key in obj.coords else {key}
-        out = obj.copy()
-        for name, var in obj.data_vars.items():
-            if needed <= set(var.dims):
-                out[name] = partial(var, key, **kwargs).rename(name)
-        return out
+        return calculus.map_variables(obj, [key], lambda var, name: partial(var, key, **kwargs).rename(name))
     dims = None
     if two_d:
         partners = [c for c, v in obj.coords.items() if v.ndim == 2 and v.dims == obj.coords[key].dims]
@@ -353,9 +340,7 @@ def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     if component_dim in field.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
     if call.flat:
-        from .calculus import gradient as flat_gradient
-
-        return flat_gradient(field, list(call.metric.dims), component_dim=component_dim, **call.diff.common)
+        return calculus.gradient(field, list(call.metric.dims), component_dim=component_dim, **call.diff.common)
     parts = _gradient_parts(call, call.field)
     if call.frame == "grid":
         parts = call.metric.to_grid(parts)
@@ -820,7 +805,7 @@ def along(field: xr.DataArray, path: Mapping[Hashable, Any], *, interp: str = "l
 
     edge = 2 if tau.size > 2 else 1
     velocity = {d: np_gradient(pts[d], tau, edge_order=edge) for d in dims}
-    at = {_dim_of(field, d): xr.DataArray(pts[d], dims=path_dim) for d in dims}
+    at = {calculus.dim_of(field, d): xr.DataArray(pts[d], dims=path_dim) for d in dims}
     d = call.diff.first(call.field, metric.dims)
     rate: Any = 0.0
     for q in metric.dims:

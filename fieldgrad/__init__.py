@@ -5,8 +5,9 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
+from . import plugin
 from .calculus import partial
-from .method import DerivativeMethod
+from .method import DerivativeMethod, StencilMethod
 from .numpy_compat import gradient
 from .registry import FieldgradPluginWarning, available_methods, get_method, refresh_methods, register_method
 from .store import compute
@@ -21,6 +22,8 @@ __all__ = [
     "get_method",
     "gradient",
     "partial",
+    "plugin",
     "refresh_methods",
     "register_method",
+    "StencilMethod",
 ]

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import engine
+from . import dispatch, plan
 from .cf import tendency_standard_name
+from .conventions import result_dtype
 from .coords import AxisCoord, _is_cftime, axis_coord
 from .units import (base_label, component_labels, datetime_unit_code, datetime_unit_symbol, derivative_long_name,
                     derivative_name, divide_units, is_pint, label_result, prefixed_name, split_pint)
@@ -162,16 +163,15 @@ class _Prepared:
         self.coord_units: dict[Hashable, str | None] = {}
         for key, axis in zip(keys, self.axes):
             self.coords[axis], self.coord_units[key] = _coord(da, key, periods[key], datetime_unit)
-        self.plan = engine.make_plan(
+        self.plan = plan.make_plan(
             method, tuple(sorted(set(orders.values()))),
             boundary={a: boundaries[k] for k, a in zip(keys, self.axes)},
             nan_policy=nan_policy, fill_value=fill_value, **options)
         self.field_units = da.attrs.get("units")
         data, self.pint_units = split_pint(da.data)
-        if data.dtype.kind not in "biufc":
-            raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {data.dtype}")
+        result_dtype(data.dtype)  # a TypeError for a field that is not numeric
         for key, axis in zip(keys, self.axes):
-            engine.check_axis(data.shape, axis, self.coords[axis], orders.get(key, 1), self.plan, str(key))
+            plan.check_axis(data.shape, axis, self.coords[axis], orders.get(key, 1), self.plan, str(key))
         self.data = data
 
     def units(self, orders: Mapping[Hashable, int]) -> str | None:
@@ -282,7 +282,7 @@ def partial(
 def _partial_da(da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any],
                 name: Any = "derive") -> xr.DataArray:
     prep = _Prepared(da, list(orders), orders, **common)
-    result = engine.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values())), prep.plan)
+    result = dispatch.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values())), prep.plan)
     out = da.copy(data=prep.wrap_data(result, orders))
     return _label(da, out, orders, prep.units(orders), name=name)
 
@@ -346,7 +346,7 @@ def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable
     if component_dim in da.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
     prep = _Prepared(da, keys, {k: 1 for k in keys}, **common)
-    result = engine.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
+    result = dispatch.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
     units = {prep.units({k: 1}) for k in keys}
     coords = dict(da.coords)
     coords[component_dim] = component_labels(keys)

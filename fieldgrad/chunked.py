@@ -39,11 +39,15 @@ from typing import Any
 
 import numpy as np
 
+from . import boundary
+from .conventions import result_dtype
 from .coords import AxisCoord
-from .engine import Plan, _with_boundary, check_known_shape, derivative_along, first_derivatives
-from .kernels import result_dtype, serial_kernels
+from .engine import derivative_along, first_derivatives
+from .kernels import serial_kernels
+from .plan import Plan
 
-__all__ = ["block_extents", "halo_source", "halo_slabs", "derivative_chunked", "first_derivatives_chunked"]
+__all__ = ["block_extents", "halo_source", "halo_slabs", "derivative_chunked", "first_derivatives_chunked",
+           "check_known_shape"]
 
 HALO_SOURCES = ("auto", "neighbours", "reread")
 
@@ -235,7 +239,7 @@ def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, orde
     """
     if axis == parts[0].ndim - 1 and axis > 0:
         strip = np.concatenate([np.moveaxis(p, axis, 0) for p in parts], axis=0)
-        turned = _with_boundary(plan, 0, plan.boundary_of(axis))  # the plan's boundaries go by axis
+        turned = plan.with_boundary(0, plan.boundary_of(axis))  # the plan's boundaries go by axis
         return np.moveaxis(derivative_along(strip, coord, 0, order, turned), 0, axis)
     return derivative_along(np.concatenate(parts, axis=axis), coord, axis, order, plan)
 
@@ -307,7 +311,7 @@ def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int,
     halo = plan.halo(coord, axis, order)
     periodic = plan.boundary_of(axis) == "periodic"
     # a periodic block carries its wrap in the halos and is differentiated with one-sided ends
-    block_plan = _with_boundary(plan, axis, "one-sided") if periodic else plan
+    block_plan = boundary.block_plan(plan, [axis])
     min_points = block_plan.min_points(coord, axis, order)
     extents = block_extents(x.chunks[axis], halo, min_points, periodic)
     left, right = halo_slabs(source, axis, extents)
@@ -328,13 +332,24 @@ def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, pl
                          chunks=x.chunks, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
 
 
+def check_known_shape(values: Any) -> None:
+    """Raise a clear ValueError for a dask array whose chunk sizes are unknown."""
+    if any(isinstance(n, float) and np.isnan(n) for n in getattr(values, "shape", ())):
+        raise ValueError("the dask array has unknown chunk sizes; call .compute_chunk_sizes() "
+                         "(or persist it) before differentiating")
+
+
 def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
-    """Mixed derivative of a dask array, one axis after the other (lazy)."""
+    """Mixed derivative of a dask array, one axis after the other (lazy); fill axes filled last."""
     check_known_shape(x)
+    active, fills = boundary.open_plan(plan, [a for a, o in orders.items() if o > 0])
     out = x
     for axis, order in orders.items():
-        out = derivative_along_chunked(out, coords[axis], axis, order, plan)
-    return out.astype(result_dtype(x.dtype))
+        out = derivative_along_chunked(out, coords[axis], axis, order, active)
+    out = out.astype(result_dtype(x.dtype))
+    for a in fills:
+        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, orders[a]), plan.fill_value)
+    return out
 
 
 def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetup], axes: list[int],
@@ -354,7 +369,7 @@ def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetu
             L = left.shape[a]
             own[a] = _sub(st.coords[b], L, L + block.shape[a])
             ends.append((left, right, st.coords[b]))
-        out = first_derivatives(block, own, axes, _with_boundaries(setups[0].plan, axes))
+        out = first_derivatives(block, own, axes, boundary.block_plan(setups[0].plan, axes))
         for k, (a, st) in enumerate(zip(axes, setups)):
             left, right, coord = ends[k]
             _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo,
@@ -362,19 +377,14 @@ def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetu
         return out
 
 
-def _with_boundaries(plan: Plan, axes: list[int]) -> Plan:
-    """The plan for a block alone: periodic axes become one-sided (their halos carry the wrap)."""
-    for a in axes:
-        if plan.boundary_of(a) == "periodic":
-            plan = _with_boundary(plan, a, "one-sided")
-    return plan
-
-
 def first_derivatives_chunked(x: Any, coords: dict[int, AxisCoord], axes: list[int], plan: Plan) -> Any:
     """First derivatives along ``axes`` stacked on a new leading axis (lazy)."""
     import dask.array as da
 
     check_known_shape(x)
+    _, fills = boundary.open_plan(plan, axes)
+    if fills:  # each component filled along its own axis
+        return da.stack([derivative_chunked(x, coords, {a: 1}, plan) for a in axes], axis=0)
     if any(plan.halo(coords[a], a, 1) is None for a in axes) or len({plan.boundary_of(a) for a in axes}) > 1:
         return da.stack([derivative_along_chunked(x, coords[a], a, 1, plan) for a in axes], axis=0)
     setups, slabs, source = [], [], halo_source(x)

@@ -48,6 +48,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .conventions import BOUNDARIES, NAN_POLICIES
+
 __all__ = ["main", "CLIError"]
 
 PROG = "fieldgrad"
@@ -269,7 +271,7 @@ def _build_parser() -> _Parser:
                        "e.g. lon=periodic")
         p.add_argument("--period", metavar="P|DIM=P[,...]",
                        help="period of a periodic non-uniform coordinate, e.g. lon=360")
-        p.add_argument("--nan-policy", choices=("propagate", "omit"), help="how NaNs in the field are treated")
+        p.add_argument("--nan-policy", choices=NAN_POLICIES, help="how NaNs in the field are treated")
         p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="a method option, e.g. window=21 or smoothing=auto (repeatable)")
         if op != "partial":
@@ -452,7 +454,6 @@ def _check_dims(ds: Any, names: Sequence[str], dims: Sequence[str] | None) -> No
                 raise CLIError(f"variable {name!r} has no dimension {dim!r}; its dims: {', '.join(map(str, var.dims))}")
 
 
-BOUNDARIES = ("one-sided", "periodic", "fill")
 
 
 def _boundary_kind(text: str) -> str:
@@ -969,6 +970,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_methods(args: argparse.Namespace) -> int:
     from . import registry
+    from .plan import usable_boundaries
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -983,7 +985,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
             caps = {
                 "max order": "any" if m.max_order is None else str(m.max_order),
                 "non-uniform": "yes" if m.supports_nonuniform else "no",
-                "boundaries": ", ".join(m.boundaries),
+                "boundaries": ", ".join(usable_boundaries(m)),
                 "options": ", ".join(f"{k}={v!r}" for k, v in m.options.items()) or "none",
             }
             rows.append((name, m.description or description, caps))

@@ -15,21 +15,36 @@ _UNIFORM_ULPS = 64
 
 @dataclass(frozen=True)
 class AxisCoord:
-    """The positions of the points along one axis, validated.
+    """The positions of the points along one axis, validated: what a derivative method receives.
 
     Attributes
     ----------
     values : ndarray
         float64 positions, strictly monotonic (increasing or decreasing).
     spacing : float or None
-        The constant step when the positions are uniform to round-off, else None.
+        The constant step, signed like ``values[1] - values[0]``, when the positions of the
+        *whole* axis are uniform to round-off; else None. A chunk or a NaN-free run of a
+        non-uniform axis may look uniform: decide by ``spacing``, not by the positions.
     period : float or None
-        Length of one period for periodic axes (positions repeat shifted by it).
+        Given to a method, the length of one period when the axis wraps around
+        (``boundary="periodic"``): point ``i`` of ``n`` is also at ``values[i] ± period``.
+        None: the axis is an interval with two ends.
+
+    Examples
+    --------
+    >>> c = AxisCoord(np.array([3.0, 2.0, 1.0]), spacing=1.0)  # the sign follows the positions
+    >>> c.spacing, c.uniform, c.size
+    (-1.0, True, 3)
     """
 
     values: np.ndarray
     spacing: float | None
     period: float | None = None
+
+    def __post_init__(self) -> None:
+        x = self.values
+        if self.spacing is not None and x.shape[0] > 1 and (x[-1] < x[0]) != (self.spacing < 0):
+            object.__setattr__(self, "spacing", -self.spacing)
 
     @property
     def size(self) -> int:

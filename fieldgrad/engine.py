@@ -1,188 +1,85 @@
-"""The array engine: derivatives of numpy and dask arrays along axes with known coordinates.
+"""The in-memory engine: derivatives of numpy arrays along axes, following a :class:`~fieldgrad.plan.Plan`.
 
-This layer knows nothing of xarray labels. It takes a resolved :class:`Plan` (the method, its
-validated options, and the common keywords) and applies it along one axis at a time:
+This layer knows nothing of xarray labels or dask. One axis at a time it
 
-* dtype rules (:func:`fieldgrad.kernels.result_dtype`);
-* ``nan_policy="omit"``: NaN-free runs along the axis become domains of their own;
-* boundary emulation for methods that do not implement a boundary kind themselves;
-* dask arrays go to :mod:`fieldgrad.chunked` (halo exchange), numpy arrays straight to the method.
+* hands the method a floating array and casts its result to the derivative's dtype
+  (:func:`fieldgrad.conventions.result_dtype`): one dtype rule for every method;
+* emulates the boundary kinds the method does not implement (:mod:`fieldgrad.boundary`);
+* with ``nan_policy="omit"``, differentiates every NaN-free run along the axis as a domain of
+  its own.
+
+:mod:`fieldgrad.chunked` runs this engine on dask blocks; :mod:`fieldgrad.dispatch` chooses
+between the two.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import dataclasses
 
 import numpy as np
 
+from . import boundary
+from .conventions import as_floating, result_dtype
 from .coords import AxisCoord
-from .kernels import result_dtype
-from .method import DerivativeMethod
-from .registry import get_method
-from .stencil import BOUNDARIES
+from .plan import Plan
 
-__all__ = ["Plan", "make_plan", "derivative", "first_derivatives", "NAN_POLICIES"]
-
-NAN_POLICIES = ("propagate", "omit")
+__all__ = ["derivative", "derivative_along", "first_derivatives"]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A method with validated options, and the boundary/NaN keywords per axis."""
+def derivative(values: np.ndarray, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> np.ndarray:
+    """The mixed derivative ``∂^(sum orders) f / ∏ ∂x_axis^order`` of a numpy array.
 
-    method: DerivativeMethod
-    options: dict[str, Any]
-    boundary: dict[int, str] = field(default_factory=dict)
-    nan_policy: str = "propagate"
-    fill_value: float = np.nan
-
-    def boundary_of(self, axis: int) -> str:
-        return self.boundary.get(axis, "one-sided")
-
-    def method_kwargs(self, coord: AxisCoord, axis: int, *, boundary: str | None = None) -> dict[str, Any]:
-        """Keywords passed to the method's ``derivative``, ``halo`` and ``min_points``."""
-        return {
-            **self.options,
-            "boundary": boundary or self.boundary_of(axis),
-            "fill_value": self.fill_value,
-            "period": coord.period,
-            "nan_policy": self.nan_policy,
-            "spacing": coord.spacing,
-        }
-
-    def halo(self, coord: AxisCoord, axis: int, order: int, **override: Any) -> int | None:
-        return self.method.halo(order, **{**self.method_kwargs(coord, axis), **override})
-
-    def min_points(self, coord: AxisCoord, axis: int, order: int) -> int:
-        return self.method.min_points(order, **self.method_kwargs(coord, axis))
-
-
-def make_plan(
-    method: Any = "fd",
-    orders: tuple[int, ...] = (1,),
-    *,
-    boundary: dict[int, str] | None = None,
-    nan_policy: str = "propagate",
-    fill_value: float = np.nan,
-    **options: Any,
-) -> Plan:
-    """Resolve the method and validate every keyword before anything is computed.
+    Applied one axis at a time (a tensor-product stencil): true higher-order stencils along
+    each axis, never nested first derivatives. Fill boundaries are applied after every axis
+    (:func:`fieldgrad.boundary.open_plan`).
 
     Examples
     --------
-    >>> make_plan("fd", (1,), accuracy=4).options
-    {'accuracy': 4, 'edge_order': 4}
-    >>> make_plan("fd", (1,), accuracy=3)
-    Traceback (most recent call last):
-    ...
-    ValueError: accuracy must be one of (2, 4, 6, 8), got 3
+    >>> from fieldgrad.coords import axis_coord
+    >>> from fieldgrad.plan import make_plan
+    >>> f = np.add.outer(np.arange(4.0) ** 2, np.arange(3.0) ** 3)
+    >>> derivative(f, {0: axis_coord(np.arange(4.0))}, {0: 1}, make_plan())[:, 0]
+    array([0., 2., 4., 6.])
     """
-    m = get_method(method)
-    boundary = dict(boundary or {})
-    for kind in boundary.values():
-        if kind not in BOUNDARIES:
-            raise ValueError(f"boundary must be one of {BOUNDARIES}, got {kind!r}")
-    if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-    resolved: dict[str, Any] | None = None
-    for order in orders or (1,):
-        resolved = m.check_options(order, **options)
-    return Plan(method=m, options=resolved or {}, boundary=boundary, nan_policy=nan_policy,
-                fill_value=float(fill_value) if not isinstance(fill_value, complex) else fill_value)
-
-
-def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order: int, plan: Plan, name: str) -> None:
-    """Raise before computing when the method cannot handle this axis."""
-    n = values_shape[axis]
-    if coord.size != n:
-        raise ValueError(f"coordinate {name!r} has {coord.size} values but the axis has {n} points")
-    if order == 0:
-        return
-    if not coord.uniform and not plan.method.supports_nonuniform and n > 1:
-        raise ValueError(f"method {plan.method.name!r} needs uniformly spaced coordinates, but {name!r} is "
-                         "not uniform; use a method that supports non-uniform coordinates, e.g. method='fd'")
-    kind = plan.boundary_of(axis)
-    if kind not in plan.method.boundaries:
-        if plan.halo(coord, axis, order) is None:
-            raise ValueError(f"method {plan.method.name!r} does not support boundary={kind!r} "
-                             f"(it supports {plan.method.boundaries})")
-    if kind == "periodic" and plan.nan_policy == "omit" and plan.halo(coord, axis, order) is None:
-        raise ValueError(f"nan_policy='omit' with boundary='periodic' needs a method with a finite halo; "
-                         f"method {plan.method.name!r} needs the whole axis (use nan_policy='propagate', "
-                         "or another boundary)")
-    if kind == "periodic" and not coord.uniform and coord.period is None:
-        raise ValueError(f"boundary='periodic' on the non-uniform coordinate {name!r} needs period= "
-                         "(the length of one period)")
-    need = plan.min_points(coord, axis, order)
-    if n < need:
-        raise ValueError(f"{name!r} has {n} points, but method {plan.method.name!r} with these options needs "
-                         f"at least {need} points for a derivative of order {order}")
-
-
-def as_float(values: np.ndarray) -> np.ndarray:
-    """The field as the floating dtype of its derivative (no copy when it already is)."""
-    return np.asarray(values, dtype=result_dtype(np.asarray(values).dtype) if values.dtype.kind != "c"
-                      else values.dtype)
-
-
-def _is_dask(values: Any) -> bool:
-    return type(values).__module__.split(".")[0] == "dask"
-
-
-def check_known_shape(values: Any) -> None:
-    """Raise a clear ValueError for a dask array whose chunk sizes are unknown."""
-    if any(isinstance(n, float) and np.isnan(n) for n in getattr(values, "shape", ())):
-        raise ValueError("the dask array has unknown chunk sizes; call .compute_chunk_sizes() "
-                         "(or persist it) before differentiating")
-
-
-def derivative(values: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
-    """The mixed derivative ``∂^(sum orders) f / ∏ ∂x_axis^order`` of a numpy or dask array.
-
-    Applied one axis at a time (a tensor-product stencil): true higher-order stencils along
-    each axis, never nested first derivatives.
-    """
-    active = [a for a, o in orders.items() if o > 0]
-    fill_axes = [a for a in active if plan.boundary_of(a) == "fill"]
-    if len(active) > 1 and fill_axes:
-        # differentiate with one-sided edges, then fill: a fill row differentiated along
-        # another axis would otherwise turn into 0 (or spread the NaN)
-        open_plan = plan
-        for a in fill_axes:
-            open_plan = _with_boundary(open_plan, a, "one-sided")
-        out = derivative(values, coords, orders, open_plan)
-        for a in fill_axes:
-            width = plan.method.fill_width(orders[a], **plan.method_kwargs(coords[a], a))
-            out = _fill_edges(out, a, width, plan.fill_value)
-        return out
-    if _is_dask(values):
-        from .chunked import derivative_chunked
-
-        return derivative_chunked(values, coords, orders, plan)
-    out = np.asarray(values)
-    dtype = result_dtype(out.dtype)
+    values = np.asarray(values)
+    active, fills = boundary.open_plan(plan, [a for a, o in orders.items() if o > 0])
+    out = as_floating(values)
     for axis, order in orders.items():
-        out = derivative_along(out, coords[axis], axis, order, plan)
+        out = derivative_along(out, coords[axis], axis, order, active)
     if out is values:  # order 0 everywhere: never hand back the input itself
         out = out.copy()
-    return np.asarray(out, dtype=dtype)
+    for a in fills:
+        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, orders[a]), plan.fill_value)
+    return out
 
 
-def first_derivatives(values: Any, coords: dict[int, AxisCoord], axes: list[int], plan: Plan) -> Any:
-    """First derivatives along ``axes``, stacked on a new leading axis (the gradient)."""
-    if _is_dask(values):
-        from .chunked import first_derivatives_chunked
+def first_derivatives(values: np.ndarray, coords: dict[int, AxisCoord], axes: list[int], plan: Plan) -> np.ndarray:
+    """First derivatives along ``axes``, stacked on a new leading axis (the gradient).
 
-        return first_derivatives_chunked(values, coords, axes, plan)
-    values = np.asarray(values)
-    native = all(plan.boundary_of(a) in plan.method.boundaries for a in axes)
-    if native and not (plan.nan_policy == "omit" and _has_nan(values)):
-        args = [(a, coords[a].values, plan.method_kwargs(coords[a], a)) for a in axes]
-        return plan.method.derivatives(values, args)
-    out = np.empty((len(axes),) + values.shape, dtype=result_dtype(values.dtype))
-    for k, axis in enumerate(axes):
-        out[k] = derivative_along(values, coords[axis], axis, 1, plan)
+    One pass over memory for every axis (:meth:`DerivativeMethod.derivatives`) when the method
+    implements every boundary itself and no NaN run needs its own domain.
+
+    Examples
+    --------
+    >>> from fieldgrad.coords import axis_coord
+    >>> from fieldgrad.plan import make_plan
+    >>> f = np.add.outer(np.arange(3.0), 2 * np.arange(4.0))
+    >>> first_derivatives(f, {0: axis_coord(np.arange(3.0)), 1: axis_coord(np.arange(4.0))}, [0, 1],
+    ...                   make_plan())[:, 0, 0]
+    array([1., 2.])
+    """
+    values = as_floating(values)
+    active, fills = boundary.open_plan(plan, axes)
+    if all(active.native(a) for a in axes) and not (plan.nan_policy == "omit" and _has_nan(values)):
+        terms = [(a, active.method_coord(coords[a], a)) for a in axes]
+        out = np.asarray(active.method.derivatives(values, terms, **active.options), dtype=values.dtype)
+    else:
+        out = np.empty((len(axes),) + values.shape, dtype=values.dtype)
+        for k, axis in enumerate(axes):
+            out[k] = derivative_along(values, coords[axis], axis, 1, active)
+    for a in fills:
+        k = axes.index(a)
+        boundary.fill_edges(out[k], a, plan.fill_width(coords[a], a, 1), plan.fill_value)
     return out
 
 
@@ -192,74 +89,46 @@ def _has_nan(values: np.ndarray) -> bool:
 
 def derivative_along(values: np.ndarray, coord: AxisCoord, axis: int, order: int, plan: Plan) -> np.ndarray:
     """One derivative of a numpy array along one axis, with boundary emulation and NaN runs."""
+    values = as_floating(values)
     if order == 0:
-        return as_float(values)
+        return values
     kind = plan.boundary_of(axis)
-    native = kind in plan.method.boundaries
+    if kind == "fill":
+        out = derivative_along(values, coord, axis, order, plan.with_boundary(axis, "one-sided"))
+        return boundary.fill_edges(out, axis, plan.fill_width(coord, axis, order), plan.fill_value)
     omit = plan.nan_policy == "omit" and _has_nan(values)
-    if kind == "periodic" and (not native or omit):
-        return _periodic_by_padding(values, coord, axis, order, plan)
-    if kind == "fill" and (not native or omit):
-        out = _along(values, coord, axis, order, plan, "one-sided", omit)
-        width = plan.method.fill_width(order, **plan.method_kwargs(coord, axis))
-        return _fill_edges(out, axis, width, plan.fill_value)
-    return _along(values, coord, axis, order, plan, kind, omit)
-
-
-def _along(values, coord, axis, order, plan, kind, omit):
-    kw = plan.method_kwargs(coord, axis, boundary=kind)
+    if kind == "periodic" and (omit or not plan.native(axis)):
+        halo = plan.halo(coord, axis, order)
+        padded, wrapped = boundary.pad_periodic(values, coord, axis, halo)
+        out = derivative_along(padded, wrapped, axis, order, plan.with_boundary(axis, "one-sided"))
+        return boundary.trim(out, axis, halo, values.shape[axis])
     if omit:
-        return _omit_nan_runs(values, coord, axis, order, plan, kw)
-    return plan.method.derivative(as_float(values), coord.values, axis=axis, order=order, **kw)
+        return _omit_nan_runs(values, coord, axis, order, plan)
+    return _call(values, plan.method_coord(coord, axis), axis, order, plan, plan.options)
 
 
-def _fill_edges(out: Any, axis: int, width: int, fill_value: float) -> Any:
-    """Set the ``width`` points at each end of ``axis`` to ``fill_value`` (numpy in place; dask lazily)."""
-    n = out.shape[axis]
-    edge = np.zeros(n, dtype=bool)
-    edge[: min(width, n)] = True
-    edge[max(n - width, 0):] = True
-    if _is_dask(out):
-        import dask.array as da
-
-        shape = [1] * out.ndim
-        shape[axis] = n
-        return da.where(edge.reshape(shape), np.asarray(fill_value, dtype=out.dtype), out)
-    idx = [slice(None)] * out.ndim
-    idx[axis] = edge
-    out[tuple(idx)] = fill_value
-    return out
+def _call(values: np.ndarray, coord: AxisCoord, axis: int, order: int, plan: Plan, options: dict) -> np.ndarray:
+    out = plan.method.derivative(values, coord, axis=axis, order=order, **options)
+    return np.asarray(out, dtype=result_dtype(values.dtype))
 
 
-def _periodic_by_padding(values, coord, axis, order, plan):
-    h = plan.halo(coord, axis, order)
-    n = values.shape[axis]
-    idx = np.arange(-h, n + h) % n
-    padded = np.take(as_float(values), idx, axis=axis)
-    ext = coord.periodic_extension(-h, n + h)
-    out = derivative_along(padded, ext, axis, order, _with_boundary(plan, axis, "one-sided"))
-    return np.take(out, np.arange(h, h + n), axis=axis)
-
-
-def _with_boundary(plan: Plan, axis: int, kind: str) -> Plan:
-    return Plan(plan.method, plan.options, {**plan.boundary, axis: kind}, plan.nan_policy, plan.fill_value)
-
-
-def _omit_nan_runs(values, coord, axis, order, plan, kw):
-    """Differentiate each NaN-free run along ``axis`` as a domain of its own.
+def _omit_nan_runs(values: np.ndarray, coord: AxisCoord, axis: int, order: int, plan: Plan) -> np.ndarray:
+    """Differentiate each NaN-free run along ``axis`` as a domain of its own (one-sided ends).
 
     Lines without NaN are done in one call; the runs of the other lines are grouped by their
-    (start, stop) so that every distinct run shape costs one vectorised call.
+    (start, stop) so that every distinct run shape costs one vectorised call. A run shorter
+    than the method's ``min_points`` uses its ``short_run_options``, or stays NaN.
     """
-    v = np.moveaxis(as_float(values), axis, -1)
+    m = plan.method
+    v = np.moveaxis(values, axis, -1)
     n = v.shape[-1]
     lines = v.reshape(-1, n)
-    out = np.full(lines.shape, np.nan, dtype=result_dtype(lines.dtype))
+    out = np.full(lines.shape, np.nan, dtype=lines.dtype)
     valid = ~np.isnan(lines)
     clean = valid.all(axis=1)
-    run_kw = {**kw, "boundary": "one-sided", "period": None}
+    interval = dataclasses.replace(coord, period=None)
     if clean.any():
-        out[clean] = plan.method.derivative(lines[clean], coord.values, axis=-1, order=order, **kw)
+        out[clean] = _call(lines[clean], interval, -1, order, plan, plan.options)
     dirty = np.flatnonzero(~clean)
     if dirty.size:
         edges = np.diff(np.pad(valid[dirty], ((0, 0), (1, 1))).astype(np.int8), axis=1)
@@ -269,9 +138,12 @@ def _omit_nan_runs(values, coord, axis, order, plan, kw):
         uniq, inverse = np.unique(keys, return_inverse=True)
         for g, key in enumerate(uniq):
             a, b = divmod(int(key), n + 1)
-            if b - a < plan.method.min_points(order, **run_kw):
-                continue
+            run = AxisCoord(values=coord.values[a:b], spacing=coord.spacing)
+            options = plan.options
+            if b - a < m.min_points(run, order, **options):
+                options = m.short_run_options(run, order, **options)
+                if options is None or b - a < m.min_points(run, order, **options):
+                    continue
             rows = dirty[line_s[inverse == g]]
-            seg = lines[rows, a:b]
-            out[rows, a:b] = plan.method.derivative(seg, coord.values[a:b], axis=-1, order=order, **run_kw)
+            out[rows, a:b] = _call(lines[rows, a:b], run, -1, order, plan, options)
     return np.moveaxis(out.reshape(v.shape), -1, axis)

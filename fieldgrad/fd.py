@@ -7,15 +7,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .coefficients import VALID_ACCURACIES, central_radius, one_sided_width
-from .coords import AxisCoord, detect_spacing
-from .kernels import apply_stencils
-from .method import DerivativeMethod
-from .stencil import BOUNDARIES, build_stencil
+from .coords import AxisCoord
+from .method import StencilMethod
+from .stencil import AxisStencil, build_stencil
 
 __all__ = ["FiniteDifference"]
 
 
-class FiniteDifference(DerivativeMethod):
+class FiniteDifference(StencilMethod):
     """Finite differences of any order and accuracy 2, 4, 6 or 8, on uniform and non-uniform axes.
 
     Options
@@ -28,11 +27,12 @@ class FiniteDifference(DerivativeMethod):
 
     Examples
     --------
+    >>> from fieldgrad.coords import axis_coord
     >>> fd = FiniteDifference()
     >>> f = np.array([1.0, -1.0, 1.0, -1.0, 1.0])  # a true second derivative sees this mode
-    >>> fd.derivative(f, np.arange(5.0), axis=0, order=2)
+    >>> fd.derivative(f, axis_coord(np.arange(5.0)), axis=0, order=2)
     array([12.,  4., -4.,  4., 12.])
-    >>> fd.halo(1, accuracy=4)
+    >>> fd.halo(axis_coord(np.arange(5.0)), 1, accuracy=4)
     2
     """
 
@@ -40,8 +40,7 @@ class FiniteDifference(DerivativeMethod):
     description: ClassVar[str] = "finite differences: any order, accuracy 2-8, uniform and non-uniform coordinates"
     max_order: ClassVar[int | None] = None
     supports_nonuniform: ClassVar[bool] = True
-    boundaries: ClassVar[tuple[str, ...]] = BOUNDARIES
-    options: ClassVar[dict[str, Any]] = {"accuracy": 2, "edge_order": None}
+    boundaries: ClassVar[tuple[str, ...]] = ("one-sided", "periodic")
 
     def check_options(self, order: int, **options: Any) -> dict[str, Any]:
         opts = super().check_options(order, **options)
@@ -55,45 +54,28 @@ class FiniteDifference(DerivativeMethod):
             raise ValueError(f"edge_order must be an integer from 1 to 8, or None (= accuracy), got {edge_order!r}")
         return opts
 
-    def halo(self, order: int, *, accuracy: int = 2, edge_order: int | None = None,
-             nan_policy: str = "propagate", spacing: float | None = None, **options: Any) -> int:
-        r = central_radius(order, accuracy, uniform=spacing is not None)  # None: the wider, non-uniform one
+    def stencil(self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None) -> AxisStencil:
+        boundary = "periodic" if coord.period is not None else "one-sided"
+        return build_stencil(coord, order, accuracy, edge_order or accuracy, boundary)
+
+    def halo(self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None) -> int:
+        r = central_radius(order, accuracy, uniform=coord.uniform)  # non-uniform: the wider one
         q = one_sided_width(order, edge_order or accuracy)
         # a point near a domain edge uses the q-point window at that edge: it must reach it
-        r = max(r, (q + 1) // 2 - 1)
-        if nan_policy == "omit":
-            r = max(r, q - 1)  # a run's one-sided window reaches this far from the point it serves
-        return r
+        return max(r, (q + 1) // 2 - 1)
 
-    def fill_width(self, order: int, *, accuracy: int = 2, spacing: float | None = None, **options: Any) -> int:
-        return central_radius(order, accuracy, uniform=spacing is not None)
+    def fill_width(self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None) -> int:
+        return central_radius(order, accuracy, uniform=coord.uniform)
 
-    def min_points(self, order: int, *, accuracy: int = 2, edge_order: int | None = None,
-                   boundary: str = "one-sided", nan_policy: str = "propagate",
-                   spacing: float | None = None, **options: Any) -> int:
-        if nan_policy == "omit" and boundary == "one-sided":
-            return order + 1  # short NaN-free runs fall back to lower edge orders
-        if boundary == "one-sided":
+    def min_points(self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None) -> int:
+        if coord.period is None:
             return one_sided_width(order, edge_order or accuracy)
-        return 2 * central_radius(order, accuracy, uniform=spacing is not None) + 1
+        return 2 * central_radius(order, accuracy, uniform=coord.uniform) + 1
 
-    def _stencil(self, coord: np.ndarray, order: int, *, accuracy: int = 2, edge_order: int | None = None,
-                 boundary: str = "one-sided", fill_value: float = np.nan, period: float | None = None,
-                 nan_policy: str = "propagate", spacing: float | None | str = "auto", **options: Any):
-        n = coord.shape[0]
-        edge_order = edge_order or accuracy
-        if nan_policy == "omit" and boundary == "one-sided":
-            edge_order = max(1, min(edge_order, n - order))
-        if isinstance(spacing, str):  # "auto": called directly, not by the engine
-            spacing = detect_spacing(coord)
-        elif spacing is not None and n > 1:
-            spacing = abs(spacing) if coord[-1] > coord[0] else -abs(spacing)
-        axis = AxisCoord(values=coord, spacing=spacing, period=period)
-        return build_stencil(axis, order, accuracy, edge_order, boundary, fill_value)
-
-    def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int, **options: Any) -> np.ndarray:
-        return apply_stencils(values, [(axis, self._stencil(coord, order, **options))])[0]
-
-    def derivatives(self, values: np.ndarray, terms: list[tuple[int, np.ndarray, dict[str, Any]]]) -> np.ndarray:
-        """All first derivatives in one pass over memory (see :func:`fieldgrad.kernels.apply_stencils`)."""
-        return apply_stencils(values, [(axis, self._stencil(coord, 1, **kw)) for axis, coord, kw in terms])
+    def short_run_options(self, coord: AxisCoord, order: int, *, accuracy: int = 2,
+                          edge_order: int | None = None) -> dict[str, Any] | None:
+        """A run of ``n`` points shorter than the edge stencils: edge order ``n - order`` (at least 1)."""
+        n = coord.size
+        if n <= order:
+            return None
+        return {"accuracy": accuracy, "edge_order": max(1, min(edge_order or accuracy, n - order))}

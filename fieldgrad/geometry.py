@@ -40,7 +40,7 @@ from typing import Any, Union
 import numpy as np
 import xarray as xr
 
-from .coords import detect_spacing
+from .coords import AxisCoord, detect_spacing
 from .registry import get_method
 from .units import is_pint
 
@@ -910,7 +910,7 @@ def _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lo
     h = detect_spacing(lam) if lam.size > 1 else None
     turn = 2 * np.pi / lon_to_rad
     full_circle = h is not None and abs(abs(h) * lam.size - turn) < 1e-6 * turn
-    if full_circle and _open_boundary(boundary, lon, lon_dim) and _periodic_possible(diff):
+    if full_circle and _open_boundary(boundary, lon, lon_dim) and _periodic_possible(diff, lam):
         options = {"boundary": {lon: "periodic"}, "period": {lon: turn}}
     singular = _bare(pole, (lat_dim,)) if pole.any() else None
     caps = _polar_caps(lat_dim, lon_dim, phi, cos, pole, to_rad, radius, diff) if pole.any() and full_circle else None
@@ -926,14 +926,15 @@ def _open_boundary(boundary: Any, lon: Hashable, lon_dim: Hashable) -> bool:
     return boundary == "one-sided"
 
 
-def _periodic_possible(diff: Diff) -> bool:
-    """Whether the call's method can take ``boundary="periodic"`` (natively or emulated)."""
+def _periodic_possible(diff: Diff, lam: np.ndarray) -> bool:
+    """Whether the call's method can take ``boundary="periodic"`` along ``lam`` (natively or emulated)."""
     kwargs = getattr(diff, "options", {})
     method = get_method(getattr(diff, "method", "fd"))
     if "periodic" in method.boundaries:
         return True
     options = {k: v for k, v in kwargs.items() if k in method.options}
-    return method.halo(1, **{**method.options, **options}) is not None
+    coord = AxisCoord(values=np.asarray(lam, dtype=np.float64), spacing=detect_spacing(lam))
+    return "one-sided" in method.boundaries and method.halo(coord, 1, **{**method.options, **options}) is not None
 
 
 def _polar_caps(lat_dim: Hashable, lon_dim: Hashable, phi: np.ndarray, cos: np.ndarray, pole: np.ndarray,

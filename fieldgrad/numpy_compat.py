@@ -11,13 +11,11 @@ from typing import Any
 import numpy as np
 
 from .coords import AxisCoord
-from .engine import check_known_shape, derivative, first_derivatives, make_plan
+from .chunked import check_known_shape
+from .dispatch import derivative, first_derivatives, is_dask
+from .plan import make_plan
 
 __all__ = ["gradient"]
-
-
-def _is_dask(f: Any) -> bool:
-    return type(f).__module__.split(".")[0] == "dask"
 
 
 def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -113,7 +111,7 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
     array([[ 2.,  2., -1.],
            [ 2.,  2., -1.]])
     """
-    if not _is_dask(f):
+    if not is_dask(f):
         f = np.asanyarray(f)
     check_known_shape(f)
     if isinstance(f, np.ma.MaskedArray):
@@ -148,7 +146,7 @@ def _prepare(f: Any) -> tuple[Any, Any]:
     kind = f.dtype.kind
     if kind in "mM":
         unit = np.datetime_data(f.dtype)[0]
-        as_int = f.view("int64") if not _is_dask(f) else f.astype("int64")
+        as_int = f.view("int64") if not is_dask(f) else f.astype("int64")
         first = as_int.reshape(-1)[:1]
         values = (as_int - first).astype(np.float64)  # small numbers keep float64 exact
 

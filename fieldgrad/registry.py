@@ -29,7 +29,7 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from .method import DerivativeMethod
+from .method import DerivativeMethod, check_boundaries
 
 __all__ = [
     "FieldgradPluginWarning",
@@ -42,7 +42,6 @@ __all__ = [
 GROUP = "fieldgrad.methods"
 # name -> "module:Class"; loaded like an entry point but found without scanning metadata
 BUILTIN = {"fd": "fieldgrad.fd:FiniteDifference"}
-_BOUNDARY_KINDS = ("one-sided", "periodic", "fill")
 
 _lock = threading.RLock()
 _registered: dict[str, type[DerivativeMethod]] = {}
@@ -102,8 +101,8 @@ def validate_method_class(cls: Any, name: str | None = None) -> type[DerivativeM
         raise TypeError(f"{label} must set a non-empty class attribute `name`")
     if name is not None and cls.name != name:
         raise TypeError(f"entry point {name!r} loads a method named {cls.name!r}; the names must match")
-    for attr in ("derivative", "halo"):
-        if getattr(cls, attr) is getattr(DerivativeMethod, attr):
+    for attr in (cls._declares_options, "halo"):
+        if getattr(getattr(cls, attr), "protocol_stub", False):
             raise TypeError(f"{label} must implement {attr}()")
     if not isinstance(cls.description, str):
         raise TypeError(f"{label}.description must be a str, got {cls.description!r}")
@@ -112,9 +111,7 @@ def validate_method_class(cls: Any, name: str | None = None) -> type[DerivativeM
         raise TypeError(f"{label}.max_order must be None or a non-negative int, got {max_order!r}")
     if not isinstance(cls.supports_nonuniform, bool):
         raise TypeError(f"{label}.supports_nonuniform must be a bool, got {cls.supports_nonuniform!r}")
-    kinds = cls.boundaries
-    if not isinstance(kinds, tuple) or not kinds or any(k not in _BOUNDARY_KINDS for k in kinds):
-        raise TypeError(f"{label}.boundaries must be a non-empty tuple of {_BOUNDARY_KINDS}, got {kinds!r}")
+    check_boundaries(cls.boundaries, label)
     if not isinstance(cls.options, dict):
         raise TypeError(f"{label}.options must be a dict of option defaults, got {cls.options!r}")
     try:
@@ -246,10 +243,10 @@ def register_method(cls: type[DerivativeMethod]) -> type[DerivativeMethod]:
     ...     description = "first-order forward differences"
     ...     max_order = 1
     ...     supports_nonuniform = True
-    ...     def halo(self, order, **options):
+    ...     def halo(self, coord, order):
     ...         return 1
-    ...     def derivative(self, values, coord, *, axis, order, **options):
-    ...         return np.gradient(values, coord, axis=axis, edge_order=1)
+    ...     def derivative(self, values, coord, *, axis, order):
+    ...         return np.gradient(values, coord.values, axis=axis, edge_order=1)
     >>> fieldgrad.get_method("forward-example")
     <Forward method 'forward-example': first-order forward differences>
     """

@@ -27,11 +27,10 @@ from .coefficients import (
     one_sided_width,
     uniform_weights,
 )
+from .conventions import BOUNDARIES
 from .coords import AxisCoord
 
-__all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points"]
-
-BOUNDARIES = ("one-sided", "periodic", "fill")
+__all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points", "stencil_from_rows"]
 
 
 @dataclass(frozen=True)
@@ -228,3 +227,31 @@ def _with_edges(n, lo, hi, offsets, weights, rows, idx, w, const) -> AxisStencil
         edge_rows=rows, edge_ptr=ptr, edge_idx=idx[keep], edge_w=w[keep],
         edge_const=np.asarray(const, dtype=np.float64),
     )
+
+
+def stencil_from_rows(n: int, rows: list[list[tuple[int, float]]]) -> AxisStencil:
+    """A stencil from its rows: ``rows[i]`` lists the ``(point, weight)`` terms of the derivative at ``i``.
+
+    Convenient for methods whose stencils are irregular or small; regular ones are faster
+    written as a band (equal offsets for a range of rows) plus edge rows.
+
+    Examples
+    --------
+    >>> s = stencil_from_rows(3, [[(0, -1.0), (1, 1.0)], [(0, -0.5), (2, 0.5)], [(1, -1.0), (2, 1.0)]])
+    >>> s.dense()
+    array([[-1. ,  1. ,  0. ],
+           [-0.5,  0. ,  0.5],
+           [ 0. , -1. ,  1. ]])
+    """
+    if len(rows) != n:
+        raise ValueError(f"a stencil on {n} points needs {n} rows, got {len(rows)}")
+    width = max((len(r) for r in rows), default=0)
+    idx = np.zeros((n, width), dtype=np.int64)
+    w = np.zeros((n, width))
+    for i, row in enumerate(rows):
+        for k, (j, weight) in enumerate(row):
+            if not 0 <= j < n:
+                raise ValueError(f"row {i} uses point {j}, outside the axis of {n} points")
+            idx[i, k], w[i, k] = j, weight
+    empty = np.zeros(0, dtype=np.int64)
+    return _with_edges(n, 0, 0, empty, np.zeros((0, 1)), np.arange(n, dtype=np.int64), idx, w, np.zeros(n))

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .conventions import BOUNDARIES
 from .coords import AxisCoord, axis_coord
 from .method import DerivativeMethod
 
@@ -185,26 +186,28 @@ def _boundary(m: DerivativeMethod) -> str:
     return "one-sided" if "one-sided" in m.boundaries else m.boundaries[0]
 
 
-def _kwargs(coord: AxisCoord, opts: dict[str, Any], boundary: str = "one-sided") -> dict[str, Any]:
-    """The keywords the engine passes to a method (see DerivativeMethod's notes)."""
-    return {**opts, "boundary": boundary, "fill_value": np.nan, "period": None,
-            "nan_policy": "propagate", "spacing": coord.spacing}
+def _as_method_sees(coord: AxisCoord, boundary: str) -> AxisCoord:
+    """The axis as the engine hands it to the method: with its period iff it wraps around."""
+    if boundary != "periodic":
+        return coord
+    x = coord.values
+    step = coord.spacing if coord.spacing is not None else (x[-1] - x[0]) / (x.shape[0] - 1)
+    return AxisCoord(x, coord.spacing, period=abs(x[-1] - x[0]) + abs(step))
 
 
 def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any], nonuniform: bool, rtol: float,
                  rng: np.random.Generator, counts: dict[str, int]) -> None:
     what = f"order {order}, {'non-uniform' if nonuniform else 'uniform'} coordinate"
     boundary = _boundary(m)
-    kw = _kwargs(AxisCoord(np.zeros(1), None), opts, boundary)
-    halo = m.halo(order, **{**kw, "spacing": None if nonuniform else 0.25})
-    need = m.min_points(order, **kw)
+    probe = _as_method_sees(_coords(64, nonuniform, rng), boundary)
+    halo = m.halo(probe, order, **opts)
+    need = m.min_points(probe, order, **opts)
     if halo is not None and (isinstance(halo, bool) or not isinstance(halo, (int, np.integer)) or halo < 0):
         _fail(name, "halo", f"halo({order}) must be None or an int >= 0, got {halo!r}")
     if isinstance(need, bool) or not isinstance(need, (int, np.integer)) or need < 1:
         _fail(name, "min_points", f"min_points({order}) must be an int >= 1, got {need!r}")
     n = max(64, 3 * need + 2 * (halo or 0) + 8)
-    coord = _coords(n, nonuniform, rng)
-    kw = _kwargs(coord, opts, boundary)
+    coord = _as_method_sees(_coords(n, nonuniform, rng), boundary)
     x = coord.values
     values = _field(n, 3, x, rng)
 
@@ -214,7 +217,7 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     x.setflags(write=False)
     before = _snapshot(m)
     try:
-        full = np.asarray(m.derivative(values, x, axis=-1, order=order, **kw))
+        full = np.asarray(m.derivative(values, coord, axis=-1, order=order, **opts))
     except Exception as exc:
         _fail(name, "call", f"{what}: derivative() raised {type(exc).__name__}: {exc} (on read-only inputs)")
     if not (np.array_equal(values, frozen_v) and np.array_equal(x, frozen_x)):
@@ -227,20 +230,20 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
         _fail(name, "dtype", f"{what}: float64 input gave {full.dtype}")
     if not np.isfinite(full).all():
         _fail(name, "finite", f"{what}: finite input gave non-finite values")
-    single = np.asarray(m.derivative(values.astype(np.float32), x, axis=-1, order=order, **kw))
+    single = np.asarray(m.derivative(values.astype(np.float32), coord, axis=-1, order=order, **opts))
     if single.shape != values.shape or single.dtype.kind != "f":
         _fail(name, "dtype", f"{what}: float32 input gave {single.dtype} of shape {single.shape}")
 
     # axes and lines
     for arr, axis, back in ((values.T, 0, lambda r: r.T), (values[:, None, :], -1, lambda r: r[:, 0, :]),
                             (values[:, :, None], 1, lambda r: r[:, :, 0])):
-        got = back(np.asarray(m.derivative(np.ascontiguousarray(arr), x, axis=axis, order=order, **kw)))
+        got = back(np.asarray(m.derivative(np.ascontiguousarray(arr), coord, axis=axis, order=order, **opts)))
         if not _close(got, full, rtol):
             _fail(name, "axes", f"{what}: differentiating along axis={axis} of a {arr.ndim}-D array "
                                 "does not give the same values")
         counts["axes"] += 1
     for i in range(values.shape[0]):
-        line = np.asarray(m.derivative(values[i], x, axis=0, order=order, **kw))
+        line = np.asarray(m.derivative(values[i], coord, axis=0, order=order, **opts))
         if not _close(line, full[i], rtol):
             _fail(name, "lines", f"{what}: line {i} alone differs from the same line in a batch")
         counts["lines"] += 1
@@ -250,7 +253,7 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
 
     def work(k: int) -> None:
         try:
-            results[k] = np.asarray(m.derivative(values, x, axis=-1, order=order, **kw))
+            results[k] = np.asarray(m.derivative(values, coord, axis=-1, order=order, **opts))
         except BaseException as exc:  # reported below
             results[k] = exc
 
@@ -267,8 +270,8 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     # the minimum size
     small = values[:, :need]
     try:
-        out = np.asarray(m.derivative(small, x[:need], axis=-1, order=order,
-                                      **_kwargs(AxisCoord(x[:need], coord.spacing), opts, boundary)))
+        out = np.asarray(m.derivative(small, _as_method_sees(AxisCoord(x[:need], coord.spacing), boundary),
+                                      axis=-1, order=order, **opts))
     except Exception as exc:
         _fail(name, "min_points", f"{what}: min_points()={need} points raised {type(exc).__name__}: {exc}")
     if out.shape != small.shape or not np.isfinite(out).all():
@@ -278,7 +281,8 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     if halo is None or boundary != "one-sided":
         return
     for a, b in _windows(n, need, halo, rng):
-        part = np.asarray(m.derivative(values[:, a:b], x[a:b], axis=-1, order=order, **kw))
+        part = np.asarray(m.derivative(values[:, a:b], AxisCoord(x[a:b], coord.spacing), axis=-1, order=order,
+                                       **opts))
         lo = a if a == 0 else a + halo
         hi = b if b == n else b - halo
         if hi <= lo:
@@ -293,17 +297,18 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
 
 def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any], nonuniform: bool, rtol: float,
                    rng: np.random.Generator, counts: dict[str, int]) -> None:
+    """Through the engine: every boundary kind and NaN policy the method takes, chunked = in memory."""
     try:
         import dask.array as da
     except ImportError:  # pragma: no cover - dask is a dependency of fieldgrad
         return
-    from . import engine
+    from .dispatch import derivative
+    from .plan import check_axis, make_plan
 
     what = f"order {order}, {'non-uniform' if nonuniform else 'uniform'} coordinate"
-    boundary = _boundary(m)
-    kw = _kwargs(AxisCoord(np.zeros(1), None), opts, boundary)
-    halo = m.halo(order, **{**kw, "nan_policy": "omit"}) or 0
-    need = m.min_points(order, **kw)
+    probe = _coords(64, nonuniform, rng)
+    halo = make_plan(m, (order,), nan_policy="omit", **opts).halo(probe, 1, order) or 0
+    need = m.min_points(_as_method_sees(probe, _boundary(m)), order, **opts)
     n = max(48, 2 * need + 2 * halo + 6)
     coord = _coords(n, nonuniform, rng)
     values = _field(n, 4, coord.values, rng)
@@ -311,16 +316,22 @@ def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, A
     gappy[0, n // 3] = np.nan
     gappy[1, n // 2: n // 2 + 3] = np.nan
     gappy[2, :2] = np.nan
-    cases = [(values, "propagate"), (gappy, "propagate")]
-    if boundary == "one-sided":  # NaN-free runs are differentiated with one-sided ends
-        cases.append((gappy, "omit"))
-    for data, nan_policy in cases:
-        plan = engine.make_plan(m, (order,), boundary={1: boundary}, nan_policy=nan_policy, **opts)
-        want = engine.derivative(data, {1: coord}, {1: order}, plan)
-        for chunks in ((2, 1), (1, 7), (3, (n // 2, 1, n - n // 2 - 1))):
-            lazy = da.from_array(data, chunks=chunks)
-            got = np.asarray(engine.derivative(lazy, {1: coord}, {1: order}, plan).compute())
-            if not _close(got, want, rtol):
-                _fail(name, "chunked", f"{what}, nan_policy={nan_policy!r}: a dask array with chunks "
-                                       f"{lazy.chunks[1][:4]}... differs from the in-memory result")
-            counts["chunked"] += 1
+    for boundary in BOUNDARIES:
+        axis_coord = _as_method_sees(coord, boundary)  # the period a periodic axis needs
+        for data, nan_policy in ((values, "propagate"), (gappy, "propagate"), (gappy, "omit")):
+            plan = make_plan(m, (order,), boundary={1: boundary}, nan_policy=nan_policy, **opts)
+            try:
+                check_axis(data.shape, 1, axis_coord, order, plan, "x")
+            except ValueError:  # a boundary or policy the method cannot take: refused before computing
+                continue
+            want = derivative(data, {1: axis_coord}, {1: order}, plan)
+            if want.dtype != np.float64 or want.shape != data.shape:
+                _fail(name, "engine", f"{what}, boundary={boundary!r}: the engine gave {want.dtype} {want.shape}")
+            for chunks in ((2, 1), (1, 7), (3, (n // 2, 1, n - n // 2 - 1))):
+                lazy = da.from_array(data, chunks=chunks)
+                got = np.asarray(derivative(lazy, {1: axis_coord}, {1: order}, plan).compute())
+                if not _close(got, want, rtol):
+                    _fail(name, "chunked", f"{what}, boundary={boundary!r}, nan_policy={nan_policy!r}: a dask "
+                                           f"array with chunks {lazy.chunks[1][:4]}... differs from the "
+                                           "in-memory result")
+                counts["chunked"] += 1

@@ -27,7 +27,7 @@ class _Recorder(fieldgrad.DerivativeMethod):
     calls: list[tuple[int, int]] = []
     _lock = threading.Lock()
 
-    def halo(self, order, **options):
+    def halo(self, coord, order, **options):
         return self.k
 
     def derivative(self, values, coord, *, axis, order, **options):
@@ -35,7 +35,7 @@ class _Recorder(fieldgrad.DerivativeMethod):
         assert np.all(np.diff(idx) == 1), "a method must receive a contiguous window of the axis"
         with self._lock:
             type(self).calls.append((int(idx[0]), int(idx[-1]) + 1))
-        return np.gradient(values, coord, axis=axis)
+        return np.gradient(values, coord.values, axis=axis)
 
 
 def _field(chunks: int | tuple) -> xr.DataArray:

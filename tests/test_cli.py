@@ -431,12 +431,12 @@ SLOW_RUNNER = textwrap.dedent('''
         name = "slow-test"
         max_order = 1
         supports_nonuniform = True
-        def halo(self, order, **options):
+        def halo(self, coord, order, **options):
             return 1
         def derivative(self, values, coord, *, axis, order, **options):
             if values.size and values.shape[axis] >= 2:
                 time.sleep(0.25)
-                return np.gradient(values, coord, axis=axis)
+                return np.gradient(values, coord.values, axis=axis)
             return np.zeros_like(values)
 
     sys.exit(main())  # as the console script: the command-line path, with its signal handling
@@ -535,13 +535,13 @@ class _SlowMethod(fieldgrad.DerivativeMethod):
     supports_nonuniform = True
     pause = 1.2  # seconds per block: more than the progress bar's 1 s minimum, whatever the threads
 
-    def halo(self, order, **options):  # type: ignore[no-untyped-def]
+    def halo(self, coord, order, **options):  # type: ignore[no-untyped-def]
         return 1
 
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
         if values.size and values.shape[axis] >= 2:
             time.sleep(self.pause)
-            return np.gradient(values, coord, axis=axis)
+            return np.gradient(values, coord.values, axis=axis)
         return np.zeros_like(values)
 
 

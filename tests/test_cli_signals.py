@@ -82,14 +82,14 @@ HOOKS = textwrap.dedent('''
             max_order = 1
             supports_nonuniform = True
 
-            def halo(self, order, **options):
+            def halo(self, coord, order, **options):
                 return 1
 
             def derivative(self, values, coord, *, axis, order, **options):
                 if values.size and values.shape[axis] >= 2:
                     _entered()
                     time.sleep(_DELAY)
-                    return np.gradient(values, coord, axis=axis)
+                    return np.gradient(values, coord.values, axis=axis)
                 return np.zeros_like(values)
     elif _PHASE == "write":
         import dask.array.core as _dac

@@ -176,7 +176,9 @@ def test_central_radius_is_smallest_with_formal_accuracy(order: int, accuracy: i
 @pytest.mark.parametrize("boundary", ["one-sided", "periodic", "fill"])
 @pytest.mark.parametrize("uniform", [True, False])
 def test_dense_stencil_applies_like_the_engine(boundary: str, uniform: bool) -> None:
+    from fieldgrad.engine import derivative_along
     from fieldgrad.fd import FiniteDifference
+    from fieldgrad.plan import make_plan
 
     n = 12
     x = np.arange(n) * 0.7 if uniform else np.cumsum(np.random.default_rng(3).uniform(0.5, 1.5, n))
@@ -184,9 +186,8 @@ def test_dense_stencil_applies_like_the_engine(boundary: str, uniform: bool) -> 
     f = np.random.default_rng(4).standard_normal(n)
     for order, accuracy in [(1, 2), (2, 4), (1, 6)]:
         st = build_stencil(coord, order, accuracy, accuracy, boundary, fill_value=0.0)
-        engine = FiniteDifference().derivative(f, x, axis=0, order=order, accuracy=accuracy, edge_order=accuracy,
-                                               boundary=boundary, fill_value=0.0, period=coord.period,
-                                               spacing=coord.spacing)
+        plan = make_plan(FiniteDifference, (order,), boundary={0: boundary}, fill_value=0.0, accuracy=accuracy)
+        engine = derivative_along(f, coord, 0, order, plan)
         np.testing.assert_allclose(st.dense() @ f, engine, rtol=1e-12, atol=1e-12)
 
 

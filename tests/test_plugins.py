@@ -69,12 +69,12 @@ class _Base(fieldgrad.DerivativeMethod):
     max_order = 1
     supports_nonuniform = True
 
-    def halo(self, order: int, **options: Any) -> int:
+    def halo(self, coord: Any, order: int, **options: Any) -> int:
         return 1
 
-    def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int,
+    def derivative(self, values: np.ndarray, coord: Any, *, axis: int, order: int,
                    **options: Any) -> np.ndarray:
-        return np.gradient(values, coord, axis=axis)
+        return np.gradient(values, coord.values, axis=axis)
 
 
 def test_check_method_passes_the_base_example() -> None:
@@ -83,42 +83,42 @@ def test_check_method_passes_the_base_example() -> None:
 
 class _WideStencil(_Base):
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
-        d = np.gradient(values, coord, axis=axis)
+        d = np.gradient(values, coord.values, axis=axis)
         return d + 0.1 * np.roll(d, 2, axis=axis)  # reaches 2 points, and wraps
 
 
 class _Mutates(_Base):
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
-        coord[...] = coord  # writes to its input (read-only in the check)
-        return np.gradient(values, coord, axis=axis)
+        coord.values[...] = coord.values  # writes to its input (read-only in the check)
+        return np.gradient(values, coord.values, axis=axis)
 
 
 class _Stateful(_Base):
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
         self.last = values.shape
-        return np.gradient(values, coord, axis=axis)
+        return np.gradient(values, coord.values, axis=axis)
 
 
 class _MixesLines(_Base):
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
-        d = np.gradient(values, coord, axis=axis)
+        d = np.gradient(values, coord.values, axis=axis)
         return d - d.mean()
 
 
 class _DropsPoint(_Base):
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
-        d = np.gradient(values, coord, axis=axis)
+        d = np.gradient(values, coord.values, axis=axis)
         return np.delete(d, 0, axis=axis)
 
 
 class _Float32(_Base):
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
-        return np.gradient(values, coord, axis=axis).astype(np.float32)
+        return np.gradient(values, coord.values, axis=axis).astype(np.float32)
 
 
 class _IgnoresAxis(_Base):
     def derivative(self, values, coord, *, axis, order, **options):  # type: ignore[no-untyped-def]
-        return np.gradient(values, coord, axis=-1) if values.shape[-1] == coord.size else values * 0
+        return np.gradient(values, coord.values, axis=-1) if values.shape[-1] == coord.size else values * 0
 
 
 @pytest.mark.parametrize(("cls", "match"), [

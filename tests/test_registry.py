@@ -40,11 +40,11 @@ class {cls}(fieldgrad.DerivativeMethod):
     max_order = 1
     supports_nonuniform = True
 
-    def halo(self, order, **options):
+    def halo(self, coord, order, **options):
         return 1
 
     def derivative(self, values, coord, *, axis, order, **options):
-        return np.gradient(values, coord, axis=axis, edge_order=1)
+        return np.gradient(values, coord.values, axis=axis, edge_order=1)
 '''
 
 
@@ -272,7 +272,7 @@ def test_missing_module_is_warned_once_when_listing(reg: Registry) -> None:
     ("class Method:\n    name = 'badcls'\n", "subclass of fieldgrad.DerivativeMethod"),
     (GOOD_PLUGIN.format(cls="Method", name="othername", description="d"), "names must match"),
     ("import fieldgrad\nclass Method(fieldgrad.DerivativeMethod):\n    name = 'badcls'\n"
-     "    def halo(self, order, **kw):\n        return 1\n", "must implement derivative"),
+     "    def halo(self, coord, order, **kw):\n        return 1\n", "must implement derivative"),
     (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")
      + "    def __init__(self, needed):\n        pass\n", "cannot be instantiated"),
     (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")
@@ -345,12 +345,12 @@ def _local_method(name: str, description: str = "registered here") -> type[field
         max_order = 1
         supports_nonuniform = True
 
-        def halo(self, order: int, **options: Any) -> int:
+        def halo(self, coord: Any, order: int, **options: Any) -> int:
             return 1
 
-        def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int,
+        def derivative(self, values: np.ndarray, coord: Any, *, axis: int, order: int,
                        **options: Any) -> np.ndarray:
-            return np.gradient(values, coord, axis=axis)
+            return np.gradient(values, coord.values, axis=axis)
 
     Local.name = name
     Local.description = description
@@ -444,13 +444,12 @@ def test_method_refusing_nonuniform_coordinates(reg: Registry) -> None:
         supports_nonuniform = False
         max_order = 1
 
-        def halo(self, order: int, **options: Any) -> int:
+        def halo(self, coord: Any, order: int, **options: Any) -> int:
             return 1
 
-        def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int,
-                       spacing: float | None = None, **options: Any) -> np.ndarray:
-            assert spacing is not None  # the engine never calls it on a non-uniform axis
-            return np.gradient(values, spacing, axis=axis)
+        def derivative(self, values: np.ndarray, coord: Any, *, axis: int, order: int) -> np.ndarray:
+            assert coord.spacing is not None  # the engine never calls it on a non-uniform axis
+            return np.gradient(values, coord.spacing, axis=axis)
 
     x = np.linspace(0.0, 1.0, 7)
     uniform = xr.DataArray(x**2, dims="x", coords={"x": x})

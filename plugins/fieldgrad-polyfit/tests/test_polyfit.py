@@ -8,7 +8,8 @@ import xarray as xr
 from scipy.signal import savgol_filter
 
 import fieldgrad
-from fieldgrad.kernels import result_dtype
+from fieldgrad.plan import make_plan
+from fieldgrad.plugin import AxisCoord, axis_coord, result_dtype
 from fieldgrad_polyfit import PolyFit, polyfit_stencil
 
 RNG = np.random.default_rng(20240601)
@@ -38,7 +39,7 @@ def test_equals_savgol_filter_on_uniform_grids(window: int, degree: int, axis: i
     dx = 0.37
     coord = 1.5 + dx * np.arange(f.shape[axis])
     for order in range(1, degree + 1):
-        got = PolyFit().derivative(f, coord, axis=axis, order=order, window=window, degree=degree, spacing=dx)
+        got = PolyFit().derivative(f, AxisCoord(coord, dx), axis=axis, order=order, window=window, degree=degree)
         want = savgol_filter(f, window, degree, deriv=order, delta=dx, mode="interp", axis=axis)
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
 
@@ -46,7 +47,7 @@ def test_equals_savgol_filter_on_uniform_grids(window: int, degree: int, axis: i
 def test_decreasing_uniform_coordinate() -> None:
     f = RNG.normal(size=50)
     coord = -0.5 * np.arange(50)
-    got = PolyFit().derivative(f, coord, axis=0, order=1, window=9, degree=3)
+    got = PolyFit().derivative(f, axis_coord(coord), axis=0, order=1, window=9, degree=3)
     want = savgol_filter(f, 9, 3, deriv=1, delta=-0.5, mode="interp")
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
@@ -56,7 +57,7 @@ def test_nonuniform_matches_pointwise_np_polyfit(window: int, degree: int) -> No
     x = np.cumsum(RNG.uniform(0.2, 2.0, 40))
     f = np.sin(x / 3) + 0.1 * RNG.normal(size=x.size)
     for order in range(1, degree + 1):
-        got = PolyFit().derivative(f, x, axis=0, order=order, window=window, degree=degree, spacing=None)
+        got = PolyFit().derivative(f, AxisCoord(x, None), axis=0, order=order, window=window, degree=degree)
         want = reference_polyfit(f, x, order, window, degree)
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8 * np.abs(want).max())
 
@@ -67,7 +68,7 @@ def test_nonuniform_exact_for_polynomials_of_the_degree(degree: int) -> None:
     coefs = RNG.normal(size=degree + 1)
     poly = np.polynomial.Polynomial(coefs)
     for order in range(1, degree + 1):
-        got = PolyFit().derivative(poly(x), x, axis=0, order=order, window=11, degree=degree)
+        got = PolyFit().derivative(poly(x), axis_coord(x), axis=0, order=order, window=11, degree=degree)
         want = poly.deriv(order)(x)
         np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7 * max(1.0, np.abs(want).max()))
 
@@ -75,8 +76,8 @@ def test_nonuniform_exact_for_polynomials_of_the_degree(degree: int) -> None:
 def test_uniform_and_nonuniform_paths_agree() -> None:
     x = 0.1 * np.arange(80)
     f = RNG.normal(size=(3, 80))
-    a = PolyFit().derivative(f, x, axis=1, order=2, window=13, degree=4, spacing=0.1)
-    b = PolyFit().derivative(f, x, axis=1, order=2, window=13, degree=4, spacing=None)
+    a = PolyFit().derivative(f, AxisCoord(x, 0.1), axis=1, order=2, window=13, degree=4)
+    b = PolyFit().derivative(f, AxisCoord(x, None), axis=1, order=2, window=13, degree=4)
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.abs(a).max())
 
 
@@ -111,10 +112,10 @@ def test_too_few_points() -> None:
 
 
 def test_halo_and_min_points() -> None:
-    m = PolyFit()
-    assert m.halo(1) == 10 and m.halo(2, window=7) == 3
-    assert m.halo(1, window=7, nan_policy="omit") == 6
-    assert m.min_points(1, window=7) == 7
+    m, x = PolyFit(), axis_coord(np.arange(50.0))
+    assert m.halo(x, 1) == 10 and m.halo(x, 2, window=7) == 3
+    assert make_plan(m, (1,), nan_policy="omit", window=7).halo(x, 0, 1) == 6  # a run's edge window
+    assert m.min_points(x, 1, window=7) == 7
 
 
 # ------------------------------------------------------------------ through the xarray API
@@ -182,7 +183,7 @@ def test_nan_policy() -> None:
     assert spoiled[25:36].all() and not spoiled[:25].any() and not spoiled[36:].any()
     omit = da.grad.partial("x", method="polyfit", window=11, nan_policy="omit")
     col = da.values[:, 4]
-    np.testing.assert_allclose(omit.values[:30, 4], PolyFit().derivative(col[:30], da.x.values[:30], axis=0,
+    np.testing.assert_allclose(omit.values[:30, 4], PolyFit().derivative(col[:30], axis_coord(da.x.values[:30]), axis=0,
                                                                        order=1, window=11, degree=3))
     assert np.isnan(omit.values[30, 4]) and np.isnan(omit.values[31:50, 9]).all()
     for chunks in ({"x": 6}, {"x": 1}, {"x": (30, 1, 59)}):

@@ -18,55 +18,43 @@ True
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import numpy as np
 
-import fieldgrad
+from fieldgrad.plugin import AxisCoord, DerivativeMethod
 
 __all__ = ["Spectral"]
 
 
-class Spectral(fieldgrad.DerivativeMethod):
+class Spectral(DerivativeMethod):
     """Spectral (FFT) derivatives of periodic data on a uniform grid.
 
     Examples
     --------
-    >>> x = np.arange(8) * (2 * np.pi / 8)
-    >>> Spectral().derivative(np.cos(x), x, axis=0, order=1, spacing=x[1]).round(12) + 0.0
+    >>> from fieldgrad.plugin import axis_coord
+    >>> x = axis_coord(np.arange(8) * (2 * np.pi / 8), period=2 * np.pi)
+    >>> Spectral().derivative(np.cos(x.values), x, axis=0, order=1).round(12) + 0.0
     array([ 0.        , -0.70710678, -1.        , -0.70710678,  0.        ,
             0.70710678,  1.        ,  0.70710678])
     """
 
-    # --- capabilities: class attributes, read without calling anything
-    name: ClassVar[str] = "spectral"
-    description: ClassVar[str] = "spectral (FFT) derivatives of periodic data on uniform grids"
-    max_order: ClassVar[int | None] = None          # any order
-    supports_nonuniform: ClassVar[bool] = False     # the engine refuses non-uniform coordinates for us
-    boundaries: ClassVar[tuple[str, ...]] = ("periodic",)  # the only boundary that makes sense here
-    options: ClassVar[dict[str, Any]] = {}          # no options of its own
+    name = "spectral"
+    description = "spectral (FFT) derivatives of periodic data on uniform grids"
+    boundaries = ("periodic",)  # periodic axes only: coord.period is always set
 
-    def halo(self, order: int, **options: Any) -> None:
-        # every output point depends on every input point: the engine gives us whole lines
-        return None
+    def halo(self, coord: AxisCoord, order: int) -> None:
+        return None  # every point depends on the whole line
 
-    def min_points(self, order: int, **options: Any) -> int:
+    def min_points(self, coord: AxisCoord, order: int) -> int:
         return 2
 
-    def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int,
-                   spacing: float | None = None, period: float | None = None, **options: Any) -> np.ndarray:
-        n = values.shape[axis]
-        step = (coord[-1] - coord[0]) / (n - 1) if spacing is None else abs(spacing) * np.sign(coord[-1] - coord[0])
-        length = n * step
-        if period is not None and not np.isclose(abs(period), abs(length), rtol=1e-9):
+    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int) -> np.ndarray:
+        n, step = coord.size, coord.spacing
+        if not np.isclose(n * abs(step), coord.period, rtol=1e-9):
             raise ValueError(f"method 'spectral' needs the samples to cover one period exactly: "
-                             f"{n} points x step {abs(step)} = {abs(length)}, but period={period}")
-        k = 2 * np.pi * np.fft.fftfreq(n, d=step)
-        factor = (1j * k) ** order
+                             f"{n} points x step {abs(step)} = {n * abs(step)}, but period={coord.period}")
+        factor = (2j * np.pi * np.fft.fftfreq(n, d=step)) ** order
         if order % 2 == 1 and n % 2 == 0:
             factor[n // 2] = 0.0  # the Nyquist mode has no well-defined odd derivative
-        shape = [1] * values.ndim
-        shape[axis] = n
-        spectrum = np.fft.fft(values, axis=axis) * factor.reshape(shape)
-        out = np.fft.ifft(spectrum, axis=axis)
+        shape = [n if a == axis % values.ndim else 1 for a in range(values.ndim)]
+        out = np.fft.ifft(np.fft.fft(values, axis=axis) * factor.reshape(shape), axis=axis)
         return out if np.iscomplexobj(values) else out.real

@@ -30,10 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fieldgrad.coords import detect_spacing
-from fieldgrad.kernels import apply_stencils
-from fieldgrad.method import DerivativeMethod
-from fieldgrad.stencil import AxisStencil
+from fieldgrad.plugin import AxisCoord, AxisStencil, StencilMethod
 
 __all__ = ["PolyFit", "polyfit_stencil", "polyfit_weights"]
 __version__ = "0.1.0"
@@ -146,7 +143,7 @@ def polyfit_stencil(coord: np.ndarray, order: int, window: int, degree: int,
     )
 
 
-class PolyFit(DerivativeMethod):
+class PolyFit(StencilMethod):
     """Local least-squares polynomial (Savitzky–Golay) derivatives, uniform and non-uniform coordinates.
 
     Options
@@ -158,12 +155,13 @@ class PolyFit(DerivativeMethod):
 
     Examples
     --------
+    >>> from fieldgrad.plugin import axis_coord
     >>> m = PolyFit()
-    >>> x = np.linspace(0.0, 2.0, 30) ** 1.5          # non-uniform
-    >>> d = m.derivative(x**2, x, axis=0, order=1, window=7, degree=2)
-    >>> bool(np.allclose(d, 2 * x))
+    >>> x = axis_coord(np.linspace(0.0, 2.0, 30) ** 1.5)          # non-uniform
+    >>> d = m.derivative(x.values**2, x, axis=0, order=1, window=7, degree=2)
+    >>> bool(np.allclose(d, 2 * x.values))
     True
-    >>> m.halo(1, window=7), m.min_points(1, window=7)
+    >>> m.halo(x, 1, window=7), m.min_points(x, 1, window=7)
     (3, 7)
     """
 
@@ -173,7 +171,6 @@ class PolyFit(DerivativeMethod):
     max_order: ClassVar[int | None] = None  # up to `degree`, checked in check_options
     supports_nonuniform: ClassVar[bool] = True
     boundaries: ClassVar[tuple[str, ...]] = ("one-sided",)
-    options: ClassVar[dict[str, Any]] = {"window": 21, "degree": 3}
 
     def check_options(self, order: int, **options: Any) -> dict[str, Any]:
         opts = super().check_options(order, **options)
@@ -188,20 +185,11 @@ class PolyFit(DerivativeMethod):
                              f"{degree}, got order={order}; raise degree")
         return {"window": window, "degree": degree}
 
-    def halo(self, order: int, *, window: int = 21, nan_policy: str = "propagate", **options: Any) -> int:
-        # with nan_policy="omit", a point near a NaN uses the fit to the first `window` points of
-        # its run, which reaches window - 1 points away
-        return window - 1 if nan_policy == "omit" else window // 2
+    def stencil(self, coord: AxisCoord, order: int, *, window: int = 21, degree: int = 3) -> AxisStencil:
+        return polyfit_stencil(coord.values, order, window, degree, coord.spacing)
 
-    def min_points(self, order: int, *, window: int = 21, **options: Any) -> int:
+    def halo(self, coord: AxisCoord, order: int, *, window: int = 21, degree: int = 3) -> int:
+        return window // 2
+
+    def min_points(self, coord: AxisCoord, order: int, *, window: int = 21, degree: int = 3) -> int:
         return window
-
-    def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int, window: int = 21,
-                   degree: int = 3, spacing: float | None | str = "auto", **options: Any) -> np.ndarray:
-        coord = np.asarray(coord, dtype=np.float64)
-        if isinstance(spacing, str):  # called directly rather than by the engine
-            spacing = detect_spacing(coord)
-        elif spacing is not None and coord.shape[0] > 1:
-            spacing = abs(spacing) if coord[-1] > coord[0] else -abs(spacing)
-        stencil = polyfit_stencil(coord, order, window, degree, spacing)
-        return apply_stencils(values, [(axis, stencil)])[0]

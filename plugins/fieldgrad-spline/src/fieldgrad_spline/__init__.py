@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fieldgrad.method import DerivativeMethod
+from fieldgrad.plugin import AxisCoord, DerivativeMethod
 
 __all__ = ["SplineFit", "spline_derivative"]
 __version__ = "0.1.0"
@@ -184,12 +184,13 @@ class SplineFit(DerivativeMethod):
 
     Examples
     --------
+    >>> from fieldgrad.plugin import axis_coord
     >>> m = SplineFit()
-    >>> x = np.linspace(0, 3, 50) ** 1.3                   # non-uniform
-    >>> d = m.derivative(2 * x + 1, x, axis=0, order=1)    # lines are never penalised
+    >>> x = axis_coord(np.linspace(0, 3, 50) ** 1.3)              # non-uniform
+    >>> d = m.derivative(2 * x.values + 1, x, axis=0, order=1)    # lines are never penalised
     >>> bool(np.allclose(d, 2.0))
     True
-    >>> m.halo(1) is None
+    >>> m.halo(x, 1) is None
     True
     """
 
@@ -199,7 +200,6 @@ class SplineFit(DerivativeMethod):
     max_order: ClassVar[int | None] = None  # up to `degree`, checked in check_options
     supports_nonuniform: ClassVar[bool] = True
     boundaries: ClassVar[tuple[str, ...]] = ("one-sided",)
-    options: ClassVar[dict[str, Any]] = {"degree": 3, "smoothing": "auto"}
 
     def check_options(self, order: int, **options: Any) -> dict[str, Any]:
         opts = super().check_options(order, **options)
@@ -210,15 +210,15 @@ class SplineFit(DerivativeMethod):
                              f"got order={order}; raise degree (up to {MAX_DEGREE})")
         return {"degree": degree, "smoothing": smoothing}
 
-    def halo(self, order: int, **options: Any) -> None:
+    def halo(self, coord: AxisCoord, order: int, **options: Any) -> None:
         return None
 
-    def min_points(self, order: int, *, degree: int = 3, **options: Any) -> int:
+    def min_points(self, coord: AxisCoord, order: int, *, degree: int = 3, **options: Any) -> int:
         return degree + 1
 
-    def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int, degree: int = 3,
-                   smoothing: float | str | None = "auto", **options: Any) -> np.ndarray:
-        return spline_derivative(values, coord, axis=axis, order=order, degree=degree, smoothing=smoothing,
+    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int, degree: int = 3,
+                   smoothing: float | str | None = "auto") -> np.ndarray:
+        return spline_derivative(values, coord.values, axis=axis, order=order, degree=degree, smoothing=smoothing,
                                  parallel=_threads_allowed())
 
 
@@ -231,7 +231,7 @@ def _threads_allowed() -> bool:
     """
     import threading
 
-    from fieldgrad.kernels import serial_requested
+    from fieldgrad.plugin import serial_requested
 
     if serial_requested():
         return False

@@ -1,0 +1,90 @@
+"""Boundary kinds a method does not implement itself, emulated around a one-sided derivative.
+
+One place for the boundary policy of every execution layer (in memory, dask blocks, NaN runs);
+whether a kind is native to a method is the plan's answer (:meth:`fieldgrad.plan.Plan.native`):
+
+* ``"periodic"`` for a method with a finite halo: :func:`pad_periodic` wraps ``halo`` points
+  (and their positions, shifted by the period) around each end, the padded axis is
+  differentiated with one-sided ends, and :func:`trim` cuts the padding off again. On dask
+  arrays the halo exchange itself wraps around (:mod:`fieldgrad.chunked`), and each block is
+  then one-sided: :func:`block_plan`.
+* ``"fill"``, always: differentiate with one-sided ends (:func:`open_plan`), then set the
+  ``fill_width`` points at each end of the axis to ``fill_value`` (:func:`fill_edges`). With
+  several axes, every fill axis is filled after all derivatives are taken: a filled row
+  differentiated along another axis would otherwise turn into 0 (or spread the NaN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .coords import AxisCoord
+from .plan import Plan
+
+__all__ = ["pad_periodic", "trim", "fill_edges", "open_plan", "block_plan"]
+
+
+def _is_dask(values: Any) -> bool:
+    return type(values).__module__.split(".")[0] == "dask"
+
+
+def pad_periodic(values: np.ndarray, coord: AxisCoord, axis: int, halo: int) -> tuple[np.ndarray, AxisCoord]:
+    """``values`` with ``halo`` points wrapped around each end of ``axis``, and their positions.
+
+    Examples
+    --------
+    >>> from fieldgrad.coords import axis_coord
+    >>> v, c = pad_periodic(np.array([1.0, 2.0, 3.0]), axis_coord(np.arange(3.0)), 0, 1)
+    >>> v, c.values
+    (array([3., 1., 2., 3., 1.]), array([-1.,  0.,  1.,  2.,  3.]))
+    """
+    n = values.shape[axis]
+    padded = np.take(values, np.arange(-halo, n + halo) % n, axis=axis)
+    return padded, coord.periodic_extension(-halo, n + halo)
+
+
+def trim(values: np.ndarray, axis: int, halo: int, n: int) -> np.ndarray:
+    """The ``n`` points after the first ``halo`` along ``axis`` (undoes :func:`pad_periodic`)."""
+    return np.take(values, np.arange(halo, halo + n), axis=axis)
+
+
+def fill_edges(out: Any, axis: int, width: int, fill_value: float) -> Any:
+    """Set the ``width`` points at each end of ``axis`` to ``fill_value`` (numpy in place; dask lazily).
+
+    Examples
+    --------
+    >>> fill_edges(np.arange(5.0), 0, 1, np.nan)
+    array([nan,  1.,  2.,  3., nan])
+    """
+    n = out.shape[axis]
+    edge = np.zeros(n, dtype=bool)
+    edge[: min(width, n)] = True
+    edge[max(n - width, 0):] = True
+    if _is_dask(out):
+        import dask.array as da
+
+        shape = [1] * out.ndim
+        shape[axis] = n
+        return da.where(edge.reshape(shape), np.asarray(fill_value, dtype=out.dtype), out)
+    idx = [slice(None)] * out.ndim
+    idx[axis] = edge
+    out[tuple(idx)] = fill_value
+    return out
+
+
+def open_plan(plan: Plan, axes: list[int]) -> tuple[Plan, list[int]]:
+    """The plan with one-sided ends on the ``axes`` whose boundary is ``"fill"``, and those axes."""
+    fills = [a for a in axes if plan.boundary_of(a) == "fill"]
+    for a in fills:
+        plan = plan.with_boundary(a, "one-sided")
+    return plan, fills
+
+
+def block_plan(plan: Plan, axes: list[int]) -> Plan:
+    """The plan for one dask block: periodic axes become one-sided (their halos carry the wrap)."""
+    for a in axes:
+        if plan.boundary_of(a) == "periodic":
+            plan = plan.with_boundary(a, "one-sided")
+    return plan

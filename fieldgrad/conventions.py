@@ -1,0 +1,53 @@
+"""The conventions every layer shares: boundary kinds, NaN policies, the dtype of a derivative.
+
+Defined once here, at the bottom of the import graph, so that the stencil builder, the method
+protocol, the plan, the engine, the registry and the command line all read the same names and
+the same dtype rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BOUNDARIES", "NAN_POLICIES", "result_dtype"]
+
+#: What happens where a centred stencil does not fit: one-sided stencils, wrap around, or fill.
+BOUNDARIES = ("one-sided", "periodic", "fill")
+
+#: What a NaN does: spoil the points whose stencil touches it, or split the axis into NaN-free runs.
+NAN_POLICIES = ("propagate", "omit")
+
+
+def result_dtype(dtype: np.dtype | type) -> np.dtype:
+    """The dtype of a derivative of a field of ``dtype``.
+
+    Integers and booleans give float64 (never wrap around); float16 and float32 give float32;
+    float64 stays; complex64 and complex128 stay.
+
+    Examples
+    --------
+    >>> result_dtype(np.dtype("uint8")), result_dtype(np.dtype("float16"))
+    (dtype('float64'), dtype('float32'))
+    >>> result_dtype(np.dtype("complex64"))
+    dtype('complex64')
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if dtype.kind == "f":
+        return np.dtype(np.float32) if dtype.itemsize <= 4 else np.dtype(np.float64)
+    if dtype.kind == "c":
+        return np.dtype(np.complex64) if dtype.itemsize <= 8 else np.dtype(np.complex128)
+    raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {dtype}")
+
+
+def as_floating(values: np.ndarray) -> np.ndarray:
+    """``values`` as the dtype of its derivative: what a method receives (no copy when it already is).
+
+    Examples
+    --------
+    >>> as_floating(np.array([1, 2], dtype=np.uint8)).dtype
+    dtype('float64')
+    """
+    values = np.asarray(values)
+    return values.astype(result_dtype(values.dtype), copy=False)

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from .conventions import result_dtype
 from .stencil import AxisStencil
 
 __all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels",
@@ -58,27 +59,6 @@ _BLOCK = 4096
 _CHUNK_ELEMENTS = 1 << 19
 
 _local = threading.local()
-
-
-def result_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype of a derivative of a field of ``dtype``.
-
-    Integers and booleans give float64 (never wrap around); float16 and float32 give float32;
-    float64 stays; complex is kept.
-
-    Examples
-    --------
-    >>> result_dtype(np.dtype("uint8")), result_dtype(np.dtype("float16"))
-    (dtype('float64'), dtype('float32'))
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if dtype.kind == "f":
-        return np.dtype(np.float32) if dtype.itemsize <= 4 else np.dtype(np.float64)
-    if dtype.kind == "c":
-        return np.dtype(np.complex64) if dtype.itemsize <= 8 else np.dtype(np.complex128)
-    raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {dtype}")
 
 
 # ---------------------------------------------------------------------------------------------

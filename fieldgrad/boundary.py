@@ -20,14 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from .conventions import is_dask
 from .coords import AxisCoord
 from .plan import Plan
 
 __all__ = ["pad_periodic", "trim", "fill_edges", "open_plan", "block_plan"]
-
-
-def _is_dask(values: Any) -> bool:
-    return type(values).__module__.split(".")[0] == "dask"
 
 
 def pad_periodic(values: np.ndarray, coord: AxisCoord, axis: int, halo: int) -> tuple[np.ndarray, AxisCoord]:
@@ -50,41 +47,53 @@ def trim(values: np.ndarray, axis: int, halo: int, n: int) -> np.ndarray:
     return np.take(values, np.arange(halo, halo + n), axis=axis)
 
 
-def fill_edges(out: Any, axis: int, width: int, fill_value: float) -> Any:
+def fill_edges(out: Any, axis: int, width: int, fill_value: float, component: int | None = None) -> Any:
     """Set the ``width`` points at each end of ``axis`` to ``fill_value`` (numpy in place; dask lazily).
+
+    With ``component``, ``out`` holds components stacked on a new leading axis (a gradient) and
+    only that component is filled, along the field's ``axis``.
 
     Examples
     --------
     >>> fill_edges(np.arange(5.0), 0, 1, np.nan)
     array([nan,  1.,  2.,  3., nan])
+    >>> fill_edges(np.ones((2, 3)), 0, 1, 0.0, component=1)
+    array([[1., 1., 1.],
+           [0., 1., 0.]])
     """
-    n = out.shape[axis]
+    lead = 0 if component is None else 1
+    n = out.shape[axis + lead]
     edge = np.zeros(n, dtype=bool)
     edge[: min(width, n)] = True
     edge[max(n - width, 0):] = True
-    if _is_dask(out):
+    shape = [1] * out.ndim
+    shape[axis + lead] = n
+    if component is None:
+        mask = edge.reshape(shape)
+    else:
+        mask = np.zeros([out.shape[0], *shape[1:]], dtype=bool)
+        mask[component] = edge.reshape(shape[1:])
+    if is_dask(out):
         import dask.array as da
 
-        shape = [1] * out.ndim
-        shape[axis] = n
-        return da.where(edge.reshape(shape), np.asarray(fill_value, dtype=out.dtype), out)
-    idx = [slice(None)] * out.ndim
-    idx[axis] = edge
-    out[tuple(idx)] = fill_value
+        return da.where(mask, np.asarray(fill_value, dtype=out.dtype), out)
+    np.putmask(out, np.broadcast_to(mask, out.shape), fill_value)
     return out
+
+
+def _one_sided(plan: Plan, axes: list[int], kind: str) -> tuple[Plan, list[int]]:
+    """The plan with one-sided ends on the ``axes`` whose boundary is ``kind``, and those axes."""
+    changed = [a for a in axes if plan.boundary_of(a) == kind]
+    for a in changed:
+        plan = plan.with_boundary(a, "one-sided")
+    return plan, changed
 
 
 def open_plan(plan: Plan, axes: list[int]) -> tuple[Plan, list[int]]:
     """The plan with one-sided ends on the ``axes`` whose boundary is ``"fill"``, and those axes."""
-    fills = [a for a in axes if plan.boundary_of(a) == "fill"]
-    for a in fills:
-        plan = plan.with_boundary(a, "one-sided")
-    return plan, fills
+    return _one_sided(plan, axes, "fill")
 
 
 def block_plan(plan: Plan, axes: list[int]) -> Plan:
     """The plan for one dask block: periodic axes become one-sided (their halos carry the wrap)."""
-    for a in axes:
-        if plan.boundary_of(a) == "periodic":
-            plan = plan.with_boundary(a, "one-sided")
-    return plan
+    return _one_sided(plan, axes, "periodic")[0]

@@ -340,16 +340,12 @@ def check_known_shape(values: Any) -> None:
 
 
 def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
-    """Mixed derivative of a dask array, one axis after the other (lazy); fill axes filled last."""
+    """Mixed derivative of a dask array, one axis after the other (lazy)."""
     check_known_shape(x)
-    active, fills = boundary.open_plan(plan, [a for a, o in orders.items() if o > 0])
     out = x
     for axis, order in orders.items():
-        out = derivative_along_chunked(out, coords[axis], axis, order, active)
-    out = out.astype(result_dtype(x.dtype))
-    for a in fills:
-        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, orders[a]), plan.fill_value)
-    return out
+        out = derivative_along_chunked(out, coords[axis], axis, order, plan)
+    return out.astype(result_dtype(x.dtype))
 
 
 def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetup], axes: list[int],
@@ -382,9 +378,6 @@ def first_derivatives_chunked(x: Any, coords: dict[int, AxisCoord], axes: list[i
     import dask.array as da
 
     check_known_shape(x)
-    _, fills = boundary.open_plan(plan, axes)
-    if fills:  # each component filled along its own axis
-        return da.stack([derivative_chunked(x, coords, {a: 1}, plan) for a in axes], axis=0)
     if any(plan.halo(coords[a], a, 1) is None for a in axes) or len({plan.boundary_of(a) for a in axes}) > 1:
         return da.stack([derivative_along_chunked(x, coords[a], a, 1, plan) for a in axes], axis=0)
     setups, slabs, source = [], [], halo_source(x)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BOUNDARIES", "NAN_POLICIES", "result_dtype"]
+__all__ = ["BOUNDARIES", "NAN_POLICIES", "as_floating", "is_dask", "result_dtype"]
 
 #: What happens where a centred stencil does not fit: one-sided stencils, wrap around, or fill.
 BOUNDARIES = ("one-sided", "periodic", "fill")
@@ -39,6 +39,17 @@ def result_dtype(dtype: np.dtype | type) -> np.dtype:
     if dtype.kind == "c":
         return np.dtype(np.complex64) if dtype.itemsize <= 8 else np.dtype(np.complex128)
     raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {dtype}")
+
+
+def is_dask(values: object) -> bool:
+    """Whether ``values`` is a dask array (without importing dask).
+
+    Examples
+    --------
+    >>> is_dask(np.zeros(2))
+    False
+    """
+    return type(values).__module__.split(".")[0] == "dask"
 
 
 def as_floating(values: np.ndarray) -> np.ndarray:

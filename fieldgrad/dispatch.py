@@ -9,27 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import chunked, engine
+from . import boundary, chunked, engine
+from .conventions import is_dask
 from .coords import AxisCoord
 from .plan import Plan
 
-__all__ = ["derivative", "first_derivatives", "is_dask"]
-
-
-def is_dask(values: Any) -> bool:
-    """Whether ``values`` is a dask array (without importing dask).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_dask(np.zeros(2))
-    False
-    """
-    return type(values).__module__.split(".")[0] == "dask"
+__all__ = ["derivative", "first_derivatives"]
 
 
 def derivative(values: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
     """The mixed derivative of a numpy or dask array (see :func:`fieldgrad.engine.derivative`).
+
+    Fill boundaries are applied here, for both kinds of array, after every axis is
+    differentiated with one-sided ends (:func:`fieldgrad.boundary.open_plan`).
 
     Examples
     --------
@@ -41,13 +33,27 @@ def derivative(values: Any, coords: dict[int, AxisCoord], orders: dict[int, int]
     >>> lazy.compute()
     array([ 0.,  2.,  4.,  6.,  8., 10.])
     """
+    active, fills = boundary.open_plan(plan, [a for a, o in orders.items() if o > 0])
     if is_dask(values):
-        return chunked.derivative_chunked(values, coords, orders, plan)
-    return engine.derivative(values, coords, orders, plan)
+        out = chunked.derivative_chunked(values, coords, orders, active)
+    else:
+        out = engine.derivative(values, coords, orders, active)
+    for a in fills:
+        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, orders[a]), plan.fill_value)
+    return out
 
 
 def first_derivatives(values: Any, coords: dict[int, AxisCoord], axes: list[int], plan: Plan) -> Any:
-    """First derivatives along ``axes`` stacked on a new leading axis, of a numpy or dask array."""
+    """First derivatives along ``axes`` stacked on a new leading axis, of a numpy or dask array.
+
+    A fill boundary fills the component along its own axis.
+    """
+    active, fills = boundary.open_plan(plan, axes)
     if is_dask(values):
-        return chunked.first_derivatives_chunked(values, coords, axes, plan)
-    return engine.first_derivatives(values, coords, axes, plan)
+        out = chunked.first_derivatives_chunked(values, coords, axes, active)
+    else:
+        out = engine.first_derivatives(values, coords, axes, active)
+    for a in fills:
+        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, 1), plan.fill_value,
+                                  component=axes.index(a))
+    return out

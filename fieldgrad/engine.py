@@ -30,8 +30,7 @@ def derivative(values: np.ndarray, coords: dict[int, AxisCoord], orders: dict[in
     """The mixed derivative ``∂^(sum orders) f / ∏ ∂x_axis^order`` of a numpy array.
 
     Applied one axis at a time (a tensor-product stencil): true higher-order stencils along
-    each axis, never nested first derivatives. Fill boundaries are applied after every axis
-    (:func:`fieldgrad.boundary.open_plan`).
+    each axis, never nested first derivatives.
 
     Examples
     --------
@@ -42,14 +41,11 @@ def derivative(values: np.ndarray, coords: dict[int, AxisCoord], orders: dict[in
     array([0., 2., 4., 6.])
     """
     values = np.asarray(values)
-    active, fills = boundary.open_plan(plan, [a for a, o in orders.items() if o > 0])
     out = as_floating(values)
     for axis, order in orders.items():
-        out = derivative_along(out, coords[axis], axis, order, active)
+        out = derivative_along(out, coords[axis], axis, order, plan)
     if out is values:  # order 0 everywhere: never hand back the input itself
         out = out.copy()
-    for a in fills:
-        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, orders[a]), plan.fill_value)
     return out
 
 
@@ -69,17 +65,12 @@ def first_derivatives(values: np.ndarray, coords: dict[int, AxisCoord], axes: li
     array([1., 2.])
     """
     values = as_floating(values)
-    active, fills = boundary.open_plan(plan, axes)
-    if all(active.native(a) for a in axes) and not (plan.nan_policy == "omit" and _has_nan(values)):
-        terms = [(a, active.method_coord(coords[a], a)) for a in axes]
-        out = np.asarray(active.method.derivatives(values, terms, **active.options), dtype=values.dtype)
-    else:
-        out = np.empty((len(axes),) + values.shape, dtype=values.dtype)
-        for k, axis in enumerate(axes):
-            out[k] = derivative_along(values, coords[axis], axis, 1, active)
-    for a in fills:
-        k = axes.index(a)
-        boundary.fill_edges(out[k], a, plan.fill_width(coords[a], a, 1), plan.fill_value)
+    if all(plan.native(a) for a in axes) and not (plan.nan_policy == "omit" and _has_nan(values)):
+        terms = [(a, plan.method_coord(coords[a], a)) for a in axes]
+        return np.asarray(plan.method.derivatives(values, terms, **plan.options), dtype=values.dtype)
+    out = np.empty((len(axes),) + values.shape, dtype=values.dtype)
+    for k, axis in enumerate(axes):
+        out[k] = derivative_along(values, coords[axis], axis, 1, plan)
     return out
 
 
@@ -94,8 +85,8 @@ def derivative_along(values: np.ndarray, coord: AxisCoord, axis: int, order: int
         return values
     kind = plan.boundary_of(axis)
     if kind == "fill":
-        out = derivative_along(values, coord, axis, order, plan.with_boundary(axis, "one-sided"))
-        return boundary.fill_edges(out, axis, plan.fill_width(coord, axis, order), plan.fill_value)
+        raise ValueError("boundary='fill' is applied after differentiating (fieldgrad.dispatch); "
+                         "the engine takes the plan of boundary.open_plan")
     omit = plan.nan_policy == "omit" and _has_nan(values)
     if kind == "periodic" and (omit or not plan.native(axis)):
         halo = plan.halo(coord, axis, order)

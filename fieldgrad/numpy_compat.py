@@ -12,7 +12,8 @@ import numpy as np
 
 from .coords import AxisCoord
 from .chunked import check_known_shape
-from .dispatch import derivative, first_derivatives, is_dask
+from .conventions import is_dask
+from .dispatch import derivative, first_derivatives
 from .plan import make_plan
 
 __all__ = ["gradient"]

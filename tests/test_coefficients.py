@@ -176,7 +176,7 @@ def test_central_radius_is_smallest_with_formal_accuracy(order: int, accuracy: i
 @pytest.mark.parametrize("boundary", ["one-sided", "periodic", "fill"])
 @pytest.mark.parametrize("uniform", [True, False])
 def test_dense_stencil_applies_like_the_engine(boundary: str, uniform: bool) -> None:
-    from fieldgrad.engine import derivative_along
+    from fieldgrad.dispatch import derivative
     from fieldgrad.fd import FiniteDifference
     from fieldgrad.plan import make_plan
 
@@ -187,7 +187,7 @@ def test_dense_stencil_applies_like_the_engine(boundary: str, uniform: bool) -> 
     for order, accuracy in [(1, 2), (2, 4), (1, 6)]:
         st = build_stencil(coord, order, accuracy, accuracy, boundary, fill_value=0.0)
         plan = make_plan(FiniteDifference, (order,), boundary={0: boundary}, fill_value=0.0, accuracy=accuracy)
-        engine = derivative_along(f, coord, 0, order, plan)
+        engine = derivative(f, {0: coord}, {0: order}, plan)
         np.testing.assert_allclose(st.dense() @ f, engine, rtol=1e-12, atol=1e-12)
 
 

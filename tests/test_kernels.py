@@ -325,22 +325,22 @@ def test_threads_bitwise_equal_to_serial(uniform, monkeypatch):
 
 
 def test_serial_kernels_context_is_per_thread_and_nests():
-    assert not getattr(kernels._local, "serial", False)
+    assert not getattr(kernels.threads._local, "serial", False)
     with serial_kernels():
-        assert kernels._local.serial
+        assert kernels.threads._local.serial
         with serial_kernels():
-            assert kernels._local.serial
-        assert kernels._local.serial
-    assert not kernels._local.serial
+            assert kernels.threads._local.serial
+        assert kernels.threads._local.serial
+    assert not kernels.threads._local.serial
 
 
 def test_num_threads_env(monkeypatch):
     monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "1")
-    assert kernels._num_threads() == 1
+    assert kernels.threads.num_threads() == 1
     monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "100000")
-    assert kernels._num_threads() == len(os.sched_getaffinity(0))
+    assert kernels.threads.num_threads() == len(os.sched_getaffinity(0))
     monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "junk")
-    assert kernels._num_threads() >= 1
+    assert kernels.threads.num_threads() >= 1
 
 
 def test_non_contiguous_input_and_input_untouched(mode):
@@ -430,12 +430,12 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
 @pytest.fixture
 def reuse(monkeypatch):
     monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
-    monkeypatch.setattr(kernels, "REUSE_BUFFERS", True)
-    monkeypatch.setattr(kernels, "REUSE_MIN_BYTES", 1 << 16)
+    monkeypatch.setattr(kernels.buffers, "REUSE_BUFFERS", True)
+    monkeypatch.setattr(kernels.buffers, "REUSE_MIN_BYTES", 1 << 16)
     monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1 << 10)
     # idle buffers are released after REUSE_IDLE_SECONDS (5 s): on a loaded machine a test could
     # be paused that long between freeing an output and asking for it again
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 60.0)
     kernels.release_buffers()
     yield
     kernels.release_buffers()
@@ -456,7 +456,7 @@ def test_freed_outputs_are_reused_and_fully_overwritten(reuse):
     first[...] = SENTINEL  # what a user might leave in it
     del first
     gc.collect()
-    assert kernels._buffers.idle_bytes() >= expected.nbytes
+    assert kernels.buffers._buffers.idle_bytes() >= expected.nbytes
     again = apply_stencils(f, terms)
     assert _address(again) == addr  # the same memory
     np.testing.assert_array_equal(again, expected)
@@ -483,30 +483,30 @@ def test_idle_buffers_are_released(reuse, monkeypatch):
     import gc
     import time
 
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 60.0)
     f = RNG.standard_normal((30, 20, 40))
     out = apply_stencils(f, [(0, make_stencil(30))])
     del out
     gc.collect()
-    assert kernels._buffers.idle_bytes() > 0
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 0.2)
+    assert kernels.buffers._buffers.idle_bytes() > 0
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 0.2)
     time.sleep(0.5)
-    assert kernels._buffers.idle_bytes() == 0
-    monkeypatch.setattr(kernels, "REUSE_MAX_IDLE_BYTES", 100)  # a cap below one buffer: none kept
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    assert kernels.buffers._buffers.idle_bytes() == 0
+    monkeypatch.setattr(kernels.buffers, "REUSE_MAX_IDLE_BYTES", 100)  # a cap below one buffer: none kept
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 60.0)
     out = apply_stencils(f, [(0, make_stencil(30))])
     del out
     gc.collect()
-    assert kernels._buffers.idle_bytes() == 0
+    assert kernels.buffers._buffers.idle_bytes() == 0
 
 
 def test_reuse_off_or_small_allocates_plainly(reuse, monkeypatch):
     f = RNG.standard_normal((30, 20, 40))
     terms = [(0, make_stencil(30))]
     assert apply_stencils(f, terms).base is not None  # the reusable kind: a view of a holder
-    monkeypatch.setattr(kernels, "REUSE_BUFFERS", False)
+    monkeypatch.setattr(kernels.buffers, "REUSE_BUFFERS", False)
     assert apply_stencils(f, terms).base is None
-    monkeypatch.setattr(kernels, "REUSE_BUFFERS", True)
+    monkeypatch.setattr(kernels.buffers, "REUSE_BUFFERS", True)
     with serial_kernels():  # dask blocks reuse too: they are freed as soon as they are reduced or stored
         assert apply_stencils(f, terms).base is not None
     assert apply_stencils(f[:4, :4, :4], [(0, make_stencil(4))]).base is None  # small

@@ -8,6 +8,7 @@ from . import accessor as _accessor  # noqa: F401  (registers .grad)
 from .calculus import partial
 from .method import DerivativeMethod
 from .numpy_compat import gradient
+from .options import get_options, set_options
 from .registry import FieldgradPluginWarning, available_methods, get_method, refresh_methods, register_method
 from .store import compute
 
@@ -19,6 +20,7 @@ __all__ = [
     "available_methods",
     "compute",
     "get_method",
+    "get_options", "set_options",
     "gradient",
     "partial",
     "refresh_methods",

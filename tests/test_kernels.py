@@ -18,7 +18,9 @@ import pytest
 
 from fieldgrad import kernels
 from fieldgrad.coords import AxisCoord
+from fieldgrad import set_options
 from fieldgrad.kernels import apply_stencil, apply_stencils, result_dtype, serial_kernels
+from fieldgrad.options import OPTIONS
 from fieldgrad.stencil import AxisStencil, build_stencil
 
 RNG = np.random.default_rng(20261122)
@@ -123,10 +125,10 @@ def mode(request, monkeypatch):
     if request.param == "threads":
         monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 0)
         monkeypatch.setattr(kernels, "_CHUNK_ELEMENTS", 64)  # many small chunks
-        monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "3")
-        monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
+        monkeypatch.setitem(OPTIONS, "num_threads", 3)
+        monkeypatch.setitem(OPTIONS, "serial", False)
     else:
-        monkeypatch.setenv("FIELDGRAD_SERIAL", "1")
+        monkeypatch.setitem(OPTIONS, "serial", True)
     return request.param
 
 
@@ -311,13 +313,13 @@ def test_threads_bitwise_equal_to_serial(uniform, monkeypatch):
     assert np.prod(shape) >= kernels.PARALLEL_THRESHOLD
     f = RNG.standard_normal(shape)
     terms = [(a, make_stencil(shape[a], uniform=uniform, seed=a)) for a in range(3)]
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "4")
+    monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "num_threads", 4)
     threaded = apply_stencils(f, terms)
     with serial_kernels():
         serial = apply_stencils(f, terms)
-    monkeypatch.setenv("FIELDGRAD_SERIAL", "1")
-    env_serial = apply_stencils(f, terms)
+    with set_options(serial=True):
+        env_serial = apply_stencils(f, terms)
     np.testing.assert_array_equal(threaded, serial)
     np.testing.assert_array_equal(env_serial, serial)
     for k, (a, st) in enumerate(terms):
@@ -334,13 +336,13 @@ def test_serial_kernels_context_is_per_thread_and_nests():
     assert not kernels.threads._local.serial
 
 
-def test_num_threads_env(monkeypatch):
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "1")
-    assert kernels.threads.num_threads() == 1
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "100000")
-    assert kernels.threads.num_threads() == len(os.sched_getaffinity(0))
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "junk")
-    assert kernels.threads.num_threads() >= 1
+def test_num_threads_option():
+    with set_options(num_threads=1):
+        assert kernels.threads.num_threads() == 1
+    with set_options(num_threads=100000):
+        assert kernels.threads.num_threads() == len(os.sched_getaffinity(0))
+    with set_options(num_threads=None):
+        assert kernels.threads.num_threads() == len(os.sched_getaffinity(0))
 
 
 def test_non_contiguous_input_and_input_untouched(mode):
@@ -392,8 +394,8 @@ def _child(conn):  # pragma: no cover - runs in a forked child
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_threads_work_after_fork(monkeypatch):
     """The worker threads are recreated in a forked child (no hang, right numbers)."""
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "2")
+    monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "num_threads", 2)
     f = RNG.standard_normal((70, 64, 64))
     apply_stencils(f, [(2, make_stencil(64))])  # the parent's pool exists
     ctx = multiprocessing.get_context("fork")
@@ -410,7 +412,7 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
     """Several user threads calling at once: every call finishes with the right numbers."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
+    monkeypatch.setitem(OPTIONS, "serial", False)
     monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 0)
     monkeypatch.setattr(kernels, "_CHUNK_ELEMENTS", 256)
     fields = [RNG.standard_normal((20, 30, 40)) for _ in range(6)]
@@ -429,8 +431,8 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
 
 @pytest.fixture
 def reuse(monkeypatch):
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
-    monkeypatch.setattr(kernels.buffers, "REUSE_BUFFERS", True)
+    monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "reuse_buffers", True)
     monkeypatch.setattr(kernels.buffers, "REUSE_MIN_BYTES", 1 << 16)
     monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1 << 10)
     # idle buffers are released after REUSE_IDLE_SECONDS (5 s): on a loaded machine a test could
@@ -504,9 +506,8 @@ def test_reuse_off_or_small_allocates_plainly(reuse, monkeypatch):
     f = RNG.standard_normal((30, 20, 40))
     terms = [(0, make_stencil(30))]
     assert apply_stencils(f, terms).base is not None  # the reusable kind: a view of a holder
-    monkeypatch.setattr(kernels.buffers, "REUSE_BUFFERS", False)
-    assert apply_stencils(f, terms).base is None
-    monkeypatch.setattr(kernels.buffers, "REUSE_BUFFERS", True)
+    with set_options(reuse_buffers=False):
+        assert apply_stencils(f, terms).base is None
     with serial_kernels():  # dask blocks reuse too: they are freed as soon as they are reduced or stored
         assert apply_stencils(f, terms).base is not None
     assert apply_stencils(f[:4, :4, :4], [(0, make_stencil(4))]).base is None  # small

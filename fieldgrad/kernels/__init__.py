@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..options import OPTIONS
 from ..stencil import AxisStencil
 from . import buffers, compiled, threads
 from .buffers import release_buffers
@@ -187,7 +188,7 @@ def apply_stencils(
     if out is None:
         # large outputs reuse freed buffers: in memory, and dask blocks, which are freed as soon
         # as they are reduced or stored, so the next block's output costs no fresh pages
-        reuse = buffers.REUSE_BUFFERS and values.size * len(terms) * dtype.itemsize >= buffers.REUSE_MIN_BYTES
+        reuse = OPTIONS["reuse_buffers"] and values.size * len(terms) * dtype.itemsize >= buffers.REUSE_MIN_BYTES
         out = buffers.empty(shape, dtype) if reuse else np.empty(shape, dtype=dtype)
     elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {dtype} array of shape {shape}")

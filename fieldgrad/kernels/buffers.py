@@ -20,9 +20,8 @@ __all__ = ["release_buffers", "empty"]
 # Reuse the memory of large outputs once every view of them is gone, for this long: on virtual
 # machines fresh memory is expensive (every page is zeroed by the kernel, and pages handed back
 # to the host are faulted in again through the hypervisor), and a gradient in a loop allocates
-# the same outputs over and over. Set FIELDGRAD_REUSE_BUFFERS=0 (or REUSE_BUFFERS = False) to
-# allocate every output afresh.
-REUSE_BUFFERS = os.environ.get("FIELDGRAD_REUSE_BUFFERS", "1").strip().lower() not in ("0", "false", "no", "off")
+# the same outputs over and over. fieldgrad.set_options(reuse_buffers=False) allocates every
+# output afresh.
 REUSE_MIN_BYTES = 32 << 20  # smaller blocks are recycled by malloc itself
 REUSE_IDLE_SECONDS = 5.0  # idle buffers are released after this long
 REUSE_MAX_IDLE_BYTES = 1 << 30  # and never more than this (or 1/8 of the RAM) is kept idle
@@ -122,7 +121,12 @@ def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 
 def release_buffers() -> None:
-    """Release the memory of outputs kept for reuse (see ``REUSE_BUFFERS``)."""
+    """Release the memory of outputs kept for reuse now (see the option ``reuse_buffers``).
+
+    Examples
+    --------
+    >>> release_buffers()
+    """
     _buffers.release()
 
 

@@ -12,13 +12,15 @@ import os
 import threading
 from typing import Any
 
+from ..options import OPTIONS
+
 __all__ = ["serial_requested", "serial_kernels", "num_threads", "run_threads"]
 
 _local = threading.local()
 
 
 def serial_requested() -> bool:
-    """Whether code in this thread should stay single-threaded (inside dask tasks, or FIELDGRAD_SERIAL).
+    """Whether code in this thread should stay single-threaded (inside dask tasks, or the option ``serial``).
 
     Methods with compiled kernels of their own call this before starting threads.
 
@@ -28,11 +30,20 @@ def serial_requested() -> bool:
     ...     serial_requested()
     True
     """
-    return bool(getattr(_local, "serial", False) or os.environ.get("FIELDGRAD_SERIAL"))
+    return bool(getattr(_local, "serial", False) or OPTIONS["serial"])
 
 
 def serial_kernels() -> "_SerialContext":
-    """Context manager: kernels called in this thread run in it alone (used inside dask tasks)."""
+    """Context manager: kernels called in this thread run in it alone (used inside dask tasks).
+
+    Per thread, unlike the process-global option ``serial`` (:func:`fieldgrad.set_options`).
+
+    Examples
+    --------
+    >>> with serial_kernels():
+    ...     serial_requested()
+    True
+    """
     return _SerialContext()
 
 
@@ -46,18 +57,27 @@ class _SerialContext:
 
 
 def num_threads() -> int:
-    """Threads for one large call: FIELDGRAD_NUM_THREADS, else numba's default (NUMBA_NUM_THREADS,
-    the CPUs), at most the CPUs this process may run on."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    env = os.environ.get("FIELDGRAD_NUM_THREADS") or os.environ.get("NUMBA_NUM_THREADS")
-    try:
-        wanted = int(env) if env else cpus
-    except ValueError:
-        wanted = cpus
+    """Threads for one large call: the option ``num_threads`` (None: the CPUs), at most the CPUs
+    this process may run on.
+
+    Examples
+    --------
+    >>> from fieldgrad import set_options
+    >>> with set_options(num_threads=1):
+    ...     num_threads()
+    1
+    """
+    cpus = len(_usable_cpus())
+    wanted = OPTIONS["num_threads"] or cpus
     return max(1, min(wanted, cpus))
+
+
+def _usable_cpus() -> set[int]:
+    """The CPUs this process may run on."""
+    try:
+        return os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return set(range(os.cpu_count() or 1))
 
 
 class _Pool:

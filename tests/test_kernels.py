@@ -2,9 +2,12 @@
 
 * a dense-matrix reference: ``AxisStencil.dense()`` applied along the axis with ``np.tensordot``
   (values to round-off; NaN where the stencil's sparsity pattern touches a NaN);
-* an ordered reference in plain numpy that sums the terms of every point in stencil order, as the
-  kernel promises: float64 results must be *bitwise* equal to it (no reassociation, no FMA);
-* the serial and the multi-threaded runs must be bitwise equal to each other.
+* an ordered reference in plain numpy that sums the terms of every point in stencil order and
+  divides once, as the kernels promise: float64 results must be *bitwise* equal to it (no
+  reassociation, no FMA);
+* the numpy kernel, the compiled one in one thread and in several must be bitwise equal
+  (the ``mode`` fixture runs each test with each; tests/test_kernel_paths.py compares them
+  directly over random stencils and dtypes).
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def dense_reference(values: np.ndarray, axis: int, st: AxisStencil) -> np.ndarra
 
 
 def ordered_reference(values: np.ndarray, axis: int, st: AxisStencil) -> np.ndarray:
-    """Every point's terms summed in stencil order in float64, as the kernel does."""
+    """Every point's terms summed in stencil order in float64, then divided once, as the kernels do."""
     v = np.moveaxis(np.asarray(values, dtype=np.float64), axis, 0)
     out = np.empty_like(v)
     i = np.arange(st.lo, st.hi)
@@ -97,12 +100,12 @@ def ordered_reference(values: np.ndarray, axis: int, st: AxisStencil) -> np.ndar
             w = st.weights[k, 0] if st.uniform else st.weights[k, i]
             term = (w.reshape((-1,) + (1,) * (v.ndim - 1)) if np.ndim(w) else w) * v[i + off]
             acc = term if acc is None else acc + term
-        out[i] = acc
+        out[i] = acc / st.band_div
     for r, row in enumerate(st.edge_rows):
         acc = np.full(v.shape[1:], st.edge_const[r])
         for p in range(st.edge_ptr[r], st.edge_ptr[r + 1]):
             acc = acc + st.edge_w[p] * v[st.edge_idx[p]]
-        out[row] = acc
+        out[row] = acc / st.edge_div[r]
     return np.moveaxis(out, 0, axis)
 
 
@@ -119,9 +122,11 @@ def tol(dtype: np.dtype) -> float:
     return 2e-6 if result_dtype(dtype) in (np.float32, np.complex64) else 1e-12
 
 
-@pytest.fixture(params=["serial", "threads"])
+@pytest.fixture(params=["numpy", "serial", "threads"])
 def mode(request, monkeypatch):
-    """Run the kernel in the calling thread, or split between threads even for small arrays."""
+    """The numpy kernel; the compiled kernel in the calling thread; or the compiled kernel split
+    between threads even for small arrays."""
+    monkeypatch.setitem(OPTIONS, "jit", "never" if request.param == "numpy" else "always")
     if request.param == "threads":
         monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 0)
         monkeypatch.setattr(kernels, "_CHUNK_ELEMENTS", 64)  # many small chunks
@@ -315,6 +320,7 @@ def test_threads_bitwise_equal_to_serial(uniform, monkeypatch):
     terms = [(a, make_stencil(shape[a], uniform=uniform, seed=a)) for a in range(3)]
     monkeypatch.setitem(OPTIONS, "serial", False)
     monkeypatch.setitem(OPTIONS, "num_threads", 4)
+    monkeypatch.setitem(OPTIONS, "jit", "always")
     threaded = apply_stencils(f, terms)
     with serial_kernels():
         serial = apply_stencils(f, terms)
@@ -396,6 +402,7 @@ def test_threads_work_after_fork(monkeypatch):
     """The worker threads are recreated in a forked child (no hang, right numbers)."""
     monkeypatch.setitem(OPTIONS, "serial", False)
     monkeypatch.setitem(OPTIONS, "num_threads", 2)
+    monkeypatch.setitem(OPTIONS, "jit", "always")
     f = RNG.standard_normal((70, 64, 64))
     apply_stencils(f, [(2, make_stencil(64))])  # the parent's pool exists
     ctx = multiprocessing.get_context("fork")
@@ -413,6 +420,7 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "jit", "always")
     monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 0)
     monkeypatch.setattr(kernels, "_CHUNK_ELEMENTS", 256)
     fields = [RNG.standard_normal((20, 30, 40)) for _ in range(6)]

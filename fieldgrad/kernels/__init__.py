@@ -36,11 +36,13 @@ Environment: ``FIELDGRAD_SERIAL=1`` runs every kernel in the calling thread;
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..options import OPTIONS
 from ..stencil import AxisStencil
-from . import buffers, compiled, threads
+from . import buffers, compiled, threads, vectorised
 from .buffers import release_buffers
 from .threads import serial_kernels, serial_requested
 
@@ -49,6 +51,9 @@ __all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype",
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_THRESHOLD = 1 << 18
+# Below this many elements (per output), the numpy kernel is faster than the compiled one's call
+# (option jit="auto"; measured with benchmarks/bench_sizes.py, see the module notes).
+COMPILED_MIN_SIZE = 1 << 16
 # Longest piece of a row handled at once: all outputs of a piece are computed while its input
 # rows are in cache (4096 float64 = 32 KiB per row).
 _BLOCK = 4096
@@ -94,6 +99,7 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
     kind, stride, nax, lo, hi, uniform = [], [], [], [], [], []
     off_ptr, w_ptr, rm_ptr, er_ptr, edge_ptr = [0], [0], [0], [0], []
     offsets, row_map, edge_rows, edge_idx, weights, edge_w, edge_const = [], [], [], [], [], [], []
+    band_div, edge_div = [], []
     nnz = 0
     for axis, st in terms:
         is_last = after == 1 and axis == last
@@ -117,12 +123,14 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
         edge_idx.append(st.edge_idx)
         edge_w.append(st.edge_w)
         edge_const.append(st.edge_const)
+        band_div.append(st.band_div)
+        edge_div.append(st.edge_div)
         nnz += st.edge_idx.shape[0]
     edge_ptr.append(np.array([nnz]))
     cat = np.concatenate
     ints = [kind, stride, nax, lo, hi, off_ptr, cat(offsets), w_ptr, uniform, rm_ptr, cat(row_map), er_ptr,
             cat(edge_rows), cat(edge_ptr), cat(edge_idx)]
-    floats = [cat(weights), cat(edge_w), cat(edge_const)]
+    floats = [cat(weights), cat(edge_w), cat(edge_const), np.array(band_div, dtype=np.float64), cat(edge_div)]
     itab = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in ints)
     ftab = tuple(np.ascontiguousarray(x, dtype=np.float64) for x in floats)
     return rows, length, itab, ftab
@@ -198,11 +206,28 @@ def apply_stencils(
             raise ValueError(f"stencil is for {st.n} points but axis {axis} has {values.shape[axis]}")
     if values.size == 0 or not terms:
         return out
+    if values.dtype.kind == "c":  # the real and imaginary parts, each as a real field
+        for part in ("real", "imag"):
+            getattr(out, part)[...] = _apply_real(np.ascontiguousarray(getattr(values, part)), terms, None, nthreads)
+        return out
+    _apply_real(values, terms, out, nthreads)
+    return out
+
+
+def _apply_real(values: np.ndarray, terms: list[tuple[int, AxisStencil]], out: np.ndarray | None,
+                nthreads: int) -> np.ndarray:
+    """Apply the stencils to a real C-contiguous array, with the compiled or the numpy kernel."""
+    dtype = result_dtype(values.dtype)
+    if out is None:
+        out = np.empty((len(terms),) + values.shape, dtype=dtype)
+    kernel = _compiled_kernel(values.dtype, dtype, values.size)
+    if kernel is None:
+        vectorised.apply(values, terms, out)
+        return out
     rows, length, itab, ftab = _pack(values.shape, terms)
     block = _block(rows, length, nthreads)
     ntasks = rows * (-(-length // block))
     args = (values.reshape(rows, length), out.reshape(len(terms), rows, length), itab, ftab, block)
-    kernel = compiled.kernel()
     if nthreads == 1:
         kernel(*args, 0, ntasks)
     else:
@@ -210,6 +235,20 @@ def apply_stencils(
         chunk = max(1, min(_CHUNK_ELEMENTS // per_task, -(-ntasks // (4 * nthreads))))
         threads.run_threads(kernel, args, ntasks, chunk, nthreads)
     return out
+
+
+def _compiled_kernel(dtype: np.dtype, out_dtype: np.dtype, size: int) -> Any:
+    """The compiled kernel if it should run this call, else None (the numpy kernel runs)."""
+    mode = OPTIONS["jit"]
+    if mode == "never":
+        return None
+    if compiled.ready(dtype):
+        return compiled.kernel() if mode == "always" or size >= COMPILED_MIN_SIZE else None
+    if mode == "always":
+        return compiled.compile_now(dtype, out_dtype)
+    if size >= COMPILED_MIN_SIZE:
+        compiled.compile_in_background(dtype, out_dtype)
+    return None
 
 
 def apply_stencil(values: np.ndarray, stencil: AxisStencil, axis: int) -> np.ndarray:

@@ -51,9 +51,11 @@ __all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype",
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_THRESHOLD = 1 << 18
-# Below this many elements (per output), the numpy kernel is faster than the compiled one's call
-# (option jit="auto"; measured with benchmarks/bench_sizes.py, see the module notes).
+# jit="auto" (see the module notes): the first call of at least this many elements, or the call
+# after this many smaller ones, starts compiling the kernel for its dtype in the background.
 COMPILED_MIN_SIZE = 1 << 16
+_NUMPY_CALLS_BEFORE_COMPILING = 8
+_numpy_calls = 0
 # Longest piece of a row handled at once: all outputs of a piece are computed while its input
 # rows are in cache (4096 float64 = 32 KiB per row).
 _BLOCK = 4096
@@ -243,10 +245,12 @@ def _compiled_kernel(dtype: np.dtype, out_dtype: np.dtype, size: int) -> Any:
     if mode == "never":
         return None
     if compiled.ready(dtype):
-        return compiled.kernel() if mode == "always" or size >= COMPILED_MIN_SIZE else None
+        return compiled.kernel()
     if mode == "always":
         return compiled.compile_now(dtype, out_dtype)
-    if size >= COMPILED_MIN_SIZE:
+    global _numpy_calls
+    _numpy_calls += 1  # not atomic under threads: at worst a compilation starts a call later
+    if size >= COMPILED_MIN_SIZE or _numpy_calls > _NUMPY_CALLS_BEFORE_COMPILING:
         compiled.compile_in_background(dtype, out_dtype)
     return None
 

@@ -12,26 +12,49 @@ For each row, every output is computed while the input rows it needs are in cach
 * the contiguous last axis: the band is vectorised along the row, with per-point weight
   vectors on non-uniform axes; the few boundary rows are compressed sparse rows.
 
-Terms are summed in stencil order, without fused multiply-adds or reassociation, so the results
-do not depend on threads, blocking or which code path ran. Exactly-zero band weights of uniform
-axes were dropped when the stencil was built, so a NaN spoils exactly the points whose stencil
-touches it.
+The arithmetic is defined once (:mod:`fieldgrad.stencil`): products in float64 summed in
+stencil order, one division by the band's or edge row's divisor, one rounding to the output
+dtype; no fused multiply-adds, no reassociation. So the results do not depend on threads,
+blocking or which kernel ran, and accuracy-2 first derivatives equal :func:`numpy.gradient`'s
+bit for bit. Complex fields are computed as their real and imaginary parts. Exactly-zero band
+weights of uniform axes were dropped when the stencil was built, so a NaN spoils exactly the
+points whose stencil touches it.
 
-There is one compiled (numba, ``nogil``, cached on disk) kernel, which processes a range of
-tasks (a task is a piece of one row, for every output). Large arrays are shared between threads
-by Python threads pulling chunks of tasks (dynamic scheduling: a core that another process
-occupies does less of the work, instead of holding up the call), small arrays and dask blocks
-run in the calling thread. numba is imported on first use, not with ``import fieldgrad``.
+The package, one purpose per module:
 
-Large outputs of in-memory calls (not dask blocks) are allocated in buffers that outputs freed
-during the last few seconds gave back (see ``REUSE_BUFFERS``): fresh memory costs a page fault
-and a kernel-side zeroing per page, which on virtual machines takes as long as the whole
-computation, and a gradient in a loop allocates the same outputs over and over. At most
-``REUSE_MAX_IDLE_BYTES`` (1 GiB, or 1/8 of the RAM) is kept, and for ``REUSE_IDLE_SECONDS`` (5 s).
+* :mod:`.compiled` -- the numba kernel (``nogil``, cached on disk; numba is imported on first
+  use, never by ``import fieldgrad``) and its compilation, in the background or on demand;
+* :mod:`.vectorised` -- the same arithmetic in numpy, over whole slices (bit-identical);
+* :mod:`.threads` -- the worker threads, the per-thread serial context, the thread count;
+* :mod:`.buffers` -- the pool of large output buffers.
 
-Environment: ``FIELDGRAD_SERIAL=1`` runs every kernel in the calling thread;
-``FIELDGRAD_NUM_THREADS`` caps the threads (default: ``NUMBA_NUM_THREADS``, the usable CPUs);
-``FIELDGRAD_REUSE_BUFFERS=0`` allocates every output afresh.
+**Which kernel runs** (option ``jit`` of :func:`fieldgrad.set_options`). Measured on the
+project's 2-core machine (benchmarks/README.md): the compiled kernel costs 2-4 s the first time
+in a process (0.7 s ``import numba``, then loading it from numba's disk cache, or 3-6 s
+compiling it on a fresh install), against 0.002 s for xarray's first ``differentiate``; once
+loaded it is faster than the numpy kernel at every size (1.5x at 50², 2-4x from 200² on: the
+numpy kernel makes a pass over memory per term). So with ``jit="auto"`` (the default) a call
+uses the compiled kernel when it is ready for its input dtype, and the numpy kernel otherwise;
+the first call of at least ``COMPILED_MIN_SIZE`` elements (or the 9th smaller call) starts
+compiling it in a background daemon thread. No call ever waits for compilation: a fresh
+process's first gradient costs what numpy's slicing costs. A fork during a compilation leaves
+the child on the numpy kernel (numba's compiler lock may be held there); dask tasks choose per
+call like any caller. ``"always"`` compiles in the calling thread if needed (the old
+behaviour), ``"never"`` keeps numba out of the process.
+
+The compiled kernel processes a range of tasks (a task is a piece of one row, for every
+output). Large arrays are shared between threads by Python threads pulling chunks of tasks
+(dynamic scheduling: a core that another process occupies does less of the work, instead of
+holding up the call); small arrays and dask blocks run in the calling thread. The numpy kernel
+runs in the calling thread.
+
+Large outputs of in-memory calls are allocated in buffers that outputs freed during the last
+few seconds gave back (option ``reuse_buffers``; :mod:`.buffers`): fresh memory costs a page
+fault and a kernel-side zeroing per page, which on virtual machines takes as long as the whole
+computation, and a gradient in a loop allocates the same outputs over and over.
+
+Options (:func:`fieldgrad.set_options`, environment variables as defaults): ``serial``,
+``num_threads``, ``reuse_buffers``, ``jit``.
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ def field(shape: tuple[int, ...]) -> xr.DataArray:
 
 
 def sweep(rounds: int) -> None:
+    # steady state: the compiled kernel loaded first (with jit="auto" it would otherwise be
+    # compiled in the background during the first sizes' rounds; --cold measures that phase)
+    with fieldgrad.set_options(jit="always"):
+        fieldgrad.gradient(np.ones((8, 8)))
     print(f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | {'drop-in: fg / numpy':>30} | load")
     for shape in SIZES:
         da = field(shape)

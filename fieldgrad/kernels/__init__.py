@@ -190,7 +190,9 @@ def apply_stencils(
     Parameters
     ----------
     values : ndarray
-        Numeric array; integer and boolean input is read as is and computed in float64.
+        Numeric array; integer and boolean input is read as is and computed in float64;
+        complex input as its real and imaginary parts. The compiled or the numpy kernel runs
+        (option ``jit`` of :func:`fieldgrad.set_options`): the results are bit-identical.
     terms : list of (axis, AxisStencil)
         Each gives one output: the stencil applied along that axis.
     out : ndarray, optional

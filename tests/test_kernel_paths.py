@@ -177,3 +177,29 @@ def test_jit_never_does_not_import_numba():
                          env={**os.environ, "FIELDGRAD_JIT": "never"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False"]
+
+
+_FORK = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    import fieldgrad
+    from fieldgrad.kernels import compiled
+    f = np.random.default_rng(0).standard_normal((400, 400))
+    want = np.gradient(f)
+    fieldgrad.gradient(f)                       # starts the background compilation
+    pid = os.fork()                             # while it runs (or just after)
+    if pid == 0:
+        got = fieldgrad.gradient(f)             # the child never waits for a compiler lock
+        os._exit(0 if all(np.array_equal(a, b) for a, b in zip(got, want)) else 3)
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status))
+""")
+
+
+@pytest.mark.slow  # a fresh interpreter and a fork
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_during_background_compilation():
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", _FORK], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "FIELDGRAD_JIT": "auto"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0"]

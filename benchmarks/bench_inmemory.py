@@ -7,8 +7,8 @@ Times, in one process and side by side (issue 2, "How we will check it"):
 * ``da.grad.gradient(accuracy=2, edge_order=2)``                 (xarray accessor)
 * ``numpy.gradient(f, x, y, z, edge_order=2)``                   (anchor)
 * ``[da.differentiate(d, edge_order=2) for d in dims]``          (anchor)
-* diagnostics, not user calls: ``fieldgrad.gradient`` with ``fieldgrad.kernels.REUSE_BUFFERS =
-  False`` (every output allocated afresh instead of reusing the memory of freed outputs), and
+* diagnostics, not user calls: ``fieldgrad.gradient`` in ``fieldgrad.set_options(reuse_buffers=False)``
+  (every output allocated afresh instead of reusing the memory of freed outputs), and
   ``apply_stencils(f, terms, out=prealloc)`` (the kernel alone, outputs preallocated)
 
 on uniform coordinates (``np.arange(n) * 0.25``, bit-uniform, so numpy takes its uniform path)
@@ -135,7 +135,6 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
     import xarray as xr
 
     import fieldgrad
-    from fieldgrad import kernels
     from fieldgrad.coords import AxisCoord
     from fieldgrad.kernels import apply_stencils
     from fieldgrad.stencil import build_stencil
@@ -155,11 +154,8 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
         "xarray .differentiate": lambda: [da.differentiate(d, edge_order=2).data for d in DIMS],
     }
     def no_reuse():
-        kernels.REUSE_BUFFERS = False
-        try:
+        with fieldgrad.set_options(reuse_buffers=False):
             return list(fieldgrad.gradient(f, *coords, edge_order=2))
-        finally:
-            kernels.REUSE_BUFFERS = True
 
     if kernel_case:
         calls[NO_REUSE] = no_reuse

@@ -9,8 +9,10 @@ shuffled rounds; every result checked against its anchor first):
 * ``fieldgrad.gradient(a)``         vs ``numpy.gradient(a)``
 
 First call (``--cold``): a fresh interpreter imports xarray and fieldgrad and makes one
-``da.grad.gradient()`` of a 200×300 field, with numba's cache filled and empty (a new
-``NUMBA_CACHE_DIR``); the same first call with xarray's ``differentiate`` for reference.
+``da.grad.gradient()`` of a 200×300 and of a 1000×1000 field, with numba's cache filled and
+empty (a new ``NUMBA_CACHE_DIR``); the same first call with xarray's ``differentiate`` for
+reference; and, for 200×300, fieldgrad with ``FIELDGRAD_JIT=always`` (the compiled kernel from
+the first call, as before the numpy kernel existed).
 
 Run: ``uv run python benchmarks/bench_sizes.py`` (add ``--cold`` for the fresh-process part).
 """
@@ -29,6 +31,7 @@ import xarray as xr
 import fieldgrad
 from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
 
+COLD_SHAPES = [(200, 300), (1000, 1000)]  # below and above the size that starts a compilation
 SIZES = [(50, 50), (100, 100), (500, 500), (2000, 2000), (64, 64, 64), (256, 256, 256)]
 
 
@@ -40,6 +43,10 @@ def field(shape: tuple[int, ...]) -> xr.DataArray:
 
 
 def sweep(rounds: int) -> None:
+    # steady state: the compiled kernel loaded first (with jit="auto" it would otherwise be
+    # compiled in the background during the first sizes' rounds; --cold measures that phase)
+    with fieldgrad.set_options(jit="always"):
+        fieldgrad.gradient(np.ones((8, 8)))
     print(f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | {'drop-in: fg / numpy':>30} | load")
     for shape in SIZES:
         da = field(shape)
@@ -76,8 +83,9 @@ import time
 t0 = time.perf_counter()
 import numpy as np, xarray as xr
 t1 = time.perf_counter()
-da = xr.DataArray(np.random.default_rng(0).normal(size=(200, 300)), dims=("y", "x"),
-                  coords=dict(y=np.arange(200.0), x=np.arange(300.0)))
+ny, nx = {shape}
+da = xr.DataArray(np.random.default_rng(0).normal(size=(ny, nx)), dims=("y", "x"),
+                  coords=dict(y=np.arange(float(ny)), x=np.arange(float(nx))))
 if {fieldgrad}:
     import fieldgrad
     t2 = time.perf_counter()
@@ -91,17 +99,26 @@ print(f"{{t1 - t0:.3f}} {{t2 - t1:.3f}} {{t3 - t2:.3f}}")
 
 
 def cold() -> None:
-    print("\nfirst call in a fresh process, 200×300 field (s): import numpy+xarray | make the field "
-          "(+ import fieldgrad) | first call")
-    with tempfile.TemporaryDirectory() as empty:
-        runs = [("xarray differentiate", False, {}),
-                ("fieldgrad, empty numba cache", True, {"NUMBA_CACHE_DIR": empty}),
-                ("fieldgrad, filled numba cache", True, {"NUMBA_CACHE_DIR": empty})]
-        for label, use_fg, env in runs:
-            code = _COLD.format(fieldgrad=use_fg)
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 env={**os.environ, **env}, check=True).stdout.split()
-            print(f"  {label:32s} {out[0]:>7} {out[1]:>7} {out[2]:>7}")
+    print("\nfirst call in a fresh process (s): import numpy+xarray | make the field (+ import fieldgrad) | "
+          "first call")
+    for shape in COLD_SHAPES:
+        print(f"  {shape[0]}×{shape[1]} field")
+        with tempfile.TemporaryDirectory() as empty:
+            runs = [("xarray differentiate", False, {}),
+                    ("fieldgrad, empty numba cache", True, {"NUMBA_CACHE_DIR": empty}),
+                    ("fieldgrad, filled numba cache", True, {"NUMBA_CACHE_DIR": empty})]
+            if shape == COLD_SHAPES[0]:  # the compiled kernel alone, as before jit="auto"
+                runs += [("fieldgrad jit=always, empty cache", True, {"NUMBA_CACHE_DIR": empty + "/b",
+                                                                     "FIELDGRAD_JIT": "always"}),
+                         ("fieldgrad jit=always, filled cache", True, {"NUMBA_CACHE_DIR": empty + "/b",
+                                                                      "FIELDGRAD_JIT": "always"})]
+            for label, use_fg, env in runs:
+                code = _COLD.format(fieldgrad=use_fg, shape=shape)
+                t0 = snapshot()
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                     env={**os.environ, **env}, check=True).stdout.split()
+                load = foreign_load_between(t0, snapshot())
+                print(f"    {label:36s} {out[0]:>7} {out[1]:>7} {out[2]:>7}   load {load:.0%}")
 
 
 def main() -> None:

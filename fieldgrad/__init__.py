@@ -9,6 +9,7 @@ from . import plugin
 from .calculus import partial
 from .method import DerivativeMethod, StencilMethod
 from .numpy_compat import gradient
+from .options import get_options, set_options
 from .registry import FieldgradPluginWarning, available_methods, get_method, refresh_methods, register_method
 from .store import compute
 
@@ -20,6 +21,7 @@ __all__ = [
     "available_methods",
     "compute",
     "get_method",
+    "get_options", "set_options",
     "gradient",
     "partial",
     "plugin",

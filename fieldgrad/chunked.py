@@ -16,7 +16,7 @@ explicit (after ``dask/array/overlap.py``):
    neighbour's own result is done, and in a 3-D grid that is a plane of blocks at any moment,
    whatever the order: memory then grows with the store's cross-section. A second read costs
    one more decode of each chunk and leaves only the thin slabs waiting, so memory depends on
-   the chunk size alone. ``dask.config.set({"fieldgrad.halo-source": "neighbours" | "reread"})`` overrides
+   the chunk size alone. ``fieldgrad.set_options(halo_source="neighbours" | "reread")`` overrides
    the choice (``"auto"``, the default, rereads storage reads only).
 3. :func:`halo_slabs` -- the borrowed points as two thin dask arrays (left and right slabs),
    one chunk per block; a slab may span several neighbouring chunks (chunks of one point work)
@@ -48,8 +48,6 @@ from .plan import Plan
 
 __all__ = ["block_extents", "halo_source", "halo_slabs", "derivative_chunked", "first_derivatives_chunked",
            "check_known_shape"]
-
-HALO_SOURCES = ("auto", "neighbours", "reread")
 
 
 def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic: bool) -> list[tuple[int, int, int, int]]:
@@ -114,8 +112,9 @@ def halo_source(x: Any) -> Any:
     """The dask array the halo slabs of ``x`` are cut from: ``x`` itself or a second read of it.
 
     A second, independent read (:func:`dask.graph_manipulation.clone`, with deterministic keys)
-    is used when ``x`` reads from storage (see the module notes) or when the dask config key
-    ``fieldgrad.halo-source`` is ``"reread"``; ``"neighbours"`` always cuts from ``x``.
+    is used when ``x`` reads from storage (see the module notes) or when the option
+    ``halo_source`` (:func:`fieldgrad.set_options`) is ``"reread"``; ``"neighbours"`` always cuts
+    from ``x``.
 
     Examples
     --------
@@ -124,19 +123,18 @@ def halo_source(x: Any) -> Any:
     >>> again = halo_source(x)  # a second read: new keys, the same values
     >>> again.name == x.name, bool((again == x).all())
     (False, True)
-    >>> with dask.config.set({"fieldgrad.halo-source": "neighbours"}):
+    >>> with fieldgrad.set_options(halo_source="neighbours"):
     ...     halo_source(x) is x
     True
     >>> y = da.from_array(np.arange(12.0).reshape(3, 4), chunks=2)  # in memory: cut from x
     >>> halo_source(y) is y
     True
     """
-    import dask
     from dask.graph_manipulation import clone
 
-    mode = dask.config.get("fieldgrad.halo-source", "auto")
-    if mode not in HALO_SOURCES:
-        raise ValueError(f"dask config fieldgrad.halo-source must be one of {HALO_SOURCES}, not {mode!r}")
+    from .options import OPTIONS
+
+    mode = OPTIONS["halo_source"]  # validated by fieldgrad.set_options
     if mode == "reread" or (mode == "auto" and _reads_storage(x)):
         return clone(x, seed=("fieldgrad-halo-source", x.name))
     return x

@@ -15,6 +15,8 @@ References
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -22,6 +24,8 @@ import numpy as np
 __all__ = [
     "fornberg_weights",
     "uniform_weights",
+    "exact_uniform_weights",
+    "three_point_first_derivative",
     "central_radius",
     "one_sided_width",
 ]
@@ -101,6 +105,81 @@ def uniform_weights(offsets: tuple[float, ...], at: float, order: int) -> np.nda
     w = fornberg_weights(np.asarray(offsets, dtype=np.float64), np.asarray(at), order)
     w.setflags(write=False)
     return w
+
+
+@lru_cache(maxsize=256)
+def exact_uniform_weights(offsets: tuple[int, ...], order: int) -> tuple[tuple[int, ...], int]:
+    """The weights on a unit-spaced stencil as integers over one common denominator, exactly.
+
+    Fornberg's recurrence in rational arithmetic: ``weights[k] / denominator`` is the exact
+    weight of offset ``offsets[k]`` for the ``order``-th derivative at 0 (``denominator > 0``, the
+    least common one). Applying the integer weights and dividing the sum once by
+    ``denominator * h**order`` rounds once where per-term weights ``w / h**order`` round every
+    term (and it is how :func:`numpy.gradient` computes its uniform interior).
+
+    Examples
+    --------
+    >>> exact_uniform_weights((-1, 0, 1), 1)
+    ((-1, 0, 1), 2)
+    >>> exact_uniform_weights((-2, -1, 0, 1, 2), 1)
+    ((1, -8, 0, 8, -1), 12)
+    >>> exact_uniform_weights((0, 1, 2), 1)
+    ((-3, 4, -1), 2)
+    """
+    s = len(offsets)
+    if not 0 <= order < s:
+        raise ValueError(f"order must be in [0, {s - 1}] for a {s}-point stencil, got {order}")
+    x = [Fraction(o) for o in offsets]
+    c = [[Fraction(0)] * (order + 1) for _ in range(s)]
+    c[0][0] = Fraction(1)
+    c1, c4 = Fraction(1), x[0]
+    for i in range(1, s):
+        mn = min(i, order)
+        c2, c5, c4 = Fraction(1), c4, x[i]
+        for j in range(i):
+            c3 = x[i] - x[j]
+            c2 = c2 * c3
+            if j == i - 1:
+                for k in range(mn, 0, -1):
+                    c[i][k] = c1 * (k * c[i - 1][k - 1] - c5 * c[i - 1][k]) / c2
+                c[i][0] = -c1 * c5 * c[i - 1][0] / c2
+            for k in range(mn, 0, -1):
+                c[j][k] = (c4 * c[j][k] - k * c[j][k - 1]) / c3
+            c[j][0] = c4 * c[j][0] / c3
+        c1 = c2
+    w = [c[j][order] for j in range(s)]
+    den = math.lcm(*(f.denominator for f in w))
+    return tuple(int(f * den) for f in w), den
+
+
+def three_point_first_derivative(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, at: int) -> np.ndarray:
+    """Weights of the first derivative at node ``at`` (0, 1 or 2) of three nodes, by numpy's formulas.
+
+    The same expressions, in the same order of operations, as :func:`numpy.gradient` (its
+    non-uniform interior, and its ``edge_order=2`` ends), so that a stencil built from them
+    gives numpy's results bit for bit. Vectorised over the nodes; returns shape ``(..., 3)``.
+
+    Examples
+    --------
+    >>> three_point_first_derivative(np.array(0.0), np.array(1.0), np.array(3.0), 1)
+    array([-0.66666667,  0.5       ,  0.16666667])
+    >>> fornberg_weights(np.array([0.0, 1.0, 3.0]), np.array(1.0), 1)
+    array([-0.66666667,  0.5       ,  0.16666667])
+    """
+    dx1, dx2 = x1 - x0, x2 - x1
+    if at == 1:  # numpy's interior
+        a = -(dx2) / (dx1 * (dx1 + dx2))
+        b = (dx2 - dx1) / (dx1 * dx2)
+        c = dx1 / (dx2 * (dx1 + dx2))
+    elif at == 0:  # numpy's first point, edge_order=2
+        a = -(2. * dx1 + dx2) / (dx1 * (dx1 + dx2))
+        b = (dx1 + dx2) / (dx1 * dx2)
+        c = - dx1 / (dx2 * (dx1 + dx2))
+    else:  # numpy's last point, edge_order=2
+        a = (dx2) / (dx1 * (dx1 + dx2))
+        b = - (dx2 + dx1) / (dx1 * dx2)
+        c = (2. * dx2 + dx1) / (dx2 * (dx1 + dx2))
+    return np.stack(np.broadcast_arrays(a, b, c), axis=-1)
 
 
 def central_radius(order: int, accuracy: int, *, uniform: bool) -> int:

@@ -1,7 +1,12 @@
 """``fieldgrad.gradient``: a drop-in for :func:`numpy.gradient`, for numpy and dask arrays.
 
 Same signature, semantics, errors and return types as numpy, computed by fieldgrad's stencil
-engine (one pass over memory for all axes, multi-threaded) instead of numpy's slicing.
+engine (one pass over memory for all axes, multi-threaded) instead of numpy's slicing. The
+arithmetic is numpy's (``(f[2:] - f[:-2]) / (2 * dx)``, its ``a, b, c`` weights on non-uniform
+spacing and at ``edge_order=2`` ends), so float64 and integer input give numpy's results bit
+for bit; numpy's own ``TestGradient`` runs against this function (tests/test_numpy_suite.py).
+float32 input is computed in float64 and rounded once (numpy rounds the differences to float32
+first): it may differ from numpy's by an ulp.
 """
 
 from __future__ import annotations

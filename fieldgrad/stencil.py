@@ -4,10 +4,20 @@ An :class:`AxisStencil` is the complete recipe for one derivative along one axis
 points. It has two parts, both plain arrays so that a compiled kernel can apply them:
 
 * a **band**: rows ``lo <= i < hi`` use the same offsets ``offsets`` (relative to ``i``) with
-  weights ``weights[:, i]`` (per-point, non-uniform axes) or ``weights[:, 0]`` (uniform axes);
-* **edge rows**: every other row ``edge_rows[r]`` is ``edge_const[r] + sum(edge_w[p] *
-  f[edge_idx[p]])`` over ``p`` in ``edge_ptr[r]:edge_ptr[r+1]`` (compressed sparse rows). These
-  hold the one-sided boundary stencils, periodic wrap-around, and ``fill`` values.
+  weights ``weights[:, i]`` (per-point, non-uniform axes) or ``weights[:, 0]`` (uniform axes),
+  their sum divided by ``band_div``;
+* **edge rows**: every other row ``edge_rows[r]`` is ``(edge_const[r] + sum(edge_w[p] *
+  f[edge_idx[p]])) / edge_div[r]`` over ``p`` in ``edge_ptr[r]:edge_ptr[r+1]`` (compressed sparse
+  rows). These hold the one-sided boundary stencils, periodic wrap-around, and ``fill`` values.
+
+The arithmetic (one definition, implemented by both kernels of :mod:`fieldgrad.kernels`):
+products ``w * f`` summed left to right in stencil order, then one division. Uniform axes use
+exact integer weights and divide once by ``D * h**order`` (``D`` their common denominator: 2 for
+the 3-point first derivative, as :func:`numpy.gradient`'s ``(f[2:] - f[:-2]) / (2 * dx)``);
+one-sided uniform windows with integer weights too (``(f[1] - f[0]) / dx``), others weights
+``(n / D) / h**order`` (numpy's ``-1.5 / dx`` for ``edge_order=2``). Non-uniform 3-point first
+derivatives use numpy's own ``a, b, c`` formulas from the two steps; other non-uniform stencils
+Fornberg's weights. So accuracy-2 first derivatives are numpy's bit for bit.
 
 Terms with an exactly-zero weight are dropped, so a NaN spoils exactly the points whose stencil
 touches it (the centre of a uniform first derivative is not touched, as in ``numpy.gradient``).
@@ -23,9 +33,10 @@ import numpy as np
 from .coefficients import (
     VALID_ACCURACIES,
     central_radius,
+    exact_uniform_weights,
     fornberg_weights,
     one_sided_width,
-    uniform_weights,
+    three_point_first_derivative,
 )
 from .conventions import BOUNDARIES
 from .coords import AxisCoord
@@ -47,6 +58,12 @@ class AxisStencil:
     edge_idx: np.ndarray  # (nnz,) int64
     edge_w: np.ndarray  # (nnz,) float64
     edge_const: np.ndarray  # (k,) float64
+    band_div: float = 1.0  # the band's weighted sums are divided by this
+    edge_div: np.ndarray | None = None  # (k,) float64, each edge row's divisor; None: ones
+
+    def __post_init__(self) -> None:
+        if self.edge_div is None:
+            object.__setattr__(self, "edge_div", np.ones(self.edge_rows.shape[0]))
 
     @property
     def uniform(self) -> bool:
@@ -74,10 +91,10 @@ class AxisStencil:
         d = np.zeros((self.n, self.n))
         for k, off in enumerate(self.offsets):
             i = np.arange(self.lo, self.hi)
-            d[i, i + off] = self.weights[k, i if not self.uniform else 0]
+            d[i, i + off] = self.weights[k, i if not self.uniform else 0] / self.band_div
         for r, row in enumerate(self.edge_rows):
             p = slice(self.edge_ptr[r], self.edge_ptr[r + 1])
-            np.add.at(d[row], self.edge_idx[p], self.edge_w[p])
+            np.add.at(d[row], self.edge_idx[p], self.edge_w[p] / self.edge_div[r])
         return d
 
 
@@ -178,42 +195,67 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
     lo, hi = min(r, n), max(n - r, min(r, n))
 
     if uniform:
-        w = uniform_weights(tuple(offsets.tolist()), 0.0, order) / h**order
+        ints, den = exact_uniform_weights(tuple(offsets.tolist()), order)
+        w = np.array(ints, dtype=np.float64)
         keep = w != 0
         offsets, weights = offsets[keep], w[keep][:, None].copy()
+        band_div = den * h**order
     else:
+        band_div = 1.0
         weights = np.zeros((offsets.shape[0], n))
         if hi > lo:
             i = np.arange(lo, hi)
-            weights[:, lo:hi] = fornberg_weights(x[i[:, None] + offsets], x[i], order).T
+            weights[:, lo:hi] = _nonuniform_weights(x[i[:, None] + offsets], x[i], order, r).T
 
     rows = np.concatenate([np.arange(0, lo), np.arange(hi, n)]).astype(np.int64)
-    if periodic:
+    if periodic:  # the band's stencil, wrapped: the same arithmetic as the band
         idx = rows[:, None] + np.arange(-r, r + 1)
         if uniform:
-            w = np.broadcast_to(uniform_weights(tuple(range(-r, r + 1)), 0.0, order) / h**order, idx.shape)
+            w = np.broadcast_to(np.array(ints, dtype=np.float64), idx.shape)
+            div = np.full(rows.shape[0], band_div)
         else:
             nodes = coord.periodic_extension(-r, n + r).values[idx + r]
-            w = fornberg_weights(nodes, x[rows], order)
-        return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]))
+            w = _nonuniform_weights(nodes, x[rows], order, r)
+            div = np.ones(rows.shape[0])
+        return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]), band_div, div)
     if boundary == "fill":
         empty = np.zeros((rows.shape[0], 0))
         return _with_edges(n, lo, hi, offsets, weights, rows, empty.astype(np.int64), empty,
-                           np.full(rows.shape[0], fill_value, dtype=np.float64))
+                           np.full(rows.shape[0], fill_value, dtype=np.float64), band_div, np.ones(rows.shape[0]))
     q = one_sided_width(order, edge_order)
     # as centred as the domain allows; an even-width window leans toward the interior at both
     # ends, so the right end mirrors the left one
     start = np.clip(rows - np.where(rows < lo, (q - 1) // 2, q // 2), 0, n - q)
     idx = start[:, None] + np.arange(q)
+    div = np.ones(rows.shape[0])
     if uniform:
-        w = np.stack([uniform_weights(tuple((row_idx - i).tolist()), 0.0, order)
-                      for i, row_idx in zip(rows, idx)]) / h**order if rows.size else np.zeros((0, q))
+        w = np.zeros((rows.shape[0], q))
+        for k, (row, row_idx) in enumerate(zip(rows, idx)):
+            ints, den = exact_uniform_weights(tuple((row_idx - row).tolist()), order)
+            if den == 1:  # integer weights, one division: numpy's (f[1] - f[0]) / dx
+                w[k], div[k] = ints, h**order
+            else:  # numpy's -1.5 / dx, 2 / dx, -0.5 / dx
+                w[k] = [(m / den) / h**order for m in ints]
+    elif order == 1 and q == 2:  # numpy's (f[1] - f[0]) / (x[1] - x[0])
+        w = np.broadcast_to(np.array([-1.0, 1.0]), idx.shape)
+        div = x[idx[:, 1]] - x[idx[:, 0]]
+    elif order == 1 and q == 3:  # numpy's edge_order=2 formulas (and its interior's, for a middle row)
+        w = np.stack([three_point_first_derivative(*x[row_idx], int(row - row_idx[0]))
+                      for row, row_idx in zip(rows, idx)]) if rows.size else np.zeros((0, 3))
     else:
         w = fornberg_weights(x[idx], x[rows], order)
-    return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]))
+    return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div)
 
 
-def _with_edges(n, lo, hi, offsets, weights, rows, idx, w, const) -> AxisStencil:
+def _nonuniform_weights(nodes: np.ndarray, at: np.ndarray, order: int, r: int) -> np.ndarray:
+    """Weights of centred stencils on non-uniform nodes ``(..., 2r+1)``: numpy's formulas for the
+    3-point first derivative, Fornberg's otherwise."""
+    if order == 1 and r == 1:
+        return three_point_first_derivative(nodes[..., 0], nodes[..., 1], nodes[..., 2], 1)
+    return fornberg_weights(nodes, at, order)
+
+
+def _with_edges(n, lo, hi, offsets, weights, rows, idx, w, const, band_div, edge_div) -> AxisStencil:
     """Pack per-row (index, weight) tables into compressed rows, dropping zero weights."""
     idx = np.asarray(idx, dtype=np.int64).reshape(rows.shape[0], -1)
     w = np.asarray(w, dtype=np.float64).reshape(rows.shape[0], -1)
@@ -226,6 +268,7 @@ def _with_edges(n, lo, hi, offsets, weights, rows, idx, w, const) -> AxisStencil
         weights=np.ascontiguousarray(weights, dtype=np.float64),
         edge_rows=rows, edge_ptr=ptr, edge_idx=idx[keep], edge_w=w[keep],
         edge_const=np.asarray(const, dtype=np.float64),
+        band_div=float(band_div), edge_div=np.asarray(edge_div, dtype=np.float64),
     )
 
 
@@ -254,4 +297,5 @@ def stencil_from_rows(n: int, rows: list[list[tuple[int, float]]]) -> AxisStenci
                 raise ValueError(f"row {i} uses point {j}, outside the axis of {n} points")
             idx[i, k], w[i, k] = j, weight
     empty = np.zeros(0, dtype=np.int64)
-    return _with_edges(n, 0, 0, empty, np.zeros((0, 1)), np.arange(n, dtype=np.int64), idx, w, np.zeros(n))
+    return _with_edges(n, 0, 0, empty, np.zeros((0, 1)), np.arange(n, dtype=np.int64), idx, w, np.zeros(n),
+                       1.0, np.ones(n))

@@ -2,9 +2,12 @@
 
 * a dense-matrix reference: ``AxisStencil.dense()`` applied along the axis with ``np.tensordot``
   (values to round-off; NaN where the stencil's sparsity pattern touches a NaN);
-* an ordered reference in plain numpy that sums the terms of every point in stencil order, as the
-  kernel promises: float64 results must be *bitwise* equal to it (no reassociation, no FMA);
-* the serial and the multi-threaded runs must be bitwise equal to each other.
+* an ordered reference in plain numpy that sums the terms of every point in stencil order and
+  divides once, as the kernels promise: float64 results must be *bitwise* equal to it (no
+  reassociation, no FMA);
+* the numpy kernel, the compiled one in one thread and in several must be bitwise equal
+  (the ``mode`` fixture runs each test with each; tests/test_kernel_paths.py compares them
+  directly over random stencils and dtypes).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import pytest
 
 from fieldgrad import kernels
 from fieldgrad.coords import AxisCoord
+from fieldgrad import set_options
 from fieldgrad.kernels import apply_stencil, apply_stencils, result_dtype, serial_kernels
+from fieldgrad.options import OPTIONS
 from fieldgrad.stencil import AxisStencil, build_stencil
 
 RNG = np.random.default_rng(20261122)
@@ -85,7 +90,7 @@ def dense_reference(values: np.ndarray, axis: int, st: AxisStencil) -> np.ndarra
 
 
 def ordered_reference(values: np.ndarray, axis: int, st: AxisStencil) -> np.ndarray:
-    """Every point's terms summed in stencil order in float64, as the kernel does."""
+    """Every point's terms summed in stencil order in float64, then divided once, as the kernels do."""
     v = np.moveaxis(np.asarray(values, dtype=np.float64), axis, 0)
     out = np.empty_like(v)
     i = np.arange(st.lo, st.hi)
@@ -95,12 +100,12 @@ def ordered_reference(values: np.ndarray, axis: int, st: AxisStencil) -> np.ndar
             w = st.weights[k, 0] if st.uniform else st.weights[k, i]
             term = (w.reshape((-1,) + (1,) * (v.ndim - 1)) if np.ndim(w) else w) * v[i + off]
             acc = term if acc is None else acc + term
-        out[i] = acc
+        out[i] = acc / st.band_div
     for r, row in enumerate(st.edge_rows):
         acc = np.full(v.shape[1:], st.edge_const[r])
         for p in range(st.edge_ptr[r], st.edge_ptr[r + 1]):
             acc = acc + st.edge_w[p] * v[st.edge_idx[p]]
-        out[row] = acc
+        out[row] = acc / st.edge_div[r]
     return np.moveaxis(out, 0, axis)
 
 
@@ -117,16 +122,18 @@ def tol(dtype: np.dtype) -> float:
     return 2e-6 if result_dtype(dtype) in (np.float32, np.complex64) else 1e-12
 
 
-@pytest.fixture(params=["serial", "threads"])
+@pytest.fixture(params=["numpy", "serial", "threads"])
 def mode(request, monkeypatch):
-    """Run the kernel in the calling thread, or split between threads even for small arrays."""
+    """The numpy kernel; the compiled kernel in the calling thread; or the compiled kernel split
+    between threads even for small arrays."""
+    monkeypatch.setitem(OPTIONS, "jit", "never" if request.param == "numpy" else "always")
     if request.param == "threads":
         monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 0)
         monkeypatch.setattr(kernels, "_CHUNK_ELEMENTS", 64)  # many small chunks
-        monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "3")
-        monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
+        monkeypatch.setitem(OPTIONS, "num_threads", 3)
+        monkeypatch.setitem(OPTIONS, "serial", False)
     else:
-        monkeypatch.setenv("FIELDGRAD_SERIAL", "1")
+        monkeypatch.setitem(OPTIONS, "serial", True)
     return request.param
 
 
@@ -311,13 +318,14 @@ def test_threads_bitwise_equal_to_serial(uniform, monkeypatch):
     assert np.prod(shape) >= kernels.PARALLEL_THRESHOLD
     f = RNG.standard_normal(shape)
     terms = [(a, make_stencil(shape[a], uniform=uniform, seed=a)) for a in range(3)]
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "4")
+    monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "num_threads", 4)
+    monkeypatch.setitem(OPTIONS, "jit", "always")
     threaded = apply_stencils(f, terms)
     with serial_kernels():
         serial = apply_stencils(f, terms)
-    monkeypatch.setenv("FIELDGRAD_SERIAL", "1")
-    env_serial = apply_stencils(f, terms)
+    with set_options(serial=True):
+        env_serial = apply_stencils(f, terms)
     np.testing.assert_array_equal(threaded, serial)
     np.testing.assert_array_equal(env_serial, serial)
     for k, (a, st) in enumerate(terms):
@@ -325,22 +333,22 @@ def test_threads_bitwise_equal_to_serial(uniform, monkeypatch):
 
 
 def test_serial_kernels_context_is_per_thread_and_nests():
-    assert not getattr(kernels._local, "serial", False)
+    assert not getattr(kernels.threads._local, "serial", False)
     with serial_kernels():
-        assert kernels._local.serial
+        assert kernels.threads._local.serial
         with serial_kernels():
-            assert kernels._local.serial
-        assert kernels._local.serial
-    assert not kernels._local.serial
+            assert kernels.threads._local.serial
+        assert kernels.threads._local.serial
+    assert not kernels.threads._local.serial
 
 
-def test_num_threads_env(monkeypatch):
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "1")
-    assert kernels._num_threads() == 1
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "100000")
-    assert kernels._num_threads() == len(os.sched_getaffinity(0))
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "junk")
-    assert kernels._num_threads() >= 1
+def test_num_threads_option():
+    with set_options(num_threads=1):
+        assert kernels.threads.num_threads() == 1
+    with set_options(num_threads=100000):
+        assert kernels.threads.num_threads() == len(os.sched_getaffinity(0))
+    with set_options(num_threads=None):
+        assert kernels.threads.num_threads() == len(os.sched_getaffinity(0))
 
 
 def test_non_contiguous_input_and_input_untouched(mode):
@@ -392,8 +400,9 @@ def _child(conn):  # pragma: no cover - runs in a forked child
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_threads_work_after_fork(monkeypatch):
     """The worker threads are recreated in a forked child (no hang, right numbers)."""
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
-    monkeypatch.setenv("FIELDGRAD_NUM_THREADS", "2")
+    monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "num_threads", 2)
+    monkeypatch.setitem(OPTIONS, "jit", "always")
     f = RNG.standard_normal((70, 64, 64))
     apply_stencils(f, [(2, make_stencil(64))])  # the parent's pool exists
     ctx = multiprocessing.get_context("fork")
@@ -410,7 +419,8 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
     """Several user threads calling at once: every call finishes with the right numbers."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
+    monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "jit", "always")
     monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 0)
     monkeypatch.setattr(kernels, "_CHUNK_ELEMENTS", 256)
     fields = [RNG.standard_normal((20, 30, 40)) for _ in range(6)]
@@ -429,13 +439,13 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
 
 @pytest.fixture
 def reuse(monkeypatch):
-    monkeypatch.delenv("FIELDGRAD_SERIAL", raising=False)
-    monkeypatch.setattr(kernels, "REUSE_BUFFERS", True)
-    monkeypatch.setattr(kernels, "REUSE_MIN_BYTES", 1 << 16)
+    monkeypatch.setitem(OPTIONS, "serial", False)
+    monkeypatch.setitem(OPTIONS, "reuse_buffers", True)
+    monkeypatch.setattr(kernels.buffers, "REUSE_MIN_BYTES", 1 << 16)
     monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1 << 10)
     # idle buffers are released after REUSE_IDLE_SECONDS (5 s): on a loaded machine a test could
     # be paused that long between freeing an output and asking for it again
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 60.0)
     kernels.release_buffers()
     yield
     kernels.release_buffers()
@@ -456,7 +466,7 @@ def test_freed_outputs_are_reused_and_fully_overwritten(reuse):
     first[...] = SENTINEL  # what a user might leave in it
     del first
     gc.collect()
-    assert kernels._buffers.idle_bytes() >= expected.nbytes
+    assert kernels.buffers._buffers.idle_bytes() >= expected.nbytes
     again = apply_stencils(f, terms)
     assert _address(again) == addr  # the same memory
     np.testing.assert_array_equal(again, expected)
@@ -483,30 +493,29 @@ def test_idle_buffers_are_released(reuse, monkeypatch):
     import gc
     import time
 
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 60.0)
     f = RNG.standard_normal((30, 20, 40))
     out = apply_stencils(f, [(0, make_stencil(30))])
     del out
     gc.collect()
-    assert kernels._buffers.idle_bytes() > 0
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 0.2)
+    assert kernels.buffers._buffers.idle_bytes() > 0
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 0.2)
     time.sleep(0.5)
-    assert kernels._buffers.idle_bytes() == 0
-    monkeypatch.setattr(kernels, "REUSE_MAX_IDLE_BYTES", 100)  # a cap below one buffer: none kept
-    monkeypatch.setattr(kernels, "REUSE_IDLE_SECONDS", 60.0)
+    assert kernels.buffers._buffers.idle_bytes() == 0
+    monkeypatch.setattr(kernels.buffers, "REUSE_MAX_IDLE_BYTES", 100)  # a cap below one buffer: none kept
+    monkeypatch.setattr(kernels.buffers, "REUSE_IDLE_SECONDS", 60.0)
     out = apply_stencils(f, [(0, make_stencil(30))])
     del out
     gc.collect()
-    assert kernels._buffers.idle_bytes() == 0
+    assert kernels.buffers._buffers.idle_bytes() == 0
 
 
 def test_reuse_off_or_small_allocates_plainly(reuse, monkeypatch):
     f = RNG.standard_normal((30, 20, 40))
     terms = [(0, make_stencil(30))]
     assert apply_stencils(f, terms).base is not None  # the reusable kind: a view of a holder
-    monkeypatch.setattr(kernels, "REUSE_BUFFERS", False)
-    assert apply_stencils(f, terms).base is None
-    monkeypatch.setattr(kernels, "REUSE_BUFFERS", True)
+    with set_options(reuse_buffers=False):
+        assert apply_stencils(f, terms).base is None
     with serial_kernels():  # dask blocks reuse too: they are freed as soon as they are reduced or stored
         assert apply_stencils(f, terms).base is not None
     assert apply_stencils(f[:4, :4, :4], [(0, make_stencil(4))]).base is None  # small

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import dask
 import dask.array as dsa
 import numpy as np
 import pytest
@@ -129,7 +128,7 @@ def test_chunked_equals_in_memory(p: Problem, halo_source: str) -> None:
     order = kw.pop("order")
     expected = p.da.grad.partial(p.dim, order=order, **kw)
     lazy = p.da.chunk(p.chunks)
-    with dask.config.set({"fieldgrad.halo-source": halo_source}):
+    with fieldgrad.set_options(halo_source=halo_source):
         actual = lazy.grad.partial(p.dim, order=order, **kw)
     assert isinstance(actual.data, dsa.Array)
     assert actual.chunks == lazy.chunks
@@ -163,7 +162,7 @@ def wide_block_problems(draw: Any) -> tuple[xr.DataArray, dict[str, Any], dict[s
 @quick_and_full(wide_block_problems(), HALO_SOURCES)
 def test_chunked_equals_in_memory_with_a_boundary_kind_per_dim(problem: Any, halo_source: str) -> None:
     da, kw, chunks = problem
-    with dask.config.set({"fieldgrad.halo-source": halo_source}):
+    with fieldgrad.set_options(halo_source=halo_source):
         lazy_gradient = da.chunk(chunks).grad.gradient(**kw)
         lazy_partial = da.chunk(chunks).grad.partial(da.dims[-1], **kw)  # along the contiguous axis
     assert_close(lazy_gradient.values, da.grad.gradient(**kw).values)
@@ -180,7 +179,7 @@ def test_chunked_gradient_equals_in_memory(p: Problem, halo_source: str) -> None
     dims = [d for d in dims if p.da.sizes[d] >= 1 + max(kw["accuracy"], kw["edge_order"] or 0) + 1]
     assume(dims)
     expected = p.da.grad.gradient(dims, **kw)
-    with dask.config.set({"fieldgrad.halo-source": halo_source}):
+    with fieldgrad.set_options(halo_source=halo_source):
         actual = p.da.chunk(p.chunks).grad.gradient(dims, **kw)
     assert isinstance(actual.data, dsa.Array)
     assert_close(actual.values, expected.values)

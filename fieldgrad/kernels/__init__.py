@@ -1,0 +1,274 @@
+"""Apply :class:`~fieldgrad.stencil.AxisStencil` objects along axes of an N-D array, fused.
+
+:func:`apply_stencils` computes several one-axis stencils (e.g. the three partial derivatives
+of a gradient) in one pass over memory. The array is viewed as ``(rows, length)``: the row
+length is the product of the dims after the last differentiated axis (or that axis itself when
+it is the last one); every other differentiated axis moves between rows with a fixed row stride.
+For each row, every output is computed while the input rows it needs are in cache:
+
+* an axis across rows: the output row is a short weighted sum of input rows, vectorised along
+  the row (the common 2- and 3-point bands are written out, so each output element is stored
+  once and the sum stays in registers);
+* the contiguous last axis: the band is vectorised along the row, with per-point weight
+  vectors on non-uniform axes; the few boundary rows are compressed sparse rows.
+
+The arithmetic is defined once (:mod:`fieldgrad.stencil`): products in float64 summed in
+stencil order, one division by the band's or edge row's divisor, one rounding to the output
+dtype; no fused multiply-adds, no reassociation. So the results do not depend on threads,
+blocking or which kernel ran, and accuracy-2 first derivatives equal :func:`numpy.gradient`'s
+bit for bit. Complex fields are computed as their real and imaginary parts. Exactly-zero band
+weights of uniform axes were dropped when the stencil was built, so a NaN spoils exactly the
+points whose stencil touches it.
+
+The package, one purpose per module:
+
+* :mod:`.compiled` -- the numba kernel (``nogil``, cached on disk; numba is imported on first
+  use, never by ``import fieldgrad``) and its compilation, in the background or on demand;
+* :mod:`.vectorised` -- the same arithmetic in numpy, over whole slices (bit-identical);
+* :mod:`.threads` -- the worker threads, the per-thread serial context, the thread count;
+* :mod:`.buffers` -- the pool of large output buffers.
+
+**Which kernel runs** (option ``jit`` of :func:`fieldgrad.set_options`). Measured on the
+project's 2-core machine (benchmarks/README.md): the compiled kernel costs 2-4 s the first time
+in a process (0.7 s ``import numba``, then loading it from numba's disk cache, or 3-6 s
+compiling it on a fresh install), against 0.002 s for xarray's first ``differentiate``; once
+loaded it is faster than the numpy kernel at every size (1.5x at 50², 2-4x from 200² on: the
+numpy kernel makes a pass over memory per term). So with ``jit="auto"`` (the default) a call
+uses the compiled kernel when it is ready for its input dtype, and the numpy kernel otherwise;
+the first call of at least ``COMPILED_MIN_SIZE`` elements (or the 9th smaller call) starts
+compiling it in a background daemon thread. No call ever waits for compilation: a fresh
+process's first gradient costs what numpy's slicing costs. A fork during a compilation leaves
+the child on the numpy kernel (numba's compiler lock may be held there); dask tasks choose per
+call like any caller. ``"always"`` compiles in the calling thread if needed (the old
+behaviour), ``"never"`` keeps numba out of the process.
+
+The compiled kernel processes a range of tasks (a task is a piece of one row, for every
+output). Large arrays are shared between threads by Python threads pulling chunks of tasks
+(dynamic scheduling: a core that another process occupies does less of the work, instead of
+holding up the call); small arrays and dask blocks run in the calling thread. The numpy kernel
+runs in the calling thread.
+
+Large outputs of in-memory calls are allocated in buffers that outputs freed during the last
+few seconds gave back (option ``reuse_buffers``; :mod:`.buffers`): fresh memory costs a page
+fault and a kernel-side zeroing per page, which on virtual machines takes as long as the whole
+computation, and a gradient in a loop allocates the same outputs over and over.
+
+Options (:func:`fieldgrad.set_options`, environment variables as defaults): ``serial``,
+``num_threads``, ``reuse_buffers``, ``jit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..conventions import result_dtype
+from ..options import OPTIONS
+from ..stencil import AxisStencil
+from . import buffers, compiled, threads, vectorised
+from .buffers import release_buffers
+from .threads import serial_kernels, serial_requested
+
+__all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels",
+           "serial_requested"]
+
+# Below this many elements, threads cost more than they save.
+PARALLEL_THRESHOLD = 1 << 18
+# jit="auto" (see the module notes): the first call of at least this many elements, or the call
+# after this many smaller ones, starts compiling the kernel for its dtype in the background.
+COMPILED_MIN_SIZE = 1 << 16
+_NUMPY_CALLS_BEFORE_COMPILING = 8
+_numpy_calls = 0
+# Longest piece of a row handled at once: all outputs of a piece are computed while its input
+# rows are in cache (4096 float64 = 32 KiB per row).
+_BLOCK = 4096
+# Output elements per chunk of tasks that a thread takes at a time (dynamic scheduling).
+_CHUNK_ELEMENTS = 1 << 19
+
+
+def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
+    """View ``shape`` as (rows, length) and flatten the stencils into the kernel's tables.
+
+    Returns ``rows, length, itab, ftab``: tuples of int64 arrays (:data:`compiled.INT_TABLES`)
+    and of float64 arrays (:data:`compiled.FLOAT_TABLES`).
+    """
+    last = max(a for a, _ in terms)
+    after = int(np.prod(shape[last + 1 :], dtype=np.int64))
+    if after == 1:
+        length = shape[last]
+        rows = int(np.prod(shape[:last], dtype=np.int64))
+    else:
+        length = after
+        rows = int(np.prod(shape[: last + 1], dtype=np.int64))
+    kind, stride, nax, lo, hi, uniform = [], [], [], [], [], []
+    off_ptr, w_ptr, rm_ptr, er_ptr, edge_ptr = [0], [0], [0], [0], []
+    offsets, row_map, edge_rows, edge_idx, weights, edge_w, edge_const = [], [], [], [], [], [], []
+    band_div, edge_div = [], []
+    nnz = 0
+    for axis, st in terms:
+        is_last = after == 1 and axis == last
+        kind.append(1 if is_last else 0)
+        stride.append(1 if is_last else int(np.prod(shape[axis + 1 :], dtype=np.int64)) // length)
+        nax.append(st.n)
+        lo.append(st.lo)
+        hi.append(st.hi)
+        uniform.append(1 if st.uniform else 0)
+        offsets.append(st.offsets)
+        off_ptr.append(off_ptr[-1] + st.offsets.shape[0])
+        weights.append(st.weights.reshape(-1))  # (m, n) row-major, or (m,) when uniform
+        w_ptr.append(w_ptr[-1] + weights[-1].shape[0])
+        rmap = np.full(st.n, -1, dtype=np.int64)
+        rmap[st.edge_rows] = np.arange(st.edge_rows.shape[0])
+        row_map.append(rmap)
+        rm_ptr.append(rm_ptr[-1] + st.n)
+        edge_rows.append(st.edge_rows)
+        edge_ptr.append(st.edge_ptr[:-1] + nnz)
+        er_ptr.append(er_ptr[-1] + st.edge_rows.shape[0])
+        edge_idx.append(st.edge_idx)
+        edge_w.append(st.edge_w)
+        edge_const.append(st.edge_const)
+        band_div.append(st.band_div)
+        edge_div.append(st.edge_div)
+        nnz += st.edge_idx.shape[0]
+    edge_ptr.append(np.array([nnz]))
+    cat = np.concatenate
+    ints = [kind, stride, nax, lo, hi, off_ptr, cat(offsets), w_ptr, uniform, rm_ptr, cat(row_map), er_ptr,
+            cat(edge_rows), cat(edge_ptr), cat(edge_idx)]
+    floats = [cat(weights), cat(edge_w), cat(edge_const), np.array(band_div, dtype=np.float64), cat(edge_div)]
+    itab = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in ints)
+    ftab = tuple(np.ascontiguousarray(x, dtype=np.float64) for x in floats)
+    return rows, length, itab, ftab
+
+
+def _block(rows: int, length: int, nthreads: int) -> int:
+    """Columns per task: whole rows, or pieces of at most ``_BLOCK``; more pieces when there are
+    too few rows to share between threads."""
+    block = min(length, _BLOCK)
+    if nthreads > 1 and rows < 16 * nthreads:
+        block = min(block, max(1024, -(-length * rows // (16 * nthreads))))
+    return max(block, 1)
+
+
+def _kernel_input(values: np.ndarray) -> np.ndarray:
+    """The array as the kernel reads it: C-contiguous, float16 widened, bool as uint8."""
+    values = np.asarray(values)
+    if values.dtype == np.float16:
+        values = values.astype(np.float32)
+    elif values.dtype == np.bool_:
+        values = values.view(np.uint8)
+    return np.ascontiguousarray(values)
+
+
+def apply_stencils(
+    values: np.ndarray,
+    terms: list[tuple[int, AxisStencil]],
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply several one-axis stencils to ``values`` in one pass over memory.
+
+    Parameters
+    ----------
+    values : ndarray
+        Numeric array; integer and boolean input is read as is and computed in float64;
+        complex input as its real and imaginary parts. The compiled or the numpy kernel runs
+        (option ``jit`` of :func:`fieldgrad.set_options`): the results are bit-identical.
+    terms : list of (axis, AxisStencil)
+        Each gives one output: the stencil applied along that axis.
+    out : ndarray, optional
+        Where to write, shape ``(len(terms), *values.shape)``, C-contiguous, dtype
+        :func:`result_dtype`; allocated when not given.
+
+    Returns
+    -------
+    ndarray, shape ``(len(terms), *values.shape)``
+
+    Examples
+    --------
+    >>> from fieldgrad.coords import axis_coord
+    >>> from fieldgrad.stencil import build_stencil
+    >>> s = build_stencil(axis_coord(np.arange(3.0)), 1, 2, 1, "one-sided")
+    >>> f = np.array([[0.0, 1.0, 4.0], [1.0, 2.0, 5.0], [4.0, 5.0, 8.0]])
+    >>> apply_stencils(f, [(0, s), (1, s)])[1]
+    array([[1., 2., 3.],
+           [1., 2., 3.],
+           [1., 2., 3.]])
+    """
+    values = _kernel_input(values)
+    dtype = result_dtype(values.dtype)
+    shape = (len(terms),) + values.shape
+    nthreads = 1
+    if values.size >= PARALLEL_THRESHOLD and not threads.serial_requested():
+        nthreads = threads.num_threads()
+    if out is None:
+        # large outputs reuse freed buffers: in memory, and dask blocks, which are freed as soon
+        # as they are reduced or stored, so the next block's output costs no fresh pages
+        reuse = OPTIONS["reuse_buffers"] and values.size * len(terms) * dtype.itemsize >= buffers.REUSE_MIN_BYTES
+        out = buffers.empty(shape, dtype) if reuse else np.empty(shape, dtype=dtype)
+    elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {dtype} array of shape {shape}")
+    terms = [(axis % values.ndim, st) for axis, st in terms]
+    for axis, st in terms:
+        if values.shape[axis] != st.n:
+            raise ValueError(f"stencil is for {st.n} points but axis {axis} has {values.shape[axis]}")
+    if values.size == 0 or not terms:
+        return out
+    if values.dtype.kind == "c":  # the real and imaginary parts, each as a real field
+        for part in ("real", "imag"):
+            getattr(out, part)[...] = _apply_real(np.ascontiguousarray(getattr(values, part)), terms, None, nthreads)
+        return out
+    _apply_real(values, terms, out, nthreads)
+    return out
+
+
+def _apply_real(values: np.ndarray, terms: list[tuple[int, AxisStencil]], out: np.ndarray | None,
+                nthreads: int) -> np.ndarray:
+    """Apply the stencils to a real C-contiguous array, with the compiled or the numpy kernel."""
+    dtype = result_dtype(values.dtype)
+    if out is None:
+        out = np.empty((len(terms),) + values.shape, dtype=dtype)
+    kernel = _compiled_kernel(values.dtype, dtype, values.size)
+    if kernel is None:
+        vectorised.apply(values, terms, out)
+        return out
+    rows, length, itab, ftab = _pack(values.shape, terms)
+    block = _block(rows, length, nthreads)
+    ntasks = rows * (-(-length // block))
+    args = (values.reshape(rows, length), out.reshape(len(terms), rows, length), itab, ftab, block)
+    if nthreads == 1:
+        kernel(*args, 0, ntasks)
+    else:
+        per_task = block * len(terms)
+        chunk = max(1, min(_CHUNK_ELEMENTS // per_task, -(-ntasks // (4 * nthreads))))
+        threads.run_threads(kernel, args, ntasks, chunk, nthreads)
+    return out
+
+
+def _compiled_kernel(dtype: np.dtype, out_dtype: np.dtype, size: int) -> Any:
+    """The compiled kernel if it should run this call, else None (the numpy kernel runs)."""
+    mode = OPTIONS["jit"]
+    if mode == "never":
+        return None
+    if compiled.ready(dtype):
+        return compiled.kernel()
+    if mode == "always":
+        return compiled.compile_now(dtype, out_dtype)
+    global _numpy_calls
+    _numpy_calls += 1  # not atomic under threads: at worst a compilation starts a call later
+    if size >= COMPILED_MIN_SIZE or _numpy_calls > _NUMPY_CALLS_BEFORE_COMPILING:
+        compiled.compile_in_background(dtype, out_dtype)
+    return None
+
+
+def apply_stencil(values: np.ndarray, stencil: AxisStencil, axis: int) -> np.ndarray:
+    """Apply ``stencil`` along ``axis`` of ``values``; the one-output form of :func:`apply_stencils`.
+
+    Examples
+    --------
+    >>> from fieldgrad.coords import axis_coord
+    >>> from fieldgrad.stencil import build_stencil
+    >>> s = build_stencil(axis_coord(np.arange(5.0)), 1, 2, 1, "one-sided")
+    >>> apply_stencil(np.arange(5.0) ** 2, s, axis=0)
+    array([1., 2., 4., 6., 7.])
+    """
+    return apply_stencils(values, [(axis, stencil)])[0]

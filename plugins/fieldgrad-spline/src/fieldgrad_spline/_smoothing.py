@@ -659,34 +659,29 @@ def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, s
     _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out)
 
 
-@numba.njit(**_JIT)
-def _shared(gb, ddb, m, loggrid, slr, sdinv, sok, str_):  # pragma: no cover - compiled
-    """Factorisation and trace of A for each grid penalty (the same for every line)."""
+def _shared(gb: np.ndarray, ddb: np.ndarray, m: int, loggrid: np.ndarray, slr: np.ndarray, sdinv: np.ndarray,
+            sok: np.ndarray, str_: np.ndarray) -> None:
+    """Factorisation and trace of A for each grid penalty (the same for every line), one lane.
+
+    A Python loop over the grid calling the compiled ``_factor`` and ``_trace`` (with the
+    signature ``_block`` uses): a compiled driver would cost more compile time than it saves.
+    """
     nn = gb.shape[0]
-    ng = loggrid.shape[0]
     lam = np.empty(1)
     tmp = np.empty(1)
     tr = np.empty(1)
-    one = lam.shape[0]  # one lane, typed int64 like the lane count in _block (a literal 1 would compile
-    # _factor and _trace a second time)
     lr = np.zeros((max(m, 1), nn, 1))
     d = np.empty((nn, 1))
     dinv = np.empty((nn, 1))
     zr = np.zeros((m + 1, m + 1, 1))
-    for g in range(ng):
+    for g in range(loggrid.shape[0]):
         lam[0] = 10.0 ** loggrid[g]
-        _factor(gb, ddb, m, lam, one, lr, d, dinv, tmp)
-        ok = True
-        for i in range(nn):
-            if not d[i, 0] > 0.0:
-                ok = False
-        sok[g] = ok
-        _trace(gb, m, one, lr, dinv, zr, tmp, tr)
+        _factor(gb, ddb, m, lam, 1, lr, d, dinv, tmp)
+        sok[g] = bool(np.all(d[:, 0] > 0.0))  # False for NaN too
+        _trace(gb, m, 1, lr, dinv, zr, tmp, tr)
         str_[g] = tr[0]
-        for i in range(nn):
-            sdinv[g, i] = dinv[i, 0]
-            for k in range(m):
-                slr[g, k, i] = lr[k, i, 0]
+        sdinv[g] = dinv[:, 0]
+        slr[g] = lr[:m, :, 0]
 
 
 def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: int, fixed_lam: float,

@@ -31,11 +31,11 @@ floating-point operations wherever it sits, so results -- and the penalty GCV pi
 depend on how the other axes are chunked.
 
 Compile time. The first call on a fresh install compiles the kernels (numba, cached on disk).
-It is kept short by having only two entry points from Python, ``_shared`` and ``_block``, each
-compiled for the one signature used (float64 arrays, int64 counts): numba re-optimises a callee's
-code in every caller it is linked into, so a driver over the blocks (and ``parallel=True``,
-whose parfor lowering compiled the whole kernel again) costs more compile time than the Python
-loop over blocks it replaces (see benchmarks/bench_spline_first_call.py).
+Python calls only ``_block`` and, for the shared grid, ``_factor`` and ``_trace``, each compiled
+for the one signature ``_block`` uses too (float64 arrays, int64 counts). Numba re-optimises a
+callee's code in every compiled caller it is linked into, so compiled drivers over the blocks
+or the grid (and ``parallel=True``, whose parfor lowering compiled the whole kernel again) cost
+more compile time than the Python loops that replace them (benchmarks/bench_spline_first_call.py).
 """
 
 from __future__ import annotations
@@ -711,9 +711,12 @@ def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: in
     if threads > 1:  # _block releases the GIL: the other blocks run in a pool of Python threads
         from concurrent.futures import ThreadPoolExecutor
 
-        block(starts[0])  # in this thread first: a first call compiles _block here, once
+        first = 0
+        if not _block.signatures:  # the first call compiles _block: here, once, not in every thread
+            block(starts[0])
+            first = 1
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(block, starts[1:]))
+            list(pool.map(block, starts[first:]))
     else:
         for l0 in starts:
             block(l0)

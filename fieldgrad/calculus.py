@@ -16,7 +16,7 @@ import xarray as xr
 from . import dispatch, plan
 from .cf import tendency_standard_name
 from .conventions import result_dtype
-from .coords import AxisCoord, _is_cftime, axis_coord
+from .coords import AxisCoord, _is_cftime, axis_coord, time_values
 from .units import (base_label, component_labels, datetime_unit_code, datetime_unit_symbol, derivative_long_name,
                     derivative_name, divide_units, is_pint, label_result, prefixed_name, split_pint)
 
@@ -116,10 +116,37 @@ def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable
     code = datetime_unit_code(datetime_unit)
     keys = list(keys)
     names = [k if k in obj.coords else dim_of(obj, k) for k in keys]
-    if not any(n in obj.coords and is_time_coord(obj.coords[n]) for n in names):
+    if not any(n in obj.coords and is_time_coord(obj.coords[n]) for n in names) and not has_time_values(obj):
         raise ValueError(f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
-                         f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate")
+                         f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate, and the "
+                         "field's values are not datetimes or timedeltas")
     return code
+
+
+def has_time_values(obj: xr.DataArray | xr.Dataset) -> bool:
+    """Whether a field's values (a Dataset: any data variable's) are datetime64 or timedelta64.
+
+    Examples
+    --------
+    >>> has_time_values(xr.DataArray(np.array([1, 2], dtype="timedelta64[s]"))), has_time_values(xr.DataArray([1.0]))
+    (True, False)
+    """
+    variables = obj.data_vars.values() if isinstance(obj, xr.Dataset) else [obj]
+    return any(v.dtype.kind in "mM" for v in variables)
+
+
+def _values_unit(da: xr.DataArray, keys: Iterable[Hashable], datetime_unit: str | None) -> str | None:
+    """The unit datetime/timedelta values are counted in, as :meth:`xarray.DataArray.differentiate`
+    counts them: ``datetime_unit``, else that of the first time coordinate differentiated along
+    (its resolution; seconds for cftime), else None (the values' own resolution)."""
+    if datetime_unit is not None:
+        return datetime_unit
+    for key in keys:
+        name = key if key in da.coords else dim_of(da, key)
+        if name in da.coords and is_time_coord(da.coords[name]):
+            coord = da.coords[name]
+            return np.datetime_data(coord.dtype)[0] if coord.dtype.kind in "mM" else "s"
+    return None
 
 
 def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
@@ -169,7 +196,15 @@ class _Prepared:
             nan_policy=nan_policy, fill_value=fill_value, **options)
         self.field_units = da.attrs.get("units")
         data, self.pint_units = split_pint(da.data)
-        result_dtype(data.dtype)  # a TypeError for a field that is not numeric
+        if data.dtype.kind in "mM":  # datetimes and timedeltas: numbers of a unit of time, as xarray does
+            unit = _values_unit(da, keys, datetime_unit)
+            self.field_units = datetime_unit_symbol(unit or np.datetime_data(data.dtype)[0])
+            data = time_values(data, unit)
+        try:
+            result_dtype(data.dtype)
+        except TypeError:
+            raise TypeError("the field must be numeric (integer, boolean, float or complex), datetime64 or "
+                            f"timedelta64, got dtype {data.dtype}") from None
         for key, axis in zip(keys, self.axes):
             plan.check_axis(data.shape, axis, self.coords[axis], orders.get(key, 1), self.plan, str(key))
         self.data = data
@@ -249,7 +284,10 @@ def partial(
     datetime_unit : str, optional
         Unit of time for datetime and cftime coordinates, as in
         :meth:`xarray.DataArray.differentiate` (default: the coordinate's resolution; seconds
-        for cftime).
+        for cftime). Datetime64/timedelta64 *values* are counted in the same unit (default: that
+        of the time coordinate differentiated along, else their own resolution; NaT becomes
+        NaN), with ``units`` set to it: the derivative of timestamps along time is a
+        dimensionless ratio (``units`` ``"1"``).
     **options
         Options of the method, e.g. ``accuracy=4``, ``edge_order=1`` for ``"fd"``.
 

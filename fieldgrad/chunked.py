@@ -283,13 +283,15 @@ def _differentiate_block(block: np.ndarray, left: np.ndarray, right: np.ndarray,
 def _whole_axis(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> Any:
     """A method that needs the whole axis: one chunk along it, the other axes stay chunked."""
     dtype = result_dtype(x.dtype)
-
-    def run(block: np.ndarray) -> np.ndarray:
-        with serial_kernels():
-            return derivative_along(block, coord, axis, order, plan)
-
     whole = x.rechunk({axis: -1})
-    return whole.map_blocks(run, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype)).rechunk(x.chunks)
+    return whole.map_blocks(_whole_axis_block, coord=coord, axis=axis, order=order, plan=plan, dtype=dtype,
+                            meta=np.empty((0,) * x.ndim, dtype)).rechunk(x.chunks)
+
+
+def _whole_axis_block(block: np.ndarray, *, coord: AxisCoord, axis: int, order: int, plan: Plan) -> np.ndarray:
+    """One task of :func:`_whole_axis` (a module-level function: graphs pickle without cloudpickle)."""
+    with serial_kernels():
+        return derivative_along(block, coord, axis, order, plan)
 
 
 @dataclass(frozen=True)

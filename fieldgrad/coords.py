@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["AxisCoord", "as_positions", "axis_coord"]
+__all__ = ["AxisCoord", "as_positions", "axis_coord", "time_values"]
 
 # Positions within this many ulps of max|x| of an arithmetic progression count as uniform:
 # np.linspace and np.arange(n) * 0.1 are uniform to round-off but not bit-for-bit.
@@ -102,6 +103,44 @@ def as_positions(coord: object, name: str = "coordinate", datetime_unit: str | N
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, datetime or cftime, got dtype {arr.dtype}")
     return arr.astype(np.float64)
+
+
+def time_values(data: Any, datetime_unit: str | None = None) -> Any:
+    """Numbers of ``datetime_unit`` for datetime64/timedelta64 field values (others returned as they are).
+
+    The conversion of :meth:`xarray.DataArray.differentiate` (xarray's ``datetime_to_numeric``):
+    the values minus their earliest one (NaT skipped; taken through float64 as xarray does),
+    divided by one ``datetime_unit`` (default: the values' own resolution); NaT becomes NaN.
+    Lazy on dask arrays (the offset is a dask reduction).
+
+    Parameters
+    ----------
+    data : ndarray or dask array
+        Field values of any dtype.
+    datetime_unit : str, optional
+        A numpy datetime unit code (``"h"``, ``"s"``, ``"D"``, ...).
+
+    Returns
+    -------
+    ndarray or dask array
+        float64 for datetime-like ``data``; ``data`` itself otherwise.
+
+    Examples
+    --------
+    >>> t = np.array(["2000-01-01T00", "NaT", "2000-01-01T06"], dtype="datetime64[s]")
+    >>> time_values(t, "h")
+    array([ 0., nan,  6.])
+    >>> time_values(np.array([90, 30], dtype="timedelta64[m]"))
+    array([60.,  0.])
+    """
+    dtype = getattr(data, "dtype", None)
+    if dtype is None or dtype.kind not in "mM":
+        return data
+    nat = np.isnat(data)
+    earliest = np.where(nat, np.inf, data.astype(np.float64)).min()  # no warning when all are NaT
+    offset = np.where(np.isfinite(earliest), earliest, 0.0).astype(dtype)
+    numbers = (data - offset) / np.timedelta64(1, datetime_unit or np.datetime_data(dtype)[0])
+    return np.where(nat, np.nan, numbers.astype(np.float64))
 
 
 def _is_cftime(value: object) -> bool:

@@ -79,8 +79,9 @@ class Differentiator:
         from .calculus import partial
 
         common = self._for(f) if grid else self.common
-        if common.get("datetime_unit") is not None and not _names_time(f, spec):
+        if common.get("datetime_unit") is not None and not _names_time(f, spec) and f.dtype.kind not in "mM":
             common = {**common, "datetime_unit": None}  # one term of a mixed time/space operator
+            # (kept for datetime values: they are counted in it along every dim)
         return partial(f, spec, order, **common)
 
     def first(self, f: Any, dims: Sequence[Hashable]) -> dict[str, Any]:

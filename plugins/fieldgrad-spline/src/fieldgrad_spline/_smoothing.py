@@ -25,9 +25,17 @@ How the work is organised (all O(n) per line and penalty):
 
 The compiled kernels work on lines stored as the columns of an ``(n, lines)`` array, in blocks
 of :data:`BLOCK` lines: each recurrence along the axis is a loop over the block's lines (SIMD),
-the block's work arrays stay in cache, and blocks run in parallel. A line is computed with the
-same floating-point operations wherever it sits, so results -- and the penalty GCV picks --
-never depend on how the other axes are chunked.
+the block's work arrays stay in cache, and blocks run in parallel (a pool of Python threads
+calling the compiled block kernel, which releases the GIL). A line is computed with the same
+floating-point operations wherever it sits, so results -- and the penalty GCV picks -- never
+depend on how the other axes are chunked.
+
+Compile time. The first call on a fresh install compiles the kernels (numba, cached on disk).
+Python calls only ``_block`` and, for the shared grid, ``_factor`` and ``_trace``, each compiled
+for the one signature ``_block`` uses too (float64 arrays, int64 counts). Numba re-optimises a
+callee's code in every compiled caller it is linked into, so compiled drivers over the blocks
+or the grid (and ``parallel=True``, whose parfor lowering compiled the whole kernel again) cost
+more compile time than the Python loops that replace them (benchmarks/bench_spline_first_call.py).
 """
 
 from __future__ import annotations
@@ -651,33 +659,14 @@ def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, s
     _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def _fit_parallel(y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam,
-                  order, out, lam_out):  # pragma: no cover - compiled
-    nlines = y.shape[1]
-    nblocks = (nlines + BLOCK - 1) // BLOCK
-    for q in numba.prange(nblocks):
-        l0 = q * BLOCK
-        _block(y, l0, min(BLOCK, nlines - l0), u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_,
-               n_golden, fixed_lam, order, out, lam_out)
+def _shared(gb: np.ndarray, ddb: np.ndarray, m: int, loggrid: np.ndarray, slr: np.ndarray, sdinv: np.ndarray,
+            sok: np.ndarray, str_: np.ndarray) -> None:
+    """Factorisation and trace of A for each grid penalty (the same for every line), one lane.
 
-
-@numba.njit(**_JIT)
-def _fit_serial(y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam,
-                order, out, lam_out):  # pragma: no cover - compiled
-    nlines = y.shape[1]
-    nblocks = (nlines + BLOCK - 1) // BLOCK
-    for q in range(nblocks):
-        l0 = q * BLOCK
-        _block(y, l0, min(BLOCK, nlines - l0), u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_,
-               n_golden, fixed_lam, order, out, lam_out)
-
-
-@numba.njit(**_JIT)
-def _shared(gb, ddb, m, loggrid, slr, sdinv, sok, str_):  # pragma: no cover - compiled
-    """Factorisation and trace of A for each grid penalty (the same for every line)."""
+    A Python loop over the grid calling the compiled ``_factor`` and ``_trace`` (with the
+    signature ``_block`` uses): a compiled driver would cost more compile time than it saves.
+    """
     nn = gb.shape[0]
-    ng = loggrid.shape[0]
     lam = np.empty(1)
     tmp = np.empty(1)
     tr = np.empty(1)
@@ -685,20 +674,14 @@ def _shared(gb, ddb, m, loggrid, slr, sdinv, sok, str_):  # pragma: no cover - c
     d = np.empty((nn, 1))
     dinv = np.empty((nn, 1))
     zr = np.zeros((m + 1, m + 1, 1))
-    for g in range(ng):
+    for g in range(loggrid.shape[0]):
         lam[0] = 10.0 ** loggrid[g]
         _factor(gb, ddb, m, lam, 1, lr, d, dinv, tmp)
-        ok = True
-        for i in range(nn):
-            if not d[i, 0] > 0.0:
-                ok = False
-        sok[g] = ok
+        sok[g] = bool(np.all(d[:, 0] > 0.0))  # False for NaN too
         _trace(gb, m, 1, lr, dinv, zr, tmp, tr)
         str_[g] = tr[0]
-        for i in range(nn):
-            sdinv[g, i] = dinv[i, 0]
-            for k in range(m):
-                slr[g, k, i] = lr[k, i, 0]
+        sdinv[g] = dinv[:, 0]
+        slr[g] = lr[:m, :, 0]
 
 
 def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: int, fixed_lam: float,
@@ -717,11 +700,32 @@ def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: in
         _shared(system.gb, system.ddb, m, loggrid, slr, sdinv, sok, str_)
     out = np.empty((n, nlines))
     lam = np.empty(nlines)
-    if nlines:
-        kernel = _fit_parallel if parallel and nlines > BLOCK else _fit_serial
-        kernel(y, system.u, system.dc, system.gb, system.ddb, system.lgt, m, loggrid, slr, sdinv, sok, str_,
-               n_golden, fixed_lam, order, out, lam)
+    args = (system.u, system.dc, system.gb, system.ddb, system.lgt, m, loggrid, slr, sdinv, sok, str_, n_golden,
+            fixed_lam, order, out, lam)
+
+    def block(l0: int) -> None:
+        _block(y, l0, min(BLOCK, nlines - l0), *args)
+
+    starts = range(0, nlines, BLOCK)
+    threads = _threads(len(starts)) if parallel else 1
+    if threads > 1:  # _block releases the GIL: the other blocks run in a pool of Python threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        first = 0
+        if not _block.signatures:  # the first call compiles _block: here, once, not in every thread
+            block(starts[0])
+            first = 1
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(block, starts[first:]))
+    else:
+        for l0 in starts:
+            block(l0)
     return out, lam / system.scale
+
+
+def _threads(nblocks: int) -> int:
+    """Threads for ``nblocks`` blocks: numba's thread count (NUMBA_NUM_THREADS, default the CPUs)."""
+    return max(1, min(nblocks, numba.config.NUMBA_NUM_THREADS))
 
 
 def _check_order(order: int, m: int) -> int:

@@ -43,10 +43,9 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from _harness import foreign_load_between, peak_rss_mib, peak_rss_reset, snapshot
 
 import fieldgrad
-
-from _harness import foreign_load_between, peak_rss_reset, peak_rss_mib, snapshot
 
 
 def field(n: int, chunk: int) -> xr.DataArray:

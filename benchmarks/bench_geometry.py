@@ -23,9 +23,9 @@ import warnings
 
 import numpy as np
 import xarray as xr
-
-import fieldgrad  # noqa: F401
 from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
+
+import fieldgrad
 
 R = 6.371e6
 LCC = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-97 +R=6371000 +units=m +no_defs"

@@ -30,9 +30,9 @@ import numpy as np
 import xarray as xr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import foreign_load_between, snapshot  # noqa: E402
+from _harness import foreign_load_between, snapshot
 
-import fieldgrad  # noqa: E402,F401
+import fieldgrad  # noqa: F401
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float, float, float, float]:

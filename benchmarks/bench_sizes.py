@@ -25,9 +25,9 @@ import tempfile
 
 import numpy as np
 import xarray as xr
+from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
 
 import fieldgrad
-from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
 
 SIZES = [(50, 50), (100, 100), (500, 500), (2000, 2000), (64, 64, 64), (256, 256, 256)]
 

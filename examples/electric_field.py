@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings
 
 K = 8.9875517923e9  # 1 / (4π ε₀), N m² C⁻²
 Q = 1e-9  # the point charge, C

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings
 
 R = 6.371e6  # sphere radius, m (fieldgrad's default, and the projections' below)
 N, OMEGA, K = 4, 7.848e-6, 7.848e-6  # Rossby–Haurwitz wave: wavenumber, s-1, s-1

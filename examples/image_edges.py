@@ -24,9 +24,9 @@ import argparse
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings
 
 
 def _image_option(parser: argparse.ArgumentParser) -> None:

@@ -21,9 +21,9 @@ import sys
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad
-from _common import save_figure, settings
 
 
 def _noise_options(parser: argparse.ArgumentParser) -> None:

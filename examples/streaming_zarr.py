@@ -25,11 +25,10 @@ import time
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings, small_run
 from dask.diagnostics import ProgressBar
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings, small_run
-
 
 KX, KY, OMEGA = 3.0, 2.0, 0.1  # wavenumbers (per 1000 km) and frequency (per step)
 

@@ -16,8 +16,19 @@ import xarray as xr
 from . import engine
 from .cf import tendency_standard_name
 from .coords import AxisCoord, _is_cftime, axis_coord
-from .units import (base_label, component_labels, datetime_unit_code, datetime_unit_symbol, derivative_long_name,
-                    derivative_name, divide_units, is_pint, label_result, prefixed_name, split_pint)
+from .units import (
+    base_label,
+    component_labels,
+    datetime_unit_code,
+    datetime_unit_symbol,
+    derivative_long_name,
+    derivative_name,
+    divide_units,
+    is_pint,
+    label_result,
+    prefixed_name,
+    split_pint,
+)
 
 __all__ = ["partial", "gradient", "map_variables"]
 
@@ -54,7 +65,7 @@ def _per_dim(obj: xr.DataArray | xr.Dataset, value: Any, keys: Iterable[Hashable
                 raise ValueError(f"{name} names {k!r}, which is not a dimension; available dims: "
                                  f"{[str(d) for d in obj.dims]}")
         return {k: value.get(k, default) for k in keys}
-    return {k: value for k in keys}
+    return dict.fromkeys(keys, value)
 
 
 def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
@@ -345,7 +356,7 @@ def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable
         raise ValueError("gradient needs at least one dimension")
     if component_dim in da.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
-    prep = _Prepared(da, keys, {k: 1 for k in keys}, **common)
+    prep = _Prepared(da, keys, dict.fromkeys(keys, 1), **common)
     result = engine.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
     units = {prep.units({k: 1}) for k in keys}
     coords = dict(da.coords)

@@ -261,7 +261,7 @@ def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int
     return _slice(left, axis, 0, n_left), _slice(right, axis, 0, n_right)
 
 
-def _differentiate_block(block: np.ndarray, left: np.ndarray, right: np.ndarray, *, setup: "AxisSetup",
+def _differentiate_block(block: np.ndarray, left: np.ndarray, right: np.ndarray, *, setup: AxisSetup,
                          axis: int, order: int, block_id: tuple[int, ...] | None = None) -> np.ndarray:
     """One block's derivative along ``axis``, from the block and its two halo slabs."""
     b = block_id[axis]

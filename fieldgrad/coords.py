@@ -39,7 +39,7 @@ class AxisCoord:
     def uniform(self) -> bool:
         return self.spacing is not None
 
-    def periodic_extension(self, start: int, stop: int) -> "AxisCoord":
+    def periodic_extension(self, start: int, stop: int) -> AxisCoord:
         """Positions of the points ``start..stop-1`` of the axis repeated periodically.
 
         Index ``i`` outside ``[0, n)`` is point ``i mod n`` shifted by whole periods (``period``,

@@ -103,7 +103,7 @@ class Differentiator:
         """A hashable summary of the keywords (for caching what depends on them)."""
         return tuple(sorted((k, repr(v)) for k, v in self.common.items()))
 
-    def with_defaults(self, options: Mapping[str, Any]) -> "Differentiator":
+    def with_defaults(self, options: Mapping[str, Any]) -> Differentiator:
         """The same call with the geometry's keyword defaults (a periodic longitude) filled in."""
         if not options:
             return self

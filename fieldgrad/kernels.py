@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -196,7 +196,7 @@ def _run(f, out, itab, ftab, block, task0, task1):  # pragma: no cover - compile
                         out[e, t, j] = acc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kernel() -> Any:
     """The compiled kernel (compiled once per input/output dtype pair; cached on disk)."""
     import numba
@@ -223,7 +223,7 @@ def serial_requested() -> bool:
     return bool(getattr(_local, "serial", False) or os.environ.get("FIELDGRAD_SERIAL"))
 
 
-def serial_kernels() -> "_SerialContext":
+def serial_kernels() -> _SerialContext:
     """Context manager: kernels called in this thread run in it alone (used inside dask tasks)."""
     return _SerialContext()
 

@@ -47,7 +47,7 @@ _BOUNDARY_KINDS = ("one-sided", "periodic", "fill")
 _lock = threading.RLock()
 _registered: dict[str, type[DerivativeMethod]] = {}
 _loaded: dict[str, type[DerivativeMethod]] = {}
-_failed: dict[str, "PluginFailure"] = {}
+_failed: dict[str, PluginFailure] = {}
 _warned: set[str] = set()
 
 

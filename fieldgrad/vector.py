@@ -42,9 +42,8 @@ from .cf import vector_standard_name
 from .geometry import FRAMES, Differentiator, Metric, add, as_keys, metric_for, mul, sub
 from .signatures import shows_keywords
 from .units import base_label as _base
-from .units import component_labels, derivative_long_name, derivative_name, divide_units, split_pint
+from .units import component_labels, derivative_long_name, derivative_name, divide_units, prefixed_name, split_pint
 from .units import label_result as _finish
-from .units import prefixed_name
 
 __all__ = [
     "components",

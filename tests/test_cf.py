@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import fieldgrad  # noqa: F401
+import fieldgrad
 from fieldgrad import cli
 
 cf_xarray = pytest.importorskip("cf_xarray")
@@ -52,7 +52,7 @@ def era5_like() -> xr.Dataset:
     )
 
 
-def pint_units(text: str):  # noqa: ANN201
+def pint_units(text: str):
     """The units parsed by pint with cf-xarray's CF registry (an independent reader)."""
     return cf_units.Unit(text)
 

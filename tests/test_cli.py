@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import fieldgrad  # noqa: F401
+import fieldgrad
 from fieldgrad import cli, registry
 
 HAVE_H5PY = importlib.util.find_spec("h5py") is not None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import fieldgrad  # noqa: F401
+import fieldgrad
 from fieldgrad.geometry import EARTH_RADIUS
 
 R = EARTH_RADIUS
@@ -407,7 +407,7 @@ def test_chunked_equals_in_memory_for_every_geometry(case):
         f, kw = ds.f, {"geometry": "projected"}
         U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"]).assign_attrs(ds.u.attrs)
     dims = ["x", "y"] if case == "curvilinear" else None
-    chunks = {d: 4 for d in f.dims}
+    chunks = dict.fromkeys(f.dims, 4)
     fc = f.chunk(chunks)
     if case in ("curvilinear", "latlon2d"):  # 2-D coordinates chunked like the data
         fc = fc.assign_coords({c: fc[c].chunk(chunks) for c in fc.coords if fc[c].ndim == 2})

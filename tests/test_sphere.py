@@ -7,7 +7,8 @@ import pytest
 import xarray as xr
 
 import fieldgrad  # noqa: F401
-from fieldgrad.geometry import EARTH_RADIUS, lat_lon_coords as lat_lon_dims
+from fieldgrad.geometry import EARTH_RADIUS
+from fieldgrad.geometry import lat_lon_coords as lat_lon_dims
 
 OMEGA = 7.292e-5
 R = EARTH_RADIUS

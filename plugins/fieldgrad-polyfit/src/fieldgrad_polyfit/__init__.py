@@ -197,7 +197,7 @@ class PolyFit(DerivativeMethod):
         return window
 
     def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int, window: int = 21,
-                   degree: int = 3, spacing: float | None | str = "auto", **options: Any) -> np.ndarray:
+                   degree: int = 3, spacing: float | str | None = "auto", **options: Any) -> np.ndarray:
         coord = np.asarray(coord, dtype=np.float64)
         if isinstance(spacing, str):  # called directly rather than by the engine
             spacing = detect_spacing(coord)

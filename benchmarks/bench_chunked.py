@@ -77,7 +77,7 @@ def cases(f: xr.DataArray, tmp: str) -> dict:
         ds.to_zarr(path, mode="w", encoding=encoding)
 
     def xa_ds():
-        return xr.Dataset({f"d{d}": v for d, v in zip(dims, xa())})
+        return xr.Dataset({f"d{d}": v for d, v in zip(dims, xa(), strict=True)})
 
     def one_exchange_laplacian():
         def block(b):

@@ -140,7 +140,7 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
     from fieldgrad.kernels import apply_stencils
     from fieldgrad.stencil import build_stencil
 
-    da = xr.DataArray(f, dims=DIMS, coords=dict(zip(DIMS, coords)), name="f")
+    da = xr.DataArray(f, dims=DIMS, coords=dict(zip(DIMS, coords, strict=True)), name="f")
     stencils = []
     for x in coords:
         d = np.diff(x)
@@ -176,7 +176,7 @@ ANCHORS = ("numpy.gradient", "xarray .differentiate")
 
 
 def max_relerr(res: list, ref: tuple) -> float:
-    return max(float(np.abs(np.asarray(r) - q).max() / np.abs(q).max()) for r, q in zip(res, ref))
+    return max(float(np.abs(np.asarray(r) - q).max() / np.abs(q).max()) for r, q in zip(res, ref, strict=True))
 
 
 def time_workload(n: int, uniform: bool, repeats: int, warmup: int, floor_gbps: float) -> dict:

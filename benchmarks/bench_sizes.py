@@ -34,7 +34,7 @@ SIZES = [(50, 50), (100, 100), (500, 500), (2000, 2000), (64, 64, 64), (256, 256
 
 def field(shape: tuple[int, ...]) -> xr.DataArray:
     dims = ["z", "y", "x"][-len(shape):]
-    coords = {d: np.arange(n) * 0.5 for d, n in zip(dims, shape)}
+    coords = {d: np.arange(n) * 0.5 for d, n in zip(dims, shape, strict=True)}
     rng = np.random.default_rng(0)
     return xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
 

@@ -90,7 +90,7 @@ def main() -> None:
     T.plot(ax=axes[0], cmap="coolwarm", cbar_kwargs={"label": "T (degC)"})
     axes[0].set_title("sea surface temperature (land masked)")
     vmax = float(np.nanmax(np.abs(dlon_exact)))
-    for ax, policy in zip(axes[1:], ("propagate", "omit")):
+    for ax, policy in zip(axes[1:], ("propagate", "omit"), strict=True):
         results[policy].sel(component="lon").plot(ax=ax, cmap="RdBu_r", vmin=-vmax, vmax=vmax,
                                                    cbar_kwargs={"label": "dT/dlon (degC per degree)"})
         ax.contour(lon, lat, sea.astype(float), levels=[0.5], colors="k", linewidths=0.5)

@@ -314,7 +314,7 @@ def regional_figure(b: dict, c: dict, folder) -> None:
         ax.set(aspect="equal", title=title)
         fig.colorbar(m, ax=ax, label=label)
 
-    for ax, accuracy in zip(axes[0, 1:], (2, 4)):
+    for ax, accuracy in zip(axes[0, 1:], (2, 4), strict=True):
         error_map(ax, b["rlon"], b["rlat"], b[accuracy][1].values,
                   f"rotated pole, accuracy={accuracy}:\nerror of the vorticity")
         ax.set(xlabel="rotated longitude rlon (°)", ylabel="rotated latitude rlat (°)")

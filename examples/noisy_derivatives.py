@@ -87,7 +87,7 @@ def main() -> None:
     axes[0].plot(t, exact(t, 0), "k-", lw=1, label="signal")
     axes[0].set_title(f"f(t) with noise σ = {args.noise}")
     styles = {"fd": dict(color="0.75", lw=0.5), "polyfit": dict(color="C1", lw=1.5), "spline": dict(color="C0", lw=1.5)}
-    for ax, order in zip(axes[1:], (1, 2)):
+    for ax, order in zip(axes[1:], (1, 2), strict=True):
         for name in methods:
             ax.plot(t, results[name][order].values, label=f"{name} (RMS {rms[name][order]:.2g})", **styles[name])
         ax.plot(t, exact(t, order), "k--", lw=1, label="exact")

@@ -210,7 +210,7 @@ def _vector_from(ds: xr.Dataset, comps: Mapping[Hashable, Hashable], component_d
             attrs[key] = values.pop()
     field.attrs = attrs
     field.encoding[vector.COMPONENT_STANDARD_NAMES] = {
-        str(label): p.attrs["standard_name"] for label, p in zip(comps, parts) if "standard_name" in p.attrs}
+        str(label): p.attrs["standard_name"] for label, p in zip(comps, parts, strict=True) if "standard_name" in p.attrs}
     field.name = "_".join(str(v) for v in comps.values())
     return field
 

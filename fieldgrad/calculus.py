@@ -171,17 +171,17 @@ class _Prepared:
         periods = _per_dim(da, period, keys, "period", None)
         self.coords: dict[int, AxisCoord] = {}
         self.coord_units: dict[Hashable, str | None] = {}
-        for key, axis in zip(keys, self.axes):
+        for key, axis in zip(keys, self.axes, strict=True):
             self.coords[axis], self.coord_units[key] = _coord(da, key, periods[key], datetime_unit)
         self.plan = engine.make_plan(
             method, tuple(sorted(set(orders.values()))),
-            boundary={a: boundaries[k] for k, a in zip(keys, self.axes)},
+            boundary={a: boundaries[k] for k, a in zip(keys, self.axes, strict=True)},
             nan_policy=nan_policy, fill_value=fill_value, **options)
         self.field_units = da.attrs.get("units")
         data, self.pint_units = split_pint(da.data)
         if data.dtype.kind not in "biufc":
             raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {data.dtype}")
-        for key, axis in zip(keys, self.axes):
+        for key, axis in zip(keys, self.axes, strict=True):
             engine.check_axis(data.shape, axis, self.coords[axis], orders.get(key, 1), self.plan, str(key))
         self.data = data
 
@@ -293,7 +293,7 @@ def partial(
 def _partial_da(da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any],
                 name: Any = "derive") -> xr.DataArray:
     prep = _Prepared(da, list(orders), orders, **common)
-    result = engine.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values())), prep.plan)
+    result = engine.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values(), strict=True)), prep.plan)
     out = da.copy(data=prep.wrap_data(result, orders))
     return _label(da, out, orders, prep.units(orders), name=name)
 

@@ -34,6 +34,7 @@ one task per block (one read of each block, :meth:`DerivativeMethod.derivatives`
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,7 @@ def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic:
     n = int(sum(chunks))
     bounds = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
     out = []
-    for s, e in zip(bounds[:-1], bounds[1:]):
+    for s, e in itertools.pairwise(bounds):
         s, e = int(s), int(e)
         if periodic:
             left = right = halo
@@ -156,7 +157,7 @@ def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, int, i
 def _cut(axis: int, blocks: list[np.ndarray], ranges: list[tuple[int, int]]) -> np.ndarray:
     """The points ``ranges[i]`` of ``blocks[i]`` along ``axis``, joined: a copy, never a view (a view
     would keep a whole neighbouring block in memory)."""
-    parts = [_slice(block, axis, a, b) for block, (a, b) in zip(blocks, ranges)]
+    parts = [_slice(block, axis, a, b) for block, (a, b) in zip(blocks, ranges, strict=True)]
     return np.concatenate(parts, axis=axis) if len(parts) > 1 else parts[0].copy()
 
 
@@ -341,21 +342,21 @@ def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetu
                     block_id: tuple[int, ...] | None = None) -> np.ndarray:
     """All first derivatives of one block: one fused pass over the block, then the thin end strips."""
     block_id = block_id[1:]  # the output's leading (component) axis is new
-    small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups))
+    small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups, strict=True))
     with serial_kernels():
         if small:
             return np.stack([_differentiate_block(block, slabs[2 * k], slabs[2 * k + 1], setup=st, axis=a,
                                                   order=1, block_id=block_id)
-                             for k, (a, st) in enumerate(zip(axes, setups))])
+                             for k, (a, st) in enumerate(zip(axes, setups, strict=True))])
         own, ends = {}, []
-        for k, (a, st) in enumerate(zip(axes, setups)):
+        for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
             b = block_id[a]
             left, right = _trim_slabs(slabs[2 * k], slabs[2 * k + 1], st.extents[b], a)
             L = left.shape[a]
             own[a] = _sub(st.coords[b], L, L + block.shape[a])
             ends.append((left, right, st.coords[b]))
         out = first_derivatives(block, own, axes, _with_boundaries(setups[0].plan, axes))
-        for k, (a, st) in enumerate(zip(axes, setups)):
+        for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
             left, right, coord = ends[k]
             _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo,
                         _strip_width(st.halo, st.min_points))

@@ -641,7 +641,7 @@ def _vector_standard_name(ds: Any, op: str, dims: Sequence[str], names: Sequence
     """The CF standard name of a divergence/curl of variables with standard names (fieldgrad.cf)."""
     from .cf import vector_standard_name
 
-    comps = dict(zip(dims, (ds[n].attrs.get("standard_name") for n in names)))
+    comps = dict(zip(dims, (ds[n].attrs.get("standard_name") for n in names), strict=True))
     if kw.get("geometry") == "sphere":  # the sphere's curl is the upward component whatever the order
         roles = {cf_role(_coord_of(ds, d)): d for d in dims}
         if set(roles) != {"X", "Y"}:
@@ -701,7 +701,7 @@ def compute_result(ds: Any, args: argparse.Namespace) -> Any:
             raise CLIError(f"curl needs 2 or 3 components, got {len(dims)}")
         _no_time_with_space(ds, op, dims)
         func = _need(ds.grad, op)
-        res = func(dict(zip(dims, args.var)), **kw, **time_kw(dims))
+        res = func(dict(zip(dims, args.var, strict=True)), **kw, **time_kw(dims))
         standard_name = _vector_standard_name(ds, op, dims, list(args.var), kw, res.attrs.get("units"))
         if standard_name is not None:
             res.attrs["standard_name"] = standard_name
@@ -743,7 +743,7 @@ def _prepare_for_writing(ds: Any) -> Any:
     for name, var in list(ds.data_vars.items()):
         if var.chunks is None:
             continue
-        fix = {d: max(c) for d, c in zip(var.dims, var.chunks) if not _regular_chunks(tuple(c))}
+        fix = {d: max(c) for d, c in zip(var.dims, var.chunks, strict=True) if not _regular_chunks(tuple(c))}
         if fix:
             ds[name] = var.chunk(fix)
     return ds

@@ -210,7 +210,7 @@ class PolarCaps:
         out = result
         for index, hemisphere, rings, weights in self.poles:
             value: Any = 0.0
-            for r, w in zip(rings, weights):
+            for r, w in zip(rings, weights, strict=True):
                 value = add(value, ring_values.isel({self.lat: r}, drop=True).mean(self.lon) * (w * sign * hemisphere))
             at_pole = xr.DataArray(np.arange(result.sizes[self.lat]) == index, dims=(self.lat,))
             out = xr.where(at_pole, value, out, keep_attrs=True)
@@ -320,7 +320,7 @@ class Metric:
         return self._memoized("inverse", self._inverse)
 
     def _inverse(self) -> dict[tuple[str, str], Coef]:
-        pairs = dict(zip(self.labels, self.dims))
+        pairs = dict(zip(self.labels, self.dims, strict=True))
         if all(pairs.get(a) == q for a, q in self.G):  # diagonal: entry by entry
             return {(q, a): safe_div(1.0, v) for (a, q), v in self.G.items()}
         det = self.det(self.labels)
@@ -952,7 +952,7 @@ def _polar_caps(lat_dim: Hashable, lon_dim: Hashable, phi: np.ndarray, cos: np.n
             continue
         s = [1.0 - abs(np.sin(phi[r])) for r in rings]
         lagrange = [float(np.prod([s[m] / (s[m] - s[j]) for m in range(len(s)) if m != j])) for j in range(len(s))]
-        weights = tuple(float(w * cos[r] / (radius * sr)) for w, r, sr in zip(lagrange, rings, s))
+        weights = tuple(float(w * cos[r] / (radius * sr)) for w, r, sr in zip(lagrange, rings, s, strict=True))
         poles.append((index, float(np.sign(phi[index])), tuple(rings), weights))
     return PolarCaps(lat=lat_dim, lon=lon_dim, radius=radius, to_radians=to_rad, poles=tuple(poles))
 

@@ -39,7 +39,7 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
     else:
         raise TypeError("invalid number of arguments")
     coords = []
-    for axis, spacing in zip(axes, spacings):
+    for axis, spacing in zip(axes, spacings, strict=True):
         size = f_shape[axis]
         x = np.asanyarray(spacing)
         if x.ndim == 0:
@@ -122,7 +122,7 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
         data = gradient(np.ma.getdata(f), *varargs, **args)
         touched = gradient(np.where(np.ma.getmaskarray(f), np.nan, 0.0), *varargs, **args)
         if isinstance(data, tuple):
-            return tuple(np.ma.masked_array(d, mask=np.isnan(t)) for d, t in zip(data, touched))
+            return tuple(np.ma.masked_array(d, mask=np.isnan(t)) for d, t in zip(data, touched, strict=True))
         return np.ma.masked_array(data, mask=np.isnan(touched))
     axes = _normalize_axes(axis, f.ndim)
     coords = _axis_coords(f.shape, axes, varargs)
@@ -136,7 +136,7 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
                              "at least (edge_order + 1) elements are required.")
     plan = make_plan("fd", (1,), accuracy=2, edge_order=int(edge_order))
     values, finish = _prepare(f)
-    by_axis = dict(zip(axes, coords))
+    by_axis = dict(zip(axes, coords, strict=True))
     if len(axes) == 1:
         return finish(derivative(values, by_axis, {axes[0]: 1}, plan))
     stacked = first_derivatives(values, by_axis, list(axes), plan)

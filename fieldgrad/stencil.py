@@ -208,7 +208,7 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
     idx = start[:, None] + np.arange(q)
     if uniform:
         w = np.stack([uniform_weights(tuple((row_idx - i).tolist()), 0.0, order)
-                      for i, row_idx in zip(rows, idx)]) / h**order if rows.size else np.zeros((0, q))
+                      for i, row_idx in zip(rows, idx, strict=True)]) / h**order if rows.size else np.zeros((0, q))  # type: ignore[operator]
     else:
         w = fornberg_weights(x[idx], x[rows], order)
     return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]))

@@ -79,7 +79,7 @@ def _same_state(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray):
         return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b, strict=True))
     try:
         return bool(a == b)
     except Exception:

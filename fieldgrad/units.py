@@ -183,7 +183,7 @@ def divide_units(field_units: str, per: Mapping[str, int]) -> str:
         tail = " ".join(f"({u})-{p}" if _parse(u) is None else _format({u: -p}) for u, p in per.items())
         head = field_units if _parse(field_units) is not None else f"({field_units})"
         return f"{head} {tail}"
-    for d, p in zip(denominators, per.values()):
+    for d, p in zip(denominators, per.values(), strict=True):
         for sym, q in d.items():  # type: ignore[union-attr]
             powers[sym] = powers.get(sym, 0) - q * p
     return _format(powers)

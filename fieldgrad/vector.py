@@ -172,7 +172,7 @@ def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labe
     metric = metric_for(field, dims, diff, geometry=geometry, boundary=boundary, **geo)
     if vector_labels is not None and geometry != "cartesian":
         # the geometry's horizontal axes, and any other direction the vector has (a vertical one)
-        earth = dict(zip(metric.grid_labels(), metric.labels)) if metric.grid_frame else {}
+        earth = dict(zip(metric.grid_labels(), metric.labels, strict=True)) if metric.grid_frame else {}
         mapped = [earth.get(a, a) for a in vector_labels]
         if set(mapped) - set(metric.labels):
             metric = metric_for(field, mapped, diff, geometry=geometry, boundary=boundary, **geo)
@@ -379,7 +379,7 @@ def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **
     metric = call.metric
     name = prefixed_name("div", field.name)
     if call.flat:
-        terms = [call.diff(comps[a], q) for a, q in zip(metric.labels, metric.dims)]
+        terms = [call.diff(comps[a], q) for a, q in zip(metric.labels, metric.dims, strict=True)]
         return call.finish(sum(terms[1:], terms[0]), field, name, f"divergence of {_base(field)}", metric.labels, 1,
                            terms, cf_operation="divergence")
     F = _vector_in(call, comps)
@@ -558,8 +558,8 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
         for r in qs[i:]:
             cache[q, r] = cache[r, q] = call.diff(f, {q: 2} if q == r else {q: 1, r: 1})
     if call.flat:
-        rows = {a: _stack({b: cache[q, r] for b, r in zip(metric.labels, qs)}, component_dim2)
-                for a, q in zip(metric.labels, qs)}
+        rows = {a: _stack({b: cache[q, r] for b, r in zip(metric.labels, qs, strict=True)}, component_dim2)
+                for a, q in zip(metric.labels, qs, strict=True)}
         terms: list[xr.DataArray] = list(cache.values())
     else:
         gamma = _christoffel(call)

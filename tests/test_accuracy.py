@@ -205,11 +205,11 @@ MIXED_CASES = [
 @pytest.mark.parametrize("kind", ["uniform", "irregular"])
 @pytest.mark.parametrize(("powers", "orders", "p"), MIXED_CASES)
 def test_mixed_derivative_of_monomials(powers: tuple[int, int, int], orders: dict[str, int], p: int, kind: str) -> None:
-    coords = {d: grid(kind, n, seed=k) / n for k, (d, n) in enumerate(zip("xyz", (14, 15, 12)))}
+    coords = {d: grid(kind, n, seed=k) / n for k, (d, n) in enumerate(zip("xyz", (14, 15, 12), strict=True))}
     X, Y, Z = np.meshgrid(*coords.values(), indexing="ij")
     f = X ** powers[0] * Y ** powers[1] * Z ** powers[2]
     exact = np.ones_like(f)
-    for var, dim, pw in zip((X, Y, Z), "xyz", powers):
+    for var, dim, pw in zip((X, Y, Z), "xyz", powers, strict=True):
         o = orders.get(dim, 0)
         falling = float(np.prod(np.arange(pw - o + 1, pw + 1))) if o <= pw else 0.0  # pw!/(pw-o)!
         exact = exact * falling * var ** max(pw - o, 0)

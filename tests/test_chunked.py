@@ -131,9 +131,9 @@ def test_different_boundaries_per_dim_chunked_equal_in_memory(dims):
     """Each axis keeps its own boundary kind in the blocks and in the strips near block ends."""
     rng = np.random.default_rng(5)
     shape = (40, 36, 34)[: len(dims)]  # chunks of 16: blocks wide enough for the end strips
-    coords = {d: np.cumsum(rng.uniform(0.5, 1.5, n)) for d, n in zip(dims, shape)}
+    coords = {d: np.cumsum(rng.uniform(0.5, 1.5, n)) for d, n in zip(dims, shape, strict=True)}
     f = xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
-    kinds = dict(zip(dims, ["periodic", "one-sided", "fill"]))
+    kinds = dict(zip(dims, ["periodic", "one-sided", "fill"][: len(dims)], strict=True))
     period = {dims[0]: float(coords[dims[0]][-1] - coords[dims[0]][0]) + 1.0}
     lazy = f.chunk(16)
     for d in dims:
@@ -278,5 +278,5 @@ def test_distributed_local_cluster_gives_the_in_memory_result(tmp_path):
     want = [f.grad.partial("x", accuracy=4), f.grad.gradient(),
             f.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0),
             f.grad.gradient(accuracy=4)]
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-12)

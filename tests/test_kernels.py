@@ -417,7 +417,7 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
     terms = [(a, make_stencil((20, 30, 40)[a], uniform=a == 1, seed=a)) for a in range(3)]
     with ThreadPoolExecutor(4) as ex:
         results = list(ex.map(lambda f: apply_stencils(f, terms), fields))
-    for f, out in zip(fields, results):
+    for f, out in zip(fields, results, strict=True):
         for k, (a, st) in enumerate(terms):
             np.testing.assert_array_equal(out[k], ordered_reference(f, a, st))
 

@@ -35,7 +35,7 @@ def assert_same_result(actual: Any, expected: Any, rtol: float = RTOL) -> None:
     if isinstance(expected, tuple):
         assert isinstance(actual, tuple), f"numpy returns a tuple, fieldgrad returned {type(actual)}"
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             assert_same_result(a, e, rtol)
         return
     assert isinstance(actual, np.ndarray), f"expected an ndarray, got {type(actual)}"
@@ -302,7 +302,7 @@ def test_float32(edge_order: int) -> None:
     x = nonuniform_coord(7).astype(np.float32)
     expected = np.gradient(f, 1.0, x, edge_order=edge_order)
     actual = fieldgrad.gradient(f, 1.0, x, edge_order=edge_order)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype == np.float32
         assert_bitwise_close(a, e, rtol=2e-6)
 
@@ -327,7 +327,7 @@ def test_complex(dtype: type, edge_order: int) -> None:
     expected = np.gradient(f, 0.5, x, edge_order=edge_order)
     actual = fieldgrad.gradient(f, 0.5, x, edge_order=edge_order)
     rtol = 1e-13 if dtype is np.complex128 else 2e-6
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype
         assert_bitwise_close(a, e, rtol=rtol)
 
@@ -343,7 +343,7 @@ def test_masked_arrays(edge_order: int, uniform: bool) -> None:
     expected = np.gradient(f, *spacing, edge_order=edge_order)
     actual = fieldgrad.gradient(f, *spacing, edge_order=edge_order)
     assert isinstance(actual, tuple)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert isinstance(a, np.ma.MaskedArray) and isinstance(e, np.ma.MaskedArray)
         np.testing.assert_array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(e))
         assert_bitwise_close(a.compressed(), e.compressed())
@@ -369,7 +369,7 @@ def test_datetime64_edge_order_1_exact() -> None:
           + np.array([[0, 7, 100, 1001], [5, 13, 18, 999]]).astype("m8[s]"))
     expected = np.gradient(t2)
     actual = fieldgrad.gradient(t2)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype
         np.testing.assert_array_equal(a, e)
 
@@ -409,7 +409,7 @@ def test_dask_same_values_and_lazy(edge_order: int) -> None:
     actual = fieldgrad.gradient(d, 0.5, x, 2.0, edge_order=edge_order)
     expected = np.gradient(f, 0.5, x, 2.0, edge_order=edge_order)
     assert isinstance(actual, tuple) and len(actual) == 3
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert isinstance(a, dsa.Array)
         assert a.chunks == d.chunks
         assert a.dtype == e.dtype
@@ -434,7 +434,7 @@ def test_dask_is_not_computed_at_call_time() -> None:
 def test_dask_dtypes_match_numpy(dtype: str) -> None:
     f = (np.arange(24) % 7).reshape(4, 6).astype(dtype)
     d = dsa.from_array(f, chunks=(1, 2))
-    for a, e in zip(fieldgrad.gradient(d), np.gradient(f)):
+    for a, e in zip(fieldgrad.gradient(d), np.gradient(f), strict=True):
         assert a.dtype == e.dtype
         assert_bitwise_close(a.compute(), e, rtol=1e-6 if dtype == "float32" else RTOL)
 
@@ -443,7 +443,7 @@ def test_dask_one_point_chunks() -> None:
     f = smooth_field((7, 5), seed=12)
     d = dsa.from_array(f, chunks=1)
     for eo in (1, 2):
-        for a, e in zip(fieldgrad.gradient(d, edge_order=eo), np.gradient(f, edge_order=eo)):
+        for a, e in zip(fieldgrad.gradient(d, edge_order=eo), np.gradient(f, edge_order=eo), strict=True):
             assert_bitwise_close(a.compute(), e, rtol=1e-12)
 
 

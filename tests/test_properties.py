@@ -11,6 +11,7 @@ marked slow (``uv run pytest -m slow``, which CI runs after the default suite).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,7 @@ def partitions(draw: Any, n: int) -> tuple[int, ...]:
         return tuple([size] * (n // size) + ([n % size] if n % size else []))
     cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=n - 1))) if n > 1 else []
     bounds = [0, *cuts, n]
-    return tuple(b - a for a, b in zip(bounds[:-1], bounds[1:]))
+    return tuple(b - a for a, b in itertools.pairwise(bounds))
 
 
 def coordinate(draw: Any, n: int, kind: str, seed: int) -> np.ndarray:
@@ -218,7 +219,7 @@ def test_numpy_compat_dask_equals_numpy(data: Any) -> None:
     actual = fieldgrad.gradient(dsa.from_array(f, chunks=chunks), *spacing, edge_order=edge_order)
     if len(shape) == 1:
         expected, actual = [expected], [actual]
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert isinstance(a, dsa.Array)
         assert_close(a.compute(), e)
 

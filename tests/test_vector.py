@@ -12,7 +12,7 @@ import fieldgrad  # noqa: F401
 def grid3(nonuniform: bool = False) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(3)
     out = {}
-    for name, n in zip("xyz", (9, 11, 7)):
+    for name, n in zip("xyz", (9, 11, 7), strict=True):
         if nonuniform:
             out[name] = np.cumsum(rng.uniform(0.3, 1.0, n))
         else:

@@ -77,7 +77,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, order in zip(axes, (1, 2)):
+    for ax, order in zip(axes, (1, 2), strict=True):
         for name in methods:
             ax.semilogy(x, np.maximum(errors[name][order], 1e-17), ".-", label=name)
         ax.set_title(f"|error| of the derivative of order {order}")

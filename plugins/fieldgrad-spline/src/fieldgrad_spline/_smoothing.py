@@ -135,7 +135,7 @@ def gram_bands(u: np.ndarray, m: int) -> np.ndarray:
     norm = m / (u[m:] - u[:nb])  # B_i -> M_i (unit integral)
     design = design.multiply(norm[None, :]).tocsc()
     gram = (design.T.multiply(wq[None, :]) @ design).todia()
-    for off, diag in zip(gram.offsets, gram.data):
+    for off, diag in zip(gram.offsets, gram.data, strict=True):
         if 0 <= off < m:
             gb[: nb - off, off] = diag[off:nb]
     return gb

@@ -135,7 +135,7 @@ def main() -> None:
         if args.only:
             keep = set(args.only) | {k + " floor" for k in args.only} | {"in-memory"}
             ops = {k: v for k, v in ops.items() if k.split(":")[0] in keep}
-        for name, op in ops.items():  # verify / warm up (JIT, imports)
+        for op in ops.values():  # verify / warm up (JIT, imports)
             op()
         times = {k: [] for k in ops}
         loads = {k: [] for k in ops}

@@ -58,7 +58,7 @@ def lambert_case(n: int):
 
 
 def global_case(d: float = 0.25):
-    lat = np.linspace(90, -90, int(round(180 / d)) + 1)
+    lat = np.linspace(90, -90, round(180 / d) + 1)
     lon = np.arange(0, 360, d)
     LAT, LON = np.meshgrid(lat, lon, indexing="ij")
     u, v = wind_on(LAT, LON)

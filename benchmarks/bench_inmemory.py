@@ -417,13 +417,13 @@ def env_info() -> dict:
     for mod in ("numpy", "xarray", "numba", "dask"):
         try:
             info[mod] = __import__(mod).__version__
-        except Exception as e:  # pragma: no cover
+        except Exception as e:  # noqa: BLE001  # pragma: no cover - any import failure is reported, not fatal
             info[mod] = f"not importable ({type(e).__name__})"
     try:
         import numba
 
         info["numba_threads"] = numba.get_num_threads()
-    except Exception:  # pragma: no cover
+    except Exception:  # noqa: BLE001  # pragma: no cover - optional information
         pass
     try:
         info["git"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,

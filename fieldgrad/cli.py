@@ -236,8 +236,8 @@ def _build_parser() -> _Parser:
                      "fieldgrad gradient in.zarr --var V --dims x y --chunks x=256,y=256 --out grad.zarr"],
         "laplacian": ["fieldgrad laplacian era5.nc --var z --geometry sphere --out lap_z.nc",
                       "fieldgrad laplacian in.nc --var V --dims x y --boundary periodic --out lap.nc"],
-        "divergence": ["fieldgrad divergence era5.nc --var u v --dims longitude latitude --geometry sphere "
-                       "--out div.nc",
+        "divergence": [("fieldgrad divergence era5.nc --var u v --dims longitude latitude --geometry sphere "
+                        "--out div.nc"),
                        "fieldgrad divergence in.zarr --var Ex Ey --dims x y --out divE.zarr"],
         "curl": ["fieldgrad curl era5.nc --var u v --dims longitude latitude --geometry sphere --out vorticity.nc",
                  "fieldgrad curl in.zarr --var u v w --dims x y z --out curl.zarr"],
@@ -349,7 +349,7 @@ def open_input(path_text: str, chunks: dict[str, int | str] | None) -> Any:
             return xr.open_dataset(path, engine="h5netcdf", chunks=open_chunks)
     except CLIError:
         raise
-    except Exception as exc:  # any reader error means: not a file we can read
+    except Exception as exc:  # noqa: BLE001 - any reader error means: not a file we can read
         kind = "zarr store" if path.is_dir() else "netCDF file"
         raise CLIError(f"cannot read {path_text} as a {kind}: {_first_line(exc)}") from None
 
@@ -806,7 +806,7 @@ def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN slices and the like
                 delayed.compute(scheduler="threads", pool=pool)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
             failure.append(exc)
         finally:
             finished.set()
@@ -977,7 +977,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
         for name, description in methods.items():
             try:
                 m = registry.get_method(name)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a plugin may fail any way; listed as unavailable
                 rows.append((name, f"unavailable: {_first_line(exc)}", None))
                 continue
             caps = {

@@ -35,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -51,7 +51,7 @@ EARTH_RADIUS = 6.371e6  # metres, the Earth's mean radius
 GEOMETRIES = ("cartesian", "sphere", "projected")
 FRAMES = ("earth", "grid")
 
-Coef = Union[float, xr.DataArray]
+Coef = float | xr.DataArray
 
 
 class Differentiator:
@@ -1080,5 +1080,5 @@ def _read_crs(obj: xr.DataArray | xr.Dataset, crs: Any, pyproj: Any) -> tuple[An
     attrs = obj[name].attrs
     try:
         return pyproj.CRS.from_cf(attrs), f"grid_mapping variable {name!r}"
-    except Exception as err:  # pyproj raises CRSError, KeyError or ValueError for unreadable CF attributes
+    except Exception as err:  # noqa: BLE001 - pyproj raises CRSError, KeyError, ValueError... for unreadable CF
         raise ValueError(f"cannot read the projection of grid_mapping variable {name!r}: {err}") from None

@@ -161,7 +161,7 @@ def _distribution_name(ep: Any) -> str:
     try:
         dist = getattr(ep, "dist", None)
         return str(dist.name) if dist is not None else "<unknown distribution>"
-    except Exception:  # broken metadata
+    except Exception:  # noqa: BLE001 - broken metadata of a third-party distribution
         return "<unknown distribution>"
 
 
@@ -175,7 +175,7 @@ def _entry_points() -> dict[str, _Offer]:
     """
     try:
         eps = list(entry_points(group=GROUP))
-    except Exception as exc:  # unreadable metadata must not break fieldgrad
+    except Exception as exc:  # noqa: BLE001 - unreadable metadata must not break fieldgrad
         _warn_once("scan", f"could not scan the entry points {GROUP!r}: {type(exc).__name__}: {exc}")
         return {}
     found: dict[str, dict[tuple[str, str], Any]] = {}
@@ -381,8 +381,8 @@ def _summary(dist: str) -> str:
     try:
         from importlib.metadata import metadata
 
-        return metadata(dist).get("Summary") or f"plugin from {dist}"
-    except Exception:
+        return metadata(dist).get("Summary") or f"plugin from {dist}"  # type: ignore[attr-defined]  # an email Message
+    except Exception:  # noqa: BLE001 - broken metadata: a generic summary
         return f"plugin from {dist}"
 
 

@@ -123,7 +123,7 @@ def _pint_divide(field_units: str, per: Mapping[str, int]) -> str | None:
         for u, p in per.items():
             result = result / registry.Unit(u) ** p
         text = format(result, "cf")
-    except Exception:  # anything pint cannot read: offsets ("hours since ..."), scale factors, unknown names
+    except Exception:  # noqa: BLE001 - anything pint cannot read: offsets ("hours since ..."), scale factors, unknown names
         return None
     for old, new in _ASCII.items():
         text = text.replace(old, new)
@@ -144,7 +144,7 @@ def same_dimension(a: str, b: str) -> bool:
     if registry is not None:
         try:
             return bool(registry.Unit(a).dimensionality == registry.Unit(b).dimensionality)
-        except Exception:
+        except Exception:  # noqa: BLE001 - pint raises many types for unreadable units: not the same
             return False
     pa, pb = _parse(a), _parse(b)
     return pa is not None and pb is not None and {k: v for k, v in pa.items() if v} == {

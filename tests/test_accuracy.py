@@ -100,7 +100,7 @@ def test_exact_on_polynomials_2d_each_axis(p: int) -> None:
     """Along one axis of a 2-D field, the other axis is carried through untouched."""
     x, y = grid("irregular", 20, seed=1), grid("uniform", 13)
     fx, dfx = poly_case(p, x, 1, seed=1)
-    gy, dgy = poly_case(p, y, 2, seed=2)
+    _, dgy = poly_case(p, y, 2, seed=2)
     gy_val, _ = poly_case(p, y, 1, seed=2)
     da = xr.DataArray(np.outer(fx, gy_val), dims=("x", "y"), coords={"x": x, "y": y})
     np.testing.assert_allclose(da.grad.partial("x", accuracy=p).values, np.outer(dfx, gy_val), atol=1e-9)
@@ -292,7 +292,7 @@ def test_periodic_convergence(p: int, order: int, uniform: bool) -> None:
 
 def test_periodic_uniform_with_matching_period_and_decreasing() -> None:
     x = periodic_grid(20, True)
-    f, df, _ = periodic_f(x)
+    f, _, _ = periodic_f(x)
     a = d1(f, x, boundary="periodic", accuracy=4)
     b = d1(f, x, boundary="periodic", accuracy=4, period=2 * np.pi)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

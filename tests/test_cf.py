@@ -164,7 +164,7 @@ def test_unknown_datetime_unit_lists_the_valid_ones(unit: str) -> None:
 
 def test_datetime_unit_without_a_time_dim_is_an_error() -> None:
     t = era5_like()["t"]
-    with pytest.raises(ValueError, match="datetime_unit='s'.*none of the dims.*level"):
+    with pytest.raises(ValueError, match=r"datetime_unit='s'.*none of the dims.*level"):
         t.grad.partial("level", datetime_unit="s")
     with pytest.raises(ValueError, match="datetime"):
         t.grad.gradient(["latitude", "longitude"], datetime_unit="h")
@@ -199,7 +199,7 @@ def era5_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _all_units_parse(ds: xr.Dataset) -> None:
-    for name, var in ds.variables.items():
+    for var in ds.variables.values():
         if "units" in var.attrs and var.dtype.kind not in "mM":
             pint_units(var.attrs["units"])  # raises if a CF reader cannot parse it
     ds.pint.quantify(unit_registry=cf_units)  # pint-xarray with the CF registry, every variable at once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import dask
 import dask.array as da
@@ -24,7 +25,7 @@ class _Recorder(fieldgrad.DerivativeMethod):
     boundaries = ("one-sided",)
     max_order = 1
     k: int | None = 2
-    calls: list[tuple[int, int]] = []
+    calls: ClassVar[list[tuple[int, int]]] = []  # per subclass (see recorder), shared by its instances
     _lock = threading.Lock()
 
     def halo(self, order, **options):

@@ -245,7 +245,7 @@ def test_uv_run_interrupted(slow_setup: Path, tmp_path: Path, sig: signal.Signal
     before = write_previous(out)
     proc, marker = start([uv, "run", "--no-sync", "fieldgrad"], slow_setup, "compute", tmp_path, "--out", str(out),
                          "--overwrite", cwd=ROOT)
-    stdout, stderr, elapsed = interrupt(proc, marker, sig, "once", target)
+    _, stderr, elapsed = interrupt(proc, marker, sig, "once", target)
     assert proc.returncode == cli.EXIT_STATUS[sig], stderr
     assert elapsed <= 2.0, elapsed
     assert "Traceback" not in stderr, stderr

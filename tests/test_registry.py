@@ -271,8 +271,8 @@ def test_missing_module_is_warned_once_when_listing(reg: Registry) -> None:
 @pytest.mark.parametrize(("source", "why"), [
     ("class Method:\n    name = 'badcls'\n", "subclass of fieldgrad.DerivativeMethod"),
     (GOOD_PLUGIN.format(cls="Method", name="othername", description="d"), "names must match"),
-    ("import fieldgrad\nclass Method(fieldgrad.DerivativeMethod):\n    name = 'badcls'\n"
-     "    def halo(self, order, **kw):\n        return 1\n", "must implement derivative"),
+    (("import fieldgrad\nclass Method(fieldgrad.DerivativeMethod):\n    name = 'badcls'\n"
+      "    def halo(self, order, **kw):\n        return 1\n"), "must implement derivative"),
     (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")
      + "    def __init__(self, needed):\n        pass\n", "cannot be instantiated"),
     (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")

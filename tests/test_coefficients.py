@@ -144,7 +144,7 @@ def test_uniform_weights_cached_and_read_only() -> None:
     b = uniform_weights((-1, 0, 1), 0.0, 1)
     assert a is b
     assert not a.flags.writeable
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         a[0] = 1.0
 
 

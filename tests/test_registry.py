@@ -304,7 +304,7 @@ def test_entry_point_scan_failure_does_not_break_listing(reg: Registry, monkeypa
 def test_refresh_after_fixing_a_plugin(reg: Registry) -> None:
     mod = reg.module("raise ImportError('not yet')\n")
     reg.add("fixme", f"{mod}:Method", "fix-dist")
-    with pytest.warns(FieldgradPluginWarning), pytest.raises(ValueError):
+    with pytest.warns(FieldgradPluginWarning), pytest.raises(ValueError, match="not yet"):
         fieldgrad.get_method("fixme")
     sys.modules.pop(mod, None)
     (reg.tmp / f"{mod}.py").write_text(GOOD_PLUGIN.format(cls="Method", name="fixme", description="d"))

@@ -206,8 +206,9 @@ def test_bad_vector_inputs():
     F = xr.DataArray(np.zeros((2, 5, 5)), dims=("component", "x", "y"), coords={"component": ["x", "q"]})
     with pytest.raises(ValueError, match="'q'"):
         F.grad.divergence()
-    G = xr.DataArray(np.zeros((4, 5)), dims=("component", "x"), coords={"component": list("abcd")})
-    with pytest.raises(ValueError):
+    # four components on four dims: the refusal is about the count (the field is otherwise valid)
+    G = xr.DataArray(np.zeros((4, 5, 5, 5, 5)), dims=("component", *"abcd"), coords={"component": list("abcd")})
+    with pytest.raises(ValueError, match="curl needs 2 or 3 components, got 4"):
         G.grad.curl()
     with pytest.raises(ValueError, match="geometry"):
         f.grad.laplacian(geometry="torus")

@@ -375,7 +375,7 @@ class Metric:
         east, north = self.handed[:2]
         i = self.grid_frame[0]
         gx, gy = self.entry(east, i), self.entry(north, i)
-        norm = np.hypot(gx, gy)
+        norm = cast(Coef, np.hypot(gx, gy))  # a DataArray for DataArray entries
         return safe_div(gx, norm), safe_div(gy, norm)
 
     def to_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
@@ -383,14 +383,14 @@ class Metric:
         if self.grid_frame is None:  # the frame is the grid's already (flat, 1-D coordinates, projections)
             return dict(parts)
         east, north = self.handed[:2]
-        return self._rotated(parts, (east, north), self.grid_frame or (east, north), -1.0)
+        return self._rotated(parts, (east, north), self.grid_frame, -1.0)
 
     def from_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """Grid-relative ``(i, j)`` components -> the (east, north) frame; other components kept."""
         if self.grid_frame is None:
             return dict(parts)
         east, north = self.handed[:2]
-        return self._rotated(parts, self.grid_frame or (east, north), (east, north), 1.0)
+        return self._rotated(parts, self.grid_frame, (east, north), 1.0)
 
     def _rotated(self, parts: Mapping[str, Any], source: tuple[str, str], target: tuple[str, str],
                  turn: float) -> dict[str, Any]:
@@ -442,7 +442,7 @@ def safe_div(a: Any, b: Coef) -> Any:
 
 # ----------------------------------------------------------------------------- finding the axes
 
-def _units_of(var: xr.DataArray) -> str:
+def _units_of(var: xr.DataArray | xr.Variable) -> str:
     if is_pint(var.data):
         return str(var.data.units).lower()
     return str(var.attrs.get("units", "")).strip().lower()
@@ -577,6 +577,7 @@ def horizontal_dims(obj: xr.DataArray | xr.Dataset, geometry: str, latitude: Has
     >>> horizontal_dims(ds, "sphere")
     ['la', 'lo']
     """
+    names: tuple[Hashable, ...]
     if geometry == "sphere":
         names = lat_lon_coords(obj, latitude, longitude)
     elif geometry == "projected":
@@ -895,7 +896,9 @@ def _latitude_terms(obj: xr.DataArray | xr.Dataset, lat: Hashable, to_rad: float
     return phi, np.where(pole, 0.0, np.cos(phi)), pole
 
 
-def _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lon_to_rad, radius, diff, boundary):
+def _sphere_1d(obj: xr.DataArray | xr.Dataset, keys: list[Hashable], lat: Hashable, lon: Hashable,
+               lat_var: xr.DataArray, lon_var: xr.DataArray, phi: np.ndarray, cos: np.ndarray, pole: np.ndarray,
+               to_rad: float, lon_to_rad: float, radius: float, diff: Diff, boundary: Any) -> Metric:
     lat_dim, lon_dim = lat_var.dims[0], lon_var.dims[0]
     if lat_dim == lon_dim:
         raise ValueError(f"latitude {str(lat)!r} and longitude {str(lon)!r} lie along the same dim {lat_dim!r}")
@@ -957,7 +960,8 @@ def _polar_caps(lat_dim: Hashable, lon_dim: Hashable, phi: np.ndarray, cos: np.n
     return PolarCaps(lat=lat_dim, lon=lon_dim, radius=radius, to_radians=to_rad, poles=tuple(poles))
 
 
-def _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff):
+def _sphere_2d(obj: xr.DataArray | xr.Dataset, keys: list[Hashable], lat: Hashable, lon: Hashable,
+               lat_var: xr.DataArray, to_rad: float, lon_to_rad: float, radius: float, diff: Diff) -> Metric:
     grid_dims = lat_var.dims
     if set(obj.coords[lon].dims) != set(grid_dims):
         raise ValueError(f"latitude {str(lat)!r} and longitude {str(lon)!r} must have the same dims, got "
@@ -967,7 +971,7 @@ def _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff):
     key = ("sphere 2-D", _digest(_coord_values(obj, lat)), _digest(_coord_values(obj, lon)), qs, dim_digests,
            to_rad, lon_to_rad, radius, diff.key(), tuple(_boundary_of(diff, d) for d in grid_dims))
 
-    def compute() -> tuple[dict[tuple[str, str], Coef], np.ndarray]:
+    def compute() -> tuple[dict[tuple[str, str], Coef], np.ndarray, Coef, Any]:
         _, cos, pole = _latitude_terms(obj, lat, to_rad)
         dphi = _grid_derivatives(obj, lat, diff)
         dlam = _grid_derivatives(obj, lon, diff, periodic_angle=2 * np.pi / lon_to_rad)

@@ -243,7 +243,7 @@ def split_pint(data: Any) -> tuple[Any, Any]:
     """``(magnitude, units)`` of pint data, directly or inside dask; ``(data, None)`` otherwise."""
     if is_pint(data):
         return data.magnitude, data.units
-    meta = getattr(data, "_meta", None)
+    meta: Any = getattr(data, "_meta", None)
     if is_pint(meta):  # dask wrapping pint (quantified, then chunked)
         return data.map_blocks(lambda block: block.magnitude, dtype=data.dtype, meta=meta.magnitude), meta.units
     return data, None

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -290,7 +290,8 @@ def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs:
                          f"along one direction; got {orders}: use hessian() for second derivatives")
     key = next(iter(orders))
     if isinstance(obj, xr.Dataset):
-        return calculus.map_variables(obj, [key], lambda var, name: partial(var, key, **kwargs).rename(name))
+        return calculus.map_variables(
+            obj, [key], lambda var, name: cast(xr.DataArray, partial(var, key, **kwargs)).rename(name))
     dims = None
     if two_d:
         partners = [c for c, v in obj.coords.items() if v.ndim == 2 and v.dims == obj.coords[key].dims]
@@ -339,7 +340,8 @@ def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     if component_dim in field.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
     if call.flat:
-        return calculus.gradient(field, list(call.metric.dims), component_dim=component_dim, **call.diff.common)
+        return cast(xr.DataArray, calculus.gradient(field, list(call.metric.dims), component_dim=component_dim,
+                                                    **call.diff.common))
     parts = _gradient_parts(call, call.field)
     if call.frame == "grid":
         parts = call.metric.to_grid(parts)
@@ -567,7 +569,7 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
         cov = {}
         for q in qs:
             for r in qs:
-                total = cache[q, r]
+                total: Any = cache[q, r]
                 for k in qs:
                     if (k, q, r) in gamma:
                         total = sub(total, mul(first[k], gamma[k, q, r]))
@@ -577,7 +579,7 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
         for a in metric.labels:
             row = {}
             for b in metric.labels:
-                total: Any = 0.0
+                total = 0.0
                 for q in qs:
                     for r in qs:
                         coef = mul(inv.get((q, a), 0.0), inv.get((r, b), 0.0))
@@ -620,7 +622,8 @@ def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     name = prefixed_name("jacobian", field.name)
     if call.flat:
         keys_ = list(metric.dims) if keys is None else [str(k) for k in keys]
-        parts, rows = [], {}
+        parts: list[xr.DataArray] = []
+        rows: dict[str, Any] = {}
         for label, comp in comps.items():
             row = {d: call.diff(comp, d) for d in keys_}
             parts += list(row.values())
@@ -660,7 +663,7 @@ def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
                 if (k, q, m) in gamma:
                     total = add(total, mul(contra[m], gamma[k, q, m]))
             nabla[k, q] = total
-    rows: dict[str, dict[str, Any]] = {}
+    rows = {}
     for a in metric.labels:
         row = {}
         for b in metric.labels:
@@ -747,7 +750,7 @@ def _with_units(field: xr.DataArray, keys: Iterable[str]) -> xr.DataArray:
     coord_units = {field[d].attrs.get("units") if d in field.coords else None for d in keys}
     units = None
     if len(coord_units) == 1 and None not in coord_units and "units" in field.attrs:
-        units = divide_units(field.attrs["units"], {coord_units.pop(): 1})
+        units = divide_units(field.attrs["units"], {str(coord_units.pop()): 1})
     return xr.DataArray(0.0, attrs={"units": units} if units is not None else {})
 
 
@@ -804,11 +807,11 @@ def along(field: xr.DataArray, path: Mapping[Hashable, Any], *, interp: str = "l
 
     edge = 2 if tau.size > 2 else 1
     velocity = {d: np_gradient(pts[d], tau, edge_order=edge) for d in dims}
-    at = {calculus.dim_of(field, d): xr.DataArray(pts[d], dims=path_dim) for d in dims}
+    at = {calculus.dim_of(field, d): xr.DataArray(pts[d], dims=(path_dim,)) for d in dims}
     d = call.diff.first(call.field, metric.dims)
     rate: Any = 0.0
     for q in metric.dims:
-        rate = add(rate, d[q].interp(at, method=interp) * xr.DataArray(velocity[q], dims=path_dim))
+        rate = add(rate, d[q].interp(at, method=interp) * xr.DataArray(velocity[q], dims=(path_dim,)))
     if metric.flat:
         speed = np.sqrt(sum(v**2 for v in velocity.values()))
         s = tau
@@ -818,16 +821,16 @@ def along(field: xr.DataArray, path: Mapping[Hashable, Any], *, interp: str = "l
         for a in metric.labels:
             total: Any = 0.0
             for q in metric.dims:
-                g = metric.entry(a, q)
+                g: Any = metric.entry(a, q)
                 if isinstance(g, xr.DataArray):
                     g = g.assign_coords({k: v for k, v in coords.items() if v.dims[0] in g.dims})
                     g = g.interp({k: v for k, v in at.items() if k in g.dims}, method=interp)
-                    g = np.asarray(g.broadcast_like(xr.DataArray(tau, dims=path_dim)).values)
+                    g = np.asarray(g.broadcast_like(xr.DataArray(tau, dims=(path_dim,))).values)
                 total = total + np.asarray(g) * velocity[q]
             phys[a] = total
         speed = np.sqrt(sum(v**2 for v in phys.values()))
         s = np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * np.diff(tau))])
-    out = (rate / xr.DataArray(speed, dims=path_dim)).assign_coords({path_dim: s})
+    out = (rate / xr.DataArray(speed, dims=(path_dim,))).assign_coords({path_dim: s})
     name = f"d{field.name}_d{path_dim}" if field.name is not None else None
     return call.finish(out, field, name, f"rate of change of {_base(field)} along the path", metric.labels, 1,
                        [_with_units(field, dims)])

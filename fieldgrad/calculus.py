@@ -106,7 +106,7 @@ def map_variables(ds: xr.Dataset, keys: Iterable[Hashable],
     return out
 
 
-def is_time_coord(coord: xr.DataArray) -> bool:
+def is_time_coord(coord: xr.DataArray | xr.Variable) -> bool:
     """Whether a coordinate holds datetimes or cftime dates (counted in a ``datetime_unit``).
 
     Examples
@@ -187,14 +187,14 @@ class _Prepared:
 
     def units(self, orders: Mapping[Hashable, int]) -> str | None:
         """attrs units of a derivative, when the field's and every coordinate's are known."""
-        per = {}
+        per: dict[str, int] = {}
         for key, o in orders.items():
             u = self.coord_units.get(key)
             if u is None or self.field_units is None:
                 return None
             if o:
                 per[u] = per.get(u, 0) + o
-        return divide_units(self.field_units, per) if per else self.field_units
+        return divide_units(self.field_units, per) if per and self.field_units is not None else self.field_units
 
     def wrap_data(self, result: Any, orders: Mapping[Hashable, int]) -> Any:
         if self.pint_units is None:
@@ -341,7 +341,7 @@ def gradient(
     >>> g.sel(component="x", y=0).values
     array([ 0.,  4.,  8., 12.])
     """
-    keys = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
+    keys: list[Hashable] = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
     datetime_unit = _check_datetime_unit(obj, keys, datetime_unit)
     common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
                   period=period, datetime_unit=datetime_unit, options=options)

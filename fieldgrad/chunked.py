@@ -193,11 +193,12 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
     for side, spans in sides.items():
         name = f"halo-{side}-{tokenize(x.name, axis, spans)}"
         pieces = [_pieces(bounds, start, stop) for start, stop in spans]
-        graph = {}
+        graph: dict[Any, Any] = {}
         for index in np.ndindex(*x.numblocks):
             cut = pieces[index[axis]]
             keys = [(x.name, *index[:axis], c, *index[axis + 1:]) for c, _, _ in cut]
-            graph[(name, *index)] = (_cut, axis, keys, [(a, b) for _, a, b in cut])
+            key = (name, *index)
+            graph[key] = (_cut, axis, keys, [(a, b) for _, a, b in cut])
         chunks = x.chunks[:axis] + (tuple(b - a for a, b in spans),) + x.chunks[axis + 1:]
         layers = HighLevelGraph.from_collections(name, graph, dependencies=[x])
         out.append(da.Array(layers, name, chunks, meta=meta_from_array(x)))
@@ -256,7 +257,8 @@ def _strip_width(halo: int, min_points: int) -> int:
     return halo + max(halo, min_points)
 
 
-def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int, int], axis: int):
+def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int, int], axis: int
+                ) -> tuple[np.ndarray, np.ndarray]:
     """The slabs with the placeholder point of a side that borrows nothing dropped (see :func:`halo_slabs`)."""
     _, _, n_left, n_right = extent
     return _slice(left, axis, 0, n_left), _slice(right, axis, 0, n_right)
@@ -265,6 +267,7 @@ def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int
 def _differentiate_block(block: np.ndarray, left: np.ndarray, right: np.ndarray, *, setup: AxisSetup,
                          axis: int, order: int, block_id: tuple[int, ...] | None = None) -> np.ndarray:
     """One block's derivative along ``axis``, from the block and its two halo slabs."""
+    assert block_id is not None  # dask's map_blocks passes it
     b = block_id[axis]
     coord, plan, halo, min_points = setup.coords[b], setup.plan, setup.halo, setup.min_points
     left, right = _trim_slabs(left, right, setup.extents[b], axis)
@@ -306,6 +309,7 @@ def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int,
                 plan: Plan) -> tuple[AxisSetup, Any, Any]:
     """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
     halo = plan.halo(coord, axis, order)
+    assert halo is not None  # a method without a finite halo is differentiated whole-axis (_whole_axis)
     periodic = plan.boundary_of(axis) == "periodic"
     # a periodic block carries its wrap in the halos and is differentiated with one-sided ends
     block_plan = _with_boundary(plan, axis, "one-sided") if periodic else plan
@@ -341,6 +345,7 @@ def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, i
 def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetup], axes: list[int],
                     block_id: tuple[int, ...] | None = None) -> np.ndarray:
     """All first derivatives of one block: one fused pass over the block, then the thin end strips."""
+    assert block_id is not None  # dask's map_blocks passes it
     block_id = block_id[1:]  # the output's leading (component) axis is new
     small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups, strict=True))
     with serial_kernels():

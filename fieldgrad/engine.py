@@ -206,7 +206,7 @@ def derivative_along(values: np.ndarray, coord: AxisCoord, axis: int, order: int
     return _along(values, coord, axis, order, plan, kind, omit)
 
 
-def _along(values, coord, axis, order, plan, kind, omit):
+def _along(values: Any, coord: AxisCoord, axis: int, order: int, plan: Plan, kind: str, omit: bool) -> Any:
     kw = plan.method_kwargs(coord, axis, boundary=kind)
     if omit:
         return _omit_nan_runs(values, coord, axis, order, plan, kw)
@@ -225,14 +225,15 @@ def _fill_edges(out: Any, axis: int, width: int, fill_value: float) -> Any:
         shape = [1] * out.ndim
         shape[axis] = n
         return da.where(edge.reshape(shape), np.asarray(fill_value, dtype=out.dtype), out)
-    idx = [slice(None)] * out.ndim
+    idx: list[Any] = [slice(None)] * out.ndim
     idx[axis] = edge
     out[tuple(idx)] = fill_value
     return out
 
 
-def _periodic_by_padding(values, coord, axis, order, plan):
+def _periodic_by_padding(values: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> Any:
     h = plan.halo(coord, axis, order)
+    assert h is not None  # check_axis refuses an emulated boundary without a finite halo
     n = values.shape[axis]
     idx = np.arange(-h, n + h) % n
     padded = np.take(as_float(values), idx, axis=axis)
@@ -245,7 +246,7 @@ def _with_boundary(plan: Plan, axis: int, kind: str) -> Plan:
     return Plan(plan.method, plan.options, {**plan.boundary, axis: kind}, plan.nan_policy, plan.fill_value)
 
 
-def _omit_nan_runs(values, coord, axis, order, plan, kw):
+def _omit_nan_runs(values: Any, coord: AxisCoord, axis: int, order: int, plan: Plan, kw: dict[str, Any]) -> Any:
     """Differentiate each NaN-free run along ``axis`` as a domain of its own.
 
     Lines without NaN are done in one call; the runs of the other lines are grouped by their

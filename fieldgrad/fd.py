@@ -79,7 +79,7 @@ class FiniteDifference(DerivativeMethod):
 
     def _stencil(self, coord: np.ndarray, order: int, *, accuracy: int = 2, edge_order: int | None = None,
                  boundary: str = "one-sided", fill_value: float = np.nan, period: float | None = None,
-                 nan_policy: str = "propagate", spacing: float | str | None = "auto", **options: Any):
+                 nan_policy: str = "propagate", spacing: float | str | None = "auto", **options: Any) -> Any:
         n = coord.shape[0]
         edge_order = edge_order or accuracy
         if nan_policy == "omit" and boundary == "one-sided":

@@ -94,7 +94,7 @@ _u = np.uint64  # an unsigned index: numba emits no negative-index wrap-around (
 _HEADER = _NI + 1 + _NF + 1
 
 
-def _run(f, out, itab, ftab, block, task0, task1):  # pragma: no cover - compiled
+def _run(f: Any, out: Any, itab: Any, ftab: Any, block: int, task0: int, task1: int) -> None:  # pragma: no cover - compiled
     """Tasks ``task0 <= task < task1``: task ``t * nblk + b`` is columns ``[b*block, (b+1)*block)``
     of row ``t`` of every output. ``f`` is (rows, length), ``out`` (K, rows, length).
 
@@ -327,6 +327,7 @@ class _Holder:
     gone), its finalizer hands the buffer back."""
 
     __slots__ = ("__array_interface__", "__weakref__")
+    __array_interface__: dict[str, Any]
 
 
 class _BufferCache:
@@ -463,7 +464,7 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
         nnz += st.edge_idx.shape[0]
     edge_ptr.append(np.array([nnz]))
     cat = np.concatenate
-    ints = [kind, stride, nax, lo, hi, off_ptr, cat(offsets), w_ptr, uniform, rm_ptr, cat(row_map), er_ptr,
+    ints: list[Any] = [kind, stride, nax, lo, hi, off_ptr, cat(offsets), w_ptr, uniform, rm_ptr, cat(row_map), er_ptr,
             cat(edge_rows), cat(edge_ptr), cat(edge_idx)]
     floats = [cat(weights), cat(edge_w), cat(edge_const)]
     sizes = [len(x) for x in ints]

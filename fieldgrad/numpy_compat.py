@@ -118,7 +118,7 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
     check_known_shape(f)
     if isinstance(f, np.ma.MaskedArray):
         # values from the filled data; a point is masked where its stencil touches a masked one
-        args = dict(axis=axis, edge_order=edge_order)
+        args: dict[str, Any] = dict(axis=axis, edge_order=edge_order)
         data = gradient(np.ma.getdata(f), *varargs, **args)
         touched = gradient(np.where(np.ma.getmaskarray(f), np.nan, 0.0), *varargs, **args)
         if isinstance(data, tuple):

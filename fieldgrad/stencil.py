@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def _uniform_stencil(n: int, h: float, order: int, accuracy: int, edge_order: in
 def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accuracy: int, edge_order: int,
              boundary: str, fill_value: float) -> AxisStencil:
     """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None."""
-    x = coord.values if coord is not None else None
+    x: Any = coord.values if coord is not None else None  # None when uniform (h given)
     periodic = boundary == "periodic"
     uniform = h is not None
     need = minimum_points(order, accuracy, edge_order, boundary, uniform=uniform)
@@ -179,7 +180,7 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
     lo, hi = min(r, n), max(n - r, min(r, n))
 
     if uniform:
-        w = uniform_weights(tuple(offsets.tolist()), 0.0, order) / h**order
+        w = uniform_weights(tuple(offsets.tolist()), 0.0, order) / h**order  # type: ignore[operator]
         keep = w != 0
         offsets, weights = offsets[keep], w[keep][:, None].copy()
     else:
@@ -192,9 +193,10 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
     if periodic:
         idx = rows[:, None] + np.arange(-r, r + 1)
         if uniform:
-            w = np.broadcast_to(uniform_weights(tuple(range(-r, r + 1)), 0.0, order) / h**order, idx.shape)
+            w = np.broadcast_to(uniform_weights(tuple(range(-r, r + 1)), 0.0, order) / h**order,  # type: ignore[operator]
+                                idx.shape)
         else:
-            nodes = coord.periodic_extension(-r, n + r).values[idx + r]
+            nodes = coord.periodic_extension(-r, n + r).values[idx + r]  # type: ignore[union-attr]
             w = fornberg_weights(nodes, x[rows], order)
         return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]))
     if boundary == "fill":
@@ -214,7 +216,8 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
     return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]))
 
 
-def _with_edges(n, lo, hi, offsets, weights, rows, idx, w, const) -> AxisStencil:
+def _with_edges(n: int, lo: int, hi: int, offsets: np.ndarray, weights: np.ndarray, rows: np.ndarray, idx: Any,
+                w: Any, const: np.ndarray) -> AxisStencil:
     """Pack per-row (index, weight) tables into compressed rows, dropping zero weights."""
     idx = np.asarray(idx, dtype=np.int64).reshape(rows.shape[0], -1)
     w = np.asarray(w, dtype=np.float64).reshape(rows.shape[0], -1)

@@ -57,7 +57,7 @@ def _check_smoothing(smoothing: Any, degree: int) -> float | str | None:
         if smoothing != "auto":
             raise ValueError(f"smoothing must be 'auto', None or a penalty >= 0, got {smoothing!r}")
     elif (isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real)
-          or not np.isfinite(smoothing) or smoothing < 0):
+          or not np.isfinite(float(smoothing)) or smoothing < 0):
         raise ValueError(f"smoothing must be 'auto', None or a finite penalty >= 0, got {smoothing!r}")
     if degree % 2 == 0:
         raise ValueError(f"smoothing splines have an odd degree (1, 3 or 5), got degree={degree}; "

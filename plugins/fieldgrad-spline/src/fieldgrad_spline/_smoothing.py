@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from math import factorial
+from typing import Any
 
 import numba
 import numpy as np
@@ -42,7 +43,7 @@ __all__ = ["BLOCK", "PenaltySystem", "fit_auto", "fit_fixed", "lambda_grid", "pe
 
 BLOCK = 64  # lines per block
 GOLDEN = 0.3819660112501051  # 2 - golden ratio
-_JIT = dict(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+_JIT: dict[str, Any] = dict(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 
 
 class PenaltySystem:

@@ -33,14 +33,16 @@ SIZES = [(50, 50), (100, 100), (500, 500), (2000, 2000), (64, 64, 64), (256, 256
 
 
 def field(shape: tuple[int, ...]) -> xr.DataArray:
-    dims = ["z", "y", "x"][-len(shape):]
+    dims = ["z", "y", "x"][-len(shape) :]
     coords = {d: np.arange(n) * 0.5 for d, n in zip(dims, shape, strict=True)}
     rng = np.random.default_rng(0)
     return xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
 
 
 def sweep(rounds: int) -> None:
-    print(f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | {'drop-in: fg / numpy':>30} | load")
+    print(
+        f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | {'drop-in: fg / numpy':>30} | load"
+    )
     for shape in SIZES:
         da = field(shape)
         a = da.values
@@ -66,8 +68,10 @@ def sweep(rounds: int) -> None:
             return f"{med[f] * 1e3:8.2f} / {med[r] * 1e3:8.2f} ms ({med[r] / med[f]:5.2f}x)"
 
         name = "×".join(map(str, shape))
-        print(f"{name:>14} | {pair('fg gradient', 'xr gradient'):>30} | {pair('fg partial', 'xr partial'):>30} | "
-              f"{pair('fg drop-in', 'np gradient'):>30} | {load:.0%}")
+        print(
+            f"{name:>14} | {pair('fg gradient', 'xr gradient'):>30} | {pair('fg partial', 'xr partial'):>30} | "
+            f"{pair('fg drop-in', 'np gradient'):>30} | {load:.0%}"
+        )
     print("(x: anchor time / fieldgrad time; > 1 means fieldgrad is faster)")
 
 
@@ -91,16 +95,21 @@ print(f"{{t1 - t0:.3f}} {{t2 - t1:.3f}} {{t3 - t2:.3f}}")
 
 
 def cold() -> None:
-    print("\nfirst call in a fresh process, 200×300 field (s): import numpy+xarray | make the field "
-          "(+ import fieldgrad) | first call")
+    print(
+        "\nfirst call in a fresh process, 200×300 field (s): import numpy+xarray | make the field "
+        "(+ import fieldgrad) | first call"
+    )
     with tempfile.TemporaryDirectory() as empty:
-        runs = [("xarray differentiate", False, {}),
-                ("fieldgrad, empty numba cache", True, {"NUMBA_CACHE_DIR": empty}),
-                ("fieldgrad, filled numba cache", True, {"NUMBA_CACHE_DIR": empty})]
+        runs = [
+            ("xarray differentiate", False, {}),
+            ("fieldgrad, empty numba cache", True, {"NUMBA_CACHE_DIR": empty}),
+            ("fieldgrad, filled numba cache", True, {"NUMBA_CACHE_DIR": empty}),
+        ]
         for label, use_fg, env in runs:
             code = _COLD.format(fieldgrad=use_fg)
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 env={**os.environ, **env}, check=True).stdout.split()
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, check=True
+            ).stdout.split()
             print(f"  {label:32s} {out[0]:>7} {out[1]:>7} {out[2]:>7}")
 
 

@@ -55,15 +55,17 @@ def _orders(spec: DerivativeSpec, order: int) -> dict[Hashable, int]:
     return orders
 
 
-def _per_dim(obj: xr.DataArray | xr.Dataset, value: Any, keys: Iterable[Hashable], name: str,
-             default: Any) -> dict[Hashable, Any]:
+def _per_dim(
+    obj: xr.DataArray | xr.Dataset, value: Any, keys: Iterable[Hashable], name: str, default: Any
+) -> dict[Hashable, Any]:
     """A keyword given once for all dims, or as a {dim: value} mapping (other dims: ``default``)."""
     keys = list(keys)
     if isinstance(value, Mapping):
         for k in value:
             if k not in obj.dims and k not in obj.coords:
-                raise ValueError(f"{name} names {k!r}, which is not a dimension; available dims: "
-                                 f"{[str(d) for d in obj.dims]}")
+                raise ValueError(
+                    f"{name} names {k!r}, which is not a dimension; available dims: {[str(d) for d in obj.dims]}"
+                )
         return {k: value.get(k, default) for k in keys}
     return dict.fromkeys(keys, value)
 
@@ -83,8 +85,9 @@ def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
     raise ValueError(f"unknown dimension {key!r}; available dims: {[str(d) for d in obj.dims]}")
 
 
-def map_variables(ds: xr.Dataset, keys: Iterable[Hashable],
-                  func: Callable[[xr.DataArray, Hashable], xr.DataArray]) -> xr.Dataset:
+def map_variables(
+    ds: xr.Dataset, keys: Iterable[Hashable], func: Callable[[xr.DataArray, Hashable], xr.DataArray]
+) -> xr.Dataset:
     """Apply ``func(variable, name)`` to every data variable that has all the dims of ``keys``.
 
     ``keys`` are dims or coordinates (a 2-D coordinate stands for its two dims). The others are
@@ -127,13 +130,16 @@ def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable
     keys = list(keys)
     names = [k if k in obj.coords else dim_of(obj, k) for k in keys]
     if not any(n in obj.coords and is_time_coord(obj.coords[n]) for n in names):
-        raise ValueError(f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
-                         f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate")
+        raise ValueError(
+            f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
+            f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate"
+        )
     return code
 
 
-def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
-           datetime_unit: str | None) -> tuple[AxisCoord, str | None]:
+def _coord(
+    obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None, datetime_unit: str | None
+) -> tuple[AxisCoord, str | None]:
     """Validated positions along ``key`` and their units (None if unknown)."""
     dim = dim_of(obj, key)
     if key in obj.coords:
@@ -160,9 +166,20 @@ def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
 class _Prepared:
     """The arrays and labels of one call, resolved and validated before anything is computed."""
 
-    def __init__(self, da: xr.DataArray, keys: list[Hashable], orders: Mapping[Hashable, int], *,
-                 method: Any, boundary: Any, nan_policy: str, fill_value: float, period: Any,
-                 datetime_unit: str | None, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        da: xr.DataArray,
+        keys: list[Hashable],
+        orders: Mapping[Hashable, int],
+        *,
+        method: Any,
+        boundary: Any,
+        nan_policy: str,
+        fill_value: float,
+        period: Any,
+        datetime_unit: str | None,
+        options: dict[str, Any],
+    ) -> None:
         dims = [dim_of(da, k) for k in keys]
         if len(set(dims)) != len(dims):
             raise ValueError(f"{keys} name the same dimension more than once")
@@ -174,9 +191,13 @@ class _Prepared:
         for key, axis in zip(keys, self.axes, strict=True):
             self.coords[axis], self.coord_units[key] = _coord(da, key, periods[key], datetime_unit)
         self.plan = engine.make_plan(
-            method, tuple(sorted(set(orders.values()))),
+            method,
+            tuple(sorted(set(orders.values()))),
             boundary={a: boundaries[k] for k, a in zip(keys, self.axes, strict=True)},
-            nan_policy=nan_policy, fill_value=fill_value, **options)
+            nan_policy=nan_policy,
+            fill_value=fill_value,
+            **options,
+        )
         self.field_units = da.attrs.get("units")
         data, self.pint_units = split_pint(da.data)
         if data.dtype.kind not in "biufc":
@@ -207,8 +228,9 @@ class _Prepared:
         return self.pint_units._REGISTRY.Quantity(result, units)
 
 
-def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None,
-           *, name: Any = "derive") -> xr.DataArray:
+def _label(
+    da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None, *, name: Any = "derive"
+) -> xr.DataArray:
     str_orders = {str(k): o for k, o in orders.items()}
     standard_name = None  # the field's own is never copied onto a derivative (fieldgrad.cf)
     if not any(orders.values()):  # order 0: the field itself
@@ -218,8 +240,14 @@ def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int
         if key in da.coords and is_time_coord(da.coords[key]):
             standard_name = tendency_standard_name(da.attrs.get("standard_name"))
     name = derivative_name(da.name, str_orders) if name == "derive" else name
-    return label_result(result, da, name, derivative_long_name(base_label(da), str_orders),
-                        None if is_pint(result.data) else units, standard_name=standard_name)
+    return label_result(
+        result,
+        da,
+        name,
+        derivative_long_name(base_label(da), str_orders),
+        None if is_pint(result.data) else units,
+        standard_name=standard_name,
+    )
 
 
 def partial(
@@ -283,15 +311,23 @@ def partial(
     """
     orders = _orders(spec, order)
     datetime_unit = _check_datetime_unit(obj, orders, datetime_unit)
-    common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
-                  period=period, datetime_unit=datetime_unit, options=options)
+    common = dict(
+        method=method,
+        boundary=boundary,
+        nan_policy=nan_policy,
+        fill_value=fill_value,
+        period=period,
+        datetime_unit=datetime_unit,
+        options=options,
+    )
     if isinstance(obj, xr.Dataset):
         return map_variables(obj, orders, lambda var, name: _partial_da(var, orders, common, name=name))
     return _partial_da(obj, orders, common)
 
 
-def _partial_da(da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any],
-                name: Any = "derive") -> xr.DataArray:
+def _partial_da(
+    da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any], name: Any = "derive"
+) -> xr.DataArray:
     prep = _Prepared(da, list(orders), orders, **common)
     result = engine.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values(), strict=True)), prep.plan)
     out = da.copy(data=prep.wrap_data(result, orders))
@@ -343,15 +379,23 @@ def gradient(
     """
     keys: list[Hashable] = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
     datetime_unit = _check_datetime_unit(obj, keys, datetime_unit)
-    common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
-                  period=period, datetime_unit=datetime_unit, options=options)
+    common = dict(
+        method=method,
+        boundary=boundary,
+        nan_policy=nan_policy,
+        fill_value=fill_value,
+        period=period,
+        datetime_unit=datetime_unit,
+        options=options,
+    )
     if isinstance(obj, xr.Dataset):
         return map_variables(obj, keys, lambda var, name: _gradient_da(var, keys, component_dim, common, name=name))
     return _gradient_da(obj, keys, component_dim, common)
 
 
-def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable, common: dict[str, Any],
-                 name: Any = "derive") -> xr.DataArray:
+def _gradient_da(
+    da: xr.DataArray, keys: list[Hashable], component_dim: Hashable, common: dict[str, Any], name: Any = "derive"
+) -> xr.DataArray:
     if not keys:
         raise ValueError("gradient needs at least one dimension")
     if component_dim in da.dims:
@@ -362,9 +406,16 @@ def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable
     coords = dict(da.coords)
     coords[component_dim] = component_labels(keys)
     if prep.pint_units is not None and len({prep.coord_units[k] for k in keys}) > 1:
-        raise ValueError("a pint-quantified gradient needs coordinates with the same units, got "
-                         f"{prep.coord_units}; differentiate each dim with .grad.partial instead")
+        raise ValueError(
+            "a pint-quantified gradient needs coordinates with the same units, got "
+            f"{prep.coord_units}; differentiate each dim with .grad.partial instead"
+        )
     data = prep.wrap_data(result, {keys[0]: 1})
     out = xr.DataArray(data, dims=(component_dim,) + da.dims, coords=coords)
-    return label_result(out, da, prefixed_name("grad", da.name) if name == "derive" else name,
-                        f"gradient of {base_label(da)}", units.pop() if len(units) == 1 and None not in units else None)
+    return label_result(
+        out,
+        da,
+        prefixed_name("grad", da.name) if name == "derive" else name,
+        f"gradient of {base_label(da)}",
+        units.pop() if len(units) == 1 and None not in units else None,
+    )

@@ -49,7 +49,9 @@ __all__ = ["block_extents", "halo_source", "halo_slabs", "derivative_chunked", "
 HALO_SOURCES = ("auto", "neighbours", "reread")
 
 
-def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic: bool) -> list[tuple[int, int, int, int]]:
+def block_extents(
+    chunks: tuple[int, ...], halo: int, min_points: int, periodic: bool
+) -> list[tuple[int, int, int, int]]:
     """``(start, stop, left, right)`` for every block: its span and the points it borrows.
 
     Examples
@@ -99,8 +101,13 @@ def _reads_storage(x: Any) -> bool:
         return bool(deps.get(name)) and all(holder(d) for d in deps[name])
 
     def joins_reads(name: str) -> bool:  # every block is another layer's block, unchanged
-        return bool(deps.get(name)) and all(reads(d) for d in deps[name]) and all(
-            isinstance(task, Alias) or (isinstance(task, tuple) and task in graph) for task in layers[name].values())
+        return (
+            bool(deps.get(name))
+            and all(reads(d) for d in deps[name])
+            and all(
+                isinstance(task, Alias) or (isinstance(task, tuple) and task in graph) for task in layers[name].values()
+            )
+        )
 
     if not (reads(x.name) or joins_reads(x.name)):
         return False
@@ -187,8 +194,10 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
     bounds = np.concatenate([[0], np.cumsum(x.chunks[axis])]).astype(np.int64)
     # an empty side still gets one (ignored) point: dask drops empty chunks, and the slabs must
     # keep one chunk per block
-    sides = {"left": [(s - left, s) if left else (s, s + 1) for s, _, left, _ in extents],
-             "right": [(e, e + right) if right else (e - 1, e) for _, e, _, right in extents]}
+    sides = {
+        "left": [(s - left, s) if left else (s, s + 1) for s, _, left, _ in extents],
+        "right": [(e, e + right) if right else (e - 1, e) for _, e, _, right in extents],
+    }
     out = []
     for side, spans in sides.items():
         name = f"halo-{side}-{tokenize(x.name, axis, spans)}"
@@ -196,10 +205,10 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
         graph: dict[Any, Any] = {}
         for index in np.ndindex(*x.numblocks):
             cut = pieces[index[axis]]
-            keys = [(x.name, *index[:axis], c, *index[axis + 1:]) for c, _, _ in cut]
+            keys = [(x.name, *index[:axis], c, *index[axis + 1 :]) for c, _, _ in cut]
             key = (name, *index)
             graph[key] = (_cut, axis, keys, [(a, b) for _, a, b in cut])
-        chunks = x.chunks[:axis] + (tuple(b - a for a, b in spans),) + x.chunks[axis + 1:]
+        chunks = x.chunks[:axis] + (tuple(b - a for a, b in spans),) + x.chunks[axis + 1 :]
         layers = HighLevelGraph.from_collections(name, graph, dependencies=[x])
         out.append(da.Array(layers, name, chunks, meta=meta_from_array(x)))
     return out[0], out[1]
@@ -212,8 +221,7 @@ def _block_coords(coord: AxisCoord, extents: list[tuple[int, int, int, int]], pe
         if periodic:
             out.append(coord.periodic_extension(s - left, e + right))
         else:
-            out.append(AxisCoord(values=coord.values[s - left: e + right], spacing=coord.spacing,
-                                 period=coord.period))
+            out.append(AxisCoord(values=coord.values[s - left : e + right], spacing=coord.spacing, period=coord.period))
     return out
 
 
@@ -242,14 +250,25 @@ def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, orde
     return derivative_along(np.concatenate(parts, axis=axis), coord, axis, order, plan)
 
 
-def _patch_ends(out: np.ndarray, block: np.ndarray, left: np.ndarray, right: np.ndarray, coord: AxisCoord,
-                axis: int, order: int, plan: Plan, halo: int, width: int) -> None:
+def _patch_ends(
+    out: np.ndarray,
+    block: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    coord: AxisCoord,
+    axis: int,
+    order: int,
+    plan: Plan,
+    halo: int,
+    width: int,
+) -> None:
     """Recompute the points within ``halo`` of the block's ends from thin strips with the slabs."""
     L, C, R = left.shape[axis], block.shape[axis], right.shape[axis]
     d = _strip_derivative([left, _slice(block, axis, 0, width)], _sub(coord, 0, L + width), axis, order, plan)
     _slice(out, axis, 0, halo)[...] = _slice(d, axis, L, L + halo)
-    d = _strip_derivative([_slice(block, axis, C - width, C), right], _sub(coord, L + C - width, L + C + R),
-                          axis, order, plan)
+    d = _strip_derivative(
+        [_slice(block, axis, C - width, C), right], _sub(coord, L + C - width, L + C + R), axis, order, plan
+    )
     _slice(out, axis, C - halo, C)[...] = _slice(d, axis, width - halo, width)
 
 
@@ -257,15 +276,24 @@ def _strip_width(halo: int, min_points: int) -> int:
     return halo + max(halo, min_points)
 
 
-def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int, int], axis: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _trim_slabs(
+    left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int, int], axis: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The slabs with the placeholder point of a side that borrows nothing dropped (see :func:`halo_slabs`)."""
     _, _, n_left, n_right = extent
     return _slice(left, axis, 0, n_left), _slice(right, axis, 0, n_right)
 
 
-def _differentiate_block(block: np.ndarray, left: np.ndarray, right: np.ndarray, *, setup: AxisSetup,
-                         axis: int, order: int, block_id: tuple[int, ...] | None = None) -> np.ndarray:
+def _differentiate_block(
+    block: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    setup: AxisSetup,
+    axis: int,
+    order: int,
+    block_id: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """One block's derivative along ``axis``, from the block and its two halo slabs."""
     assert block_id is not None  # dask's map_blocks passes it
     b = block_id[axis]
@@ -305,8 +333,7 @@ class AxisSetup:
     plan: Plan
 
 
-def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int,
-                plan: Plan) -> tuple[AxisSetup, Any, Any]:
+def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
     """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
     halo = plan.halo(coord, axis, order)
     assert halo is not None  # a method without a finite halo is differentiated whole-axis (_whole_axis)
@@ -329,8 +356,18 @@ def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, pl
     if plan.halo(coord, axis, order) is None:
         return _whole_axis(x, coord, axis, order, plan)
     setup, left, right = _axis_setup(x, halo_source(x), coord, axis, order, plan)
-    return da.map_blocks(_differentiate_block, x, left, right, setup=setup, axis=axis, order=order,
-                         chunks=x.chunks, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
+    return da.map_blocks(
+        _differentiate_block,
+        x,
+        left,
+        right,
+        setup=setup,
+        axis=axis,
+        order=order,
+        chunks=x.chunks,
+        dtype=dtype,
+        meta=np.empty((0,) * x.ndim, dtype),
+    )
 
 
 def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
@@ -342,17 +379,27 @@ def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, i
     return out.astype(result_dtype(x.dtype))
 
 
-def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetup], axes: list[int],
-                    block_id: tuple[int, ...] | None = None) -> np.ndarray:
+def _gradient_block(
+    block: np.ndarray,
+    *slabs: np.ndarray,
+    setups: list[AxisSetup],
+    axes: list[int],
+    block_id: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """All first derivatives of one block: one fused pass over the block, then the thin end strips."""
     assert block_id is not None  # dask's map_blocks passes it
     block_id = block_id[1:]  # the output's leading (component) axis is new
     small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups, strict=True))
     with serial_kernels():
         if small:
-            return np.stack([_differentiate_block(block, slabs[2 * k], slabs[2 * k + 1], setup=st, axis=a,
-                                                  order=1, block_id=block_id)
-                             for k, (a, st) in enumerate(zip(axes, setups, strict=True))])
+            return np.stack(
+                [
+                    _differentiate_block(
+                        block, slabs[2 * k], slabs[2 * k + 1], setup=st, axis=a, order=1, block_id=block_id
+                    )
+                    for k, (a, st) in enumerate(zip(axes, setups, strict=True))
+                ]
+            )
         own, ends = {}, []
         for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
             b = block_id[a]
@@ -363,8 +410,7 @@ def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetu
         out = first_derivatives(block, own, axes, _with_boundaries(setups[0].plan, axes))
         for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
             left, right, coord = ends[k]
-            _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo,
-                        _strip_width(st.halo, st.min_points))
+            _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo, _strip_width(st.halo, st.min_points))
         return out
 
 
@@ -389,6 +435,14 @@ def first_derivatives_chunked(x: Any, coords: dict[int, AxisCoord], axes: list[i
         setups.append(setup)
         slabs += [left, right]
     dtype = result_dtype(x.dtype)
-    return da.map_blocks(_gradient_block, x, *slabs, setups=setups, axes=list(axes), new_axis=0,
-                         chunks=((len(axes),),) + x.chunks, dtype=dtype,
-                         meta=np.empty((0,) * (x.ndim + 1), dtype))
+    return da.map_blocks(
+        _gradient_block,
+        x,
+        *slabs,
+        setups=setups,
+        axes=list(axes),
+        new_axis=0,
+        chunks=((len(axes),),) + x.chunks,
+        dtype=dtype,
+        meta=np.empty((0,) * (x.ndim + 1), dtype),
+    )

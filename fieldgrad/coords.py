@@ -165,7 +165,5 @@ def axis_coord(
             raise ValueError(f"period must be a positive finite number, got {period!r}")
         span = abs(x[-1] - x[0]) if x.shape[0] > 1 else 0.0
         if period <= span:
-            raise ValueError(
-                f"period={period!r} must exceed the span of coordinate {name!r} ({float(span)!r})"
-            )
+            raise ValueError(f"period={period!r} must exceed the span of coordinate {name!r} ({float(span)!r})")
     return AxisCoord(values=x, spacing=detect_spacing(x), period=period)

@@ -88,8 +88,13 @@ def make_plan(
     resolved: dict[str, Any] | None = None
     for order in orders or (1,):
         resolved = m.check_options(order, **options)
-    return Plan(method=m, options=resolved or {}, boundary=boundary, nan_policy=nan_policy,
-                fill_value=float(fill_value) if not isinstance(fill_value, complex) else fill_value)
+    return Plan(
+        method=m,
+        options=resolved or {},
+        boundary=boundary,
+        nan_policy=nan_policy,
+        fill_value=float(fill_value) if not isinstance(fill_value, complex) else fill_value,
+    )
 
 
 def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order: int, plan: Plan, name: str) -> None:
@@ -100,30 +105,39 @@ def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order
     if order == 0:
         return
     if not coord.uniform and not plan.method.supports_nonuniform and n > 1:
-        raise ValueError(f"method {plan.method.name!r} needs uniformly spaced coordinates, but {name!r} is "
-                         "not uniform; use a method that supports non-uniform coordinates, e.g. method='fd'")
+        raise ValueError(
+            f"method {plan.method.name!r} needs uniformly spaced coordinates, but {name!r} is "
+            "not uniform; use a method that supports non-uniform coordinates, e.g. method='fd'"
+        )
     kind = plan.boundary_of(axis)
     if kind not in plan.method.boundaries:
         if plan.halo(coord, axis, order) is None:
-            raise ValueError(f"method {plan.method.name!r} does not support boundary={kind!r} "
-                             f"(it supports {plan.method.boundaries})")
+            raise ValueError(
+                f"method {plan.method.name!r} does not support boundary={kind!r} (it supports {plan.method.boundaries})"
+            )
     if kind == "periodic" and plan.nan_policy == "omit" and plan.halo(coord, axis, order) is None:
-        raise ValueError(f"nan_policy='omit' with boundary='periodic' needs a method with a finite halo; "
-                         f"method {plan.method.name!r} needs the whole axis (use nan_policy='propagate', "
-                         "or another boundary)")
+        raise ValueError(
+            f"nan_policy='omit' with boundary='periodic' needs a method with a finite halo; "
+            f"method {plan.method.name!r} needs the whole axis (use nan_policy='propagate', "
+            "or another boundary)"
+        )
     if kind == "periodic" and not coord.uniform and coord.period is None:
-        raise ValueError(f"boundary='periodic' on the non-uniform coordinate {name!r} needs period= "
-                         "(the length of one period)")
+        raise ValueError(
+            f"boundary='periodic' on the non-uniform coordinate {name!r} needs period= (the length of one period)"
+        )
     need = plan.min_points(coord, axis, order)
     if n < need:
-        raise ValueError(f"{name!r} has {n} points, but method {plan.method.name!r} with these options needs "
-                         f"at least {need} points for a derivative of order {order}")
+        raise ValueError(
+            f"{name!r} has {n} points, but method {plan.method.name!r} with these options needs "
+            f"at least {need} points for a derivative of order {order}"
+        )
 
 
 def as_float(values: np.ndarray) -> np.ndarray:
     """The field as the floating dtype of its derivative (no copy when it already is)."""
-    return np.asarray(values, dtype=result_dtype(np.asarray(values).dtype) if values.dtype.kind != "c"
-                      else values.dtype)
+    return np.asarray(
+        values, dtype=result_dtype(np.asarray(values).dtype) if values.dtype.kind != "c" else values.dtype
+    )
 
 
 def _is_dask(values: Any) -> bool:
@@ -133,8 +147,9 @@ def _is_dask(values: Any) -> bool:
 def check_known_shape(values: Any) -> None:
     """Raise a clear ValueError for a dask array whose chunk sizes are unknown."""
     if any(isinstance(n, float) and np.isnan(n) for n in getattr(values, "shape", ())):
-        raise ValueError("the dask array has unknown chunk sizes; call .compute_chunk_sizes() "
-                         "(or persist it) before differentiating")
+        raise ValueError(
+            "the dask array has unknown chunk sizes; call .compute_chunk_sizes() (or persist it) before differentiating"
+        )
 
 
 def derivative(values: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
@@ -218,7 +233,7 @@ def _fill_edges(out: Any, axis: int, width: int, fill_value: float) -> Any:
     n = out.shape[axis]
     edge = np.zeros(n, dtype=bool)
     edge[: min(width, n)] = True
-    edge[max(n - width, 0):] = True
+    edge[max(n - width, 0) :] = True
     if _is_dask(out):
         import dask.array as da
 

@@ -55,8 +55,16 @@ class FiniteDifference(DerivativeMethod):
             raise ValueError(f"edge_order must be an integer from 1 to 8, or None (= accuracy), got {edge_order!r}")
         return opts
 
-    def halo(self, order: int, *, accuracy: int = 2, edge_order: int | None = None,
-             nan_policy: str = "propagate", spacing: float | None = None, **options: Any) -> int:
+    def halo(
+        self,
+        order: int,
+        *,
+        accuracy: int = 2,
+        edge_order: int | None = None,
+        nan_policy: str = "propagate",
+        spacing: float | None = None,
+        **options: Any,
+    ) -> int:
         r = central_radius(order, accuracy, uniform=spacing is not None)  # None: the wider, non-uniform one
         q = one_sided_width(order, edge_order or accuracy)
         # a point near a domain edge uses the q-point window at that edge: it must reach it
@@ -68,18 +76,37 @@ class FiniteDifference(DerivativeMethod):
     def fill_width(self, order: int, *, accuracy: int = 2, spacing: float | None = None, **options: Any) -> int:
         return central_radius(order, accuracy, uniform=spacing is not None)
 
-    def min_points(self, order: int, *, accuracy: int = 2, edge_order: int | None = None,
-                   boundary: str = "one-sided", nan_policy: str = "propagate",
-                   spacing: float | None = None, **options: Any) -> int:
+    def min_points(
+        self,
+        order: int,
+        *,
+        accuracy: int = 2,
+        edge_order: int | None = None,
+        boundary: str = "one-sided",
+        nan_policy: str = "propagate",
+        spacing: float | None = None,
+        **options: Any,
+    ) -> int:
         if nan_policy == "omit" and boundary == "one-sided":
             return order + 1  # short NaN-free runs fall back to lower edge orders
         if boundary == "one-sided":
             return one_sided_width(order, edge_order or accuracy)
         return 2 * central_radius(order, accuracy, uniform=spacing is not None) + 1
 
-    def _stencil(self, coord: np.ndarray, order: int, *, accuracy: int = 2, edge_order: int | None = None,
-                 boundary: str = "one-sided", fill_value: float = np.nan, period: float | None = None,
-                 nan_policy: str = "propagate", spacing: float | str | None = "auto", **options: Any) -> Any:
+    def _stencil(
+        self,
+        coord: np.ndarray,
+        order: int,
+        *,
+        accuracy: int = 2,
+        edge_order: int | None = None,
+        boundary: str = "one-sided",
+        fill_value: float = np.nan,
+        period: float | None = None,
+        nan_policy: str = "propagate",
+        spacing: float | str | None = "auto",
+        **options: Any,
+    ) -> Any:
         n = coord.shape[0]
         edge_order = edge_order or accuracy
         if nan_policy == "omit" and boundary == "one-sided":

@@ -46,8 +46,7 @@ import numpy as np
 
 from .stencil import AxisStencil
 
-__all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels",
-           "serial_requested"]
+__all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels", "serial_requested"]
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_THRESHOLD = 1 << 18
@@ -86,15 +85,32 @@ def result_dtype(dtype: np.dtype) -> np.dtype:
 # ---------------------------------------------------------------------------------------------
 
 # Segments of the integer table (see _pack); their bounds head the table.
-_INT_SEGMENTS = ("kind", "stride", "nax", "lo", "hi", "off_ptr", "offsets", "w_ptr", "uniform",
-                 "rm_ptr", "row_map", "er_ptr", "edge_rows", "edge_ptr", "edge_idx")
+_INT_SEGMENTS = (
+    "kind",
+    "stride",
+    "nax",
+    "lo",
+    "hi",
+    "off_ptr",
+    "offsets",
+    "w_ptr",
+    "uniform",
+    "rm_ptr",
+    "row_map",
+    "er_ptr",
+    "edge_rows",
+    "edge_ptr",
+    "edge_idx",
+)
 _FLOAT_SEGMENTS = ("weights", "edge_w", "edge_const")
 _NI, _NF = len(_INT_SEGMENTS), len(_FLOAT_SEGMENTS)
 _u = np.uint64  # an unsigned index: numba emits no negative-index wrap-around (which blocks SIMD)
 _HEADER = _NI + 1 + _NF + 1
 
 
-def _run(f: Any, out: Any, itab: Any, ftab: Any, block: int, task0: int, task1: int) -> None:  # pragma: no cover - compiled
+def _run(
+    f: Any, out: Any, itab: Any, ftab: Any, block: int, task0: int, task1: int
+) -> None:  # pragma: no cover - compiled
     """Tasks ``task0 <= task < task1``: task ``t * nblk + b`` is columns ``[b*block, (b+1)*block)``
     of row ``t`` of every output. ``f`` is (rows, length), ``out`` (K, rows, length).
 
@@ -104,12 +120,16 @@ def _run(f: Any, out: Any, itab: Any, ftab: Any, block: int, task0: int, task1: 
     length = f.shape[1]
     nblk = (length + block - 1) // block
     h = _NI + 1
-    kind, stride, nax = itab[itab[0]:itab[1]], itab[itab[1]:itab[2]], itab[itab[2]:itab[3]]
-    lo, hi, off_ptr = itab[itab[3]:itab[4]], itab[itab[4]:itab[5]], itab[itab[5]:itab[6]]
-    offsets, w_ptr, uniform = itab[itab[6]:itab[7]], itab[itab[7]:itab[8]], itab[itab[8]:itab[9]]
-    rm_ptr, row_map, er_ptr = itab[itab[9]:itab[10]], itab[itab[10]:itab[11]], itab[itab[11]:itab[12]]
-    edge_rows, edge_ptr, edge_idx = itab[itab[12]:itab[13]], itab[itab[13]:itab[14]], itab[itab[14]:itab[15]]
-    weights, edge_w, edge_const = ftab[itab[h]:itab[h + 1]], ftab[itab[h + 1]:itab[h + 2]], ftab[itab[h + 2]:itab[h + 3]]
+    kind, stride, nax = itab[itab[0] : itab[1]], itab[itab[1] : itab[2]], itab[itab[2] : itab[3]]
+    lo, hi, off_ptr = itab[itab[3] : itab[4]], itab[itab[4] : itab[5]], itab[itab[5] : itab[6]]
+    offsets, w_ptr, uniform = itab[itab[6] : itab[7]], itab[itab[7] : itab[8]], itab[itab[8] : itab[9]]
+    rm_ptr, row_map, er_ptr = itab[itab[9] : itab[10]], itab[itab[10] : itab[11]], itab[itab[11] : itab[12]]
+    edge_rows, edge_ptr, edge_idx = itab[itab[12] : itab[13]], itab[itab[13] : itab[14]], itab[itab[14] : itab[15]]
+    weights, edge_w, edge_const = (
+        ftab[itab[h] : itab[h + 1]],
+        ftab[itab[h + 1] : itab[h + 2]],
+        ftab[itab[h + 2] : itab[h + 3]],
+    )
     nk = out.shape[0]
     for task in range(task0, task1):
         t = task // nblk
@@ -173,9 +193,11 @@ def _run(f: Any, out: Any, itab: Any, ftab: Any, block: int, task0: int, task1: 
                 elif m == 3:
                     o0, o1, o2 = offsets[m0], offsets[m0 + 1], offsets[m0 + 2]
                     for q in range(a, b):
-                        out[e, t, _u(q)] = (weights[_u(wb + q)] * f[t, _u(q + o0)]
-                                            + weights[_u(wb + n + q)] * f[t, _u(q + o1)]
-                                            + weights[_u(wb + 2 * n + q)] * f[t, _u(q + o2)])
+                        out[e, t, _u(q)] = (
+                            weights[_u(wb + q)] * f[t, _u(q + o0)]
+                            + weights[_u(wb + n + q)] * f[t, _u(q + o1)]
+                            + weights[_u(wb + 2 * n + q)] * f[t, _u(q + o2)]
+                        )
                 else:
                     ws = 0 if uniform[e] else 1
                     for k in range(m):
@@ -401,8 +423,12 @@ class _BufferCache:
         if raw is None:
             raw = np.empty(nbytes, dtype=np.uint8)
         holder = _Holder()
-        holder.__array_interface__ = {"shape": tuple(shape), "typestr": dtype.str, "version": 3,
-                                      "data": (raw.ctypes.data, False)}
+        holder.__array_interface__ = {
+            "shape": tuple(shape),
+            "typestr": dtype.str,
+            "version": 3,
+            "data": (raw.ctypes.data, False),
+        }
         arr = np.asarray(holder)
         weakref.finalize(holder, self._give, raw).atexit = False
         return arr
@@ -464,8 +490,23 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
         nnz += st.edge_idx.shape[0]
     edge_ptr.append(np.array([nnz]))
     cat = np.concatenate
-    ints: list[Any] = [kind, stride, nax, lo, hi, off_ptr, cat(offsets), w_ptr, uniform, rm_ptr, cat(row_map), er_ptr,
-            cat(edge_rows), cat(edge_ptr), cat(edge_idx)]
+    ints: list[Any] = [
+        kind,
+        stride,
+        nax,
+        lo,
+        hi,
+        off_ptr,
+        cat(offsets),
+        w_ptr,
+        uniform,
+        rm_ptr,
+        cat(row_map),
+        er_ptr,
+        cat(edge_rows),
+        cat(edge_ptr),
+        cat(edge_idx),
+    ]
     floats = [cat(weights), cat(edge_w), cat(edge_const)]
     sizes = [len(x) for x in ints]
     bounds = [_HEADER]
@@ -534,8 +575,11 @@ def apply_stencils(
     dtype = result_dtype(values.dtype)
     shape = (len(terms),) + values.shape
     nthreads = 1
-    if values.size >= PARALLEL_THRESHOLD and not getattr(_local, "serial", False) \
-            and not os.environ.get("FIELDGRAD_SERIAL"):
+    if (
+        values.size >= PARALLEL_THRESHOLD
+        and not getattr(_local, "serial", False)
+        and not os.environ.get("FIELDGRAD_SERIAL")
+    ):
         nthreads = _num_threads()
     if out is None:
         # large outputs reuse freed buffers: in memory, and dask blocks, which are freed as soon

@@ -91,7 +91,9 @@ class DerivativeMethod:
         of ``values.shape[axis]`` positions. Returns an array of the same shape. Must not modify
         its inputs or ``self``.
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement derivative(values, coord, *, axis, order, **options)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement derivative(values, coord, *, axis, order, **options)"
+        )
 
     def fill_width(self, order: int, **options: Any) -> int:
         """Points at each domain end without a centred stencil: set to ``fill_value`` by ``boundary="fill"``.
@@ -115,7 +117,9 @@ class DerivativeMethod:
         if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 0:
             raise ValueError(f"order must be a non-negative integer, got {order!r}")
         if self.max_order is not None and order > self.max_order:
-            raise ValueError(f"method {self.name!r} supports derivative orders up to {self.max_order}, got order={order}")
+            raise ValueError(
+                f"method {self.name!r} supports derivative orders up to {self.max_order}, got order={order}"
+            )
         unknown = set(options) - set(self.options)
         if unknown:
             valid = ", ".join(sorted(self.options)) or "none"

@@ -23,8 +23,11 @@ def _is_dask(f: Any) -> bool:
 def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    return tuple(np.lib.array_utils.normalize_axis_tuple(axis, ndim)) if hasattr(np.lib, "array_utils") \
-        else tuple(np.core.numeric.normalize_axis_tuple(axis, ndim))  # pragma: no cover - numpy < 2
+    return (
+        tuple(np.lib.array_utils.normalize_axis_tuple(axis, ndim))
+        if hasattr(np.lib, "array_utils")
+        else tuple(np.core.numeric.normalize_axis_tuple(axis, ndim))
+    )  # pragma: no cover - numpy < 2
 
 
 def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple[Any, ...]) -> list[AxisCoord]:
@@ -132,8 +135,10 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
         raise ValueError("'edge_order' must be 1 or 2")
     for ax in axes:
         if f.shape[ax] < edge_order + 1:
-            raise ValueError("Shape of array too small to calculate a numerical gradient, "
-                             "at least (edge_order + 1) elements are required.")
+            raise ValueError(
+                "Shape of array too small to calculate a numerical gradient, "
+                "at least (edge_order + 1) elements are required."
+            )
     plan = make_plan("fd", (1,), accuracy=2, edge_order=int(edge_order))
     values, finish = _prepare(f)
     by_axis = dict(zip(axes, coords, strict=True))

@@ -65,8 +65,10 @@ class PluginFailure:
     error: str
 
     def message(self) -> str:
-        return (f"derivative method {self.name!r} ({self.value}) from distribution "
-                f"{self.distribution!r} could not be loaded: {self.error}")
+        return (
+            f"derivative method {self.name!r} ({self.value}) from distribution "
+            f"{self.distribution!r} could not be loaded: {self.error}"
+        )
 
 
 @dataclass(frozen=True)
@@ -187,12 +189,16 @@ def _entry_points() -> dict[str, _Offer]:
         if name in BUILTIN:
             others = [d for d, v in keys if v != BUILTIN[name]]
             if others:
-                _warn_once(f"shadow:{name}", f"entry point {name!r} from {others} is ignored: "
-                           f"{name!r} is a built-in method")
+                _warn_once(
+                    f"shadow:{name}", f"entry point {name!r} from {others} is ignored: {name!r} is a built-in method"
+                )
             continue
         if len(keys) > 1:
-            _warn_once(f"dup:{name}", f"derivative method {name!r} is offered by several distributions "
-                       f"{[d for d, _ in keys]}; using the one from {keys[0][0]!r}")
+            _warn_once(
+                f"dup:{name}",
+                f"derivative method {name!r} is offered by several distributions "
+                f"{[d for d, _ in keys]}; using the one from {keys[0][0]!r}",
+            )
         dist, value = keys[0]
         chosen[name] = _Offer(name, value, dist, offers[keys[0]])
     return chosen
@@ -209,9 +215,12 @@ def _plugin_offers() -> dict[str, _Offer]:
 
 
 def _warn_shadowed_by_registration(name: str, cls: type, offer: _Offer) -> None:
-    _warn_once(f"registered:{name}", f"entry point {name!r} ({offer.value}) from distribution "
-               f"{offer.distribution!r} is ignored: {name!r} is registered in this process "
-               f"({cls.__module__}.{cls.__qualname__})")
+    _warn_once(
+        f"registered:{name}",
+        f"entry point {name!r} ({offer.value}) from distribution "
+        f"{offer.distribution!r} is ignored: {name!r} is registered in this process "
+        f"({cls.__module__}.{cls.__qualname__})",
+    )
 
 
 def refresh_methods() -> None:
@@ -260,8 +269,12 @@ def register_method(cls: type[DerivativeMethod]) -> type[DerivativeMethod]:
             raise ValueError(f"cannot register a method named {name!r}: that is a built-in method")
         previous = _registered.get(name)
         if previous is not None and previous is not cls:
-            warnings.warn(f"derivative method {name!r} was registered before ({previous.__qualname__}); "
-                          f"replacing it with {cls.__qualname__}", FieldgradPluginWarning, stacklevel=2)
+            warnings.warn(
+                f"derivative method {name!r} was registered before ({previous.__qualname__}); "
+                f"replacing it with {cls.__qualname__}",
+                FieldgradPluginWarning,
+                stacklevel=2,
+            )
         _registered[name] = cls
         scanned = _entry_points.cache_info().currsize > 0
     if scanned and name in _entry_points():  # otherwise warned when the plugins are scanned

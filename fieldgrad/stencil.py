@@ -149,22 +149,29 @@ def build_stencil(
         if abs(coord.period - n * abs(h)) > 1e-12 * coord.period:
             h = None  # the wrap-around gap differs from the step: not uniform across the seam
     if boundary == "periodic" and h is None and coord.period is None:
-        raise ValueError(
-            "boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)"
-        )
+        raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
     return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
 
 
 @functools.lru_cache(maxsize=512)
-def _uniform_stencil(n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str,
-                     fill_value: float) -> AxisStencil:
+def _uniform_stencil(
+    n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str, fill_value: float
+) -> AxisStencil:
     return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value)
 
 
-def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accuracy: int, edge_order: int,
-             boundary: str, fill_value: float) -> AxisStencil:
+def _stencil(
+    n: int,
+    coord: AxisCoord | None,
+    h: float | None,
+    order: int,
+    accuracy: int,
+    edge_order: int,
+    boundary: str,
+    fill_value: float,
+) -> AxisStencil:
     """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None."""
     x: Any = coord.values if coord is not None else None  # None when uniform (h given)
     periodic = boundary == "periodic"
@@ -193,31 +200,60 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
     if periodic:
         idx = rows[:, None] + np.arange(-r, r + 1)
         if uniform:
-            w = np.broadcast_to(uniform_weights(tuple(range(-r, r + 1)), 0.0, order) / h**order,  # type: ignore[operator]
-                                idx.shape)
+            w = np.broadcast_to(
+                uniform_weights(tuple(range(-r, r + 1)), 0.0, order) / h**order,  # type: ignore[operator]
+                idx.shape,
+            )
         else:
             nodes = coord.periodic_extension(-r, n + r).values[idx + r]  # type: ignore[union-attr]
             w = fornberg_weights(nodes, x[rows], order)
         return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]))
     if boundary == "fill":
         empty = np.zeros((rows.shape[0], 0))
-        return _with_edges(n, lo, hi, offsets, weights, rows, empty.astype(np.int64), empty,
-                           np.full(rows.shape[0], fill_value, dtype=np.float64))
+        return _with_edges(
+            n,
+            lo,
+            hi,
+            offsets,
+            weights,
+            rows,
+            empty.astype(np.int64),
+            empty,
+            np.full(rows.shape[0], fill_value, dtype=np.float64),
+        )
     q = one_sided_width(order, edge_order)
     # as centred as the domain allows; an even-width window leans toward the interior at both
     # ends, so the right end mirrors the left one
     start = np.clip(rows - np.where(rows < lo, (q - 1) // 2, q // 2), 0, n - q)
     idx = start[:, None] + np.arange(q)
     if uniform:
-        w = np.stack([uniform_weights(tuple((row_idx - i).tolist()), 0.0, order)
-                      for i, row_idx in zip(rows, idx, strict=True)]) / h**order if rows.size else np.zeros((0, q))  # type: ignore[operator]
+        w = (
+            np.stack(
+                [
+                    uniform_weights(tuple((row_idx - i).tolist()), 0.0, order)
+                    for i, row_idx in zip(rows, idx, strict=True)
+                ]
+            )
+            / h**order
+            if rows.size
+            else np.zeros((0, q))
+        )  # type: ignore[operator]
     else:
         w = fornberg_weights(x[idx], x[rows], order)
     return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]))
 
 
-def _with_edges(n: int, lo: int, hi: int, offsets: np.ndarray, weights: np.ndarray, rows: np.ndarray, idx: Any,
-                w: Any, const: np.ndarray) -> AxisStencil:
+def _with_edges(
+    n: int,
+    lo: int,
+    hi: int,
+    offsets: np.ndarray,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    idx: Any,
+    w: Any,
+    const: np.ndarray,
+) -> AxisStencil:
     """Pack per-row (index, weight) tables into compressed rows, dropping zero weights."""
     idx = np.asarray(idx, dtype=np.int64).reshape(rows.shape[0], -1)
     w = np.asarray(w, dtype=np.float64).reshape(rows.shape[0], -1)
@@ -225,9 +261,14 @@ def _with_edges(n: int, lo: int, hi: int, offsets: np.ndarray, weights: np.ndarr
     ptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
     np.cumsum(keep.sum(axis=1), out=ptr[1:])
     return AxisStencil(
-        n=n, lo=lo, hi=hi,
+        n=n,
+        lo=lo,
+        hi=hi,
         offsets=np.ascontiguousarray(offsets, dtype=np.int64),
         weights=np.ascontiguousarray(weights, dtype=np.float64),
-        edge_rows=rows, edge_ptr=ptr, edge_idx=idx[keep], edge_w=w[keep],
+        edge_rows=rows,
+        edge_ptr=ptr,
+        edge_idx=idx[keep],
+        edge_w=w[keep],
         edge_const=np.asarray(const, dtype=np.float64),
     )

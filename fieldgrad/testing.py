@@ -112,9 +112,15 @@ def _windows(n: int, need: int, halo: int, rng: np.random.Generator) -> list[tup
     return sorted(out)
 
 
-def check_method(method: type[DerivativeMethod] | DerivativeMethod, *, options: Mapping[str, Any] | None = None,
-                 orders: Iterable[int] | None = None, rtol: float = 1e-9, seed: int = 0,
-                 dask: bool = True) -> dict[str, int]:
+def check_method(
+    method: type[DerivativeMethod] | DerivativeMethod,
+    *,
+    options: Mapping[str, Any] | None = None,
+    orders: Iterable[int] | None = None,
+    rtol: float = 1e-9,
+    seed: int = 0,
+    dask: bool = True,
+) -> dict[str, int]:
     """Check that a derivative method keeps the promises the engine relies on.
 
     Parameters
@@ -171,7 +177,7 @@ def check_method(method: type[DerivativeMethod] | DerivativeMethod, *, options: 
                 raise
             continue
         checked.append(order)
-        for nonuniform in ([False, True] if cls.supports_nonuniform else [False]):
+        for nonuniform in [False, True] if cls.supports_nonuniform else [False]:
             _check_order(m, name, order, opts, nonuniform, rtol, rng, counts)
             if dask:
                 _check_chunked(m, name, order, opts, nonuniform, rtol, rng, counts)
@@ -187,12 +193,26 @@ def _boundary(m: DerivativeMethod) -> str:
 
 def _kwargs(coord: AxisCoord, opts: dict[str, Any], boundary: str = "one-sided") -> dict[str, Any]:
     """The keywords the engine passes to a method (see DerivativeMethod's notes)."""
-    return {**opts, "boundary": boundary, "fill_value": np.nan, "period": None,
-            "nan_policy": "propagate", "spacing": coord.spacing}
+    return {
+        **opts,
+        "boundary": boundary,
+        "fill_value": np.nan,
+        "period": None,
+        "nan_policy": "propagate",
+        "spacing": coord.spacing,
+    }
 
 
-def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any], nonuniform: bool, rtol: float,
-                 rng: np.random.Generator, counts: dict[str, int]) -> None:
+def _check_order(
+    m: DerivativeMethod,
+    name: str,
+    order: int,
+    opts: dict[str, Any],
+    nonuniform: bool,
+    rtol: float,
+    rng: np.random.Generator,
+    counts: dict[str, int],
+) -> None:
     what = f"order {order}, {'non-uniform' if nonuniform else 'uniform'} coordinate"
     boundary = _boundary(m)
     kw = _kwargs(AxisCoord(np.zeros(1), None), opts, boundary)
@@ -232,12 +252,18 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
         _fail(name, "dtype", f"{what}: float32 input gave {single.dtype} of shape {single.shape}")
 
     # axes and lines
-    for arr, axis, back in ((values.T, 0, lambda r: r.T), (values[:, None, :], -1, lambda r: r[:, 0, :]),
-                            (values[:, :, None], 1, lambda r: r[:, :, 0])):
+    for arr, axis, back in (
+        (values.T, 0, lambda r: r.T),
+        (values[:, None, :], -1, lambda r: r[:, 0, :]),
+        (values[:, :, None], 1, lambda r: r[:, :, 0]),
+    ):
         got = back(np.asarray(m.derivative(np.ascontiguousarray(arr), x, axis=axis, order=order, **kw)))
         if not _close(got, full, rtol):
-            _fail(name, "axes", f"{what}: differentiating along axis={axis} of a {arr.ndim}-D array "
-                                "does not give the same values")
+            _fail(
+                name,
+                "axes",
+                f"{what}: differentiating along axis={axis} of a {arr.ndim}-D array does not give the same values",
+            )
         counts["axes"] += 1
     for i in range(values.shape[0]):
         line = np.asarray(m.derivative(values[i], x, axis=0, order=order, **kw))
@@ -267,8 +293,11 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     # the minimum size
     small = values[:, :need]
     try:
-        out = np.asarray(m.derivative(small, x[:need], axis=-1, order=order,
-                                      **_kwargs(AxisCoord(x[:need], coord.spacing), opts, boundary)))
+        out = np.asarray(
+            m.derivative(
+                small, x[:need], axis=-1, order=order, **_kwargs(AxisCoord(x[:need], coord.spacing), opts, boundary)
+            )
+        )
     except Exception as exc:  # noqa: BLE001 - the method under test may raise anything: reported
         _fail(name, "min_points", f"{what}: min_points()={need} points raised {type(exc).__name__}: {exc}")
     if out.shape != small.shape or not np.isfinite(out).all():
@@ -283,16 +312,28 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
         hi = b if b == n else b - halo
         if hi <= lo:
             continue
-        if not _close(part[:, lo - a:hi - a], full[:, lo:hi], rtol):
-            bad = np.abs(part[:, lo - a:hi - a] - full[:, lo:hi]).max(axis=0).argmax() + lo
-            _fail(name, "locality", f"{what}: on the window [{a}, {b}) of {n} points, the value at point {bad} "
-                                    f"(at least halo={halo} from the window's inner ends) differs from the "
-                                    "whole-axis value; halo() is too small or the method is not local")
+        if not _close(part[:, lo - a : hi - a], full[:, lo:hi], rtol):
+            bad = np.abs(part[:, lo - a : hi - a] - full[:, lo:hi]).max(axis=0).argmax() + lo
+            _fail(
+                name,
+                "locality",
+                f"{what}: on the window [{a}, {b}) of {n} points, the value at point {bad} "
+                f"(at least halo={halo} from the window's inner ends) differs from the "
+                "whole-axis value; halo() is too small or the method is not local",
+            )
         counts["locality windows"] += 1
 
 
-def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any], nonuniform: bool, rtol: float,
-                   rng: np.random.Generator, counts: dict[str, int]) -> None:
+def _check_chunked(
+    m: DerivativeMethod,
+    name: str,
+    order: int,
+    opts: dict[str, Any],
+    nonuniform: bool,
+    rtol: float,
+    rng: np.random.Generator,
+    counts: dict[str, int],
+) -> None:
     try:
         import dask.array as da
     except ImportError:  # pragma: no cover - dask is a dependency of fieldgrad
@@ -309,7 +350,7 @@ def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, A
     values = _field(n, 4, coord.values, rng)
     gappy = values.copy()
     gappy[0, n // 3] = np.nan
-    gappy[1, n // 2: n // 2 + 3] = np.nan
+    gappy[1, n // 2 : n // 2 + 3] = np.nan
     gappy[2, :2] = np.nan
     cases = [(values, "propagate"), (gappy, "propagate")]
     if boundary == "one-sided":  # NaN-free runs are differentiated with one-sided ends
@@ -321,6 +362,10 @@ def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, A
             lazy = da.from_array(data, chunks=chunks)
             got = np.asarray(engine.derivative(lazy, {1: coord}, {1: order}, plan).compute())
             if not _close(got, want, rtol):
-                _fail(name, "chunked", f"{what}, nan_policy={nan_policy!r}: a dask array with chunks "
-                                       f"{lazy.chunks[1][:4]}... differs from the in-memory result")
+                _fail(
+                    name,
+                    "chunked",
+                    f"{what}, nan_policy={nan_policy!r}: a dask array with chunks "
+                    f"{lazy.chunks[1][:4]}... differs from the in-memory result",
+                )
             counts["chunked"] += 1

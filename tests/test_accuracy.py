@@ -64,8 +64,9 @@ def test_exact_on_polynomials_of_degree_p(p: int, order: int, kind: str) -> None
         f, exact = poly_case(degree, x, order, seed=10 * degree + p)
         out = d1(f, x, order, accuracy=p, edge_order=p)
         scale = max(np.abs(exact).max(), np.abs(f).max() / abs(x[1] - x[0]) ** order)
-        np.testing.assert_allclose(out, exact, rtol=0, atol=1e-10 * scale,
-                                   err_msg=f"degree {degree}, accuracy {p}, order {order}, {kind}")
+        np.testing.assert_allclose(
+            out, exact, rtol=0, atol=1e-10 * scale, err_msg=f"degree {degree}, accuracy {p}, order {order}, {kind}"
+        )
 
 
 @pytest.mark.parametrize("kind", ["uniform", "irregular"])
@@ -386,4 +387,6 @@ def test_exact_on_polynomials_large_3d(p: int, order: int) -> None:
         g = da.grad.gradient(accuracy=p)
         for k, d in enumerate(sizes):
             exact = np.broadcast_to(parts[d][1].reshape([-1 if j == k else 1 for j in range(3)]), shape)
-            np.testing.assert_allclose(g.sel(component=d).values, exact, rtol=0, atol=1e-9 * max(1.0, np.abs(exact).max()))
+            np.testing.assert_allclose(
+                g.sel(component=d).values, exact, rtol=0, atol=1e-9 * max(1.0, np.abs(exact).max())
+            )

@@ -128,8 +128,9 @@ def test_scaling_with_spacing() -> None:
     for order in (1, 2, 3):
         unit = fornberg_weights(offsets, np.array(0.0), order)
         for h in (0.01, 0.5, 7.0):
-            np.testing.assert_allclose(fornberg_weights(h * offsets, np.array(0.0), order), unit / h**order,
-                                       rtol=1e-10, atol=1e-12 / h**order)
+            np.testing.assert_allclose(
+                fornberg_weights(h * offsets, np.array(0.0), order), unit / h**order, rtol=1e-10, atol=1e-12 / h**order
+            )
 
 
 def test_invalid_order() -> None:
@@ -184,9 +185,18 @@ def test_dense_stencil_applies_like_the_engine(boundary: str, uniform: bool) -> 
     f = np.random.default_rng(4).standard_normal(n)
     for order, accuracy in [(1, 2), (2, 4), (1, 6)]:
         st = build_stencil(coord, order, accuracy, accuracy, boundary, fill_value=0.0)
-        engine = FiniteDifference().derivative(f, x, axis=0, order=order, accuracy=accuracy, edge_order=accuracy,
-                                               boundary=boundary, fill_value=0.0, period=coord.period,
-                                               spacing=coord.spacing)
+        engine = FiniteDifference().derivative(
+            f,
+            x,
+            axis=0,
+            order=order,
+            accuracy=accuracy,
+            edge_order=accuracy,
+            boundary=boundary,
+            fill_value=0.0,
+            period=coord.period,
+            spacing=coord.spacing,
+        )
         np.testing.assert_allclose(st.dense() @ f, engine, rtol=1e-12, atol=1e-12)
 
 

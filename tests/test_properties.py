@@ -98,8 +98,13 @@ def problems(draw: Any, *, max_ndim: int = 3) -> Problem:
     nan_fraction = draw(st.sampled_from([0.0, 0.0, 0.05, 0.2]))
     values[rng.random(values.shape) < nan_fraction] = np.nan
     da = xr.DataArray(values, dims=dims, coords=coords, name="f")
-    kw: dict[str, Any] = {"order": order, "accuracy": accuracy, "edge_order": edge_order, "boundary": boundary,
-                          "nan_policy": nan_policy}
+    kw: dict[str, Any] = {
+        "order": order,
+        "accuracy": accuracy,
+        "edge_order": edge_order,
+        "boundary": boundary,
+        "nan_policy": nan_policy,
+    }
     if boundary == "periodic" and kind in ("nonuniform", "decreasing"):
         x = coords[dim]
         kw["period"] = float(abs(x[-1] - x[0]) + draw(st.sampled_from([0.5, 1.0, 1.7])))
@@ -155,8 +160,12 @@ def wide_block_problems(draw: Any) -> tuple[xr.DataArray, dict[str, Any], dict[s
     values = rng.standard_normal(tuple(sizes.values()))
     if draw(st.booleans()):
         values[rng.random(values.shape) < 0.02] = np.nan
-    kw = {"accuracy": draw(st.sampled_from([2, 4])), "boundary": kinds, "period": period or None,
-          "nan_policy": draw(st.sampled_from(["propagate", "omit"]))}
+    kw = {
+        "accuracy": draw(st.sampled_from([2, 4])),
+        "boundary": kinds,
+        "period": period or None,
+        "nan_policy": draw(st.sampled_from(["propagate", "omit"])),
+    }
     chunks = {d: draw(st.integers(12, 20)) for d in dims}
     return xr.DataArray(values, dims=dims, coords=coords, name="f"), kw, chunks
 

@@ -28,8 +28,9 @@ def _accessor_methods(obj: xr.DataArray | xr.Dataset) -> list[str]:
     return [*names, "__call__"]
 
 
-@pytest.mark.parametrize("obj", [xr.DataArray([1.0, 2, 3]), xr.Dataset({"a": ("x", [1.0, 2, 3])})],
-                         ids=["DataArray", "Dataset"])
+@pytest.mark.parametrize(
+    "obj", [xr.DataArray([1.0, 2, 3]), xr.Dataset({"a": ("x", [1.0, 2, 3])})], ids=["DataArray", "Dataset"]
+)
 def test_every_accessor_method_shows_its_real_keywords(obj: xr.DataArray | xr.Dataset) -> None:
     """Not ``**kwargs`` alone: ``help()``, editors and the API docs list the keywords each method forwards.
     Every method found on the accessor is checked, so a method added without its signature fails here."""

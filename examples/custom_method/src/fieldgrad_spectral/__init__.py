@@ -41,10 +41,10 @@ class Spectral(fieldgrad.DerivativeMethod):
     # --- capabilities: class attributes, read without calling anything
     name: ClassVar[str] = "spectral"
     description: ClassVar[str] = "spectral (FFT) derivatives of periodic data on uniform grids"
-    max_order: ClassVar[int | None] = None          # any order
-    supports_nonuniform: ClassVar[bool] = False     # the engine refuses non-uniform coordinates for us
+    max_order: ClassVar[int | None] = None  # any order
+    supports_nonuniform: ClassVar[bool] = False  # the engine refuses non-uniform coordinates for us
     boundaries: ClassVar[tuple[str, ...]] = ("periodic",)  # the only boundary that makes sense here
-    options: ClassVar[dict[str, Any]] = {}          # no options of its own
+    options: ClassVar[dict[str, Any]] = {}  # no options of its own
 
     def halo(self, order: int, **options: Any) -> None:
         # every output point depends on every input point: the engine gives us whole lines
@@ -53,14 +53,25 @@ class Spectral(fieldgrad.DerivativeMethod):
     def min_points(self, order: int, **options: Any) -> int:
         return 2
 
-    def derivative(self, values: np.ndarray, coord: np.ndarray, *, axis: int, order: int,
-                   spacing: float | None = None, period: float | None = None, **options: Any) -> np.ndarray:
+    def derivative(
+        self,
+        values: np.ndarray,
+        coord: np.ndarray,
+        *,
+        axis: int,
+        order: int,
+        spacing: float | None = None,
+        period: float | None = None,
+        **options: Any,
+    ) -> np.ndarray:
         n = values.shape[axis]
         step = (coord[-1] - coord[0]) / (n - 1) if spacing is None else abs(spacing) * np.sign(coord[-1] - coord[0])
         length = n * step
         if period is not None and not np.isclose(abs(period), abs(length), rtol=1e-9):
-            raise ValueError(f"method 'spectral' needs the samples to cover one period exactly: "
-                             f"{n} points x step {abs(step)} = {abs(length)}, but period={period}")
+            raise ValueError(
+                f"method 'spectral' needs the samples to cover one period exactly: "
+                f"{n} points x step {abs(step)} = {abs(length)}, but period={period}"
+            )
         k = 2 * np.pi * np.fft.fftfreq(n, d=step)
         factor = (1j * k) ** order
         if order % 2 == 1 and n % 2 == 0:

@@ -132,7 +132,7 @@ def gram_bands(u: np.ndarray, m: int) -> np.ndarray:
     a, b = u[:-1], u[1:]
     xq = ((b - a)[:, None] * (nodes + 1) / 2 + a[:, None]).ravel()
     wq = ((b - a)[:, None] * weights / 2).ravel()
-    design = BSpline.design_matrix(xq, t, k).tocsc()[:, k:k + nb]  # the original B-splines
+    design = BSpline.design_matrix(xq, t, k).tocsc()[:, k : k + nb]  # the original B-splines
     norm = m / (u[m:] - u[:nb])  # B_i -> M_i (unit integral)
     design = design.multiply(norm[None, :]).tocsc()
     gram = (design.T.multiply(wq[None, :]) @ design).todia()
@@ -377,7 +377,7 @@ def _qr_solve(y, l0, nl, dc, lgt, m, lam, rb, qtb, h, hb, cs, sn, z):  # pragma:
                     hq = h[i - c]
                     for b in range(nl):
                         hq[b] = coef * lam[b]
-                yj = y[j, l0:l0 + nl]
+                yj = y[j, l0 : l0 + nl]
                 for b in range(nl):
                     hb[b] = yj[b] / lam[b]
             else:  # row c of L_G^T
@@ -461,14 +461,14 @@ def _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out):  # pragma: no cov
             zk = z[j - k]
             for b in range(nl):
                 acc[b] += cc * zk[b]
-        yj = y[j, l0:l0 + nl]
+        yj = y[j, l0 : l0 + nl]
         fj = fb[j]
         for b in range(nl):
             fj[b] = yj[b] - lam[b] * acc[b]
     if order == 0 or m > 2:
         for j in range(n):
             fj = fb[j]
-            oj = out[j, l0:l0 + nl]
+            oj = out[j, l0 : l0 + nl]
             for b in range(nl):
                 oj[b] = fj[b]
         return
@@ -478,13 +478,13 @@ def _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out):  # pragma: no cov
             inv = 1.0 / (u[a + 1] - u[a])
             f0 = fb[a]
             f1 = fb[a + 1]
-            oj = out[j, l0:l0 + nl]
+            oj = out[j, l0 : l0 + nl]
             for b in range(nl):
                 oj[b] = (f1[b] - f0[b]) * inv
         return
     # m == 2: s_j = f''(u_j) = 4 z_{j-1} / (u_{j+1} - u_{j-1}), computed where needed
     for j in range(n):
-        oj = out[j, l0:l0 + nl]
+        oj = out[j, l0 : l0 + nl]
         if order == 2:
             if j == 0 or j == n - 1:
                 for b in range(nl):
@@ -523,8 +523,27 @@ def _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out):  # pragma: no cov
 
 
 @numba.njit(**_JIT)
-def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, shared_ok, shared_tr,
-           n_golden, fixed_lam, order, out, lam_out):  # pragma: no cover - compiled
+def _block(
+    y,
+    l0,
+    nl,
+    u,
+    dc,
+    gb,
+    ddb,
+    lgt,
+    m,
+    loggrid,
+    shared_lr,
+    shared_dinv,
+    shared_ok,
+    shared_tr,
+    n_golden,
+    fixed_lam,
+    order,
+    out,
+    lam_out,
+):  # pragma: no cover - compiled
     n = y.shape[0]
     nn = n - m
     blk = BLOCK
@@ -544,7 +563,7 @@ def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, s
             dyi[b] = 0.0
         for k in range(mp):
             c = dc[i, k]
-            yk = y[i + k, l0:l0 + nl]
+            yk = y[i + k, l0 : l0 + nl]
             for b in range(nl):
                 dyi[b] += c * yk[b]
     if fixed_lam >= 0.0:
@@ -653,25 +672,65 @@ def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, s
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _fit_parallel(y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam,
-                  order, out, lam_out):  # pragma: no cover - compiled
+def _fit_parallel(
+    y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam, order, out, lam_out
+):  # pragma: no cover - compiled
     nlines = y.shape[1]
     nblocks = (nlines + BLOCK - 1) // BLOCK
     for q in numba.prange(nblocks):
         l0 = q * BLOCK
-        _block(y, l0, min(BLOCK, nlines - l0), u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_,
-               n_golden, fixed_lam, order, out, lam_out)
+        _block(
+            y,
+            l0,
+            min(BLOCK, nlines - l0),
+            u,
+            dc,
+            gb,
+            ddb,
+            lgt,
+            m,
+            loggrid,
+            slr,
+            sdinv,
+            sok,
+            str_,
+            n_golden,
+            fixed_lam,
+            order,
+            out,
+            lam_out,
+        )
 
 
 @numba.njit(**_JIT)
-def _fit_serial(y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam,
-                order, out, lam_out):  # pragma: no cover - compiled
+def _fit_serial(
+    y, u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_, n_golden, fixed_lam, order, out, lam_out
+):  # pragma: no cover - compiled
     nlines = y.shape[1]
     nblocks = (nlines + BLOCK - 1) // BLOCK
     for q in range(nblocks):
         l0 = q * BLOCK
-        _block(y, l0, min(BLOCK, nlines - l0), u, dc, gb, ddb, lgt, m, loggrid, slr, sdinv, sok, str_,
-               n_golden, fixed_lam, order, out, lam_out)
+        _block(
+            y,
+            l0,
+            min(BLOCK, nlines - l0),
+            u,
+            dc,
+            gb,
+            ddb,
+            lgt,
+            m,
+            loggrid,
+            slr,
+            sdinv,
+            sok,
+            str_,
+            n_golden,
+            fixed_lam,
+            order,
+            out,
+            lam_out,
+        )
 
 
 @numba.njit(**_JIT)
@@ -702,8 +761,15 @@ def _shared(gb, ddb, m, loggrid, slr, sdinv, sok, str_):  # pragma: no cover - c
                 slr[g, k, i] = lr[k, i, 0]
 
 
-def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: int, fixed_lam: float,
-         order: int, parallel: bool) -> tuple[np.ndarray, np.ndarray]:
+def _run(
+    y: np.ndarray,
+    system: PenaltySystem,
+    loggrid: np.ndarray,
+    n_golden: int,
+    fixed_lam: float,
+    order: int,
+    parallel: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     y = np.ascontiguousarray(y, dtype=np.float64)
     n, nlines = y.shape
     m = system.m
@@ -720,8 +786,25 @@ def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: in
     lam = np.empty(nlines)
     if nlines:
         kernel = _fit_parallel if parallel and nlines > BLOCK else _fit_serial
-        kernel(y, system.u, system.dc, system.gb, system.ddb, system.lgt, m, loggrid, slr, sdinv, sok, str_,
-               n_golden, fixed_lam, order, out, lam)
+        kernel(
+            y,
+            system.u,
+            system.dc,
+            system.gb,
+            system.ddb,
+            system.lgt,
+            m,
+            loggrid,
+            slr,
+            sdinv,
+            sok,
+            str_,
+            n_golden,
+            fixed_lam,
+            order,
+            out,
+            lam,
+        )
     return out, lam / system.scale
 
 
@@ -729,13 +812,14 @@ def _check_order(order: int, m: int) -> int:
     if not 0 <= order <= 2 * m - 1:
         raise ValueError(f"derivative order must be from 0 to {2 * m - 1}, got {order}")
     if m > 2 and order:
-        raise ValueError("derivatives are computed here for m <= 2; fit with order=0 and differentiate "
-                         "the natural spline through the fitted values")
+        raise ValueError(
+            "derivatives are computed here for m <= 2; fit with order=0 and differentiate "
+            "the natural spline through the fitted values"
+        )
     return order
 
 
-def fit_fixed(y: np.ndarray, system: PenaltySystem, lam: float, *, order: int = 0, parallel: bool = True
-              ) -> np.ndarray:
+def fit_fixed(y: np.ndarray, system: PenaltySystem, lam: float, *, order: int = 0, parallel: bool = True) -> np.ndarray:
     """The smoothing spline with penalty ``lam`` of every line (column of ``y``), or its derivative, at the nodes.
 
     Examples
@@ -766,8 +850,15 @@ def lambda_grid(n: int, m: int, step: float = 1.0) -> np.ndarray:
     return np.arange(lo, max(hi, lo + step) + 1e-9, step)
 
 
-def fit_auto(y: np.ndarray, system: PenaltySystem, *, order: int = 0, n_golden: int = 12, step: float = 1.0,
-             parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def fit_auto(
+    y: np.ndarray,
+    system: PenaltySystem,
+    *,
+    order: int = 0,
+    n_golden: int = 12,
+    step: float = 1.0,
+    parallel: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Smoothing splines of every line (column of ``y``), each with the penalty minimising its GCV score.
 
     The score is evaluated on a grid of ``log10(lam)`` (``step`` apart, shared by the lines), then

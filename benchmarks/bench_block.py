@@ -61,7 +61,8 @@ def main() -> None:
         chunked._gradient_block, chunked._patch_ends = block_fn, patch_fn
     ms = {a: statistics.median(v) * 1e3 for a, v in sorted(strips.items())}
     print(
-        f"{args.n}³ in {args.chunk}³ blocks, {len(blocks)} block tasks: block {statistics.median(blocks) * 1e3:.2f} ms; "
+        f"{args.n}³ in {args.chunk}³ blocks, {len(blocks)} block tasks: "
+        f"block {statistics.median(blocks) * 1e3:.2f} ms; "
         "end strips per axis " + ", ".join(f"axis {a}: {t:.2f} ms" for a, t in ms.items())
     )
 

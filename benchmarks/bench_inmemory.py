@@ -430,7 +430,8 @@ def print_import(imp: dict) -> None:
     print(f"  import fieldgrad (total, cold interpreter):    {_med(imp['alone'], 'total_s'):.3f} s")
     print(f"  import xarray:                                 {_med(imp['after_xarray'], 'xarray_s'):.3f} s")
     print(
-        f"  import fieldgrad after xarray (incremental):   {_med(imp['after_xarray'], 'fieldgrad_after_xarray_s'):.3f} s"
+        "  import fieldgrad after xarray (incremental):   "
+        f"{_med(imp['after_xarray'], 'fieldgrad_after_xarray_s'):.3f} s"
     )
     nb = {r.get("numba_imported") for r in imp["alone"]}
     print(f"  numba imported by `import fieldgrad`: {sorted(nb)}")

@@ -41,7 +41,8 @@ def field(shape: tuple[int, ...]) -> xr.DataArray:
 
 def sweep(rounds: int) -> None:
     print(
-        f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | {'drop-in: fg / numpy':>30} | load"
+        f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | "
+        f"{'drop-in: fg / numpy':>30} | load"
     )
     for shape in SIZES:
         da = field(shape)

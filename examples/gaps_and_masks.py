@@ -86,7 +86,8 @@ def main() -> None:
     print(f"where propagate has a value, omit gives the same one (max difference {diff:.1e})")
     coast_err = np.abs(both["omit"].sel(component="lon").values - dlon_exact)[kept]
     print(
-        f"error of d/dlon at the recovered coastal points (one-sided stencils): RMS {np.sqrt(np.mean(coast_err**2)):.3f}, "
+        "error of d/dlon at the recovered coastal points (one-sided stencils): "
+        f"RMS {np.sqrt(np.mean(coast_err**2)):.3f}, "
         f"max {coast_err.max():.3f} degC per degree (|dT/dlon| up to {np.abs(dlon_exact).max():.2f})"
     )
 

@@ -114,7 +114,8 @@ def is_time_coord(coord: xr.DataArray | xr.Variable) -> bool:
 
     Examples
     --------
-    >>> is_time_coord(xr.DataArray(np.array(["2000-01-01"], dtype="datetime64[ns]"))), is_time_coord(xr.DataArray([1.0]))
+    >>> t = xr.DataArray(np.array(["2000-01-01"], dtype="datetime64[ns]"))
+    >>> is_time_coord(t), is_time_coord(xr.DataArray([1.0]))
     (True, False)
     """
     if coord.dtype.kind in "mM":

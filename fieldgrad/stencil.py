@@ -234,10 +234,10 @@ def _stencil(
                     for i, row_idx in zip(rows, idx, strict=True)
                 ]
             )
-            / h**order
+            / h**order  # type: ignore[operator]
             if rows.size
             else np.zeros((0, q))
-        )  # type: ignore[operator]
+        )
     else:
         w = fornberg_weights(x[idx], x[rows], order)
     return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]))

@@ -21,6 +21,7 @@ Run: ``uv run python examples/image_edges.py [--size N] [--out DIR]``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
@@ -39,7 +40,9 @@ RADIUS = 0.28
 WIDTH = 0.03
 
 
-def synthetic(n: int, pixel: float = 0.1) -> tuple[xr.DataArray, callable]:
+def synthetic(
+    n: int, pixel: float = 0.1
+) -> tuple[xr.DataArray, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     side = n * pixel
     x = np.arange(n) * pixel
     y = np.arange(n) * pixel

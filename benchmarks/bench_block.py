@@ -60,8 +60,11 @@ def main() -> None:
     finally:
         chunked._gradient_block, chunked._patch_ends = block_fn, patch_fn
     ms = {a: statistics.median(v) * 1e3 for a, v in sorted(strips.items())}
-    print(f"{args.n}³ in {args.chunk}³ blocks, {len(blocks)} block tasks: block {statistics.median(blocks) * 1e3:.2f} ms; "
-          "end strips per axis " + ", ".join(f"axis {a}: {t:.2f} ms" for a, t in ms.items()))
+    print(
+        f"{args.n}³ in {args.chunk}³ blocks, {len(blocks)} block tasks: "
+        f"block {statistics.median(blocks) * 1e3:.2f} ms; "
+        "end strips per axis " + ", ".join(f"axis {a}: {t:.2f} ms" for a, t in ms.items())
+    )
 
 
 if __name__ == "__main__":

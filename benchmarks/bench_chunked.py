@@ -43,10 +43,9 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from _harness import foreign_load_between, peak_rss_mib, peak_rss_reset, snapshot
 
 import fieldgrad
-
-from _harness import foreign_load_between, peak_rss_reset, peak_rss_mib, snapshot
 
 
 def field(n: int, chunk: int) -> xr.DataArray:
@@ -78,7 +77,7 @@ def cases(f: xr.DataArray, tmp: str) -> dict:
         ds.to_zarr(path, mode="w", encoding=encoding)
 
     def xa_ds():
-        return xr.Dataset({f"d{d}": v for d, v in zip(dims, xa())})
+        return xr.Dataset({f"d{d}": v for d, v in zip(dims, xa(), strict=True)})
 
     def one_exchange_laplacian():
         def block(b):
@@ -99,8 +98,9 @@ def cases(f: xr.DataArray, tmp: str) -> dict:
         "sum: xarray differentiate x,y,z": lambda: sums(xa()),
         "sum: dask.array.gradient": lambda: sums(dk()),
         "laplacian: fieldgrad, per axis with thin slabs": lambda: f.grad.laplacian(dims).sum().compute(),
-        "laplacian: xarray differentiate twice per axis": lambda: sum(
-            f.differentiate(d).differentiate(d) for d in dims).sum().compute(),
+        "laplacian: xarray differentiate twice per axis": lambda: (
+            sum(f.differentiate(d).differentiate(d) for d in dims).sum().compute()
+        ),
         "laplacian: one exchange for all axes (overlap)": one_exchange_laplacian,
         "zarr: fieldgrad gradient": lambda: store("fg.zarr", fg().to_dataset(name="g")),
         "zarr: xarray differentiate x,y,z": lambda: store("xa.zarr", xa_ds()),
@@ -122,21 +122,28 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="256³ in 64³ chunks")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--only", nargs="+", metavar="KIND", help="only these kinds of case (sum, laplacian, zarr, "
-                   "zarr-raw, compute, store; their floors and the in-memory path come along)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="KIND",
+        help="only these kinds of case (sum, laplacian, zarr, "
+        "zarr-raw, compute, store; their floors and the in-memory path come along)",
+    )
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
     n, chunk = (256, 64) if args.quick else (512, 128)
     dask.config.set(scheduler="threads")
     f = field(n, chunk)
-    print(f"field {n}³ float64 ({f.nbytes / 2**30:.2f} GiB) in {chunk}³ chunks, threaded scheduler, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"field {n}³ float64 ({f.nbytes / 2**30:.2f} GiB) in {chunk}³ chunks, threaded scheduler, "
+        f"{os.cpu_count()} cores"
+    )
     with tempfile.TemporaryDirectory(dir=os.environ.get("FIELDGRAD_BENCH_TMP")) as tmp:
         ops = cases(f, tmp)
         if args.only:
             keep = set(args.only) | {k + " floor" for k in args.only} | {"in-memory"}
             ops = {k: v for k, v in ops.items() if k.split(":")[0] in keep}
-        for name, op in ops.items():  # verify / warm up (JIT, imports)
+        for op in ops.values():  # verify / warm up (JIT, imports)
             op()
         times = {k: [] for k in ops}
         loads = {k: [] for k in ops}
@@ -158,8 +165,10 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     mem = med.get("in-memory: fieldgrad gradient (numpy)", float("nan"))
     rows = []
-    print(f"\n{'case':52s} {'median s':>9s} {'min-max':>13s} {'ratio':>9s} {'over floor':>10s} "
-          f"{'peak MiB':>9s} {'load':>5s}")
+    print(
+        f"\n{'case':52s} {'median s':>9s} {'min-max':>13s} {'ratio':>9s} {'over floor':>10s} "
+        f"{'peak MiB':>9s} {'load':>5s}"
+    )
     for name in ops:
         t, kind = med[name], name.split(":")[0]
         group = kind.replace(" floor", "")
@@ -173,10 +182,22 @@ def main() -> None:
         else:
             ratio, label = float("nan"), ""
         over = t - floor if floor and "floor" not in kind else float("nan")
-        rows.append(dict(case=name, median_s=t, times=times[name], peak_mib=max(peaks[name]), load=max(loads[name]),
-                         ratio=ratio, ratio_kind=label, over_floor_s=over))
-        print(f"{name:52s} {t:9.3f} {min(times[name]):6.2f}-{max(times[name]):<6.2f} {ratio:6.2f}{label:4s}"
-              f"{over:10.2f} {max(peaks[name]):9.0f} {max(loads[name]):5.0%}")
+        rows.append(
+            dict(
+                case=name,
+                median_s=t,
+                times=times[name],
+                peak_mib=max(peaks[name]),
+                load=max(loads[name]),
+                ratio=ratio,
+                ratio_kind=label,
+                over_floor_s=over,
+            )
+        )
+        print(
+            f"{name:52s} {t:9.3f} {min(times[name]):6.2f}-{max(times[name]):<6.2f} {ratio:6.2f}{label:4s}"
+            f"{over:10.2f} {max(peaks[name]):9.0f} {max(loads[name]):5.0%}"
+        )
     for kind in ("zarr", "zarr-raw"):
         if f"{kind} floor: the computed gradient" not in med:
             continue
@@ -184,9 +205,11 @@ def main() -> None:
         xa_over = med[f"{kind}: xarray differentiate x,y,z"] - med[f"{kind} floor: the computed gradient"]
         ratio = f"= {xa_over / fg_over:.2f}×" if fg_over > 0 else "(fieldgrad within the floor's spread)"
         print(f"{kind}: time over the write floor, xarray / fieldgrad = {xa_over:.2f} / {fg_over:.2f} s {ratio}")
-    print("\nratio: for sum/zarr, xarray's time over this case's (higher is faster); for compute/store, this "
-          "case's time over fieldgrad's in-memory path (goal ≤ 1.5); over floor: seconds beyond writing or "
-          "gathering the already computed gradient; load: other processes' CPU share")
+    print(
+        "\nratio: for sum/zarr, xarray's time over this case's (higher is faster); for compute/store, this "
+        "case's time over fieldgrad's in-memory path (goal ≤ 1.5); over floor: seconds beyond writing or "
+        "gathering the already computed gradient; load: other processes' CPU share"
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(n=n, chunk=chunk, rows=rows), fh, indent=1)

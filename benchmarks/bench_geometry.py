@@ -23,9 +23,9 @@ import warnings
 
 import numpy as np
 import xarray as xr
-
-import fieldgrad  # noqa: F401
 from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
+
+import fieldgrad
 
 R = 6.371e6
 LCC = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-97 +R=6371000 +units=m +no_defs"
@@ -49,26 +49,39 @@ def lambert_case(n: int):
     lon, lat = pyproj.Transformer.from_crs(LCC, "+proj=longlat +R=6371000 +no_defs", always_xy=True).transform(X, Y)
     u, v = wind_on(lat, lon)  # treated as grid-relative: the same input for both libraries
     crs = pyproj.CRS.from_user_input(LCC)
-    coords = {"x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
-              "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
-              "lambert": xr.DataArray(0, attrs=crs.to_cf())}
+    coords = {
+        "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
+        "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
+        "lambert": xr.DataArray(0, attrs=crs.to_cf()),
+    }
     attrs = {"units": "m s-1", "grid_mapping": "lambert"}
     ds = xr.Dataset({"u": (("y", "x"), u, attrs), "v": (("y", "x"), v, attrs)}, coords=coords)
     return ds, crs
 
 
 def global_case(d: float = 0.25):
-    lat = np.linspace(90, -90, int(round(180 / d)) + 1)
+    lat = np.linspace(90, -90, round(180 / d) + 1)
     lon = np.arange(0, 360, d)
     LAT, LON = np.meshgrid(lat, lon, indexing="ij")
     u, v = wind_on(LAT, LON)
-    coords = {"latitude": ("latitude", lat, {"units": "degrees_north"}),
-              "longitude": ("longitude", lon, {"units": "degrees_east"})}
-    ds = xr.Dataset({"u": (("latitude", "longitude"), u, {"units": "m s-1"}),
-                     "v": (("latitude", "longitude"), v, {"units": "m s-1"})}, coords=coords)
-    ds2 = xr.Dataset({"u": (("j", "i"), u, {"units": "m s-1"}), "v": (("j", "i"), v, {"units": "m s-1"})},
-                     coords={"lat": (("j", "i"), LAT, {"units": "degrees_north"}),
-                             "lon": (("j", "i"), LON, {"units": "degrees_east"})})
+    coords = {
+        "latitude": ("latitude", lat, {"units": "degrees_north"}),
+        "longitude": ("longitude", lon, {"units": "degrees_east"}),
+    }
+    ds = xr.Dataset(
+        {
+            "u": (("latitude", "longitude"), u, {"units": "m s-1"}),
+            "v": (("latitude", "longitude"), v, {"units": "m s-1"}),
+        },
+        coords=coords,
+    )
+    ds2 = xr.Dataset(
+        {"u": (("j", "i"), u, {"units": "m s-1"}), "v": (("j", "i"), v, {"units": "m s-1"})},
+        coords={
+            "lat": (("j", "i"), LAT, {"units": "degrees_north"}),
+            "lon": (("j", "i"), LON, {"units": "degrees_east"}),
+        },
+    )
     return ds, ds2
 
 
@@ -91,8 +104,11 @@ def main() -> None:
     # MetPy inputs: DataArrays with the CRS (as MetPy's docs show), and numpy with precomputed factors
     lcc_mp = lcc.metpy.assign_crs(crs.to_cf()).metpy.parse_cf()
     glob_mp = glob.metpy.assign_crs(grid_mapping_name="latitude_longitude", earth_radius=R).metpy.parse_cf()
-    k = 1.0 / np.asarray(fieldgrad.geometry.metric_for(
-        lcc.u, None, fieldgrad.geometry.Differentiator(), geometry="projected").G["x", "x"].values)
+    k = 1.0 / np.asarray(
+        fieldgrad.geometry.metric_for(lcc.u, None, fieldgrad.geometry.Differentiator(), geometry="projected")
+        .G["x", "x"]
+        .values
+    )
     dx = float(np.diff(lcc.x.values).mean()) * units.m
     dy = float(np.diff(lcc.y.values).mean()) * units.m
     u_q, v_q = lcc.u.values * units("m/s"), lcc.v.values * units("m/s")
@@ -100,34 +116,45 @@ def main() -> None:
     cases = {
         "lcc fieldgrad": lambda: U_lcc.grad.curl(geometry="projected").values,
         "lcc metpy (xarray+CRS)": lambda: mpcalc.vorticity(lcc_mp.u, lcc_mp.v).values,
-        "lcc metpy (numpy, factors given)": lambda: mpcalc.vorticity(
-            u_q, v_q, dx=dx, dy=dy, parallel_scale=k, meridional_scale=k).m,
+        "lcc metpy (numpy, factors given)": lambda: (
+            mpcalc.vorticity(u_q, v_q, dx=dx, dy=dy, parallel_scale=k, meridional_scale=k).m
+        ),
         "global fieldgrad (1-D lat/lon)": lambda: U_glob.grad.curl(geometry="sphere").values,
         "global fieldgrad (2-D lat/lon)": lambda: U_glob2d.grad.curl(geometry="sphere").values,
         "global metpy (xarray)": lambda: mpcalc.vorticity(glob_mp.u, glob_mp.v).values,
     }
     results = {name: np.asarray(f()) for name, f in cases.items()}  # warm-up and check
     inner = (slice(5, -5), slice(5, -5))
-    for a, b in (("lcc fieldgrad", "lcc metpy (numpy, factors given)"),
-                 ("global fieldgrad (1-D lat/lon)", "global fieldgrad (2-D lat/lon)"),
-                 ("global fieldgrad (1-D lat/lon)", "global metpy (xarray)")):
+    for a, b in (
+        ("lcc fieldgrad", "lcc metpy (numpy, factors given)"),
+        ("global fieldgrad (1-D lat/lon)", "global fieldgrad (2-D lat/lon)"),
+        ("global fieldgrad (1-D lat/lon)", "global metpy (xarray)"),
+    ):
         diff = np.nanmax(np.abs(results[a][inner] - results[b][inner]))
-        print(f"check: max |{a} − {b}| inside 5 points of the edges = {diff:.2e} s-1 "
-              f"(values up to {np.nanmax(np.abs(results[a])):.1e})")
+        print(
+            f"check: max |{a} − {b}| inside 5 points of the edges = {diff:.2e} s-1 "
+            f"(values up to {np.nanmax(np.abs(results[a])):.1e})"
+        )
     t0 = snapshot()
     times = shuffled_rounds(cases, args.repeats)
     load = foreign_load_between(t0, snapshot())
-    print(f"\nLambert conformal {args.lcc}x{args.lcc}, global 0.25° 721x1440; median of {args.repeats}; "
-          f"foreign load {load:.0%}")
+    print(
+        f"\nLambert conformal {args.lcc}x{args.lcc}, global 0.25° 721x1440; median of {args.repeats}; "
+        f"foreign load {load:.0%}"
+    )
     med = medians(times)
     for name, t in med.items():
         print(f"  {name:38s} {t * 1e3:9.1f} ms  (min {min(times[name]) * 1e3:.1f}, max {max(times[name]) * 1e3:.1f})")
     print("\nratios (anchor / fieldgrad; > 1: fieldgrad faster)")
-    print(f"  lcc: vs metpy xarray+CRS {med['lcc metpy (xarray+CRS)'] / med['lcc fieldgrad']:.2f}x, "
-          f"vs metpy numpy {med['lcc metpy (numpy, factors given)'] / med['lcc fieldgrad']:.2f}x")
+    print(
+        f"  lcc: vs metpy xarray+CRS {med['lcc metpy (xarray+CRS)'] / med['lcc fieldgrad']:.2f}x, "
+        f"vs metpy numpy {med['lcc metpy (numpy, factors given)'] / med['lcc fieldgrad']:.2f}x"
+    )
     print(f"  global: vs metpy xarray {med['global metpy (xarray)'] / med['global fieldgrad (1-D lat/lon)']:.2f}x")
-    print(f"  curvilinear (2-D lat/lon) / rectilinear (1-D) on the same grid: "
-          f"{med['global fieldgrad (2-D lat/lon)'] / med['global fieldgrad (1-D lat/lon)']:.2f}x the time")
+    print(
+        f"  curvilinear (2-D lat/lon) / rectilinear (1-D) on the same grid: "
+        f"{med['global fieldgrad (2-D lat/lon)'] / med['global fieldgrad (1-D lat/lon)']:.2f}x the time"
+    )
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
     from fieldgrad.kernels import apply_stencils
     from fieldgrad.stencil import build_stencil
 
-    da = xr.DataArray(f, dims=DIMS, coords=dict(zip(DIMS, coords)), name="f")
+    da = xr.DataArray(f, dims=DIMS, coords=dict(zip(DIMS, coords, strict=True)), name="f")
     stencils = []
     for x in coords:
         d = np.diff(x)
@@ -153,6 +153,7 @@ def make_calls(f: np.ndarray, coords: list[np.ndarray], kernel_case: bool = True
         "numpy.gradient": lambda: list(np.gradient(f, *coords, edge_order=2)),
         "xarray .differentiate": lambda: [da.differentiate(d, edge_order=2).data for d in DIMS],
     }
+
     def no_reuse():
         with fieldgrad.set_options(reuse_buffers=False):
             return list(fieldgrad.gradient(f, *coords, edge_order=2))
@@ -172,7 +173,7 @@ ANCHORS = ("numpy.gradient", "xarray .differentiate")
 
 
 def max_relerr(res: list, ref: tuple) -> float:
-    return max(float(np.abs(np.asarray(r) - q).max() / np.abs(q).max()) for r, q in zip(res, ref))
+    return max(float(np.abs(np.asarray(r) - q).max() / np.abs(q).max()) for r, q in zip(res, ref, strict=True))
 
 
 def time_workload(n: int, uniform: bool, repeats: int, warmup: int, floor_gbps: float) -> dict:
@@ -210,9 +211,12 @@ def time_workload(n: int, uniform: bool, repeats: int, warmup: int, floor_gbps: 
     for name, c in cases.items():
         med = statistics.median(c["times"])
         rows[name] = dict(
-            median_s=med, min_s=min(c["times"]), max_s=max(c["times"]),
+            median_s=med,
+            min_s=min(c["times"]),
+            max_s=max(c["times"]),
             times_s=[round(t, 5) for t in c["times"]],
-            GBps=useful / med / 1e9, x_floor=med / floor_s,
+            GBps=useful / med / 1e9,
+            x_floor=med / floor_s,
             foreign_load=c["foreign"] / c["cap"] if c["cap"] else None,
             cpu_over_wall=statistics.median(c["cpu"]) / med,
             max_rel_err=c["max_rel_err"],
@@ -224,14 +228,20 @@ def time_workload(n: int, uniform: bool, repeats: int, warmup: int, floor_gbps: 
 def print_workload(res: dict) -> None:
     kind = "uniform" if res["uniform"] else "non-uniform"
     n = res["n"]
-    print(f"\n== {n}³ float64 ({n ** 3 * 8 / MiB:.0f} MiB), {kind} coordinates, 3 axes, edge_order=2; "
-          f"floor {res['floor_s'] * 1e3:.1f} ms ==")
-    print(f"{'case':36s} {'median s':>9s} {'min s':>8s} {'max s':>8s} {'GB/s':>6s} {'x floor':>8s} "
-          f"{'relerr':>8s} {'load':>5s} {'cpu/w':>5s}")
+    print(
+        f"\n== {n}³ float64 ({n**3 * 8 / MiB:.0f} MiB), {kind} coordinates, 3 axes, edge_order=2; "
+        f"floor {res['floor_s'] * 1e3:.1f} ms =="
+    )
+    print(
+        f"{'case':36s} {'median s':>9s} {'min s':>8s} {'max s':>8s} {'GB/s':>6s} {'x floor':>8s} "
+        f"{'relerr':>8s} {'load':>5s} {'cpu/w':>5s}"
+    )
     for name, r in res["rows"].items():
         load = f"{r['foreign_load']:5.0%}" if r["foreign_load"] is not None else f"{'':5s}"
-        print(f"{name:36s} {r['median_s']:9.4f} {r['min_s']:8.4f} {r['max_s']:8.4f} {r['GBps']:6.1f} "
-              f"{r['x_floor']:8.1f} {r['max_rel_err']:8.1e} {load} {r['cpu_over_wall']:5.2f}")
+        print(
+            f"{name:36s} {r['median_s']:9.4f} {r['min_s']:8.4f} {r['max_s']:8.4f} {r['GBps']:6.1f} "
+            f"{r['x_floor']:8.1f} {r['max_rel_err']:8.1e} {load} {r['cpu_over_wall']:5.2f}"
+        )
     for fg, per in res["speedup"].items():
         print(f"  {fg:20s} is " + ", ".join(f"{v:.2f}x faster than {an}" for an, v in per.items()))
 
@@ -240,8 +250,11 @@ def print_workload(res: dict) -> None:
 # peak RSS (fresh subprocess per case)
 # --------------------------------------------------------------------------------------------
 
-RSS_CASES = [f"{c}|{k}" for k in ("uniform", "non-uniform")
-             for c in ("fieldgrad.gradient", "da.grad.gradient", "numpy.gradient", "xarray .differentiate")]
+RSS_CASES = [
+    f"{c}|{k}"
+    for k in ("uniform", "non-uniform")
+    for c in ("fieldgrad.gradient", "da.grad.gradient", "numpy.gradient", "xarray .differentiate")
+]
 
 
 def _status_kib(key: str) -> int | None:
@@ -274,9 +287,20 @@ def rss_child(case: str, n: int) -> None:
     peak = _status_kib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     outputs_mib = 3 * f.nbytes / MiB
     delta = (peak - rss0) / 1024
-    print(json.dumps(dict(case=case, n=n, hwm_reset=reset, peak_delta_MiB=delta, outputs_MiB=outputs_mib,
-                          over_outputs=delta / outputs_mib,
-                          temporaries_in_inputs=(delta - outputs_mib) / (f.nbytes / MiB), time_s=dt)))
+    print(
+        json.dumps(
+            dict(
+                case=case,
+                n=n,
+                hwm_reset=reset,
+                peak_delta_MiB=delta,
+                outputs_MiB=outputs_mib,
+                over_outputs=delta / outputs_mib,
+                temporaries_in_inputs=(delta - outputs_mib) / (f.nbytes / MiB),
+                time_s=dt,
+            )
+        )
+    )
     del res
 
 
@@ -293,14 +317,16 @@ def rss_all(n: int) -> list[dict]:
 
 
 def print_rss(rows: list[dict], n: int) -> None:
-    print(f"\n== peak RSS of one call, {n}³ (fresh process each; 3 outputs = {3 * n ** 3 * 8 / MiB:.0f} MiB) ==")
+    print(f"\n== peak RSS of one call, {n}³ (fresh process each; 3 outputs = {3 * n**3 * 8 / MiB:.0f} MiB) ==")
     print(f"{'case':40s} {'peak over before, MiB':>22s} {'÷ outputs':>10s} {'extra ÷ input':>14s} {'time s':>7s}")
     for r in rows:
         if "error" in r:
             print(f"{r['case']:40s} ERROR {r['error'][-200:]}")
         else:
-            print(f"{r['case']:40s} {r['peak_delta_MiB']:22.0f} {r['over_outputs']:10.2f} "
-                  f"{r['temporaries_in_inputs']:14.2f} {r['time_s']:7.3f}")
+            print(
+                f"{r['case']:40s} {r['peak_delta_MiB']:22.0f} {r['over_outputs']:10.2f} "
+                f"{r['temporaries_in_inputs']:14.2f} {r['time_s']:7.3f}"
+            )
     print("(extra ÷ input: peak beyond the outputs, in input-sized temporaries; the goal is <= 1)")
 
 
@@ -344,8 +370,7 @@ print(json.dumps({"total_s": t1 - t0, "numba_imported": "numba" in sys.modules})
 
 
 def _child(code: str, env: dict | None = None) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env=env, timeout=900)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         return {"error": (out.stderr or out.stdout)[-400:]}
@@ -380,23 +405,30 @@ def _med(rows: list[dict], *keys: str) -> float:
 
 
 def print_jit(jit: dict) -> None:
-    print("\n== first call of fieldgrad.gradient (64³) in a fresh process, median; compile/load = first - second call ==")
+    print(
+        "\n== first call of fieldgrad.gradient (64³) in a fresh process, median; compile/load = first - second call =="
+    )
     for kind in ("cold", "warm"):
         label = "empty numba cache: compile" if kind == "cold" else "filled cache: load from disk"
         errs = [r["error"] for r in jit[kind] if "error" in r]
         if errs:
             print(f"  {label}: ERROR {errs[0][-200:]}")
             continue
-        print(f"  {label:30s} float64 kernel {_med(jit[kind], 'float64', 'jit_s'):6.2f} s, then the float32 one "
-              f"{_med(jit[kind], 'float32', 'jit_s'):6.2f} s   (plus import numba "
-              f"{_med(jit[kind], 'import_numba_s'):.2f} s on the first call)")
+        print(
+            f"  {label:30s} float64 kernel {_med(jit[kind], 'float64', 'jit_s'):6.2f} s, then the float32 one "
+            f"{_med(jit[kind], 'float32', 'jit_s'):6.2f} s   (plus import numba "
+            f"{_med(jit[kind], 'import_numba_s'):.2f} s on the first call)"
+        )
 
 
 def print_import(imp: dict) -> None:
     print("\n== import time in a fresh process (median) ==")
     print(f"  import fieldgrad (total, cold interpreter):    {_med(imp['alone'], 'total_s'):.3f} s")
     print(f"  import xarray:                                 {_med(imp['after_xarray'], 'xarray_s'):.3f} s")
-    print(f"  import fieldgrad after xarray (incremental):   {_med(imp['after_xarray'], 'fieldgrad_after_xarray_s'):.3f} s")
+    print(
+        "  import fieldgrad after xarray (incremental):   "
+        f"{_med(imp['after_xarray'], 'fieldgrad_after_xarray_s'):.3f} s"
+    )
     nb = {r.get("numba_imported") for r in imp["alone"]}
     print(f"  numba imported by `import fieldgrad`: {sorted(nb)}")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
@@ -407,23 +439,31 @@ def print_import(imp: dict) -> None:
 
 
 def env_info() -> dict:
-    info = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _NCPU,
-            "env": {k: v for k, v in os.environ.items()
-                    if k.startswith(("NUMBA_", "FIELDGRAD_", "OMP_", "GLIBC_")) or k == "PYTHONDONTWRITEBYTECODE"}}
+    info = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": _NCPU,
+        "env": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("NUMBA_", "FIELDGRAD_", "OMP_", "GLIBC_")) or k == "PYTHONDONTWRITEBYTECODE"
+        },
+    }
     for mod in ("numpy", "xarray", "numba", "dask"):
         try:
             info[mod] = __import__(mod).__version__
-        except Exception as e:  # pragma: no cover
+        except Exception as e:  # noqa: BLE001  # pragma: no cover - any import failure is reported, not fatal
             info[mod] = f"not importable ({type(e).__name__})"
     try:
         import numba
 
         info["numba_threads"] = numba.get_num_threads()
-    except Exception:  # pragma: no cover
+    except Exception:  # noqa: BLE001  # pragma: no cover - optional information
         pass
     try:
-        info["git"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                     cwd=ROOT).stdout.strip()
+        info["git"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
     except OSError:  # pragma: no cover
         pass
     return info
@@ -436,8 +476,13 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up calls per case (default 1)")
     p.add_argument("--floor-gbps", type=float, default=38.4, help="bandwidth floor in GB/s (default 38.4)")
-    p.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
-                   help="before each section wait up to S s for other processes to use < 15%% of the machine")
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each section wait up to S s for other processes to use < 15%% of the machine",
+    )
     p.add_argument("--skip", default="", help="comma list of sections to skip: timing,rss,jit,import")
     p.add_argument("--json", metavar="PATH", help="write all results as JSON")
     p.add_argument("--rss-child", help=argparse.SUPPRESS)
@@ -452,8 +497,10 @@ def main() -> None:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     result: dict = {"args": vars(args) | {"n": n}, "env": env_info(), "sections": {}}
     e = result["env"]
-    print(f"python {e['python']}, numpy {e['numpy']}, xarray {e['xarray']}, numba {e['numba']} "
-          f"({e.get('numba_threads')} threads), {e['cpus']} CPUs, git {e.get('git')}; env {e['env']}")
+    print(
+        f"python {e['python']}, numpy {e['numpy']}, xarray {e['xarray']}, numba {e['numba']} "
+        f"({e.get('numba_threads')} threads), {e['cpus']} CPUs, git {e.get('git')}; env {e['env']}"
+    )
 
     def section(name, fn, *a):
         pre = wait_idle(args.wait_idle)
@@ -471,8 +518,10 @@ def main() -> None:
             res = section(key, time_workload, n, uniform, args.repeats, args.warmup, args.floor_gbps)
             result[key] = res
             print_workload(res)
-            print(f"  [other processes' CPU load during this workload: {result['sections'][key]['foreign_load']:.0%}]",
-                  flush=True)
+            print(
+                f"  [other processes' CPU load during this workload: {result['sections'][key]['foreign_load']:.0%}]",
+                flush=True,
+            )
             gc.collect()
     if "rss" not in skip:
         rows = section("rss", rss_all, n)
@@ -491,8 +540,10 @@ def main() -> None:
     if imp is not None:
         print_import(imp)
     result["total_s"] = time.perf_counter() - t_start
-    print(f"\ntotal {result['total_s']:.0f} s; sections (s / other processes' load): "
-          + ", ".join(f"{k} {v['seconds']:.0f}/{v['foreign_load']:.0%}" for k, v in result["sections"].items()))
+    print(
+        f"\ntotal {result['total_s']:.0f} s; sections (s / other processes' load): "
+        + ", ".join(f"{k} {v['seconds']:.0f}/{v['foreign_load']:.0%}" for k, v in result["sections"].items())
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1, default=str)

@@ -69,10 +69,12 @@ def derivative_package() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndar
     except ImportError:
         return {}
     return {
-        "derivative dxdt savitzky_golay (21 pts, cubic)":
-            lambda x, y: dxdt(y, x, kind="savitzky_golay", left=10, right=10, order=3, iwindow=True, axis=1),
-        "derivative dxdt spline (s = n sigma^2, oracle)":
-            lambda x, y: dxdt(y, x, kind="spline", s=x.size * SIGMA**2, axis=1),
+        "derivative dxdt savitzky_golay (21 pts, cubic)": lambda x, y: dxdt(
+            y, x, kind="savitzky_golay", left=10, right=10, order=3, iwindow=True, axis=1
+        ),
+        "derivative dxdt spline (s = n sigma^2, oracle)": lambda x, y: dxdt(
+            y, x, kind="spline", s=x.size * SIGMA**2, axis=1
+        ),
     }
 
 
@@ -95,8 +97,8 @@ def run(realisations: int, use_scipy: bool, trim_frac: float) -> None:
             rows.append((label, rmse(d, truth), rmse(d, truth, trim), time.perf_counter() - t0))
             return d
 
-        add('fieldgrad fd (accuracy 2)', lambda: fieldgrad_method(x, y, method="fd"))
-        add('fieldgrad polyfit (window 21, degree 3)', lambda: fieldgrad_method(x, y, method="polyfit"))
+        add("fieldgrad fd (accuracy 2)", lambda: fieldgrad_method(x, y, method="fd"))
+        add("fieldgrad polyfit (window 21, degree 3)", lambda: fieldgrad_method(x, y, method="polyfit"))
         add('fieldgrad spline (degree 3, "auto")', lambda: fieldgrad_method(x, y, method="spline"))
         if use_scipy:
             add("scipy make_smoothing_spline (GCV)", lambda: scipy_gcv(x, y))
@@ -119,14 +121,20 @@ def run(realisations: int, use_scipy: bool, trim_frac: float) -> None:
         print("|---|---:|---:|---:|---:|")
         for label, r, ri, dt in rows:
             print(f"| {label} | {r:.4g} | {ri:.4g} | {fd / r:.1f} | {dt:.2f} |")
-        print(f"| fieldgrad spline, best swept smoothing = {lams[best]:.3g} | {sweep[best]:.4g} | | "
-              f"{fd / sweep[best]:.1f} | |")
-        print(f"| fieldgrad polyfit, best swept window = {windows[wbest]} | {wsweep[wbest]:.4g} | | "
-              f"{fd / wsweep[wbest]:.1f} | |")
+        print(
+            f"| fieldgrad spline, best swept smoothing = {lams[best]:.3g} | {sweep[best]:.4g} | | "
+            f"{fd / sweep[best]:.1f} | |"
+        )
+        print(
+            f"| fieldgrad polyfit, best swept window = {windows[wbest]} | {wsweep[wbest]:.4g} | | "
+            f"{fd / wsweep[wbest]:.1f} | |"
+        )
         auto = rows[2][1]
-        print(f"\nspline \"auto\" penalties chosen by GCV: median {np.median(lam_auto):.3g} "
-              f"(range {lam_auto.min():.3g} .. {lam_auto.max():.3g}); auto RMSE / best swept RMSE = "
-              f"{auto / sweep[best]:.2f}")
+        print(
+            f'\nspline "auto" penalties chosen by GCV: median {np.median(lam_auto):.3g} '
+            f"(range {lam_auto.min():.3g} .. {lam_auto.max():.3g}); auto RMSE / best swept RMSE = "
+            f"{auto / sweep[best]:.2f}"
+        )
         summary.append((grid, fd / rows[1][1], fd / auto, auto / sweep[best]))
 
     print("\n### Goals (issue 4)\n")
@@ -149,8 +157,10 @@ def main() -> None:
     p.add_argument("--no-scipy", action="store_true", help="skip scipy's make_smoothing_spline (1 s per line)")
     p.add_argument("--trim", type=float, default=0.05, help="fraction of points left out at each end (second column)")
     args = p.parse_args()
-    print("command: uv run python benchmarks/bench_noise.py "
-          f"--realisations {args.realisations}{' --no-scipy' if args.no_scipy else ''}")
+    print(
+        "command: uv run python benchmarks/bench_noise.py "
+        f"--realisations {args.realisations}{' --no-scipy' if args.no_scipy else ''}"
+    )
     run(args.realisations, not args.no_scipy, args.trim)
 
 

@@ -30,9 +30,9 @@ import numpy as np
 import xarray as xr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import foreign_load_between, snapshot  # noqa: E402
+from _harness import foreign_load_between, snapshot
 
-import fieldgrad  # noqa: E402,F401
+import fieldgrad  # noqa: F401
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float, float, float, float]:
@@ -72,23 +72,41 @@ def main() -> None:
     rows = []
     for axis, dim in ((0, "x"), (1, "y")):
         cases: list[tuple[str, Callable[[], np.ndarray], Callable[[], np.ndarray] | None]] = [
-            ("scipy savgol_filter(21, 3, deriv=1, interp)",
-             lambda: savgol_filter(field, 21, 3, deriv=1, delta=dx, mode="interp", axis=axis), None),
-            ("fieldgrad polyfit: PolyFit().derivative",
-             lambda: poly.derivative(field, x, axis=axis, order=1, window=21, degree=3, spacing=dx),
-             lambda: savgol_filter(field, 21, 3, deriv=1, delta=dx, mode="interp", axis=axis)),
-            ('fieldgrad polyfit: da.grad.partial(method="polyfit")',
-             lambda: da.grad.partial(dim, method="polyfit").values,
-             lambda: savgol_filter(field, 21, 3, deriv=1, delta=dx, mode="interp", axis=axis)),
-            ("scipy make_interp_spline(k=3) + derivative (batched)",
-             lambda: make_interp_spline(x, field, k=3, axis=axis).derivative(1)(x), None),
-            ('fieldgrad spline smoothing=None: da.grad.partial',
-             lambda: da.grad.partial(dim, method="spline", smoothing=None).values,
-             lambda: make_interp_spline(x, field, k=3, axis=axis).derivative(1)(x)),
-            ('fieldgrad spline smoothing=1e-3 (fixed penalty)',
-             lambda: da.grad.partial(dim, method="spline", smoothing=1e-3).values, None),
-            ('fieldgrad spline smoothing="auto" (GCV per line): da.grad.partial',
-             lambda: da.grad.partial(dim, method="spline").values, None),
+            (
+                "scipy savgol_filter(21, 3, deriv=1, interp)",
+                lambda: savgol_filter(field, 21, 3, deriv=1, delta=dx, mode="interp", axis=axis),
+                None,
+            ),
+            (
+                "fieldgrad polyfit: PolyFit().derivative",
+                lambda: poly.derivative(field, x, axis=axis, order=1, window=21, degree=3, spacing=dx),
+                lambda: savgol_filter(field, 21, 3, deriv=1, delta=dx, mode="interp", axis=axis),
+            ),
+            (
+                'fieldgrad polyfit: da.grad.partial(method="polyfit")',
+                lambda: da.grad.partial(dim, method="polyfit").values,
+                lambda: savgol_filter(field, 21, 3, deriv=1, delta=dx, mode="interp", axis=axis),
+            ),
+            (
+                "scipy make_interp_spline(k=3) + derivative (batched)",
+                lambda: make_interp_spline(x, field, k=3, axis=axis).derivative(1)(x),
+                None,
+            ),
+            (
+                "fieldgrad spline smoothing=None: da.grad.partial",
+                lambda: da.grad.partial(dim, method="spline", smoothing=None).values,
+                lambda: make_interp_spline(x, field, k=3, axis=axis).derivative(1)(x),
+            ),
+            (
+                "fieldgrad spline smoothing=1e-3 (fixed penalty)",
+                lambda: da.grad.partial(dim, method="spline", smoothing=1e-3).values,
+                None,
+            ),
+            (
+                'fieldgrad spline smoothing="auto" (GCV per line): da.grad.partial',
+                lambda: da.grad.partial(dim, method="spline").values,
+                None,
+            ),
         ]
         for label, fn, ref in cases:
             out = fn()  # warm-up (JIT load) and check
@@ -109,8 +127,10 @@ def main() -> None:
     print("|---:|---|---:|---:|---:|---:|---:|")
     for axis, label, med, lo, hi, load, cpu, err in rows:
         print(f"| {axis} | {label} | {med:.3f} | {lo:.3f} - {hi:.3f} | {load:.0%} | {cpu:.2f} | {err} |")
-    print(f"| 0 | scipy make_smoothing_spline (GCV), per-line loop: {per_line:.2f} s/line x {n} lines "
-          f"(extrapolated) | {per_line * n:.0f} | | | | |")
+    print(
+        f"| 0 | scipy make_smoothing_spline (GCV), per-line loop: {per_line:.2f} s/line x {n} lines "
+        f"(extrapolated) | {per_line * n:.0f} | | | | |"
+    )
 
     print("\n### Goals (issue 4)\n")
     get = {(a, lab): med for a, lab, med, *_ in rows}
@@ -118,8 +138,10 @@ def main() -> None:
         sg = get[(axis, "scipy savgol_filter(21, 3, deriv=1, interp)")]
         pf = get[(axis, 'fieldgrad polyfit: da.grad.partial(method="polyfit")')]
         sp = get[(axis, 'fieldgrad spline smoothing="auto" (GCV per line): da.grad.partial')]
-        print(f"* axis {axis}: polyfit {pf:.3f} s vs savgol_filter {sg:.3f} s -> {sg / pf:.1f}x "
-              f"({'ok' if pf <= sg else 'MISSED'}); spline auto {sp:.2f} s ({'ok' if sp < 2 else 'MISSED'} < 2 s)")
+        print(
+            f"* axis {axis}: polyfit {pf:.3f} s vs savgol_filter {sg:.3f} s -> {sg / pf:.1f}x "
+            f"({'ok' if pf <= sg else 'MISSED'}); spline auto {sp:.2f} s ({'ok' if sp < 2 else 'MISSED'} < 2 s)"
+        )
 
 
 if __name__ == "__main__":

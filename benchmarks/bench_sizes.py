@@ -27,17 +27,17 @@ import tempfile
 
 import numpy as np
 import xarray as xr
+from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
 
 import fieldgrad
-from _harness import foreign_load_between, medians, shuffled_rounds, snapshot
 
 COLD_SHAPES = [(200, 300), (1000, 1000)]  # below and above the size that starts a compilation
 SIZES = [(50, 50), (100, 100), (500, 500), (2000, 2000), (64, 64, 64), (256, 256, 256)]
 
 
 def field(shape: tuple[int, ...]) -> xr.DataArray:
-    dims = ["z", "y", "x"][-len(shape):]
-    coords = {d: np.arange(n) * 0.5 for d, n in zip(dims, shape)}
+    dims = ["z", "y", "x"][-len(shape) :]
+    coords = {d: np.arange(n) * 0.5 for d, n in zip(dims, shape, strict=True)}
     rng = np.random.default_rng(0)
     return xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
 
@@ -47,7 +47,10 @@ def sweep(rounds: int) -> None:
     # compiled in the background during the first sizes' rounds; --cold measures that phase)
     with fieldgrad.set_options(jit="always"):
         fieldgrad.gradient(np.ones((8, 8)))
-    print(f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | {'drop-in: fg / numpy':>30} | load")
+    print(
+        f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | "
+        f"{'drop-in: fg / numpy':>30} | load"
+    )
     for shape in SIZES:
         da = field(shape)
         a = da.values
@@ -73,8 +76,10 @@ def sweep(rounds: int) -> None:
             return f"{med[f] * 1e3:8.2f} / {med[r] * 1e3:8.2f} ms ({med[r] / med[f]:5.2f}x)"
 
         name = "×".join(map(str, shape))
-        print(f"{name:>14} | {pair('fg gradient', 'xr gradient'):>30} | {pair('fg partial', 'xr partial'):>30} | "
-              f"{pair('fg drop-in', 'np gradient'):>30} | {load:.0%}")
+        print(
+            f"{name:>14} | {pair('fg gradient', 'xr gradient'):>30} | {pair('fg partial', 'xr partial'):>30} | "
+            f"{pair('fg drop-in', 'np gradient'):>30} | {load:.0%}"
+        )
     print("(x: anchor time / fieldgrad time; > 1 means fieldgrad is faster)")
 
 
@@ -99,24 +104,34 @@ print(f"{{t1 - t0:.3f}} {{t2 - t1:.3f}} {{t3 - t2:.3f}}")
 
 
 def cold() -> None:
-    print("\nfirst call in a fresh process (s): import numpy+xarray | make the field (+ import fieldgrad) | "
-          "first call")
+    print("\nfirst call in a fresh process (s): import numpy+xarray | make the field (+ import fieldgrad) | first call")
     for shape in COLD_SHAPES:
         print(f"  {shape[0]}×{shape[1]} field")
         with tempfile.TemporaryDirectory() as empty:
-            runs = [("xarray differentiate", False, {}),
-                    ("fieldgrad, empty numba cache", True, {"NUMBA_CACHE_DIR": empty}),
-                    ("fieldgrad, filled numba cache", True, {"NUMBA_CACHE_DIR": empty})]
+            runs = [
+                ("xarray differentiate", False, {}),
+                ("fieldgrad, empty numba cache", True, {"NUMBA_CACHE_DIR": empty}),
+                ("fieldgrad, filled numba cache", True, {"NUMBA_CACHE_DIR": empty}),
+            ]
             if shape == COLD_SHAPES[0]:  # the compiled kernel alone, as before jit="auto"
-                runs += [("fieldgrad jit=always, empty cache", True, {"NUMBA_CACHE_DIR": empty + "/b",
-                                                                     "FIELDGRAD_JIT": "always"}),
-                         ("fieldgrad jit=always, filled cache", True, {"NUMBA_CACHE_DIR": empty + "/b",
-                                                                      "FIELDGRAD_JIT": "always"})]
+                runs += [
+                    (
+                        "fieldgrad jit=always, empty cache",
+                        True,
+                        {"NUMBA_CACHE_DIR": empty + "/b", "FIELDGRAD_JIT": "always"},
+                    ),
+                    (
+                        "fieldgrad jit=always, filled cache",
+                        True,
+                        {"NUMBA_CACHE_DIR": empty + "/b", "FIELDGRAD_JIT": "always"},
+                    ),
+                ]
             for label, use_fg, env in runs:
                 code = _COLD.format(fieldgrad=use_fg, shape=shape)
                 t0 = snapshot()
-                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                     env={**os.environ, **env}, check=True).stdout.split()
+                out = subprocess.run(
+                    [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, check=True
+                ).stdout.split()
                 load = foreign_load_between(t0, snapshot())
                 print(f"    {label:36s} {out[0]:>7} {out[1]:>7} {out[2]:>7}   load {load:.0%}")
 

@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import foreign_load_between, snapshot  # noqa: E402
+from _harness import foreign_load_between, snapshot
 
 _CHILD = """
 import time
@@ -49,8 +49,9 @@ def run(lines: int, cache: str, src: str | None) -> list[float]:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", _CHILD.format(lines=lines)], capture_output=True, text=True,
-                         env=env, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(lines=lines)], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     return [float(v) for v in out]
 
 
@@ -60,8 +61,11 @@ def main() -> None:
     parser.add_argument("--lines", type=int, nargs="+", default=[1, 200], help="lines of the 200-point field")
     parser.add_argument("--src", default=None, help="a plugin src directory to measure instead of the installed one")
     args = parser.parse_args()
-    print("seconds, medians of", args.rounds, "fresh installs: import numpy+xarray | import fieldgrad_spline | "
-          "first partial(method='spline') | warm call")
+    print(
+        "seconds, medians of",
+        args.rounds,
+        "fresh installs: import numpy+xarray | import fieldgrad_spline | first partial(method='spline') | warm call",
+    )
     for lines in args.lines:
         rows: dict[str, list[list[float]]] = {"empty cache": [], "filled cache": []}
         before = snapshot()
@@ -71,11 +75,13 @@ def main() -> None:
                 rows["filled cache"].append(run(lines, cache, args.src))
         load = foreign_load_between(before, snapshot())
         for label, values in rows.items():
-            med = [statistics.median(col) for col in zip(*values)]
+            med = [statistics.median(col) for col in zip(*values, strict=True)]
             first_use = med[1] + med[2]
-            print(f"  {lines:4d} lines, {label:12s}  {med[0]:6.2f} | {med[1]:6.2f} | {med[2]:6.2f} | {med[3]:7.4f}"
-                  f"   import + first call {first_use:6.2f}  (all first calls: "
-                  f"{', '.join(f'{v[2]:.2f}' for v in values)})")
+            print(
+                f"  {lines:4d} lines, {label:12s}  {med[0]:6.2f} | {med[1]:6.2f} | {med[2]:6.2f} | {med[3]:7.4f}"
+                f"   import + first call {first_use:6.2f}  (all first calls: "
+                f"{', '.join(f'{v[2]:.2f}' for v in values)})"
+            )
         print(f"  foreign load during the {lines}-line runs: {100 * load:.0f} %")
 
 

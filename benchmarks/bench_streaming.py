@@ -68,21 +68,31 @@ def main() -> None:
             t0 = time.perf_counter()
             make_store(src, n, args.chunk)
             gen = time.perf_counter() - t0
-            res = subprocess.run([sys.executable, "-c", CHILD, src, dst], cwd=here, capture_output=True, text=True,
-                                 env=dict(os.environ, PYTHONPATH=here))
+            res = subprocess.run(
+                [sys.executable, "-c", CHILD, src, dst],
+                cwd=here,
+                capture_output=True,
+                text=True,
+                env=dict(os.environ, PYTHONPATH=here),
+            )
             if res.returncode != 0:
                 raise SystemExit(res.stderr)
             out = json.loads(res.stdout.strip().splitlines()[-1])
             gib = n**3 * 8 / 2**30
             rows.append(dict(n=n, store_gib=gib, generate_s=gen, **out))
-            print(f"{n}³ ({gib:5.2f} GiB in {args.chunk}³ chunks): gradient → zarr {out['seconds']:7.1f} s, "
-                  f"peak RSS {out['peak_mib']:7.0f} MiB (process start {out['base_mib']:.0f} MiB)", flush=True)
+            print(
+                f"{n}³ ({gib:5.2f} GiB in {args.chunk}³ chunks): gradient → zarr {out['seconds']:7.1f} s, "
+                f"peak RSS {out['peak_mib']:7.0f} MiB (process start {out['base_mib']:.0f} MiB)",
+                flush=True,
+            )
             shutil.rmtree(src)
             shutil.rmtree(dst)
     if len(rows) > 1:
         ratio = rows[-1]["peak_mib"] / rows[0]["peak_mib"]
-        print(f"peak RSS ratio, {rows[-1]['store_gib']:.2f} GiB vs {rows[0]['store_gib']:.2f} GiB store: {ratio:.2f} "
-              f"(goal ≤ 1.3; store sizes differ {rows[-1]['store_gib'] / rows[0]['store_gib']:.0f}×)")
+        print(
+            f"peak RSS ratio, {rows[-1]['store_gib']:.2f} GiB vs {rows[0]['store_gib']:.2f} GiB store: {ratio:.2f} "
+            f"(goal ≤ 1.3; store sizes differ {rows[-1]['store_gib'] / rows[0]['store_gib']:.0f}×)"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

@@ -29,8 +29,13 @@ def main() -> int:
     env.pop("FIELDGRAD_EXAMPLE_SMALL", None)
     for script, args in RUNS.items():
         print(f"--- {script}", flush=True)
-        out = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], env=env, cwd=FIGURES,
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / script), *args],
+            env=env,
+            cwd=FIGURES,
+            capture_output=True,
+            text=True,
+        )
         print(out.stdout, end="")
         if out.returncode:
             print(out.stderr, file=sys.stderr)

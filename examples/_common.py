@@ -22,8 +22,15 @@ def small_run() -> bool:
     return os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
 
 
-def settings(doc: str, default: int, small: int, size_help: str, *, out_help: str = "folder for the figure",
-             more: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+def settings(
+    doc: str,
+    default: int,
+    small: int,
+    size_help: str,
+    *,
+    out_help: str = "folder for the figure",
+    more: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
     """Parse ``--size`` and ``--out`` (and what ``more`` adds); the size defaults to ``default``, or
     ``small`` in a small run; the output folder exists."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings
 
 K = 8.9875517923e9  # 1 / (4π ε₀), N m² C⁻²
 Q = 1e-9  # the point charge, C
@@ -49,8 +49,10 @@ def main() -> None:
     args = settings(__doc__, default=41, small=21, size_help="points along each axis")
     c = grid(args.size)
     X, Y, Z = np.meshgrid(c["x"], c["y"], c["z"], indexing="ij")
-    print(f"grid: {args.size}^3 points, x and y uniform, z stretched "
-          f"(steps {np.diff(c['z']).min():.3f} .. {np.diff(c['z']).max():.3f} m)")
+    print(
+        f"grid: {args.size}^3 points, x and y uniform, z stretched "
+        f"(steps {np.diff(c['z']).min():.3f} .. {np.diff(c['z']).max():.3f} m)"
+    )
 
     # 1. the quadratic potential
     V = field(2 * X**2 + 3 * Y**2 - 4 * Z, c, "V")
@@ -68,8 +70,10 @@ def main() -> None:
     # than 0.2 m plus the widest stencil (accuracy 6: 3 points each side, a few more at edges)
     exclude = 0.2 + 4 * max(float(np.diff(c[d]).max()) for d in "xyz")
     far = R > exclude
-    print(f"point charge {Q:g} C at {CHARGE} m; compared farther than {exclude:.2f} m from it "
-          f"({int(far.sum())} of {far.size} points)")
+    print(
+        f"point charge {Q:g} C at {CHARGE} m; compared farther than {exclude:.2f} m from it "
+        f"({int(far.sum())} of {far.size} points)"
+    )
     scale = float(np.linalg.norm(Eq_exact, axis=0)[far].max())
     errors: dict[int, float] = {}
     for accuracy in (2, 4, 6):
@@ -82,8 +86,10 @@ def main() -> None:
     curl = Eq4.grad.curl(accuracy=4)
     # compare with the size of the individual derivative terms, ~ |E| / r
     terms = float((np.linalg.norm(Eq_exact, axis=0) / R)[far].max())
-    print(f"away from the charge: max |div E| / (|E|/r) = {float(abs(div).values[far].max()) / terms:.2e}, "
-          f"max |curl E| / (|E|/r) = {float(curl.grad.magnitude().values[far].max()) / terms:.2e}")
+    print(
+        f"away from the charge: max |div E| / (|E|/r) = {float(abs(div).values[far].max()) / terms:.2e}, "
+        f"max |curl E| / (|E|/r) = {float(curl.grad.magnitude().values[far].max()) / terms:.2e}"
+    )
 
     import matplotlib
 
@@ -104,8 +110,7 @@ def main() -> None:
     ax = axes[1]
     Eqs = Eq4.isel(z=k)
     mag = Eqs.grad.magnitude()
-    np.log10(mag).plot.contourf(ax=ax, x="x", y="y", levels=15, cmap="magma",
-                                cbar_kwargs={"label": "log10 |E| (V/m)"})
+    np.log10(mag).plot.contourf(ax=ax, x="x", y="y", levels=15, cmap="magma", cbar_kwargs={"label": "log10 |E| (V/m)"})
     ux = (Eqs.sel(component="x") / mag).values[sl].T
     uy = (Eqs.sel(component="y") / mag).values[sl].T
     ax.quiver(c["x"][sl[0]], c["y"][sl[1]], ux, uy, color="w")

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings
 
 
 def sst(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -49,8 +49,13 @@ def main() -> None:
     LAT, LON = np.meshgrid(lat, lon, indexing="ij")
     T_exact, dlon_exact, dlat_exact = sst(LAT, LON)
     sea = topo < 0
-    T = xr.DataArray(np.where(sea, T_exact, np.nan), dims=("lat", "lon"), coords={"lat": lat, "lon": lon},
-                     name="T", attrs={"units": "degC", "long_name": "sea surface temperature"})
+    T = xr.DataArray(
+        np.where(sea, T_exact, np.nan),
+        dims=("lat", "lon"),
+        coords={"lat": lat, "lon": lon},
+        name="T",
+        attrs={"units": "degC", "long_name": "sea surface temperature"},
+    )
     T.lat.attrs["units"] = "degrees_north"
     T.lon.attrs["units"] = "degrees_east"
     print(f"grid {T.sizes['lat']} x {T.sizes['lon']}: {int(sea.sum())} sea points, {int((~sea).sum())} land (NaN)")
@@ -65,10 +70,12 @@ def main() -> None:
         counts[policy] = int(ok_lon.sum())
         err_lon = np.abs(g.sel(component="lon").values - dlon_exact)[ok_lon]
         err_lat = np.abs(g.sel(component="lat").values - dlat_exact)[ok_lat]
-        print(f"nan_policy={policy!r:<12}: d/dlon at {counts[policy]} of {int(sea.sum())} sea points "
-              f"({100 * counts[policy] / sea.sum():.1f}%), d/dlat at {int(ok_lat.sum())} "
-              f"({100 * ok_lat.sum() / sea.sum():.1f}%); max error dT/dlon {err_lon.max():.3f}, "
-              f"dT/dlat {err_lat.max():.3f} degC per degree")
+        print(
+            f"nan_policy={policy!r:<12}: d/dlon at {counts[policy]} of {int(sea.sum())} sea points "
+            f"({100 * counts[policy] / sea.sum():.1f}%), d/dlat at {int(ok_lat.sum())} "
+            f"({100 * ok_lat.sum() / sea.sum():.1f}%); max error dT/dlon {err_lon.max():.3f}, "
+            f"dT/dlat {err_lat.max():.3f} degC per degree"
+        )
         assert not (np.isfinite(g.values) & ~sea).any()  # never a value on land
     both = {c: results[c] for c in ("propagate", "omit")}
     lost = np.isnan(both["propagate"].sel(component="lon").values) & sea
@@ -78,8 +85,11 @@ def main() -> None:
     diff = float(np.abs(both["omit"].values - both["propagate"].values)[same].max())
     print(f"where propagate has a value, omit gives the same one (max difference {diff:.1e})")
     coast_err = np.abs(both["omit"].sel(component="lon").values - dlon_exact)[kept]
-    print(f"error of d/dlon at the recovered coastal points (one-sided stencils): RMS {np.sqrt(np.mean(coast_err**2)):.3f}, "
-          f"max {coast_err.max():.3f} degC per degree (|dT/dlon| up to {np.abs(dlon_exact).max():.2f})")
+    print(
+        "error of d/dlon at the recovered coastal points (one-sided stencils): "
+        f"RMS {np.sqrt(np.mean(coast_err**2)):.3f}, "
+        f"max {coast_err.max():.3f} degC per degree (|dT/dlon| up to {np.abs(dlon_exact).max():.2f})"
+    )
 
     import matplotlib
 
@@ -90,9 +100,10 @@ def main() -> None:
     T.plot(ax=axes[0], cmap="coolwarm", cbar_kwargs={"label": "T (degC)"})
     axes[0].set_title("sea surface temperature (land masked)")
     vmax = float(np.nanmax(np.abs(dlon_exact)))
-    for ax, policy in zip(axes[1:], ("propagate", "omit")):
-        results[policy].sel(component="lon").plot(ax=ax, cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                                                   cbar_kwargs={"label": "dT/dlon (degC per degree)"})
+    for ax, policy in zip(axes[1:], ("propagate", "omit"), strict=True):
+        results[policy].sel(component="lon").plot(
+            ax=ax, cmap="RdBu_r", vmin=-vmax, vmax=vmax, cbar_kwargs={"label": "dT/dlon (degC per degree)"}
+        )
         ax.contour(lon, lat, sea.astype(float), levels=[0.5], colors="k", linewidths=0.5)
         ax.set_title(f'dT/dlon, nan_policy="{policy}"\n(a value at {counts[policy]} of {int(sea.sum())} sea points)')
     fig.tight_layout()

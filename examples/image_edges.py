@@ -21,12 +21,13 @@ Run: ``uv run python examples/image_edges.py [--size N] [--out DIR]``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings
 
 
 def _image_option(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,9 @@ RADIUS = 0.28
 WIDTH = 0.03
 
 
-def synthetic(n: int, pixel: float = 0.1) -> tuple[xr.DataArray, callable]:
+def synthetic(
+    n: int, pixel: float = 0.1
+) -> tuple[xr.DataArray, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     side = n * pixel
     x = np.arange(n) * pixel
     y = np.arange(n) * pixel
@@ -55,8 +58,9 @@ def synthetic(n: int, pixel: float = 0.1) -> tuple[xr.DataArray, callable]:
         return 0.1 / side + dIdr * (X - cx) / r, dIdr * (Y - cy) / r
 
     Y, X = np.meshgrid(y, x, indexing="ij")
-    img = xr.DataArray(image(X, Y), dims=("y", "x"), coords={"y": y, "x": x}, name="I",
-                       attrs={"long_name": "gray level"})
+    img = xr.DataArray(
+        image(X, Y), dims=("y", "x"), coords={"y": y, "x": x}, name="I", attrs={"long_name": "gray level"}
+    )
     img.x.attrs["units"] = img.y.attrs["units"] = "mm"
     return img, grad
 
@@ -96,8 +100,10 @@ def main() -> None:
         Y, X = xr.broadcast(img.y, img.x)
         gx, gy = exact_grad(X.values, Y.values)
         err = np.abs(mag.values - np.hypot(gx, gy))
-        print(f"max error of |grad I| against the exact value: {err.max():.2e} per mm "
-              f"(relative {err.max() / np.hypot(gx, gy).max():.1e})")
+        print(
+            f"max error of |grad I| against the exact value: {err.max():.2e} per mm "
+            f"(relative {err.max() / np.hypot(gx, gy).max():.1e})"
+        )
 
     # 2. rate of change along a line through the edge of the disk
     p0 = np.array([0.15 * side_x, 0.20 * side_y])
@@ -107,8 +113,9 @@ def main() -> None:
     xs, ys = p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1])
     rate = img.grad.along({"x": xs, "y": ys}, accuracy=4)
     s = rate["distance"].values
-    print(f"line from ({p0[0]:.2f}, {p0[1]:.2f}) to ({p1[0]:.2f}, {p1[1]:.2f}) mm: {n_line} points, "
-          f"length {s[-1]:.2f} mm")
+    print(
+        f"line from ({p0[0]:.2f}, {p0[1]:.2f}) to ({p1[0]:.2f}, {p1[1]:.2f}) mm: {n_line} points, length {s[-1]:.2f} mm"
+    )
 
     # naive: gray level of the nearest pixel to each point, differenced along the line
     dx = float(img.x[1] - img.x[0])
@@ -123,8 +130,10 @@ def main() -> None:
         exact = gx * tangent[0] + gy * tangent[1]
         err_along = np.abs(rate.values - exact).max()
         err_naive = np.abs(naive - exact).max()
-        print(f"max error along the line: fieldgrad along {err_along:.3e}, nearest-pixel differences "
-              f"{err_naive:.3e} per mm (peak rate {np.abs(exact).max():.3f})")
+        print(
+            f"max error along the line: fieldgrad along {err_along:.3e}, nearest-pixel differences "
+            f"{err_naive:.3e} per mm (peak rate {np.abs(exact).max():.3f})"
+        )
         print(f"along is {err_naive / err_along:.0f}x more accurate than nearest-pixel differences")
     else:
         exact = None

@@ -21,9 +21,9 @@ import sys
 
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings
 
 import fieldgrad
-from _common import save_figure, settings
 
 
 def _noise_options(parser: argparse.ArgumentParser) -> None:
@@ -44,16 +44,20 @@ def main() -> None:
     args = settings(__doc__, default=1000, small=300, size_help="number of samples", more=_noise_options)
     missing = [m for m in ("polyfit", "spline") if m not in fieldgrad.available_methods()]
     if missing:
-        sys.exit(f"this example needs the {' and '.join(missing)} method plugin(s) from plugins/ "
-                 f"(uv sync installs them); available: {sorted(fieldgrad.available_methods())}")
+        sys.exit(
+            f"this example needs the {' and '.join(missing)} method plugin(s) from plugins/ "
+            f"(uv sync installs them); available: {sorted(fieldgrad.available_methods())}"
+        )
     rng = np.random.default_rng(args.seed)
     n = args.size
     # irregular sampling times: jittered around a uniform grid
     t = np.sort(np.linspace(0, 1, n) + rng.uniform(-0.3, 0.3, n) / n)
     t[0], t[-1] = 0.0, 1.0
     f = xr.DataArray(exact(t, 0) + rng.normal(0, args.noise, n), dims="t", coords={"t": t}, name="f")
-    print(f"{n} samples at irregular times in [0, 1] (steps {np.diff(t).min():.2e} .. {np.diff(t).max():.2e}), "
-          f"noise σ = {args.noise}")
+    print(
+        f"{n} samples at irregular times in [0, 1] (steps {np.diff(t).min():.2e} .. {np.diff(t).max():.2e}), "
+        f"noise σ = {args.noise}"
+    )
 
     # polyfit: a window wide enough to average the noise, narrow enough to follow the signal
     window = 2 * (n // 40) + 1
@@ -68,8 +72,10 @@ def main() -> None:
     print(f"{'method':<10} {'options':<28} {'RMS error df/dt':>16} {'RMS error d2f/dt2':>18}")
     for name, opts in methods.items():
         results[name] = {order: f.grad.partial("t", order=order, **opts) for order in (1, 2)}
-        rms[name] = {order: float(np.sqrt(np.mean((results[name][order].values - exact(t, order))[inner] ** 2)))
-                     for order in (1, 2)}
+        rms[name] = {
+            order: float(np.sqrt(np.mean((results[name][order].values - exact(t, order))[inner] ** 2)))
+            for order in (1, 2)
+        }
         shown = ", ".join(f"{k}={v}" for k, v in opts.items() if k != "method") or "-"
         print(f"{name:<10} {shown:<28} {rms[name][1]:>16.3g} {rms[name][2]:>18.3g}")
     scale = {order: float(np.sqrt(np.mean(exact(t, order) ** 2))) for order in (1, 2)}
@@ -87,7 +93,7 @@ def main() -> None:
     axes[0].plot(t, exact(t, 0), "k-", lw=1, label="signal")
     axes[0].set_title(f"f(t) with noise σ = {args.noise}")
     styles = {"fd": dict(color="0.75", lw=0.5), "polyfit": dict(color="C1", lw=1.5), "spline": dict(color="C0", lw=1.5)}
-    for ax, order in zip(axes[1:], (1, 2)):
+    for ax, order in zip(axes[1:], (1, 2), strict=True):
         for name in methods:
             ax.plot(t, results[name][order].values, label=f"{name} (RMS {rms[name][order]:.2g})", **styles[name])
         ax.plot(t, exact(t, order), "k--", lw=1, label="exact")

@@ -18,15 +18,20 @@ import fieldgrad  # noqa: F401  (registers the .grad accessor)
 def main() -> None:
     # A potential on a non-uniform 3-D grid (metres) -- V = 2x² + 3y² − 4z (volts)
     x = np.linspace(-1, 1, 41)
-    y = np.sinh(np.linspace(-1, 1, 33))          # stretched: finer near y = 0
+    y = np.sinh(np.linspace(-1, 1, 33))  # stretched: finer near y = 0
     z = np.linspace(0, 2, 21)
     X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
-    V = xr.DataArray(2 * X**2 + 3 * Y**2 - 4 * Z, dims=("x", "y", "z"),
-                     coords={"x": x, "y": y, "z": z}, name="V", attrs={"units": "V", "long_name": "potential"})
+    V = xr.DataArray(
+        2 * X**2 + 3 * Y**2 - 4 * Z,
+        dims=("x", "y", "z"),
+        coords={"x": x, "y": y, "z": z},
+        name="V",
+        attrs={"units": "V", "long_name": "potential"},
+    )
     for d in "xyz":
         V[d].attrs["units"] = "m"
 
-    E = -V.grad.gradient(["x", "y", "z"])          # E = −∇V, a vector field with a "component" dim
+    E = -V.grad.gradient(["x", "y", "z"])  # E = −∇V, a vector field with a "component" dim
     exact = xr.concat([-4 * V.x + 0 * V, -6 * V.y + 0 * V, 4 + 0 * V], dim="component").transpose(*E.dims)
     err = float(abs(E - exact.values).max())
     print(f"E = -grad V: dims {E.dims}, components {E.component.values.tolist()}, units {E.attrs.get('units')!r}")
@@ -36,8 +41,10 @@ def main() -> None:
     print(f"Laplacian of V: min {float(lap.min()):.6f}, max {float(lap.max()):.6f} (exact: 10)")
 
     chunked = V.chunk({"x": 8, "y": 5}).grad.gradient(["x", "y", "z"])
-    print(f"dask-chunked gradient is lazy: {type(chunked.data).__name__}; "
-          f"equal to in-memory: {bool(np.allclose(chunked.values, -E.values, rtol=1e-12, atol=0))}")
+    print(
+        f"dask-chunked gradient is lazy: {type(chunked.data).__name__}; "
+        f"equal to in-memory: {bool(np.allclose(chunked.values, -E.values, rtol=1e-12, atol=0))}"
+    )
 
     import matplotlib
 

@@ -25,11 +25,10 @@ import time
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from _common import save_figure, settings, small_run
 from dask.diagnostics import ProgressBar
 
 import fieldgrad  # noqa: F401  (registers the .grad accessor)
-from _common import save_figure, settings, small_run
-
 
 KX, KY, OMEGA = 3.0, 2.0, 0.1  # wavenumbers (per 1000 km) and frequency (per step)
 
@@ -58,10 +57,15 @@ def lazy_field(nt: int, n: int, chunk: int) -> xr.Dataset:
     t = np.arange(nt, dtype=np.float64)
     y = np.linspace(0.0, 2000.0, n)
     x = np.linspace(0.0, 3000.0, n)
-    T = dsa.map_blocks(lambda b, block_info=None: _block(block_info, t, y, x),
-                       dsa.empty((nt, n, n), chunks=(1, chunk, chunk)), dtype=np.float64)
-    ds = xr.Dataset({"T": (("time", "y", "x"), T, {"units": "degC", "long_name": "temperature"})},
-                    coords={"time": t, "y": ("y", y, {"units": "km"}), "x": ("x", x, {"units": "km"})})
+    T = dsa.map_blocks(
+        lambda b, block_info=None: _block(block_info, t, y, x),
+        dsa.empty((nt, n, n), chunks=(1, chunk, chunk)),
+        dtype=np.float64,
+    )
+    ds = xr.Dataset(
+        {"T": (("time", "y", "x"), T, {"units": "degC", "long_name": "temperature"})},
+        coords={"time": t, "y": ("y", y, {"units": "km"}), "x": ("x", x, {"units": "km"})},
+    )
     return ds
 
 
@@ -72,6 +76,7 @@ def _block(block_info: dict, t: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.
 
 def max_error(g: xr.DataArray) -> float:
     """max |g − exact| over the whole store, computed chunk by chunk."""
+
     def err(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:
         loc = block_info[0]["array-location"]
         (c0, c1), (t0, t1), (y0, y1), (x0, x1) = loc
@@ -89,8 +94,14 @@ def peak_memory_mib() -> float:
 
 
 def main() -> None:
-    args = settings(__doc__, default=512, small=96, size_help="points along x and y",
-                    out_help="folder for the stores and the figure", more=_streaming_options)
+    args = settings(
+        __doc__,
+        default=512,
+        small=96,
+        size_help="points along x and y",
+        out_help="folder for the stores and the figure",
+        more=_streaming_options,
+    )
     args.steps = args.steps or (4 if small_run() else 16)
     args.chunk = args.chunk or max(8, args.size // 4)
     src = args.out / "streaming_input.zarr"
@@ -100,8 +111,10 @@ def main() -> None:
 
     ds = lazy_field(args.steps, args.size, args.chunk)
     mib = ds["T"].nbytes / 2**20
-    print(f"input: T{tuple(ds['T'].shape)} float64 = {mib:.1f} MiB in chunks of "
-          f"{ds['T'].data.chunksize} ({np.prod(ds['T'].data.chunksize) * 8 / 2**20:.2f} MiB)")
+    print(
+        f"input: T{tuple(ds['T'].shape)} float64 = {mib:.1f} MiB in chunks of "
+        f"{ds['T'].data.chunksize} ({np.prod(ds['T'].data.chunksize) * 8 / 2**20:.2f} MiB)"
+    )
     start = time.perf_counter()
     with ProgressBar(minimum=0.5) if show else _nothing():
         ds.to_zarr(src, mode="w", consolidated=False)
@@ -110,14 +123,18 @@ def main() -> None:
     # 1. the threaded scheduler: lazy open, lazy gradient, streaming write
     T = xr.open_zarr(src, consolidated=False)["T"]
     g = T.grad.gradient(["y", "x"], accuracy=4)
-    print(f"gradient: lazy {type(g.data).__name__} {tuple(g.shape)}, chunks {g.data.chunksize}, "
-          f"units {g.attrs.get('units')!r}")
+    print(
+        f"gradient: lazy {type(g.data).__name__} {tuple(g.shape)}, chunks {g.data.chunksize}, "
+        f"units {g.attrs.get('units')!r}"
+    )
     start = time.perf_counter()
     with ProgressBar(minimum=0.5) if show else _nothing():
         g.to_dataset(name="grad_T").to_zarr(dst, mode="w", consolidated=False)
     elapsed = time.perf_counter() - start
-    print(f"threaded: wrote {dst.name} ({2 * mib:.1f} MiB) in {elapsed:.1f} s; "
-          f"peak memory of this process {peak_memory_mib():.0f} MiB")
+    print(
+        f"threaded: wrote {dst.name} ({2 * mib:.1f} MiB) in {elapsed:.1f} s; "
+        f"peak memory of this process {peak_memory_mib():.0f} MiB"
+    )
     g1 = xr.open_zarr(dst, consolidated=False)["grad_T"]
     err = max_error(g1)
     scale = 5 * max(KX, KY) / 1000
@@ -127,19 +144,28 @@ def main() -> None:
     if args.workers > 0:
         from distributed import Client, LocalCluster, progress
 
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             start = time.perf_counter()
             T = xr.open_zarr(src, consolidated=False)["T"]
-            job = T.grad.gradient(["y", "x"], accuracy=4).to_dataset(name="grad_T").to_zarr(
-                dst2, mode="w", consolidated=False, compute=False)
+            job = (
+                T.grad.gradient(["y", "x"], accuracy=4)
+                .to_dataset(name="grad_T")
+                .to_zarr(dst2, mode="w", consolidated=False, compute=False)
+            )
             future = client.compute(job)
             if show:
                 progress(future)
                 print()
             future.result()
-            print(f"distributed ({args.workers} worker processes): wrote {dst2.name} in "
-                  f"{time.perf_counter() - start:.1f} s")
+            print(
+                f"distributed ({args.workers} worker processes): wrote {dst2.name} in "
+                f"{time.perf_counter() - start:.1f} s"
+            )
         g2 = xr.open_zarr(dst2, consolidated=False)["grad_T"]
         diff = float(abs(g2 - g1).max().compute())
         print(f"distributed result equals the threaded one: max difference {diff:.1e}")

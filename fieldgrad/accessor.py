@@ -23,10 +23,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _shows(func: Callable[..., Any]) -> Callable[[F], F]:
     """Give an accessor method the signature of the function it calls (``self`` for the field)."""
+
     def decorate(method: F) -> F:
         method.__signature__ = accessor_signature(func)  # type: ignore[attr-defined]
         return method
+
     return decorate
+
 
 __all__ = ["GradDataArrayAccessor", "GradDatasetAccessor"]
 
@@ -210,7 +213,10 @@ def _vector_from(ds: xr.Dataset, comps: Mapping[Hashable, Hashable], component_d
             attrs[key] = values.pop()
     field.attrs = attrs
     field.encoding[vector.COMPONENT_STANDARD_NAMES] = {
-        str(label): p.attrs["standard_name"] for label, p in zip(comps, parts) if "standard_name" in p.attrs}
+        str(label): p.attrs["standard_name"]
+        for label, p in zip(comps, parts, strict=True)
+        if "standard_name" in p.attrs
+    }
     field.name = "_".join(str(v) for v in comps.values())
     return field
 
@@ -223,8 +229,9 @@ def _with_grid_mapping(ds: xr.Dataset, var: xr.DataArray) -> xr.DataArray:
     return var
 
 
-def map_dataset(ds: xr.Dataset, func: Callable[..., xr.DataArray], dims: Any, *args: Any,
-                pass_dims: bool = True, **kwargs: Any) -> xr.Dataset:
+def map_dataset(
+    ds: xr.Dataset, func: Callable[..., xr.DataArray], dims: Any, *args: Any, pass_dims: bool = True, **kwargs: Any
+) -> xr.Dataset:
     """Apply a DataArray operator to every data variable that has the dims; keep the others.
 
     Names are kept, as :meth:`xarray.Dataset.differentiate` does. The dims are those named, or
@@ -247,7 +254,8 @@ def map_dataset(ds: xr.Dataset, func: Callable[..., xr.DataArray], dims: Any, *a
         passed = keys
     call_args = (passed, *args) if pass_dims else args
     return calculus.map_variables(
-        ds, keys, lambda var, name: func(_with_grid_mapping(ds, var), *call_args, **kwargs).rename(name))
+        ds, keys, lambda var, name: func(_with_grid_mapping(ds, var), *call_args, **kwargs).rename(name)
+    )
 
 
 @xr.register_dataset_accessor("grad")
@@ -308,8 +316,9 @@ class GradDatasetAccessor(_GradAccessor):
         1.414214
         """
         geometric = kwargs.get("geometry", "cartesian") != "cartesian"
-        return map_dataset(self._obj, vector.directional, None if geometric else list(direction), direction,
-                           pass_dims=False, **kwargs)
+        return map_dataset(
+            self._obj, vector.directional, None if geometric else list(direction), direction, pass_dims=False, **kwargs
+        )
 
     @_shows(vector.along)
     def along(self, path: Mapping[Hashable, Any], **kwargs: Any) -> xr.Dataset:
@@ -326,13 +335,17 @@ class GradDatasetAccessor(_GradAccessor):
         """
         dims = {str(d) for d in path}
         ds = self._obj
-        out = {name: vector.along(_with_grid_mapping(ds, var), path, **kwargs)
-               for name, var in ds.data_vars.items() if dims <= {str(d) for d in var.dims}}
+        out = {
+            name: vector.along(_with_grid_mapping(ds, var), path, **kwargs)
+            for name, var in ds.data_vars.items()
+            if dims <= {str(d) for d in var.dims}
+        }
         return xr.Dataset({name: r.rename(name) for name, r in out.items()}, attrs=ds.attrs)
 
     @shows_keywords()
-    def divergence(self, components: Mapping[Hashable, Hashable], *, component_dim: Hashable = "component",
-                   **kwargs: Any) -> xr.DataArray:
+    def divergence(
+        self, components: Mapping[Hashable, Hashable], *, component_dim: Hashable = "component", **kwargs: Any
+    ) -> xr.DataArray:
         """Divergence of the vector field whose components are variables: ``{"x": "u", "y": "v"}``.
 
         Examples
@@ -347,8 +360,9 @@ class GradDatasetAccessor(_GradAccessor):
         return vector.divergence(field, component_dim=component_dim, **kwargs)
 
     @shows_keywords()
-    def curl(self, components: Mapping[Hashable, Hashable], *, component_dim: Hashable = "component",
-             **kwargs: Any) -> xr.DataArray:
+    def curl(
+        self, components: Mapping[Hashable, Hashable], *, component_dim: Hashable = "component", **kwargs: Any
+    ) -> xr.DataArray:
         """Curl of the vector field whose components are variables: ``{"x": "u", "y": "v", "z": "w"}``.
 
         Examples
@@ -363,8 +377,14 @@ class GradDatasetAccessor(_GradAccessor):
         return vector.curl(field, component_dim=component_dim, **kwargs)
 
     @shows_keywords()
-    def jacobian(self, components: Mapping[Hashable, Hashable], dims: Iterable[Hashable] | None = None, *,
-                 component_dim: Hashable = "component", **kwargs: Any) -> xr.DataArray:
+    def jacobian(
+        self,
+        components: Mapping[Hashable, Hashable],
+        dims: Iterable[Hashable] | None = None,
+        *,
+        component_dim: Hashable = "component",
+        **kwargs: Any,
+    ) -> xr.DataArray:
         """Jacobian of the vector field whose components are variables; see :func:`fieldgrad.vector.jacobian`.
 
         Examples

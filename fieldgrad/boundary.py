@@ -65,7 +65,7 @@ def fill_edges(out: Any, axis: int, width: int, fill_value: float, component: in
     n = out.shape[axis + lead]
     edge = np.zeros(n, dtype=bool)
     edge[: min(width, n)] = True
-    edge[max(n - width, 0):] = True
+    edge[max(n - width, 0) :] = True
     shape = [1] * out.ndim
     shape[axis + lead] = n
     if component is None:

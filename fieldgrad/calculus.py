@@ -17,8 +17,19 @@ from . import dispatch, plan
 from .cf import tendency_standard_name
 from .conventions import result_dtype
 from .coords import AxisCoord, _is_cftime, axis_coord, time_values
-from .units import (base_label, component_labels, datetime_unit_code, datetime_unit_symbol, derivative_long_name,
-                    derivative_name, divide_units, is_pint, label_result, prefixed_name, split_pint)
+from .units import (
+    base_label,
+    component_labels,
+    datetime_unit_code,
+    datetime_unit_symbol,
+    derivative_long_name,
+    derivative_name,
+    divide_units,
+    is_pint,
+    label_result,
+    prefixed_name,
+    split_pint,
+)
 
 __all__ = ["partial", "gradient", "map_variables"]
 
@@ -45,17 +56,19 @@ def _orders(spec: DerivativeSpec, order: int) -> dict[Hashable, int]:
     return orders
 
 
-def _per_dim(obj: xr.DataArray | xr.Dataset, value: Any, keys: Iterable[Hashable], name: str,
-             default: Any) -> dict[Hashable, Any]:
+def _per_dim(
+    obj: xr.DataArray | xr.Dataset, value: Any, keys: Iterable[Hashable], name: str, default: Any
+) -> dict[Hashable, Any]:
     """A keyword given once for all dims, or as a {dim: value} mapping (other dims: ``default``)."""
     keys = list(keys)
     if isinstance(value, Mapping):
         for k in value:
             if k not in obj.dims and k not in obj.coords:
-                raise ValueError(f"{name} names {k!r}, which is not a dimension; available dims: "
-                                 f"{[str(d) for d in obj.dims]}")
+                raise ValueError(
+                    f"{name} names {k!r}, which is not a dimension; available dims: {[str(d) for d in obj.dims]}"
+                )
         return {k: value.get(k, default) for k in keys}
-    return {k: value for k in keys}
+    return dict.fromkeys(keys, value)
 
 
 def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
@@ -73,8 +86,9 @@ def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
     raise ValueError(f"unknown dimension {key!r}; available dims: {[str(d) for d in obj.dims]}")
 
 
-def map_variables(ds: xr.Dataset, keys: Iterable[Hashable],
-                  func: Callable[[xr.DataArray, Hashable], xr.DataArray]) -> xr.Dataset:
+def map_variables(
+    ds: xr.Dataset, keys: Iterable[Hashable], func: Callable[[xr.DataArray, Hashable], xr.DataArray]
+) -> xr.Dataset:
     """Apply ``func(variable, name)`` to every data variable that has all the dims of ``keys``.
 
     ``keys`` are dims or coordinates (a 2-D coordinate stands for its two dims). The others are
@@ -101,7 +115,8 @@ def is_time_coord(coord: xr.DataArray) -> bool:
 
     Examples
     --------
-    >>> is_time_coord(xr.DataArray(np.array(["2000-01-01"], dtype="datetime64[ns]"))), is_time_coord(xr.DataArray([1.0]))
+    >>> t = xr.DataArray(np.array(["2000-01-01"], dtype="datetime64[ns]"))
+    >>> is_time_coord(t), is_time_coord(xr.DataArray([1.0]))
     (True, False)
     """
     if coord.dtype.kind in "mM":
@@ -117,9 +132,11 @@ def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable
     keys = list(keys)
     names = [k if k in obj.coords else dim_of(obj, k) for k in keys]
     if not any(n in obj.coords and is_time_coord(obj.coords[n]) for n in names) and not has_time_values(obj):
-        raise ValueError(f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
-                         f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate, and the "
-                         "field's values are not datetimes or timedeltas")
+        raise ValueError(
+            f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
+            f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate, and the "
+            "field's values are not datetimes or timedeltas"
+        )
     return code
 
 
@@ -149,8 +166,9 @@ def _values_unit(da: xr.DataArray, keys: Iterable[Hashable], datetime_unit: str 
     return None
 
 
-def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
-           datetime_unit: str | None) -> tuple[AxisCoord, str | None]:
+def _coord(
+    obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None, datetime_unit: str | None
+) -> tuple[AxisCoord, str | None]:
     """Validated positions along ``key`` and their units (None if unknown)."""
     dim = dim_of(obj, key)
     if key in obj.coords:
@@ -177,9 +195,20 @@ def _coord(obj: xr.DataArray | xr.Dataset, key: Hashable, period: float | None,
 class _Prepared:
     """The arrays and labels of one call, resolved and validated before anything is computed."""
 
-    def __init__(self, da: xr.DataArray, keys: list[Hashable], orders: Mapping[Hashable, int], *,
-                 method: Any, boundary: Any, nan_policy: str, fill_value: float, period: Any,
-                 datetime_unit: str | None, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        da: xr.DataArray,
+        keys: list[Hashable],
+        orders: Mapping[Hashable, int],
+        *,
+        method: Any,
+        boundary: Any,
+        nan_policy: str,
+        fill_value: float,
+        period: Any,
+        datetime_unit: str | None,
+        options: dict[str, Any],
+    ) -> None:
         dims = [dim_of(da, k) for k in keys]
         if len(set(dims)) != len(dims):
             raise ValueError(f"{keys} name the same dimension more than once")
@@ -188,12 +217,16 @@ class _Prepared:
         periods = _per_dim(da, period, keys, "period", None)
         self.coords: dict[int, AxisCoord] = {}
         self.coord_units: dict[Hashable, str | None] = {}
-        for key, axis in zip(keys, self.axes):
+        for key, axis in zip(keys, self.axes, strict=True):
             self.coords[axis], self.coord_units[key] = _coord(da, key, periods[key], datetime_unit)
         self.plan = plan.make_plan(
-            method, tuple(sorted(set(orders.values()))),
-            boundary={a: boundaries[k] for k, a in zip(keys, self.axes)},
-            nan_policy=nan_policy, fill_value=fill_value, **options)
+            method,
+            tuple(sorted(set(orders.values()))),
+            boundary={a: boundaries[k] for k, a in zip(keys, self.axes, strict=True)},
+            nan_policy=nan_policy,
+            fill_value=fill_value,
+            **options,
+        )
         self.field_units = da.attrs.get("units")
         data, self.pint_units = split_pint(da.data)
         if data.dtype.kind in "mM":  # datetimes and timedeltas: numbers of a unit of time, as xarray does
@@ -203,9 +236,11 @@ class _Prepared:
         try:
             result_dtype(data.dtype)
         except TypeError:
-            raise TypeError("the field must be numeric (integer, boolean, float or complex), datetime64 or "
-                            f"timedelta64, got dtype {data.dtype}") from None
-        for key, axis in zip(keys, self.axes):
+            raise TypeError(
+                "the field must be numeric (integer, boolean, float or complex), datetime64 or "
+                f"timedelta64, got dtype {data.dtype}"
+            ) from None
+        for key, axis in zip(keys, self.axes, strict=True):
             plan.check_axis(data.shape, axis, self.coords[axis], orders.get(key, 1), self.plan, str(key))
         self.data = data
 
@@ -231,8 +266,9 @@ class _Prepared:
         return self.pint_units._REGISTRY.Quantity(result, units)
 
 
-def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None,
-           *, name: Any = "derive") -> xr.DataArray:
+def _label(
+    da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None, *, name: Any = "derive"
+) -> xr.DataArray:
     str_orders = {str(k): o for k, o in orders.items()}
     standard_name = None  # the field's own is never copied onto a derivative (fieldgrad.cf)
     if not any(orders.values()):  # order 0: the field itself
@@ -242,8 +278,14 @@ def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int
         if key in da.coords and is_time_coord(da.coords[key]):
             standard_name = tendency_standard_name(da.attrs.get("standard_name"))
     name = derivative_name(da.name, str_orders) if name == "derive" else name
-    return label_result(result, da, name, derivative_long_name(base_label(da), str_orders),
-                        None if is_pint(result.data) else units, standard_name=standard_name)
+    return label_result(
+        result,
+        da,
+        name,
+        derivative_long_name(base_label(da), str_orders),
+        None if is_pint(result.data) else units,
+        standard_name=standard_name,
+    )
 
 
 def partial(
@@ -310,17 +352,25 @@ def partial(
     """
     orders = _orders(spec, order)
     datetime_unit = _check_datetime_unit(obj, orders, datetime_unit)
-    common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
-                  period=period, datetime_unit=datetime_unit, options=options)
+    common = dict(
+        method=method,
+        boundary=boundary,
+        nan_policy=nan_policy,
+        fill_value=fill_value,
+        period=period,
+        datetime_unit=datetime_unit,
+        options=options,
+    )
     if isinstance(obj, xr.Dataset):
         return map_variables(obj, orders, lambda var, name: _partial_da(var, orders, common, name=name))
     return _partial_da(obj, orders, common)
 
 
-def _partial_da(da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any],
-                name: Any = "derive") -> xr.DataArray:
+def _partial_da(
+    da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any], name: Any = "derive"
+) -> xr.DataArray:
     prep = _Prepared(da, list(orders), orders, **common)
-    result = dispatch.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values())), prep.plan)
+    result = dispatch.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values(), strict=True)), prep.plan)
     out = da.copy(data=prep.wrap_data(result, orders))
     return _label(da, out, orders, prep.units(orders), name=name)
 
@@ -370,28 +420,43 @@ def gradient(
     """
     keys = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
     datetime_unit = _check_datetime_unit(obj, keys, datetime_unit)
-    common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
-                  period=period, datetime_unit=datetime_unit, options=options)
+    common = dict(
+        method=method,
+        boundary=boundary,
+        nan_policy=nan_policy,
+        fill_value=fill_value,
+        period=period,
+        datetime_unit=datetime_unit,
+        options=options,
+    )
     if isinstance(obj, xr.Dataset):
         return map_variables(obj, keys, lambda var, name: _gradient_da(var, keys, component_dim, common, name=name))
     return _gradient_da(obj, keys, component_dim, common)
 
 
-def _gradient_da(da: xr.DataArray, keys: list[Hashable], component_dim: Hashable, common: dict[str, Any],
-                 name: Any = "derive") -> xr.DataArray:
+def _gradient_da(
+    da: xr.DataArray, keys: list[Hashable], component_dim: Hashable, common: dict[str, Any], name: Any = "derive"
+) -> xr.DataArray:
     if not keys:
         raise ValueError("gradient needs at least one dimension")
     if component_dim in da.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
-    prep = _Prepared(da, keys, {k: 1 for k in keys}, **common)
+    prep = _Prepared(da, keys, dict.fromkeys(keys, 1), **common)
     result = dispatch.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
     units = {prep.units({k: 1}) for k in keys}
     coords = dict(da.coords)
     coords[component_dim] = component_labels(keys)
     if prep.pint_units is not None and len({prep.coord_units[k] for k in keys}) > 1:
-        raise ValueError("a pint-quantified gradient needs coordinates with the same units, got "
-                         f"{prep.coord_units}; differentiate each dim with .grad.partial instead")
+        raise ValueError(
+            "a pint-quantified gradient needs coordinates with the same units, got "
+            f"{prep.coord_units}; differentiate each dim with .grad.partial instead"
+        )
     data = prep.wrap_data(result, {keys[0]: 1})
     out = xr.DataArray(data, dims=(component_dim,) + da.dims, coords=coords)
-    return label_result(out, da, prefixed_name("grad", da.name) if name == "derive" else name,
-                        f"gradient of {base_label(da)}", units.pop() if len(units) == 1 and None not in units else None)
+    return label_result(
+        out,
+        da,
+        prefixed_name("grad", da.name) if name == "derive" else name,
+        f"gradient of {base_label(da)}",
+        units.pop() if len(units) == 1 and None not in units else None,
+    )

@@ -23,26 +23,50 @@ from .units import same_dimension
 __all__ = ["TENDENCY_OF", "VECTOR_NAMES", "tendency_standard_name", "vector_standard_name"]
 
 #: standard names X for which the table has ``tendency_of_X``
-TENDENCY_OF = frozenset({
-    "air_density", "air_pressure", "air_temperature", "atmosphere_dry_energy_content",
-    "atmosphere_mass_content_of_water_vapor", "atmosphere_mass_per_unit_area", "bedrock_altitude",
-    "change_in_land_ice_amount", "dry_energy_content_of_atmosphere_layer",
-    "dry_static_energy_content_of_atmosphere_layer", "eastward_wind", "global_average_sea_level_change",
-    "land_ice_mass", "land_ice_thickness", "mass_content_of_water_vapor_in_atmosphere_layer",
-    "mass_fraction_of_cloud_condensed_water_in_air", "mass_fraction_of_cloud_ice_in_air",
-    "mass_fraction_of_cloud_liquid_water_in_air", "mass_fraction_of_convective_cloud_ice_in_air",
-    "mass_fraction_of_convective_cloud_liquid_water_in_air", "mass_fraction_of_stratiform_cloud_ice_in_air",
-    "mass_fraction_of_stratiform_cloud_liquid_water_in_air", "northward_wind", "ocean_barotropic_streamfunction",
-    "sea_surface_height_above_mean_sea_level", "sea_water_potential_temperature_expressed_as_heat_content",
-    "sea_water_salinity", "sea_water_temperature", "specific_humidity", "surface_air_pressure",
-    "surface_snow_amount", "upward_air_velocity",
-})
+TENDENCY_OF = frozenset(
+    {
+        "air_density",
+        "air_pressure",
+        "air_temperature",
+        "atmosphere_dry_energy_content",
+        "atmosphere_mass_content_of_water_vapor",
+        "atmosphere_mass_per_unit_area",
+        "bedrock_altitude",
+        "change_in_land_ice_amount",
+        "dry_energy_content_of_atmosphere_layer",
+        "dry_static_energy_content_of_atmosphere_layer",
+        "eastward_wind",
+        "global_average_sea_level_change",
+        "land_ice_mass",
+        "land_ice_thickness",
+        "mass_content_of_water_vapor_in_atmosphere_layer",
+        "mass_fraction_of_cloud_condensed_water_in_air",
+        "mass_fraction_of_cloud_ice_in_air",
+        "mass_fraction_of_cloud_liquid_water_in_air",
+        "mass_fraction_of_convective_cloud_ice_in_air",
+        "mass_fraction_of_convective_cloud_liquid_water_in_air",
+        "mass_fraction_of_stratiform_cloud_ice_in_air",
+        "mass_fraction_of_stratiform_cloud_liquid_water_in_air",
+        "northward_wind",
+        "ocean_barotropic_streamfunction",
+        "sea_surface_height_above_mean_sea_level",
+        "sea_water_potential_temperature_expressed_as_heat_content",
+        "sea_water_salinity",
+        "sea_water_temperature",
+        "specific_humidity",
+        "surface_air_pressure",
+        "surface_snow_amount",
+        "upward_air_velocity",
+    }
+)
 
 #: (standard name of the first horizontal component, of the second) -> {operation: standard name};
 #: the first component points east (or along x), the second north (or along y). All are per second.
 VECTOR_NAMES: dict[tuple[str, str], dict[str, str]] = {
-    ("eastward_wind", "northward_wind"): {"divergence": "divergence_of_wind",
-                                          "curl": "atmosphere_upward_relative_vorticity"},
+    ("eastward_wind", "northward_wind"): {
+        "divergence": "divergence_of_wind",
+        "curl": "atmosphere_upward_relative_vorticity",
+    },
     ("x_wind", "y_wind"): {"divergence": "divergence_of_wind", "curl": "atmosphere_upward_relative_vorticity"},
     ("eastward_sea_water_velocity", "northward_sea_water_velocity"): {"curl": "ocean_relative_vorticity"},
     ("sea_water_x_velocity", "sea_water_y_velocity"): {"curl": "ocean_relative_vorticity"},

@@ -34,6 +34,7 @@ one task per block (one read of each block, :meth:`DerivativeMethod.derivatives`
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,11 +47,19 @@ from .engine import derivative_along, first_derivatives
 from .kernels import serial_kernels
 from .plan import Plan
 
-__all__ = ["block_extents", "halo_source", "halo_slabs", "derivative_chunked", "first_derivatives_chunked",
-           "check_known_shape"]
+__all__ = [
+    "block_extents",
+    "halo_source",
+    "halo_slabs",
+    "derivative_chunked",
+    "first_derivatives_chunked",
+    "check_known_shape",
+]
 
 
-def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic: bool) -> list[tuple[int, int, int, int]]:
+def block_extents(
+    chunks: tuple[int, ...], halo: int, min_points: int, periodic: bool
+) -> list[tuple[int, int, int, int]]:
     """``(start, stop, left, right)`` for every block: its span and the points it borrows.
 
     Examples
@@ -65,7 +74,7 @@ def block_extents(chunks: tuple[int, ...], halo: int, min_points: int, periodic:
     n = int(sum(chunks))
     bounds = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
     out = []
-    for s, e in zip(bounds[:-1], bounds[1:]):
+    for s, e in itertools.pairwise(bounds):
         s, e = int(s), int(e)
         if periodic:
             left = right = halo
@@ -100,8 +109,13 @@ def _reads_storage(x: Any) -> bool:
         return bool(deps.get(name)) and all(holder(d) for d in deps[name])
 
     def joins_reads(name: str) -> bool:  # every block is another layer's block, unchanged
-        return bool(deps.get(name)) and all(reads(d) for d in deps[name]) and all(
-            isinstance(task, Alias) or (isinstance(task, tuple) and task in graph) for task in layers[name].values())
+        return (
+            bool(deps.get(name))
+            and all(reads(d) for d in deps[name])
+            and all(
+                isinstance(task, Alias) or (isinstance(task, tuple) and task in graph) for task in layers[name].values()
+            )
+        )
 
     if not (reads(x.name) or joins_reads(x.name)):
         return False
@@ -158,7 +172,7 @@ def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, int, i
 def _cut(axis: int, blocks: list[np.ndarray], ranges: list[tuple[int, int]]) -> np.ndarray:
     """The points ``ranges[i]`` of ``blocks[i]`` along ``axis``, joined: a copy, never a view (a view
     would keep a whole neighbouring block in memory)."""
-    parts = [_slice(block, axis, a, b) for block, (a, b) in zip(blocks, ranges)]
+    parts = [_slice(block, axis, a, b) for block, (a, b) in zip(blocks, ranges, strict=True)]
     return np.concatenate(parts, axis=axis) if len(parts) > 1 else parts[0].copy()
 
 
@@ -188,8 +202,10 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
     bounds = np.concatenate([[0], np.cumsum(x.chunks[axis])]).astype(np.int64)
     # an empty side still gets one (ignored) point: dask drops empty chunks, and the slabs must
     # keep one chunk per block
-    sides = {"left": [(s - left, s) if left else (s, s + 1) for s, _, left, _ in extents],
-             "right": [(e, e + right) if right else (e - 1, e) for _, e, _, right in extents]}
+    sides = {
+        "left": [(s - left, s) if left else (s, s + 1) for s, _, left, _ in extents],
+        "right": [(e, e + right) if right else (e - 1, e) for _, e, _, right in extents],
+    }
     out = []
     for side, spans in sides.items():
         name = f"halo-{side}-{tokenize(x.name, axis, spans)}"
@@ -197,9 +213,9 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
         graph = {}
         for index in np.ndindex(*x.numblocks):
             cut = pieces[index[axis]]
-            keys = [(x.name, *index[:axis], c, *index[axis + 1:]) for c, _, _ in cut]
+            keys = [(x.name, *index[:axis], c, *index[axis + 1 :]) for c, _, _ in cut]
             graph[(name, *index)] = (_cut, axis, keys, [(a, b) for _, a, b in cut])
-        chunks = x.chunks[:axis] + (tuple(b - a for a, b in spans),) + x.chunks[axis + 1:]
+        chunks = x.chunks[:axis] + (tuple(b - a for a, b in spans),) + x.chunks[axis + 1 :]
         layers = HighLevelGraph.from_collections(name, graph, dependencies=[x])
         out.append(da.Array(layers, name, chunks, meta=meta_from_array(x)))
     return out[0], out[1]
@@ -212,8 +228,7 @@ def _block_coords(coord: AxisCoord, extents: list[tuple[int, int, int, int]], pe
         if periodic:
             out.append(coord.periodic_extension(s - left, e + right))
         else:
-            out.append(AxisCoord(values=coord.values[s - left: e + right], spacing=coord.spacing,
-                                 period=coord.period))
+            out.append(AxisCoord(values=coord.values[s - left : e + right], spacing=coord.spacing, period=coord.period))
     return out
 
 
@@ -242,14 +257,25 @@ def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, orde
     return derivative_along(np.concatenate(parts, axis=axis), coord, axis, order, plan)
 
 
-def _patch_ends(out: np.ndarray, block: np.ndarray, left: np.ndarray, right: np.ndarray, coord: AxisCoord,
-                axis: int, order: int, plan: Plan, halo: int, width: int) -> None:
+def _patch_ends(
+    out: np.ndarray,
+    block: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    coord: AxisCoord,
+    axis: int,
+    order: int,
+    plan: Plan,
+    halo: int,
+    width: int,
+) -> None:
     """Recompute the points within ``halo`` of the block's ends from thin strips with the slabs."""
     L, C, R = left.shape[axis], block.shape[axis], right.shape[axis]
     d = _strip_derivative([left, _slice(block, axis, 0, width)], _sub(coord, 0, L + width), axis, order, plan)
     _slice(out, axis, 0, halo)[...] = _slice(d, axis, L, L + halo)
-    d = _strip_derivative([_slice(block, axis, C - width, C), right], _sub(coord, L + C - width, L + C + R),
-                          axis, order, plan)
+    d = _strip_derivative(
+        [_slice(block, axis, C - width, C), right], _sub(coord, L + C - width, L + C + R), axis, order, plan
+    )
     _slice(out, axis, C - halo, C)[...] = _slice(d, axis, width - halo, width)
 
 
@@ -263,8 +289,16 @@ def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int
     return _slice(left, axis, 0, n_left), _slice(right, axis, 0, n_right)
 
 
-def _differentiate_block(block: np.ndarray, left: np.ndarray, right: np.ndarray, *, setup: "AxisSetup",
-                         axis: int, order: int, block_id: tuple[int, ...] | None = None) -> np.ndarray:
+def _differentiate_block(
+    block: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    setup: AxisSetup,
+    axis: int,
+    order: int,
+    block_id: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """One block's derivative along ``axis``, from the block and its two halo slabs."""
     b = block_id[axis]
     coord, plan, halo, min_points = setup.coords[b], setup.plan, setup.halo, setup.min_points
@@ -284,8 +318,15 @@ def _whole_axis(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> 
     """A method that needs the whole axis: one chunk along it, the other axes stay chunked."""
     dtype = result_dtype(x.dtype)
     whole = x.rechunk({axis: -1})
-    return whole.map_blocks(_whole_axis_block, coord=coord, axis=axis, order=order, plan=plan, dtype=dtype,
-                            meta=np.empty((0,) * x.ndim, dtype)).rechunk(x.chunks)
+    return whole.map_blocks(
+        _whole_axis_block,
+        coord=coord,
+        axis=axis,
+        order=order,
+        plan=plan,
+        dtype=dtype,
+        meta=np.empty((0,) * x.ndim, dtype),
+    ).rechunk(x.chunks)
 
 
 def _whole_axis_block(block: np.ndarray, *, coord: AxisCoord, axis: int, order: int, plan: Plan) -> np.ndarray:
@@ -305,8 +346,7 @@ class AxisSetup:
     plan: Plan
 
 
-def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int,
-                plan: Plan) -> tuple[AxisSetup, Any, Any]:
+def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
     """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
     halo = plan.halo(coord, axis, order)
     periodic = plan.boundary_of(axis) == "periodic"
@@ -328,15 +368,26 @@ def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, pl
     if plan.halo(coord, axis, order) is None:
         return _whole_axis(x, coord, axis, order, plan)
     setup, left, right = _axis_setup(x, halo_source(x), coord, axis, order, plan)
-    return da.map_blocks(_differentiate_block, x, left, right, setup=setup, axis=axis, order=order,
-                         chunks=x.chunks, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype))
+    return da.map_blocks(
+        _differentiate_block,
+        x,
+        left,
+        right,
+        setup=setup,
+        axis=axis,
+        order=order,
+        chunks=x.chunks,
+        dtype=dtype,
+        meta=np.empty((0,) * x.ndim, dtype),
+    )
 
 
 def check_known_shape(values: Any) -> None:
     """Raise a clear ValueError for a dask array whose chunk sizes are unknown."""
     if any(isinstance(n, float) and np.isnan(n) for n in getattr(values, "shape", ())):
-        raise ValueError("the dask array has unknown chunk sizes; call .compute_chunk_sizes() "
-                         "(or persist it) before differentiating")
+        raise ValueError(
+            "the dask array has unknown chunk sizes; call .compute_chunk_sizes() (or persist it) before differentiating"
+        )
 
 
 def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, int], plan: Plan) -> Any:
@@ -348,28 +399,37 @@ def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, i
     return out.astype(result_dtype(x.dtype))
 
 
-def _gradient_block(block: np.ndarray, *slabs: np.ndarray, setups: list[AxisSetup], axes: list[int],
-                    block_id: tuple[int, ...] | None = None) -> np.ndarray:
+def _gradient_block(
+    block: np.ndarray,
+    *slabs: np.ndarray,
+    setups: list[AxisSetup],
+    axes: list[int],
+    block_id: tuple[int, ...] | None = None,
+) -> np.ndarray:
     """All first derivatives of one block: one fused pass over the block, then the thin end strips."""
     block_id = block_id[1:]  # the output's leading (component) axis is new
-    small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups))
+    small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups, strict=True))
     with serial_kernels():
         if small:
-            return np.stack([_differentiate_block(block, slabs[2 * k], slabs[2 * k + 1], setup=st, axis=a,
-                                                  order=1, block_id=block_id)
-                             for k, (a, st) in enumerate(zip(axes, setups))])
+            return np.stack(
+                [
+                    _differentiate_block(
+                        block, slabs[2 * k], slabs[2 * k + 1], setup=st, axis=a, order=1, block_id=block_id
+                    )
+                    for k, (a, st) in enumerate(zip(axes, setups, strict=True))
+                ]
+            )
         own, ends = {}, []
-        for k, (a, st) in enumerate(zip(axes, setups)):
+        for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
             b = block_id[a]
             left, right = _trim_slabs(slabs[2 * k], slabs[2 * k + 1], st.extents[b], a)
             L = left.shape[a]
             own[a] = _sub(st.coords[b], L, L + block.shape[a])
             ends.append((left, right, st.coords[b]))
         out = first_derivatives(block, own, axes, boundary.block_plan(setups[0].plan, axes))
-        for k, (a, st) in enumerate(zip(axes, setups)):
+        for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
             left, right, coord = ends[k]
-            _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo,
-                        _strip_width(st.halo, st.min_points))
+            _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo, _strip_width(st.halo, st.min_points))
         return out
 
 
@@ -386,6 +446,14 @@ def first_derivatives_chunked(x: Any, coords: dict[int, AxisCoord], axes: list[i
         setups.append(setup)
         slabs += [left, right]
     dtype = result_dtype(x.dtype)
-    return da.map_blocks(_gradient_block, x, *slabs, setups=setups, axes=list(axes), new_axis=0,
-                         chunks=((len(axes),),) + x.chunks, dtype=dtype,
-                         meta=np.empty((0,) * (x.ndim + 1), dtype))
+    return da.map_blocks(
+        _gradient_block,
+        x,
+        *slabs,
+        setups=setups,
+        axes=list(axes),
+        new_axis=0,
+        chunks=((len(axes),),) + x.chunks,
+        dtype=dtype,
+        meta=np.empty((0,) * (x.ndim + 1), dtype),
+    )

@@ -199,7 +199,9 @@ def parse_chunks(items: Sequence[str] | None) -> dict[str, int | str] | None:
             try:
                 n = int(size)
             except ValueError:
-                raise CLIError(f"--chunks: the size for {dim!r} must be an integer, -1 or 'auto', got {size!r}") from None
+                raise CLIError(
+                    f"--chunks: the size for {dim!r} must be an integer, -1 or 'auto', got {size!r}"
+                ) from None
             if n == 0 or n < -1:
                 raise CLIError(f"--chunks: the size for {dim!r} must be positive (or -1 for the whole dim), got {n}")
             out[dim] = n
@@ -209,19 +211,30 @@ def parse_chunks(items: Sequence[str] | None) -> dict[str, int | str] | None:
 def _build_parser() -> _Parser:
     from . import __version__
 
-    parser = _Parser(prog=PROG, description="Coordinate-aware derivatives of variables in netCDF and zarr files.",
-                     epilog="Run 'fieldgrad COMMAND --help' for the options of a command.")
+    parser = _Parser(
+        prog=PROG,
+        description="Coordinate-aware derivatives of variables in netCDF and zarr files.",
+        epilog="Run 'fieldgrad COMMAND --help' for the options of a command.",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("info", help="show the variables, dims and coordinates of a file (uniform or not)",
-                       description="show the variables, dims and coordinates of a file (uniform or not)",
-                       epilog="example:\n  fieldgrad info era5.nc", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "info",
+        help="show the variables, dims and coordinates of a file (uniform or not)",
+        description="show the variables, dims and coordinates of a file (uniform or not)",
+        epilog="example:\n  fieldgrad info era5.nc",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("input", metavar="IN", help="netCDF file or zarr store")
 
-    sub.add_parser("methods", help="list the derivative methods and their capabilities",
-                   description="list the derivative methods and their capabilities",
-                   epilog="example:\n  fieldgrad methods", formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.add_parser(
+        "methods",
+        help="list the derivative methods and their capabilities",
+        description="list the derivative methods and their capabilities",
+        epilog="example:\n  fieldgrad methods",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
     helps = {
         "partial": "partial derivative of each --var along --dims (repeat a dim or use --order for higher orders)",
@@ -231,60 +244,108 @@ def _build_parser() -> _Parser:
         "curl": "curl of the vector field whose components are the --var, along the --dims in order",
     }
     examples = {
-        "partial": ["fieldgrad partial era5.nc --var t --dims level --out dt_dp.nc",
-                    "fieldgrad partial era5.nc --var t u --dims time --datetime-unit h --out tendency.zarr",
-                    "fieldgrad partial in.zarr --var V --dims x --order 2 --accuracy 4 --out d2V.zarr"],
-        "gradient": ["fieldgrad gradient era5.nc --var t --out grad_t.nc",
-                     "fieldgrad gradient in.zarr --var V --dims x y --chunks x=256,y=256 --out grad.zarr"],
-        "laplacian": ["fieldgrad laplacian era5.nc --var z --geometry sphere --out lap_z.nc",
-                      "fieldgrad laplacian in.nc --var V --dims x y --boundary periodic --out lap.nc"],
-        "divergence": ["fieldgrad divergence era5.nc --var u v --dims longitude latitude --geometry sphere "
-                       "--out div.nc",
-                       "fieldgrad divergence in.zarr --var Ex Ey --dims x y --out divE.zarr"],
-        "curl": ["fieldgrad curl era5.nc --var u v --dims longitude latitude --geometry sphere --out vorticity.nc",
-                 "fieldgrad curl in.zarr --var u v w --dims x y z --out curl.zarr"],
+        "partial": [
+            "fieldgrad partial era5.nc --var t --dims level --out dt_dp.nc",
+            "fieldgrad partial era5.nc --var t u --dims time --datetime-unit h --out tendency.zarr",
+            "fieldgrad partial in.zarr --var V --dims x --order 2 --accuracy 4 --out d2V.zarr",
+        ],
+        "gradient": [
+            "fieldgrad gradient era5.nc --var t --out grad_t.nc",
+            "fieldgrad gradient in.zarr --var V --dims x y --chunks x=256,y=256 --out grad.zarr",
+        ],
+        "laplacian": [
+            "fieldgrad laplacian era5.nc --var z --geometry sphere --out lap_z.nc",
+            "fieldgrad laplacian in.nc --var V --dims x y --boundary periodic --out lap.nc",
+        ],
+        "divergence": [
+            "fieldgrad divergence era5.nc --var u v --dims longitude latitude --geometry sphere --out div.nc",
+            "fieldgrad divergence in.zarr --var Ex Ey --dims x y --out divE.zarr",
+        ],
+        "curl": [
+            "fieldgrad curl era5.nc --var u v --dims longitude latitude --geometry sphere --out vorticity.nc",
+            "fieldgrad curl in.zarr --var u v w --dims x y z --out curl.zarr",
+        ],
     }
-    default_dims = (" (default: the variable's spatial dims: coordinates with a CF axis X/Y/Z, latitude/longitude "
-                    "units, or length units; never time)")
+    default_dims = (
+        " (default: the variable's spatial dims: coordinates with a CF axis X/Y/Z, latitude/longitude "
+        "units, or length units; never time)"
+    )
     for op in OPERATIONS:
         epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples[op])
-        p = sub.add_parser(op, help=helps[op], description=helps[op], epilog=epilog,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            op,
+            help=helps[op],
+            description=helps[op],
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.add_argument("input", metavar="IN", help="netCDF file or zarr store")
-        p.add_argument("--var", "-v", nargs="+", required=True, metavar="VAR",
-                       help="variable(s); for divergence/curl the components, one per --dims entry")
-        p.add_argument("--dims", "-d", nargs="+", required=op in ("partial", "divergence", "curl"), metavar="DIM",
-                       help="dimensions (or 1-D coordinates) to differentiate along"
-                       + ("" if op in ("partial", "divergence", "curl") else default_dims))
+        p.add_argument(
+            "--var",
+            "-v",
+            nargs="+",
+            required=True,
+            metavar="VAR",
+            help="variable(s); for divergence/curl the components, one per --dims entry",
+        )
+        p.add_argument(
+            "--dims",
+            "-d",
+            nargs="+",
+            required=op in ("partial", "divergence", "curl"),
+            metavar="DIM",
+            help="dimensions (or 1-D coordinates) to differentiate along"
+            + ("" if op in ("partial", "divergence", "curl") else default_dims),
+        )
         if op == "partial":
             p.add_argument("--order", type=int, default=1, help="derivative order along each dim (default 1)")
-        p.add_argument("--out", "-o", required=True, metavar="OUT",
-                       help="output path: .nc (netCDF) or .zarr; not the input itself")
-        p.add_argument("--datetime-unit", metavar="UNIT",
-                       help="unit of time for a datetime coordinate: s, h, D, ms, ... or hours, seconds, days "
-                       "(default: s, so time derivatives are per second, the SI unit)")
+        p.add_argument(
+            "--out", "-o", required=True, metavar="OUT", help="output path: .nc (netCDF) or .zarr; not the input itself"
+        )
+        p.add_argument(
+            "--datetime-unit",
+            metavar="UNIT",
+            help="unit of time for a datetime coordinate: s, h, D, ms, ... or hours, seconds, days "
+            "(default: s, so time derivatives are per second, the SI unit)",
+        )
         p.add_argument("--method", "-m", default="fd", help="derivative method (see 'fieldgrad methods'; default fd)")
         p.add_argument("--accuracy", type=int, help="fd: order of accuracy in the interior (2, 4, 6, 8)")
         p.add_argument("--edge-order", type=int, help="fd: order of accuracy of the boundary stencils")
-        p.add_argument("--boundary", metavar="KIND|DIM=KIND[,...]",
-                       help="boundary treatment, one-sided, periodic or fill; for all dims or per dim, "
-                       "e.g. lon=periodic")
-        p.add_argument("--period", metavar="P|DIM=P[,...]",
-                       help="period of a periodic non-uniform coordinate, e.g. lon=360")
+        p.add_argument(
+            "--boundary",
+            metavar="KIND|DIM=KIND[,...]",
+            help="boundary treatment, one-sided, periodic or fill; for all dims or per dim, e.g. lon=periodic",
+        )
+        p.add_argument(
+            "--period", metavar="P|DIM=P[,...]", help="period of a periodic non-uniform coordinate, e.g. lon=360"
+        )
         p.add_argument("--nan-policy", choices=NAN_POLICIES, help="how NaNs in the field are treated")
-        p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                       help="a method option, e.g. window=21 or smoothing=auto (repeatable)")
+        p.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a method option, e.g. window=21 or smoothing=auto (repeatable)",
+        )
         if op != "partial":
-            p.add_argument("--geometry", choices=("cartesian", "sphere", "projected"),
-                           help="sphere: latitude/longitude (1-D or 2-D, found from their CF attributes), "
-                           "derivatives per metre on a sphere of --radius, polar caps at the poles; projected: "
-                           "projection x/y coordinates with a CF grid_mapping, corrected by the map factors")
+            p.add_argument(
+                "--geometry",
+                choices=("cartesian", "sphere", "projected"),
+                help="sphere: latitude/longitude (1-D or 2-D, found from their CF attributes), "
+                "derivatives per metre on a sphere of --radius, polar caps at the poles; projected: "
+                "projection x/y coordinates with a CF grid_mapping, corrected by the map factors",
+            )
             p.add_argument("--radius", type=float, help="sphere radius in metres (default: the Earth's, 6.371e6)")
-        p.add_argument("--chunks", nargs="+", metavar="DIM=SIZE",
-                       help="dask chunks to read with, e.g. x=128,y=128 (default: the file's own chunks)")
+        p.add_argument(
+            "--chunks",
+            nargs="+",
+            metavar="DIM=SIZE",
+            help="dask chunks to read with, e.g. x=128,y=128 (default: the file's own chunks)",
+        )
         p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-        p.add_argument("--progress", action="store_true",
-                       help="show a progress bar (default: only when stderr is a terminal)")
+        p.add_argument(
+            "--progress", action="store_true", help="show a progress bar (default: only when stderr is a terminal)"
+        )
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     return parser
 
@@ -298,8 +359,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _is_zarr_path(path: Path) -> bool:
-    return path.suffix.lower() in ZARR_SUFFIXES or (path.is_dir() and (
-        (path / ".zgroup").exists() or (path / "zarr.json").exists() or (path / ".zattrs").exists()))
+    return path.suffix.lower() in ZARR_SUFFIXES or (
+        path.is_dir() and ((path / ".zgroup").exists() or (path / "zarr.json").exists() or (path / ".zattrs").exists())
+    )
 
 
 IO_EXTRA = "pip install 'fieldgrad[io]'"
@@ -351,7 +413,7 @@ def open_input(path_text: str, chunks: dict[str, int | str] | None) -> Any:
             return xr.open_dataset(path, engine="h5netcdf", chunks=open_chunks)
     except CLIError:
         raise
-    except Exception as exc:  # any reader error means: not a file we can read
+    except Exception as exc:  # noqa: BLE001 - any reader error means: not a file we can read
         kind = "zarr store" if path.is_dir() else "netCDF file"
         raise CLIError(f"cannot read {path_text} as a {kind}: {_first_line(exc)}") from None
 
@@ -397,8 +459,10 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
         raise CLIError(f"output folder does not exist: {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):  # before any work: a read-only or foreign folder
         read_only = bool(os.statvfs(parent).f_flag & os.ST_RDONLY)
-        raise CLIError(f"cannot write to the output folder {parent}: "
-                       + ("read-only file system" if read_only else "permission denied"))
+        raise CLIError(
+            f"cannot write to the output folder {parent}: "
+            + ("read-only file system" if read_only else "permission denied")
+        )
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = parent / f".{out.name}.fieldgrad-tmp-{tag}"
     try:
@@ -438,7 +502,9 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
 def _check_vars(ds: Any, names: Sequence[str]) -> None:
     for name in names:
         if name not in ds.data_vars:
-            raise CLIError(f"no variable {name!r} in the input; variables: {', '.join(map(str, ds.data_vars)) or 'none'}")
+            raise CLIError(
+                f"no variable {name!r} in the input; variables: {', '.join(map(str, ds.data_vars)) or 'none'}"
+            )
 
 
 def _check_dims(ds: Any, names: Sequence[str], dims: Sequence[str] | None) -> None:
@@ -448,12 +514,11 @@ def _check_dims(ds: Any, names: Sequence[str], dims: Sequence[str] | None) -> No
         var = ds[name]
         for dim in dims:
             # a dim, or a coordinate along the variable's dims (1-D, or the 2-D lat/lon of a curvilinear grid)
-            ok = dim in var.dims or (dim in ds.coords and ds.coords[dim].ndim in (1, 2)
-                                     and set(ds.coords[dim].dims) <= set(var.dims))
+            ok = dim in var.dims or (
+                dim in ds.coords and ds.coords[dim].ndim in (1, 2) and set(ds.coords[dim].dims) <= set(var.dims)
+            )
             if not ok:
                 raise CLIError(f"variable {name!r} has no dimension {dim!r}; its dims: {', '.join(map(str, var.dims))}")
-
-
 
 
 def _boundary_kind(text: str) -> str:
@@ -523,6 +588,7 @@ def _need(accessor: Any, op: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- which dims
+
 
 def _coord_of(ds: Any, key: str) -> Any:
     """The 1-D coordinate that positions along ``key`` come from, or None (unit spacing)."""
@@ -612,8 +678,7 @@ def default_dims(ds: Any, name: str) -> list[str]:
     kinds = {d: _unit_kind(_coord_of(ds, d)) for d in chosen}
     if len(chosen) > 1 and not _compatible(list(kinds.values())):
         listed = ", ".join(f"{d} ({k or 'no units'})" for d, k in kinds.items())
-        raise CLIError(f"the {how} of {name!r} are measured in different units: {listed}; "
-                       f"choose the dims with --dims")
+        raise CLIError(f"the {how} of {name!r} are measured in different units: {listed}; choose the dims with --dims")
     return chosen
 
 
@@ -637,12 +702,13 @@ def _datetime_dims(ds: Any, dims: Sequence[str]) -> list[str]:
     return [d for d in dims if _coord_of(ds, d) is not None and is_time_coord(_coord_of(ds, d))]
 
 
-def _vector_standard_name(ds: Any, op: str, dims: Sequence[str], names: Sequence[str], kw: dict[str, Any],
-                          units: str | None) -> str | None:
+def _vector_standard_name(
+    ds: Any, op: str, dims: Sequence[str], names: Sequence[str], kw: dict[str, Any], units: str | None
+) -> str | None:
     """The CF standard name of a divergence/curl of variables with standard names (fieldgrad.cf)."""
     from .cf import vector_standard_name
 
-    comps = dict(zip(dims, (ds[n].attrs.get("standard_name") for n in names)))
+    comps = dict(zip(dims, (ds[n].attrs.get("standard_name") for n in names), strict=True))
     if kw.get("geometry") == "sphere":  # the sphere's curl is the upward component whatever the order
         roles = {cf_role(_coord_of(ds, d)): d for d in dims}
         if set(roles) != {"X", "Y"}:
@@ -655,8 +721,10 @@ def _no_time_with_space(ds: Any, op: str, dims: Sequence[str]) -> None:
     """A Laplacian, divergence or curl sums terms per time and per length: refused."""
     times = _time_dims(ds, dims)
     if times and len(times) != len(dims):
-        raise CLIError(f"{op} over {', '.join(dims)} would add terms per unit of time ({', '.join(times)}) to "
-                       f"terms per unit of the other dims; differentiate in time with 'fieldgrad partial'")
+        raise CLIError(
+            f"{op} over {', '.join(dims)} would add terms per unit of time ({', '.join(times)}) to "
+            f"terms per unit of the other dims; differentiate in time with 'fieldgrad partial'"
+        )
 
 
 def compute_result(ds: Any, args: argparse.Namespace) -> Any:
@@ -694,15 +762,17 @@ def compute_result(ds: Any, args: argparse.Namespace) -> Any:
     if op in ("divergence", "curl"):
         dims = list(args.dims)
         if len(args.var) != len(dims):
-            raise CLIError(f"{op}: give one --var per --dims entry (components in the order of the dims); "
-                           f"got {len(args.var)} variable(s) for {len(dims)} dim(s)")
+            raise CLIError(
+                f"{op}: give one --var per --dims entry (components in the order of the dims); "
+                f"got {len(args.var)} variable(s) for {len(dims)} dim(s)"
+            )
         if len(set(dims)) != len(dims):
             raise CLIError(f"{op}: --dims names a dimension twice: {' '.join(dims)}")
         if op == "curl" and len(dims) not in (2, 3):
             raise CLIError(f"curl needs 2 or 3 components, got {len(dims)}")
         _no_time_with_space(ds, op, dims)
         func = _need(ds.grad, op)
-        res = func(dict(zip(dims, args.var)), **kw, **time_kw(dims))
+        res = func(dict(zip(dims, args.var, strict=True)), **kw, **time_kw(dims))
         standard_name = _vector_standard_name(ds, op, dims, list(args.var), kw, res.attrs.get("units"))
         if standard_name is not None:
             res.attrs["standard_name"] = standard_name
@@ -744,7 +814,7 @@ def _prepare_for_writing(ds: Any) -> Any:
     for name, var in list(ds.data_vars.items()):
         if var.chunks is None:
             continue
-        fix = {d: max(c) for d, c in zip(var.dims, var.chunks) if not _regular_chunks(tuple(c))}
+        fix = {d: max(c) for d, c in zip(var.dims, var.chunks, strict=True) if not _regular_chunks(tuple(c))}
         if fix:
             ds[name] = var.chunk(fix)
     return ds
@@ -807,7 +877,7 @@ def _write(ds: Any, tmp: Path, fmt: str, quiet: bool) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN slices and the like
                 delayed.compute(scheduler="threads", pool=pool)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
             failure.append(exc)
         finally:
             finished.set()
@@ -856,8 +926,10 @@ def cmd_operation(args: argparse.Namespace) -> int:
         if chunks:
             unknown = [d for d in chunks if d not in ds.dims]
             if unknown:
-                raise CLIError(f"--chunks names {unknown[0]!r}, which is not a dimension of the input; "
-                               f"dims: {', '.join(map(str, ds.dims))}")
+                raise CLIError(
+                    f"--chunks names {unknown[0]!r}, which is not a dimension of the input; "
+                    f"dims: {', '.join(map(str, ds.dims))}"
+                )
         result = compute_result(ds, args)
         show_progress = not args.quiet and (args.progress or sys.stderr.isatty())
         try:
@@ -931,13 +1003,17 @@ def _describe_coord(ds: Any, dim: Any) -> str:
         if seconds.uniform:
             return f"{dim}: {n} points, {span}, uniform (step {readable_duration(abs(seconds.spacing))}){direction}"
         steps = abs(seconds.values[1:] - seconds.values[:-1])
-        return (f"{dim}: {n} points, {span}, non-uniform (steps {readable_duration(steps.min())} .. "
-                f"{readable_duration(steps.max())}){direction}")
+        return (
+            f"{dim}: {n} points, {span}, non-uniform (steps {readable_duration(steps.min())} .. "
+            f"{readable_duration(steps.max())}){direction}"
+        )
     if ac.uniform:
         return f"{dim}: {n} points, {first:g} .. {last:g}{u}, uniform (step {ac.spacing:g}{u}){direction}"
     steps = abs(ac.values[1:] - ac.values[:-1])
-    return (f"{dim}: {n} points, {first:g} .. {last:g}{u}, non-uniform (steps {steps.min():g} .. {steps.max():g}{u})"
-            f"{direction}")
+    return (
+        f"{dim}: {n} points, {first:g} .. {last:g}{u}, non-uniform (steps {steps.min():g} .. {steps.max():g}{u})"
+        f"{direction}"
+    )
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -979,7 +1055,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
         for name, description in methods.items():
             try:
                 m = registry.get_method(name)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a plugin may fail any way; listed as unavailable
                 rows.append((name, f"unavailable: {_first_line(exc)}", None))
                 continue
             caps = {
@@ -1068,8 +1144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {_first_line(exc)} "
-              f"(set FIELDGRAD_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {_first_line(exc)} "
+            f"(set FIELDGRAD_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         warnings.showwarning = showwarning

@@ -172,13 +172,13 @@ def three_point_first_derivative(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray,
         b = (dx2 - dx1) / (dx1 * dx2)
         c = dx1 / (dx2 * (dx1 + dx2))
     elif at == 0:  # numpy's first point, edge_order=2
-        a = -(2. * dx1 + dx2) / (dx1 * (dx1 + dx2))
+        a = -(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2))
         b = (dx1 + dx2) / (dx1 * dx2)
-        c = - dx1 / (dx2 * (dx1 + dx2))
+        c = -dx1 / (dx2 * (dx1 + dx2))
     else:  # numpy's last point, edge_order=2
         a = (dx2) / (dx1 * (dx1 + dx2))
-        b = - (dx2 + dx1) / (dx1 * dx2)
-        c = (2. * dx2 + dx1) / (dx2 * (dx1 + dx2))
+        b = -(dx2 + dx1) / (dx1 * dx2)
+        c = (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2))
     return np.stack(np.broadcast_arrays(a, b, c), axis=-1)
 
 

@@ -55,7 +55,7 @@ class AxisCoord:
     def uniform(self) -> bool:
         return self.spacing is not None
 
-    def periodic_extension(self, start: int, stop: int) -> "AxisCoord":
+    def periodic_extension(self, start: int, stop: int) -> AxisCoord:
         """Positions of the points ``start..stop-1`` of the axis repeated periodically.
 
         Index ``i`` outside ``[0, n)`` is point ``i mod n`` shifted by whole periods (``period``,
@@ -97,7 +97,7 @@ def as_positions(coord: object, name: str = "coordinate", datetime_unit: str | N
         unit = datetime_unit or np.datetime_data(arr.dtype)[0]
         if arr.dtype.kind == "M" and arr.size:
             arr = arr - arr.min()  # exact integer offsets from the earliest time, as xarray does
-        return (arr / np.timedelta64(1, unit)).astype(np.float64)
+        return (arr / np.timedelta64(1, unit)).astype(np.float64)  # type: ignore[call-overload]  # unit: a str
     if arr.dtype.kind == "O" and arr.size and _is_cftime(arr.flat[0]):
         return _cftime_positions(arr, datetime_unit or "s")
     if arr.dtype.kind not in "biuf":
@@ -152,7 +152,7 @@ def _cftime_positions(arr: np.ndarray, unit: str) -> np.ndarray:
 
     calendar = arr.flat[0].calendar
     seconds = cftime.date2num(arr, "seconds since 1970-01-01", calendar=calendar)
-    return np.asarray(seconds, dtype=np.float64) / (np.timedelta64(1, unit) / np.timedelta64(1, "s"))
+    return np.asarray(seconds, dtype=np.float64) / (np.timedelta64(1, unit) / np.timedelta64(1, "s"))  # type: ignore[call-overload]
 
 
 def detect_spacing(x: np.ndarray) -> float | None:
@@ -219,7 +219,5 @@ def axis_coord(
             raise ValueError(f"period must be a positive finite number, got {period!r}")
         span = abs(x[-1] - x[0]) if x.shape[0] > 1 else 0.0
         if period <= span:
-            raise ValueError(
-                f"period={period!r} must exceed the span of coordinate {name!r} ({float(span)!r})"
-            )
+            raise ValueError(f"period={period!r} must exceed the span of coordinate {name!r} ({float(span)!r})")
     return AxisCoord(values=x, spacing=detect_spacing(x), period=period)

@@ -54,6 +54,5 @@ def first_derivatives(values: Any, coords: dict[int, AxisCoord], axes: list[int]
     else:
         out = engine.first_derivatives(values, coords, axes, active)
     for a in fills:
-        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, 1), plan.fill_value,
-                                  component=axes.index(a))
+        out = boundary.fill_edges(out, a, plan.fill_width(coords[a], a, 1), plan.fill_value, component=axes.index(a))
     return out

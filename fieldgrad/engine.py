@@ -85,8 +85,10 @@ def derivative_along(values: np.ndarray, coord: AxisCoord, axis: int, order: int
         return values
     kind = plan.boundary_of(axis)
     if kind == "fill":
-        raise ValueError("boundary='fill' is applied after differentiating (fieldgrad.dispatch); "
-                         "the engine takes the plan of boundary.open_plan")
+        raise ValueError(
+            "boundary='fill' is applied after differentiating (fieldgrad.dispatch); "
+            "the engine takes the plan of boundary.open_plan"
+        )
     omit = plan.nan_policy == "omit" and _has_nan(values)
     if kind == "periodic" and (omit or not plan.native(axis)):
         halo = plan.halo(coord, axis, order)

@@ -72,8 +72,9 @@ class FiniteDifference(StencilMethod):
             return one_sided_width(order, edge_order or accuracy)
         return 2 * central_radius(order, accuracy, uniform=coord.uniform) + 1
 
-    def short_run_options(self, coord: AxisCoord, order: int, *, accuracy: int = 2,
-                          edge_order: int | None = None) -> dict[str, Any] | None:
+    def short_run_options(
+        self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None
+    ) -> dict[str, Any] | None:
         """A run of ``n`` points shorter than the edge stencils: edge order ``n - order`` (at least 1)."""
         n = coord.size
         if n <= order:

@@ -35,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -44,14 +44,27 @@ from .coords import AxisCoord, detect_spacing
 from .registry import get_method
 from .units import is_pint
 
-__all__ = ["EARTH_RADIUS", "EAST_UNITS", "FRAMES", "GEOMETRIES", "NORTH_UNITS", "Differentiator", "cf_kind", "Metric", "PolarCaps", "horizontal_dims", "lat_lon_coords",
-           "metric_for", "spatial_dims"]
+__all__ = [
+    "EARTH_RADIUS",
+    "EAST_UNITS",
+    "FRAMES",
+    "GEOMETRIES",
+    "NORTH_UNITS",
+    "Differentiator",
+    "cf_kind",
+    "Metric",
+    "PolarCaps",
+    "horizontal_dims",
+    "lat_lon_coords",
+    "metric_for",
+    "spatial_dims",
+]
 
 EARTH_RADIUS = 6.371e6  # metres, the Earth's mean radius
 GEOMETRIES = ("cartesian", "sphere", "projected")
 FRAMES = ("earth", "grid")
 
-Coef = Union[float, xr.DataArray]
+Coef = float | xr.DataArray
 
 
 class Differentiator:
@@ -65,13 +78,28 @@ class Differentiator:
     0.75
     """
 
-    def __init__(self, *, method: Any = "fd", boundary: Any = "one-sided", nan_policy: str = "propagate",
-                 fill_value: float = np.nan, period: Any = None, datetime_unit: str | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        method: Any = "fd",
+        boundary: Any = "one-sided",
+        nan_policy: str = "propagate",
+        fill_value: float = np.nan,
+        period: Any = None,
+        datetime_unit: str | None = None,
+        **options: Any,
+    ) -> None:
         self.method, self.boundary = method, boundary
         self.options = options
-        self.common = dict(method=method, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value,
-                           period=period, datetime_unit=datetime_unit, **options)
+        self.common = dict(
+            method=method,
+            boundary=boundary,
+            nan_policy=nan_policy,
+            fill_value=fill_value,
+            period=period,
+            datetime_unit=datetime_unit,
+            **options,
+        )
 
     def __call__(self, f: Any, spec: Any, order: int = 1, *, grid: bool = False) -> Any:
         """``partial(f, spec, order)`` with the call's keywords; ``grid=True`` for the grid's own
@@ -104,7 +132,7 @@ class Differentiator:
         """A hashable summary of the keywords (for caching what depends on them)."""
         return tuple(sorted((k, repr(v)) for k, v in self.common.items()))
 
-    def with_defaults(self, options: Mapping[str, Any]) -> "Differentiator":
+    def with_defaults(self, options: Mapping[str, Any]) -> Differentiator:
         """The same call with the geometry's keyword defaults (a periodic longitude) filled in."""
         if not options:
             return self
@@ -125,13 +153,24 @@ NORTH_UNITS = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degree
 EAST_UNITS = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
 _DEGREES = {"degrees", "degree", "deg", "°", "arc_degree", "angular_degree"}
 _RADIANS = {"radians", "radian", "rad"}
-_METRES = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0, "km": 1e3, "kilometre": 1e3,
-           "kilometer": 1e3, "kilometres": 1e3, "kilometers": 1e3}
+_METRES = {
+    "m": 1.0,
+    "metre": 1.0,
+    "meter": 1.0,
+    "metres": 1.0,
+    "meters": 1.0,
+    "km": 1e3,
+    "kilometre": 1e3,
+    "kilometer": 1e3,
+    "kilometres": 1e3,
+    "kilometers": 1e3,
+}
 
 
 # ----------------------------------------------------------------------------- coefficient algebra
 # Entries are Python floats (constant) or bare DataArrays (no coords, so they broadcast by dim name
 # against any field on the grid). 0.0 and 1.0 are skipped, so the flat case costs nothing.
+
 
 def _is_const(c: Coef, value: float) -> bool:
     return isinstance(c, float) and c == value
@@ -187,6 +226,7 @@ def _bare(values: Any, dims: Sequence[Hashable]) -> xr.DataArray:
 
 # ----------------------------------------------------------------------------- the metric
 
+
 @dataclass(frozen=True)
 class PolarCaps:
     """Values at the pole rows of a 1-D latitude axis from Gauss's and Stokes's theorems.
@@ -200,10 +240,10 @@ class PolarCaps:
     of longitudes are exact for every wave the grid resolves.
     """
 
-    lat: Hashable           # the latitude dim
-    lon: Hashable           # the longitude dim
+    lat: Hashable  # the latitude dim
+    lon: Hashable  # the longitude dim
     radius: float
-    to_radians: float       # radians per unit of the latitude coordinate
+    to_radians: float  # radians per unit of the latitude coordinate
     poles: tuple[tuple[int, float, tuple[int, ...], tuple[float, ...]], ...]
     # per pole: (row index, +1 north / -1 south, ring rows, weights × cos φ_r / (R s_r))
 
@@ -211,7 +251,7 @@ class PolarCaps:
         out = result
         for index, hemisphere, rings, weights in self.poles:
             value: Any = 0.0
-            for r, w in zip(rings, weights):
+            for r, w in zip(rings, weights, strict=True):
                 value = add(value, ring_values.isel({self.lat: r}, drop=True).mean(self.lon) * (w * sign * hemisphere))
             at_pole = xr.DataArray(np.arange(result.sizes[self.lat]) == index, dims=(self.lat,))
             out = xr.where(at_pole, value, out, keep_attrs=True)
@@ -280,8 +320,11 @@ class Metric:
     @property
     def flat(self) -> bool:
         """True when ``G`` is the identity: every operator is a plain sum of partial derivatives."""
-        return all((_is_const(self.G.get((a, q), 0.0), 1.0) if i == j else (a, q) not in self.G)
-                   for i, a in enumerate(self.labels) for j, q in enumerate(self.dims))
+        return all(
+            (_is_const(self.G.get((a, q), 0.0), 1.0) if i == j else (a, q) not in self.G)
+            for i, a in enumerate(self.labels)
+            for j, q in enumerate(self.dims)
+        )
 
     def entry(self, a: str, q: str) -> Coef:
         return self.G.get((a, q), 0.0)
@@ -297,8 +340,11 @@ class Metric:
         return self._memoized(("1/det", rows), lambda: safe_div(1.0, self.det(rows)))
 
     def _det(self, rows: Sequence[str]) -> Coef:
-        return _det({(i, j): self.entry(a, q) for i, a in enumerate(rows) for j, q in enumerate(self.dims)},
-                    list(range(len(rows))), list(range(len(self.dims))))
+        return _det(
+            {(i, j): self.entry(a, q) for i, a in enumerate(rows) for j, q in enumerate(self.dims)},
+            list(range(len(rows))),
+            list(range(len(self.dims))),
+        )
 
     def adjugate(self) -> dict[tuple[str, str], Coef]:
         """``adj(G)[(q, a)] = det(G) (G⁻¹)[q, a]``: finite where ``G`` is singular."""
@@ -321,7 +367,7 @@ class Metric:
         return self._memoized("inverse", self._inverse)
 
     def _inverse(self) -> dict[tuple[str, str], Coef]:
-        pairs = dict(zip(self.labels, self.dims))
+        pairs = dict(zip(self.labels, self.dims, strict=True))
         if all(pairs.get(a) == q for a, q in self.G):  # diagonal: entry by entry
             return {(q, a): safe_div(1.0, v) for (a, q), v in self.G.items()}
         det = self.det(self.labels)
@@ -376,7 +422,7 @@ class Metric:
         east, north = self.handed[:2]
         i = self.grid_frame[0]
         gx, gy = self.entry(east, i), self.entry(north, i)
-        norm = np.hypot(gx, gy)
+        norm = cast(Coef, np.hypot(gx, gy))  # a DataArray for DataArray entries
         return safe_div(gx, norm), safe_div(gy, norm)
 
     def to_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
@@ -384,17 +430,18 @@ class Metric:
         if self.grid_frame is None:  # the frame is the grid's already (flat, 1-D coordinates, projections)
             return dict(parts)
         east, north = self.handed[:2]
-        return self._rotated(parts, (east, north), self.grid_frame or (east, north), -1.0)
+        return self._rotated(parts, (east, north), self.grid_frame, -1.0)
 
     def from_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
         """Grid-relative ``(i, j)`` components -> the (east, north) frame; other components kept."""
         if self.grid_frame is None:
             return dict(parts)
         east, north = self.handed[:2]
-        return self._rotated(parts, self.grid_frame or (east, north), (east, north), 1.0)
+        return self._rotated(parts, self.grid_frame, (east, north), 1.0)
 
-    def _rotated(self, parts: Mapping[str, Any], source: tuple[str, str], target: tuple[str, str],
-                 turn: float) -> dict[str, Any]:
+    def _rotated(
+        self, parts: Mapping[str, Any], source: tuple[str, str], target: tuple[str, str], turn: float
+    ) -> dict[str, Any]:
         """The pair of components ``source`` turned by ``turn`` × the grid's angle α, as ``target``."""
         c, s = self.rotation()
         s = mul(s, turn)
@@ -443,7 +490,8 @@ def safe_div(a: Any, b: Coef) -> Any:
 
 # ----------------------------------------------------------------------------- finding the axes
 
-def _units_of(var: xr.DataArray) -> str:
+
+def _units_of(var: xr.DataArray | xr.Variable) -> str:
     if is_pint(var.data):
         return str(var.data.units).lower()
     return str(var.attrs.get("units", "")).strip().lower()
@@ -473,13 +521,16 @@ def _to_radians(var: xr.DataArray, name: Hashable) -> float:
         return np.pi / 180.0
     if units in _RADIANS:
         return 1.0
-    raise ValueError(f"cannot read the units {units!r} of coordinate {name!r}: latitude and longitude must be "
-                     f"in degrees ({sorted(_DEGREES | {'degrees_north', 'degrees_east'})}) or radians "
-                     f"({sorted(_RADIANS)})")
+    raise ValueError(
+        f"cannot read the units {units!r} of coordinate {name!r}: latitude and longitude must be "
+        f"in degrees ({sorted(_DEGREES | {'degrees_north', 'degrees_east'})}) or radians "
+        f"({sorted(_RADIANS)})"
+    )
 
 
-def lat_lon_coords(obj: xr.DataArray | xr.Dataset, latitude: Hashable | None = None,
-                   longitude: Hashable | None = None) -> tuple[Hashable, Hashable]:
+def lat_lon_coords(
+    obj: xr.DataArray | xr.Dataset, latitude: Hashable | None = None, longitude: Hashable | None = None
+) -> tuple[Hashable, Hashable]:
     """The latitude and longitude coordinates: explicit, or from CF attributes, never from names.
 
     1-D dimension coordinates are preferred; otherwise 2-D coordinates of a curvilinear grid
@@ -502,8 +553,10 @@ def lat_lon_coords(obj: xr.DataArray | xr.Dataset, latitude: Hashable | None = N
     for kind, given in (("latitude", latitude), ("longitude", longitude)):
         if given is not None:
             if given not in obj.coords and given not in obj.dims:
-                raise ValueError(f"{kind}={given!r} is neither a coordinate nor a dimension; coordinates: "
-                                 f"{[str(c) for c in obj.coords]}")
+                raise ValueError(
+                    f"{kind}={given!r} is neither a coordinate nor a dimension; coordinates: "
+                    f"{[str(c) for c in obj.coords]}"
+                )
             out.append(given)
             continue
         one, two = found[kind][1], found[kind][2]
@@ -515,7 +568,8 @@ def lat_lon_coords(obj: xr.DataArray | xr.Dataset, latitude: Hashable | None = N
             raise ValueError(
                 f"geometry='sphere' needs the {kind} coordinate: pass {kind}='...' or give its coordinate CF "
                 f"attributes (units 'degrees_{'north' if kind == 'latitude' else 'east'}' or standard_name "
-                f"'{kind}'); found {one + two or 'none'}")
+                f"'{kind}'); found {one + two or 'none'}"
+            )
     return out[0], out[1]
 
 
@@ -560,15 +614,18 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset, exclude: Iterable[Hashable] = (
         return marked
     times = [d for d in dims if _is_time(obj, d) or axis(d) == "T"]
     if times and len(dims) > 1:
-        raise ValueError(f"no dims named, and the field has the time dim {str(times[0])!r} beside "
-                         f"{[str(d) for d in dims if d not in times]}: name the dims to differentiate along "
-                         "(a time derivative is not mixed with space unless asked for), or mark the spatial "
-                         "coordinates with CF 'axis' attributes (X, Y, Z)")
+        raise ValueError(
+            f"no dims named, and the field has the time dim {str(times[0])!r} beside "
+            f"{[str(d) for d in dims if d not in times]}: name the dims to differentiate along "
+            "(a time derivative is not mixed with space unless asked for), or mark the spatial "
+            "coordinates with CF 'axis' attributes (X, Y, Z)"
+        )
     return dims
 
 
-def horizontal_dims(obj: xr.DataArray | xr.Dataset, geometry: str, latitude: Hashable | None = None,
-                    longitude: Hashable | None = None) -> list[Hashable]:
+def horizontal_dims(
+    obj: xr.DataArray | xr.Dataset, geometry: str, latitude: Hashable | None = None, longitude: Hashable | None = None
+) -> list[Hashable]:
     """The dims a geometry's horizontal axes lie along (for picking a Dataset's variables).
 
     Examples
@@ -578,22 +635,28 @@ def horizontal_dims(obj: xr.DataArray | xr.Dataset, geometry: str, latitude: Has
     >>> horizontal_dims(ds, "sphere")
     ['la', 'lo']
     """
+    names: tuple[Hashable, ...]
     if geometry == "sphere":
         names = lat_lon_coords(obj, latitude, longitude)
     elif geometry == "projected":
-        names = tuple(n for n, v in obj.coords.items() if v.ndim == 1 and str(v.attrs.get("standard_name", ""))
-                      in ("projection_y_coordinate", "projection_x_coordinate"))
+        names = tuple(
+            n
+            for n, v in obj.coords.items()
+            if v.ndim == 1
+            and str(v.attrs.get("standard_name", "")) in ("projection_y_coordinate", "projection_x_coordinate")
+        )
     else:
         return spatial_dims(obj)
     dims: list[Hashable] = []
     for n in names:
-        for d in (obj.coords[n].dims if n in obj.coords else (n,)):
+        for d in obj.coords[n].dims if n in obj.coords else (n,):
             if d not in dims:
                 dims.append(d)
     return dims
 
 
 # ----------------------------------------------------------------------------- building the metric
+
 
 def as_keys(dims: Hashable | Iterable[Hashable] | None) -> list[Hashable] | None:
     """One dim name or a list of them (a string is one name, never a list of letters).
@@ -628,10 +691,19 @@ def _check_finite(values: np.ndarray, name: Hashable) -> None:
         raise ValueError(f"coordinate {name!r} contains NaN or infinite values (first at index {where})")
 
 
-def metric_for(obj: xr.DataArray | xr.Dataset, dims: Hashable | Iterable[Hashable] | None, diff: Diff, *,
-               geometry: str = "cartesian", latitude: Hashable | None = None,
-               longitude: Hashable | None = None, radius: float | None = None, crs: Any = None,
-               boundary: Any = "one-sided", default_dims: bool = True) -> Metric:
+def metric_for(
+    obj: xr.DataArray | xr.Dataset,
+    dims: Hashable | Iterable[Hashable] | None,
+    diff: Diff,
+    *,
+    geometry: str = "cartesian",
+    latitude: Hashable | None = None,
+    longitude: Hashable | None = None,
+    radius: float | None = None,
+    crs: Any = None,
+    boundary: Any = "one-sided",
+    default_dims: bool = True,
+) -> Metric:
     """Resolve the geometry of one call: its axes, frame and scale factors.
 
     Parameters
@@ -667,8 +739,9 @@ def metric_for(obj: xr.DataArray | xr.Dataset, dims: Hashable | Iterable[Hashabl
     if geometry == "sphere":
         if radius is not None and not (np.isfinite(float(radius)) and float(radius) > 0):
             raise ValueError(f"radius must be a positive finite length in metres, got {radius!r}")
-        return _sphere(obj, keys, diff, latitude, longitude, EARTH_RADIUS if radius is None else float(radius),
-                       boundary)
+        return _sphere(
+            obj, keys, diff, latitude, longitude, EARTH_RADIUS if radius is None else float(radius), boundary
+        )
     for name, value in (("latitude", latitude), ("longitude", longitude), ("radius", radius)):
         if value is not None:
             raise ValueError(f"{name}= applies to geometry='sphere' only")
@@ -697,12 +770,18 @@ def _flat(obj: xr.DataArray | xr.Dataset, keys: list[Hashable]) -> Metric:
     labels = tuple(str(k) for k in keys)
     if not labels:
         raise ValueError("no dimension given to differentiate along")
-    return Metric(kind="cartesian", labels=labels, dims=labels, G={(k, k): 1.0 for k in labels},
-                  length_units={str(k): _length_unit(obj, k) for k in keys})
+    return Metric(
+        kind="cartesian",
+        labels=labels,
+        dims=labels,
+        G={(k, k): 1.0 for k in labels},
+        length_units={str(k): _length_unit(obj, k) for k in keys},
+    )
 
 
-def _extra_axes(obj: xr.DataArray | xr.Dataset, keys: list[Hashable], horizontal: Iterable[Hashable]
-                ) -> tuple[list[str], dict[tuple[str, str], Coef], dict[str, str | None]]:
+def _extra_axes(
+    obj: xr.DataArray | xr.Dataset, keys: list[Hashable], horizontal: Iterable[Hashable]
+) -> tuple[list[str], dict[tuple[str, str], Coef], dict[str, str | None]]:
     """Cartesian axes named beside the horizontal ones (a vertical dim, say): identity entries."""
     extra = [str(k) for k in keys if k not in set(horizontal)]
     return extra, {(k, k): 1.0 for k in extra}, {k: _length_unit(obj, k) for k in extra}
@@ -728,8 +807,9 @@ def _digest(values: np.ndarray) -> tuple[Any, ...]:
 def _fingerprint_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
     i = np.arange(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        return (i * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)) | np.uint64(1), \
-            (i * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(0x165667B19E3779F9)) | np.uint64(1)
+        return (i * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)) | np.uint64(1), (
+            i * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(0x165667B19E3779F9)
+        ) | np.uint64(1)
 
 
 def _cached(key: Any, compute: Callable[[], Any]) -> Any:
@@ -743,19 +823,29 @@ def _cached(key: Any, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def _grid_derivatives(obj: xr.DataArray | xr.Dataset, name: Hashable, diff: Diff,
-                      periodic_angle: float | None = None) -> dict[str, xr.DataArray]:
+def _grid_derivatives(
+    obj: xr.DataArray | xr.Dataset, name: Hashable, diff: Diff, periodic_angle: float | None = None
+) -> dict[str, xr.DataArray]:
     """``∂c/∂q`` of a 2-D coordinate along each of its dims (cached per grid and derivative keywords)."""
     values = _coord_values(obj, name)
     var = obj.coords[name]
     dim_digests = tuple((str(d), _digest(_coord_values(obj, d))) for d in var.dims if d in obj.coords)
-    key = ("grid", _digest(values), values.shape, tuple(map(str, var.dims)), dim_digests, periodic_angle,
-           diff.key(), tuple(_boundary_of(diff, d) for d in var.dims))
+    key = (
+        "grid",
+        _digest(values),
+        values.shape,
+        tuple(map(str, var.dims)),
+        dim_digests,
+        periodic_angle,
+        diff.key(),
+        tuple(_boundary_of(diff, d) for d in var.dims),
+    )
     return _cached(key, lambda: _compute_grid_derivatives(obj, name, values, diff, periodic_angle))
 
 
-def _compute_grid_derivatives(obj: xr.DataArray | xr.Dataset, name: Hashable, values: np.ndarray, diff: Diff,
-                              periodic_angle: float | None) -> dict[str, xr.DataArray]:
+def _compute_grid_derivatives(
+    obj: xr.DataArray | xr.Dataset, name: Hashable, values: np.ndarray, diff: Diff, periodic_angle: float | None
+) -> dict[str, xr.DataArray]:
     """``∂c/∂q`` of a 2-D coordinate along each of its dims, with the call's stencils.
 
     An angle (``periodic_angle`` = one turn in its units) is unwrapped along each dim first, or
@@ -777,8 +867,10 @@ def _compute_grid_derivatives(obj: xr.DataArray | xr.Dataset, name: Hashable, va
             result = (co * ds - s * dc) / turn
         else:
             result = diff(c, d, grid=True)
-        out[str(d)] = _bare(np.asarray(result.data if not hasattr(result.data, "compute") else result.data.compute(),
-                                       dtype=np.float64), var.dims)
+        out[str(d)] = _bare(
+            np.asarray(result.data if not hasattr(result.data, "compute") else result.data.compute(), dtype=np.float64),
+            var.dims,
+        )
     return out
 
 
@@ -796,36 +888,46 @@ def _check_jacobian(det: xr.DataArray, names: Sequence[Hashable], skip: np.ndarr
     bad_nan = ok & ~np.isfinite(d)
     if bad_nan.any():
         where = tuple(int(i) for i in np.argwhere(bad_nan)[0])
-        raise ValueError(f"the grid of coordinates {[str(n) for n in names]} has a non-finite Jacobian at index "
-                         f"{where} of dims {list(det.dims)}")
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} has a non-finite Jacobian at index "
+            f"{where} of dims {list(det.dims)}"
+        )
     vals = d[ok]
     scale = np.max(np.abs(vals)) if vals.size else 0.0
     zero = ok & (np.abs(d) <= 1e-12 * scale)
     if zero.any() or scale == 0:
         where = tuple(int(i) for i in np.argwhere(zero)[0]) if zero.any() else ()
-        raise ValueError(f"the grid of coordinates {[str(n) for n in names]} is degenerate (Jacobian determinant "
-                         f"zero) at index {where} of dims {list(det.dims)}")
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} is degenerate (Jacobian determinant "
+            f"zero) at index {where} of dims {list(det.dims)}"
+        )
     if (vals > 0).any() and (vals < 0).any():
         minority = d > 0 if (vals > 0).sum() < (vals < 0).sum() else d < 0
         where = tuple(int(i) for i in np.argwhere(ok & minority)[0])
-        raise ValueError(f"the grid of coordinates {[str(n) for n in names]} folds over itself (its Jacobian "
-                         f"determinant changes sign) at index {where} of dims {list(det.dims)}")
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} folds over itself (its Jacobian "
+            f"determinant changes sign) at index {where} of dims {list(det.dims)}"
+        )
 
 
-def _curvilinear(obj: xr.DataArray | xr.Dataset, keys: list[Hashable], two_d: list[Hashable],
-                 diff: Diff) -> Metric:
+def _curvilinear(obj: xr.DataArray | xr.Dataset, keys: list[Hashable], two_d: list[Hashable], diff: Diff) -> Metric:
     """Planar 2-D coordinates ``x(j, i)``, ``y(j, i)``: G is the grid's Jacobian."""
     if len(two_d) != 2:
-        raise ValueError(f"a curvilinear grid needs two 2-D coordinates (e.g. x(j, i) and y(j, i)), got "
-                         f"{[str(k) for k in two_d]}")
+        raise ValueError(
+            f"a curvilinear grid needs two 2-D coordinates (e.g. x(j, i) and y(j, i)), got {[str(k) for k in two_d]}"
+        )
     grid_dims = obj.coords[two_d[0]].dims
     if set(obj.coords[two_d[1]].dims) != set(grid_dims):
-        raise ValueError(f"the 2-D coordinates {two_d[0]!r} and {two_d[1]!r} must have the same dims, got "
-                         f"{obj.coords[two_d[0]].dims} and {obj.coords[two_d[1]].dims}")
+        raise ValueError(
+            f"the 2-D coordinates {two_d[0]!r} and {two_d[1]!r} must have the same dims, got "
+            f"{obj.coords[two_d[0]].dims} and {obj.coords[two_d[1]].dims}"
+        )
     clash = [k for k in keys if k in grid_dims]
     if clash:
-        raise ValueError(f"name either the 2-D coordinates {[str(k) for k in two_d]} or their dims, not both "
-                         f"(got {[str(k) for k in keys]})")
+        raise ValueError(
+            f"name either the 2-D coordinates {[str(k) for k in two_d]} or their dims, not both "
+            f"(got {[str(k) for k in keys]})"
+        )
     G: dict[tuple[str, str], Coef] = {}
     for name in two_d:
         for q, dq in _grid_derivatives(obj, name, diff).items():
@@ -839,9 +941,15 @@ def _curvilinear(obj: xr.DataArray | xr.Dataset, keys: list[Hashable], two_d: li
     labels = tuple(str(k) for k in keys)
     dims = tuple(str(k) if k not in two_d else "" for k in keys)
     dims = _fill_grid_dims(dims, qs)
-    return Metric(kind="curvilinear", labels=labels, dims=dims, G={**G, **extra_G},
-                  length_units={**units, **extra_units}, orientation=labels2 + tuple(extra),
-                  grid_frame=(qs[1], qs[0]))
+    return Metric(
+        kind="curvilinear",
+        labels=labels,
+        dims=dims,
+        G={**G, **extra_G},
+        length_units={**units, **extra_units},
+        orientation=labels2 + tuple(extra),
+        grid_frame=(qs[1], qs[0]),
+    )
 
 
 def _fill_grid_dims(dims: tuple[str, ...], grid_dims: tuple[str, ...]) -> tuple[str, ...]:
@@ -852,8 +960,15 @@ def _fill_grid_dims(dims: tuple[str, ...], grid_dims: tuple[str, ...]) -> tuple[
     return tuple(out)
 
 
-def _sphere(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff: Diff, latitude: Hashable | None,
-            longitude: Hashable | None, radius: float, boundary: Any) -> Metric:
+def _sphere(
+    obj: xr.DataArray | xr.Dataset,
+    keys: list[Hashable] | None,
+    diff: Diff,
+    latitude: Hashable | None,
+    longitude: Hashable | None,
+    radius: float,
+    boundary: Any,
+) -> Metric:
     given_lat, given_lon = latitude, longitude
     if keys is not None and latitude is None and longitude is None:
         kinds = {k: cf_kind(obj.coords[k]) for k in keys if k in obj.coords}
@@ -866,37 +981,59 @@ def _sphere(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff: D
         keys = [lat, lon]
     missing = [k for k in (lat, lon) if k not in keys]
     if missing:
-        raise ValueError(f"geometry='sphere' differentiates along latitude {str(lat)!r} and longitude "
-                         f"{str(lon)!r} together; got {[str(k) for k in keys]}")
+        raise ValueError(
+            f"geometry='sphere' differentiates along latitude {str(lat)!r} and longitude "
+            f"{str(lon)!r} together; got {[str(k) for k in keys]}"
+        )
     lat_var = obj.coords[lat] if lat in obj.coords else None
     lon_var = obj.coords[lon] if lon in obj.coords else None
     if lat_var is None or lon_var is None:
-        raise ValueError(f"geometry='sphere' needs coordinate values for latitude {str(lat)!r} and longitude "
-                         f"{str(lon)!r}")
+        raise ValueError(
+            f"geometry='sphere' needs coordinate values for latitude {str(lat)!r} and longitude {str(lon)!r}"
+        )
     if lat_var.ndim != lon_var.ndim:
         raise ValueError(f"latitude {str(lat)!r} and longitude {str(lon)!r} must both be 1-D or both 2-D")
     to_rad = _to_radians(lat_var, lat)
     lon_to_rad = _to_radians(lon_var, lon)
     if lat_var.ndim == 1:
         phi, cos, pole = _latitude_terms(obj, lat, to_rad)
-        return _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lon_to_rad, radius, diff,
-                          boundary)
+        return _sphere_1d(
+            obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lon_to_rad, radius, diff, boundary
+        )
     return _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff)
 
 
-def _latitude_terms(obj: xr.DataArray | xr.Dataset, lat: Hashable, to_rad: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _latitude_terms(
+    obj: xr.DataArray | xr.Dataset, lat: Hashable, to_rad: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Latitude in radians (validated), its cosine (exactly 0 at the poles) and the pole mask."""
     phi = _coord_values(obj, lat) * to_rad
     _check_finite(phi, lat)
     if np.any(np.abs(phi) > np.pi / 2 * (1 + 1e-12)):
-        raise ValueError(f"latitude {str(lat)!r} has values beyond ±90° (±π/2 rad): are its units right? "
-                         f"(units {obj.coords[lat].attrs.get('units', 'unset')!r})")
+        raise ValueError(
+            f"latitude {str(lat)!r} has values beyond ±90° (±π/2 rad): are its units right? "
+            f"(units {obj.coords[lat].attrs.get('units', 'unset')!r})"
+        )
     pole = np.abs(np.abs(phi) - np.pi / 2) <= 1e-9
     return phi, np.where(pole, 0.0, np.cos(phi)), pole
 
 
-def _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lon_to_rad, radius, diff, boundary):
+def _sphere_1d(
+    obj: xr.DataArray | xr.Dataset,
+    keys: list[Hashable],
+    lat: Hashable,
+    lon: Hashable,
+    lat_var: xr.DataArray,
+    lon_var: xr.DataArray,
+    phi: np.ndarray,
+    cos: np.ndarray,
+    pole: np.ndarray,
+    to_rad: float,
+    lon_to_rad: float,
+    radius: float,
+    diff: Diff,
+    boundary: Any,
+) -> Metric:
     lat_dim, lon_dim = lat_var.dims[0], lon_var.dims[0]
     if lat_dim == lon_dim:
         raise ValueError(f"latitude {str(lat)!r} and longitude {str(lon)!r} lie along the same dim {lat_dim!r}")
@@ -915,15 +1052,26 @@ def _sphere_1d(obj, keys, lat, lon, lat_var, lon_var, phi, cos, pole, to_rad, lo
         options = {"boundary": {lon: "periodic"}, "period": {lon: turn}}
     singular = _bare(pole, (lat_dim,)) if pole.any() else None
     caps = _polar_caps(lat_dim, lon_dim, phi, cos, pole, to_rad, radius, diff) if pole.any() and full_circle else None
-    return Metric(kind="sphere", labels=labels, dims=labels, G={**G, **extra_G},
-                  length_units={str(lat): "m", str(lon): "m", **extra_units},
-                  orientation=(str(lon), str(lat), *extra), singular=singular, caps=caps, options=options)
+    return Metric(
+        kind="sphere",
+        labels=labels,
+        dims=labels,
+        G={**G, **extra_G},
+        length_units={str(lat): "m", str(lon): "m", **extra_units},
+        orientation=(str(lon), str(lat), *extra),
+        singular=singular,
+        caps=caps,
+        options=options,
+    )
 
 
 def _open_boundary(boundary: Any, lon: Hashable, lon_dim: Hashable) -> bool:
     if isinstance(boundary, Mapping):
-        return boundary.get(lon, boundary.get(lon_dim, "one-sided")) == "one-sided" and \
-            lon not in boundary and lon_dim not in boundary
+        return (
+            boundary.get(lon, boundary.get(lon_dim, "one-sided")) == "one-sided"
+            and lon not in boundary
+            and lon_dim not in boundary
+        )
     return boundary == "one-sided"
 
 
@@ -938,8 +1086,16 @@ def _periodic_possible(diff: Diff, lam: np.ndarray) -> bool:
     return "one-sided" in method.boundaries and method.halo(coord, 1, **{**method.options, **options}) is not None
 
 
-def _polar_caps(lat_dim: Hashable, lon_dim: Hashable, phi: np.ndarray, cos: np.ndarray, pole: np.ndarray,
-                to_rad: float, radius: float, diff: Diff) -> PolarCaps:
+def _polar_caps(
+    lat_dim: Hashable,
+    lon_dim: Hashable,
+    phi: np.ndarray,
+    cos: np.ndarray,
+    pole: np.ndarray,
+    to_rad: float,
+    radius: float,
+    diff: Diff,
+) -> PolarCaps:
     """Rings and extrapolation weights for the pole rows at the ends of a 1-D latitude axis."""
     accuracy = int(getattr(diff, "options", {}).get("accuracy", 2))
     k = max(1, accuracy // 2)
@@ -954,22 +1110,44 @@ def _polar_caps(lat_dim: Hashable, lon_dim: Hashable, phi: np.ndarray, cos: np.n
             continue
         s = [1.0 - abs(np.sin(phi[r])) for r in rings]
         lagrange = [float(np.prod([s[m] / (s[m] - s[j]) for m in range(len(s)) if m != j])) for j in range(len(s))]
-        weights = tuple(float(w * cos[r] / (radius * sr)) for w, r, sr in zip(lagrange, rings, s))
+        weights = tuple(float(w * cos[r] / (radius * sr)) for w, r, sr in zip(lagrange, rings, s, strict=True))
         poles.append((index, float(np.sign(phi[index])), tuple(rings), weights))
     return PolarCaps(lat=lat_dim, lon=lon_dim, radius=radius, to_radians=to_rad, poles=tuple(poles))
 
 
-def _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff):
+def _sphere_2d(
+    obj: xr.DataArray | xr.Dataset,
+    keys: list[Hashable],
+    lat: Hashable,
+    lon: Hashable,
+    lat_var: xr.DataArray,
+    to_rad: float,
+    lon_to_rad: float,
+    radius: float,
+    diff: Diff,
+) -> Metric:
     grid_dims = lat_var.dims
     if set(obj.coords[lon].dims) != set(grid_dims):
-        raise ValueError(f"latitude {str(lat)!r} and longitude {str(lon)!r} must have the same dims, got "
-                         f"{grid_dims} and {obj.coords[lon].dims}")
+        raise ValueError(
+            f"latitude {str(lat)!r} and longitude {str(lon)!r} must have the same dims, got "
+            f"{grid_dims} and {obj.coords[lon].dims}"
+        )
     qs = tuple(str(d) for d in grid_dims)
     dim_digests = tuple((str(d), _digest(_coord_values(obj, d))) for d in grid_dims if d in obj.coords)
-    key = ("sphere 2-D", _digest(_coord_values(obj, lat)), _digest(_coord_values(obj, lon)), qs, dim_digests,
-           to_rad, lon_to_rad, radius, diff.key(), tuple(_boundary_of(diff, d) for d in grid_dims))
+    key = (
+        "sphere 2-D",
+        _digest(_coord_values(obj, lat)),
+        _digest(_coord_values(obj, lon)),
+        qs,
+        dim_digests,
+        to_rad,
+        lon_to_rad,
+        radius,
+        diff.key(),
+        tuple(_boundary_of(diff, d) for d in grid_dims),
+    )
 
-    def compute() -> tuple[dict[tuple[str, str], Coef], np.ndarray]:
+    def compute() -> tuple[dict[tuple[str, str], Coef], np.ndarray, Coef, Any]:
         _, cos, pole = _latitude_terms(obj, lat, to_rad)
         dphi = _grid_derivatives(obj, lat, diff)
         dlam = _grid_derivatives(obj, lon, diff, periodic_angle=2 * np.pi / lon_to_rad)
@@ -978,11 +1156,11 @@ def _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff):
         for q in qs:
             G[str(lat), q] = dphi[q] * (radius * to_rad)
             G[str(lon), q] = dlam[q] * (radius * lon_to_rad) * cos_da
-        jac = _det({(0, 0): dphi[qs[0]], (0, 1): dphi[qs[1]], (1, 0): dlam[qs[0]], (1, 1): dlam[qs[1]]},
-                   [0, 1], [0, 1])
+        jac = _det({(0, 0): dphi[qs[0]], (0, 1): dphi[qs[1]], (1, 0): dlam[qs[0]], (1, 1): dlam[qs[1]]}, [0, 1], [0, 1])
         _check_jacobian(jac, (lat, lon), skip=pole)  # type: ignore[arg-type]
-        east_north = _det({(i, j): G[a, q] for i, a in enumerate((str(lon), str(lat))) for j, q in enumerate(qs)},
-                          [0, 1], [0, 1])
+        east_north = _det(
+            {(i, j): G[a, q] for i, a in enumerate((str(lon), str(lat))) for j, q in enumerate(qs)}, [0, 1], [0, 1]
+        )
         return G, pole, east_north, safe_div(1.0, east_north)
 
     G, pole, det_en, inv_det_en = _cached(key, compute)
@@ -993,12 +1171,23 @@ def _sphere_2d(obj, keys, lat, lon, lat_var, to_rad, lon_to_rad, radius, diff):
     memo: dict[Any, Any] = {}
     if not extra and dims == qs:  # the determinants are those of the cached grid
         east_north, north_east = (str(lon), str(lat)), (str(lat), str(lon))
-        memo = {("det", east_north): det_en, ("1/det", east_north): inv_det_en,
-                ("det", north_east): -det_en, ("1/det", north_east): -inv_det_en}
-    return Metric(kind="sphere", labels=labels, dims=dims, G={**G, **extra_G},
-                  length_units={str(lat): "m", str(lon): "m", **extra_units},
-                  orientation=(str(lon), str(lat), *extra), singular=singular, grid_frame=(qs[1], qs[0]),
-                  _memo=memo)
+        memo = {
+            ("det", east_north): det_en,
+            ("1/det", east_north): inv_det_en,
+            ("det", north_east): -det_en,
+            ("1/det", north_east): -inv_det_en,
+        }
+    return Metric(
+        kind="sphere",
+        labels=labels,
+        dims=dims,
+        G={**G, **extra_G},
+        length_units={str(lat): "m", str(lon): "m", **extra_units},
+        orientation=(str(lon), str(lat), *extra),
+        singular=singular,
+        grid_frame=(qs[1], qs[0]),
+        _memo=memo,
+    )
 
 
 def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff: Diff, crs: Any) -> Metric:
@@ -1009,8 +1198,9 @@ def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff
         raise ImportError("geometry='projected' needs pyproj: pip install 'fieldgrad[geo]'") from err
     crs_obj, where = _read_crs(obj, crs, pyproj)
     if not crs_obj.is_projected:
-        raise ValueError(f"geometry='projected' needs a projected coordinate reference system; {where} is "
-                         f"{crs_obj.name!r}")
+        raise ValueError(
+            f"geometry='projected' needs a projected coordinate reference system; {where} is {crs_obj.name!r}"
+        )
     xy: dict[str, Hashable] = {}
     for name, var in obj.coords.items():
         std = str(var.attrs.get("standard_name", ""))
@@ -1020,14 +1210,18 @@ def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff
         if var.ndim == 1 and (std == "projection_y_coordinate" or (axis == "Y" and not cf_kind(var))):
             xy.setdefault("y", name)
     if "x" not in xy or "y" not in xy:
-        raise ValueError("geometry='projected' needs the projection's x and y coordinates: 1-D coordinates "
-                         "with standard_name 'projection_x_coordinate' / 'projection_y_coordinate' (or axis X/Y)")
+        raise ValueError(
+            "geometry='projected' needs the projection's x and y coordinates: 1-D coordinates "
+            "with standard_name 'projection_x_coordinate' / 'projection_y_coordinate' (or axis X/Y)"
+        )
     x, y = xy["x"], xy["y"]
     if keys is None:
         keys = [y, x]
     if x not in keys or y not in keys:
-        raise ValueError(f"geometry='projected' differentiates along {str(y)!r} and {str(x)!r} together; "
-                         f"got {[str(k) for k in keys]}")
+        raise ValueError(
+            f"geometry='projected' differentiates along {str(y)!r} and {str(x)!r} together; "
+            f"got {[str(k) for k in keys]}"
+        )
     scale_x, scale_y = _metres_per_unit(obj, x), _metres_per_unit(obj, y)
     xv, yv = _coord_values(obj, x), _coord_values(obj, y)
     key = ("map factors", crs_obj.to_wkt(), _digest(xv), _digest(yv), scale_x, scale_y)
@@ -1036,16 +1230,23 @@ def _projected(obj: xr.DataArray | xr.Dataset, keys: list[Hashable] | None, diff
     if not inside.any():
         raise ValueError(f"the projection of {where} gives no map factors on this grid (x, y out of its domain?)")
     if np.nanmax(np.abs(k[inside] - h[inside]) / k[inside]) > 1e-6:
-        raise ValueError(f"the projection of {where} ({crs_obj.name!r}) is not conformal (its scale differs by "
-                         "direction): give 2-D latitude/longitude coordinates and use geometry='sphere' instead")
+        raise ValueError(
+            f"the projection of {where} ({crs_obj.name!r}) is not conformal (its scale differs by "
+            "direction): give 2-D latitude/longitude coordinates and use geometry='sphere' instead"
+        )
     ydim, xdim = obj.coords[y].dims[0], obj.coords[x].dims[0]
     inv_m = _bare(1.0 / k, (ydim, xdim))
     G: dict[tuple[str, str], Coef] = {(str(x), str(x)): inv_m * scale_x, (str(y), str(y)): inv_m * scale_y}
     extra, extra_G, extra_units = _extra_axes(obj, keys, (x, y))
     labels = tuple(str(kk) for kk in keys)
-    return Metric(kind="projected", labels=labels, dims=labels, G={**G, **extra_G},
-                  length_units={str(x): "m", str(y): "m", **extra_units},
-                  orientation=(str(x), str(y), *extra))
+    return Metric(
+        kind="projected",
+        labels=labels,
+        dims=labels,
+        G={**G, **extra_G},
+        length_units={str(x): "m", str(y): "m", **extra_units},
+        orientation=(str(x), str(y), *extra),
+    )
 
 
 def _map_factors(pyproj: Any, crs: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1053,16 +1254,19 @@ def _map_factors(pyproj: Any, crs: Any, x: np.ndarray, y: np.ndarray) -> tuple[n
     X, Y = np.meshgrid(x, y)
     lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(X, Y)
     factors = pyproj.Proj(crs).get_factors(lon, lat)
-    return (np.asarray(factors.parallel_scale, dtype=np.float64),
-            np.asarray(factors.meridional_scale, dtype=np.float64))
+    return (
+        np.asarray(factors.parallel_scale, dtype=np.float64),
+        np.asarray(factors.meridional_scale, dtype=np.float64),
+    )
 
 
 def _metres_per_unit(obj: xr.DataArray | xr.Dataset, name: Hashable) -> float:
     units = _units_of(obj.coords[name])
     if units in _METRES:
         return _METRES[units]
-    raise ValueError(f"projection coordinate {name!r} has units {units or 'unset'!r}; give them in metres "
-                     f"({sorted(_METRES)})")
+    raise ValueError(
+        f"projection coordinate {name!r} has units {units or 'unset'!r}; give them in metres ({sorted(_METRES)})"
+    )
 
 
 def _read_crs(obj: xr.DataArray | xr.Dataset, crs: Any, pyproj: Any) -> tuple[Any, str]:
@@ -1073,14 +1277,17 @@ def _read_crs(obj: xr.DataArray | xr.Dataset, crs: Any, pyproj: Any) -> tuple[An
             raise ValueError(f"crs={crs!r} is not a coordinate reference system pyproj can read: {err}") from None
     gm = obj.attrs.get("grid_mapping") or getattr(obj, "encoding", {}).get("grid_mapping")
     if gm is None:
-        raise ValueError("geometry='projected' needs the projection: a CF 'grid_mapping' attribute naming its "
-                         "variable, or crs=")
+        raise ValueError(
+            "geometry='projected' needs the projection: a CF 'grid_mapping' attribute naming its variable, or crs="
+        )
     name = str(gm).split(":")[0].strip()
     if name not in obj.coords and not (isinstance(obj, xr.Dataset) and name in obj.variables):
-        raise ValueError(f"grid_mapping {name!r} names no variable of the field; add it as a coordinate "
-                         f"(xr.open_dataset(..., decode_coords='all')) or pass crs=")
+        raise ValueError(
+            f"grid_mapping {name!r} names no variable of the field; add it as a coordinate "
+            f"(xr.open_dataset(..., decode_coords='all')) or pass crs="
+        )
     attrs = obj[name].attrs
     try:
         return pyproj.CRS.from_cf(attrs), f"grid_mapping variable {name!r}"
-    except Exception as err:  # pyproj raises CRSError, KeyError or ValueError for unreadable CF attributes
+    except Exception as err:  # noqa: BLE001 - pyproj raises CRSError, KeyError, ValueError... for unreadable CF
         raise ValueError(f"cannot read the projection of grid_mapping variable {name!r}: {err}") from None

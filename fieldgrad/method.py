@@ -149,16 +149,16 @@ class DerivativeMethod:
         raise NotImplementedError(f"{type(self).__name__} must implement halo(coord, order, **options)")
 
     @_stub
-    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int,
-                   **options: Any) -> np.ndarray:
+    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int, **options: Any) -> np.ndarray:
         """The ``order``-th derivative of ``values`` along ``axis`` at the positions ``coord``.
 
         ``values`` is a floating-point numpy array without NaN runs to worry about (see the
         class notes), ``coord.values`` holds its ``values.shape[axis]`` positions. Returns an
         array of the same shape. Must not modify its inputs or ``self``.
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement "
-                                  "derivative(values, coord, *, axis, order, <options>)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement derivative(values, coord, *, axis, order, <options>)"
+        )
 
     def min_points(self, coord: AxisCoord, order: int, **options: Any) -> int:
         """Fewest points along the axis for which :meth:`derivative` is defined."""
@@ -190,7 +190,9 @@ class DerivativeMethod:
         if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 0:
             raise ValueError(f"order must be a non-negative integer, got {order!r}")
         if self.max_order is not None and order > self.max_order:
-            raise ValueError(f"method {self.name!r} supports derivative orders up to {self.max_order}, got order={order}")
+            raise ValueError(
+                f"method {self.name!r} supports derivative orders up to {self.max_order}, got order={order}"
+            )
         unknown = set(options) - set(self.options)
         if unknown:
             valid = ", ".join(sorted(self.options)) or "none"
@@ -254,8 +256,7 @@ class StencilMethod(DerivativeMethod):
         """The stencil of the ``order``-th derivative along an axis at the positions ``coord``."""
         raise NotImplementedError(f"{type(self).__name__} must implement stencil(coord, order, <options>)")
 
-    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int,
-                   **options: Any) -> np.ndarray:
+    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int, **options: Any) -> np.ndarray:
         from .kernels import apply_stencils
 
         return apply_stencils(values, [(axis, self.stencil(coord, order, **options))])[0]

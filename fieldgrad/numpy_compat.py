@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .coords import AxisCoord
 from .chunked import check_known_shape
 from .conventions import is_dask
+from .coords import AxisCoord
 from .dispatch import derivative, first_derivatives
 from .plan import make_plan
 
@@ -27,8 +27,11 @@ __all__ = ["gradient"]
 def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    return tuple(np.lib.array_utils.normalize_axis_tuple(axis, ndim)) if hasattr(np.lib, "array_utils") \
-        else tuple(np.core.numeric.normalize_axis_tuple(axis, ndim))  # pragma: no cover - numpy < 2
+    return (
+        tuple(np.lib.array_utils.normalize_axis_tuple(axis, ndim))
+        if hasattr(np.lib, "array_utils")
+        else tuple(np.core.numeric.normalize_axis_tuple(axis, ndim))
+    )  # pragma: no cover - numpy < 2
 
 
 def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple[Any, ...]) -> list[AxisCoord]:
@@ -43,7 +46,7 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
     else:
         raise TypeError("invalid number of arguments")
     coords = []
-    for axis, spacing in zip(axes, spacings):
+    for axis, spacing in zip(axes, spacings, strict=True):
         size = f_shape[axis]
         x = np.asanyarray(spacing)
         if x.ndim == 0:
@@ -122,11 +125,11 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
     check_known_shape(f)
     if isinstance(f, np.ma.MaskedArray):
         # values from the filled data; a point is masked where its stencil touches a masked one
-        args = dict(axis=axis, edge_order=edge_order)
+        args: dict[str, Any] = dict(axis=axis, edge_order=edge_order)
         data = gradient(np.ma.getdata(f), *varargs, **args)
         touched = gradient(np.where(np.ma.getmaskarray(f), np.nan, 0.0), *varargs, **args)
         if isinstance(data, tuple):
-            return tuple(np.ma.masked_array(d, mask=np.isnan(t)) for d, t in zip(data, touched))
+            return tuple(np.ma.masked_array(d, mask=np.isnan(t)) for d, t in zip(data, touched, strict=True))
         return np.ma.masked_array(data, mask=np.isnan(touched))
     axes = _normalize_axes(axis, f.ndim)
     coords = _axis_coords(f.shape, axes, varargs)
@@ -136,11 +139,13 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
         raise ValueError("'edge_order' must be 1 or 2")
     for ax in axes:
         if f.shape[ax] < edge_order + 1:
-            raise ValueError("Shape of array too small to calculate a numerical gradient, "
-                             "at least (edge_order + 1) elements are required.")
+            raise ValueError(
+                "Shape of array too small to calculate a numerical gradient, "
+                "at least (edge_order + 1) elements are required."
+            )
     plan = make_plan("fd", (1,), accuracy=2, edge_order=int(edge_order))
     values, finish = _prepare(f)
-    by_axis = dict(zip(axes, coords))
+    by_axis = dict(zip(axes, coords, strict=True))
     if len(axes) == 1:
         return finish(derivative(values, by_axis, {axes[0]: 1}, plan))
     stacked = first_derivatives(values, by_axis, list(axes), plan)

@@ -40,8 +40,13 @@ _VALID: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """The defaults: built-in values, overridden by valid environment variables (invalid ones warn)."""
-    opts: dict[str, Any] = {"serial": False, "num_threads": None, "reuse_buffers": True, "jit": "auto",
-                            "halo_source": "auto"}
+    opts: dict[str, Any] = {
+        "serial": False,
+        "num_threads": None,
+        "reuse_buffers": True,
+        "jit": "auto",
+        "halo_source": "auto",
+    }
 
     def flag(value: str) -> bool:
         return value.strip().lower() not in ("", "0", "false", "no", "off")
@@ -65,8 +70,9 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         if check(value):
             opts[key] = value
         else:
-            warnings.warn(f"ignoring the environment's {key}={value!r}: it must be {valid}", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"ignoring the environment's {key}={value!r}: it must be {valid}", RuntimeWarning, stacklevel=2
+            )
     return opts
 
 
@@ -74,7 +80,7 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
 OPTIONS: dict[str, Any] = _from_environment(os.environ)
 
 
-class set_options:  # noqa: N801 - a function to the user, as xarray.set_options
+class set_options:
     """Set fieldgrad's options, for the rest of the process or, as a context manager, for a block.
 
     Parameters

@@ -115,8 +115,13 @@ def make_plan(
     resolved: dict[str, Any] | None = None
     for order in orders or (1,):
         resolved = m.check_options(order, **options)
-    return Plan(method=m, options=resolved or {}, boundary=boundary, nan_policy=nan_policy,
-                fill_value=float(fill_value) if not isinstance(fill_value, complex) else fill_value)
+    return Plan(
+        method=m,
+        options=resolved or {},
+        boundary=boundary,
+        nan_policy=nan_policy,
+        fill_value=float(fill_value) if not isinstance(fill_value, complex) else fill_value,
+    )
 
 
 def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order: int, plan: Plan, name: str) -> None:
@@ -137,27 +142,36 @@ def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order
     if order == 0:
         return
     if not coord.uniform and not m.supports_nonuniform and n > 1:
-        raise ValueError(f"method {m.name!r} needs uniformly spaced coordinates, but {name!r} is "
-                         "not uniform; use a method that supports non-uniform coordinates, e.g. method='fd'")
+        raise ValueError(
+            f"method {m.name!r} needs uniformly spaced coordinates, but {name!r} is "
+            "not uniform; use a method that supports non-uniform coordinates, e.g. method='fd'"
+        )
     kind = plan.boundary_of(axis)
     if not plan.native(axis):
         # emulated: periodic by padding and fill by overwriting, both around a one-sided derivative
         if "one-sided" not in m.boundaries:
             raise ValueError(f"method {m.name!r} does not support boundary={kind!r} (it supports {m.boundaries})")
         if plan.halo(coord, axis, order) is None:
-            raise ValueError(f"method {m.name!r} does not support boundary={kind!r} (it supports "
-                             f"{m.boundaries}, and needs the whole axis, so it cannot be emulated)")
+            raise ValueError(
+                f"method {m.name!r} does not support boundary={kind!r} (it supports "
+                f"{m.boundaries}, and needs the whole axis, so it cannot be emulated)"
+            )
     if kind == "periodic" and plan.nan_policy == "omit" and plan.halo(coord, axis, order) is None:
-        raise ValueError(f"nan_policy='omit' with boundary='periodic' needs a method with a finite halo; "
-                         f"method {m.name!r} needs the whole axis (use nan_policy='propagate', "
-                         "or another boundary)")
+        raise ValueError(
+            f"nan_policy='omit' with boundary='periodic' needs a method with a finite halo; "
+            f"method {m.name!r} needs the whole axis (use nan_policy='propagate', "
+            "or another boundary)"
+        )
     if kind == "periodic" and not coord.uniform and coord.period is None:
-        raise ValueError(f"boundary='periodic' on the non-uniform coordinate {name!r} needs period= "
-                         "(the length of one period)")
+        raise ValueError(
+            f"boundary='periodic' on the non-uniform coordinate {name!r} needs period= (the length of one period)"
+        )
     need = plan.min_points(coord, axis, order)
     if n < need:
-        raise ValueError(f"{name!r} has {n} points, but method {m.name!r} with these options needs "
-                         f"at least {need} points for a derivative of order {order}")
+        raise ValueError(
+            f"{name!r} has {n} points, but method {m.name!r} with these options needs "
+            f"at least {need} points for a derivative of order {order}"
+        )
 
 
 def usable_boundaries(method: DerivativeMethod) -> tuple[str, ...]:

@@ -46,7 +46,7 @@ BUILTIN = {"fd": "fieldgrad.fd:FiniteDifference"}
 _lock = threading.RLock()
 _registered: dict[str, type[DerivativeMethod]] = {}
 _loaded: dict[str, type[DerivativeMethod]] = {}
-_failed: dict[str, "PluginFailure"] = {}
+_failed: dict[str, PluginFailure] = {}
 _warned: set[str] = set()
 
 
@@ -64,8 +64,10 @@ class PluginFailure:
     error: str
 
     def message(self) -> str:
-        return (f"derivative method {self.name!r} ({self.value}) from distribution "
-                f"{self.distribution!r} could not be loaded: {self.error}")
+        return (
+            f"derivative method {self.name!r} ({self.value}) from distribution "
+            f"{self.distribution!r} could not be loaded: {self.error}"
+        )
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def _distribution_name(ep: Any) -> str:
     try:
         dist = getattr(ep, "dist", None)
         return str(dist.name) if dist is not None else "<unknown distribution>"
-    except Exception:  # broken metadata
+    except Exception:  # noqa: BLE001 - broken metadata of a third-party distribution
         return "<unknown distribution>"
 
 
@@ -172,7 +174,7 @@ def _entry_points() -> dict[str, _Offer]:
     """
     try:
         eps = list(entry_points(group=GROUP))
-    except Exception as exc:  # unreadable metadata must not break fieldgrad
+    except Exception as exc:  # noqa: BLE001 - unreadable metadata must not break fieldgrad
         _warn_once("scan", f"could not scan the entry points {GROUP!r}: {type(exc).__name__}: {exc}")
         return {}
     found: dict[str, dict[tuple[str, str], Any]] = {}
@@ -184,12 +186,16 @@ def _entry_points() -> dict[str, _Offer]:
         if name in BUILTIN:
             others = [d for d, v in keys if v != BUILTIN[name]]
             if others:
-                _warn_once(f"shadow:{name}", f"entry point {name!r} from {others} is ignored: "
-                           f"{name!r} is a built-in method")
+                _warn_once(
+                    f"shadow:{name}", f"entry point {name!r} from {others} is ignored: {name!r} is a built-in method"
+                )
             continue
         if len(keys) > 1:
-            _warn_once(f"dup:{name}", f"derivative method {name!r} is offered by several distributions "
-                       f"{[d for d, _ in keys]}; using the one from {keys[0][0]!r}")
+            _warn_once(
+                f"dup:{name}",
+                f"derivative method {name!r} is offered by several distributions "
+                f"{[d for d, _ in keys]}; using the one from {keys[0][0]!r}",
+            )
         dist, value = keys[0]
         chosen[name] = _Offer(name, value, dist, offers[keys[0]])
     return chosen
@@ -206,9 +212,12 @@ def _plugin_offers() -> dict[str, _Offer]:
 
 
 def _warn_shadowed_by_registration(name: str, cls: type, offer: _Offer) -> None:
-    _warn_once(f"registered:{name}", f"entry point {name!r} ({offer.value}) from distribution "
-               f"{offer.distribution!r} is ignored: {name!r} is registered in this process "
-               f"({cls.__module__}.{cls.__qualname__})")
+    _warn_once(
+        f"registered:{name}",
+        f"entry point {name!r} ({offer.value}) from distribution "
+        f"{offer.distribution!r} is ignored: {name!r} is registered in this process "
+        f"({cls.__module__}.{cls.__qualname__})",
+    )
 
 
 def refresh_methods() -> None:
@@ -257,8 +266,12 @@ def register_method(cls: type[DerivativeMethod]) -> type[DerivativeMethod]:
             raise ValueError(f"cannot register a method named {name!r}: that is a built-in method")
         previous = _registered.get(name)
         if previous is not None and previous is not cls:
-            warnings.warn(f"derivative method {name!r} was registered before ({previous.__qualname__}); "
-                          f"replacing it with {cls.__qualname__}", FieldgradPluginWarning, stacklevel=2)
+            warnings.warn(
+                f"derivative method {name!r} was registered before ({previous.__qualname__}); "
+                f"replacing it with {cls.__qualname__}",
+                FieldgradPluginWarning,
+                stacklevel=2,
+            )
         _registered[name] = cls
         scanned = _entry_points.cache_info().currsize > 0
     if scanned and name in _entry_points():  # otherwise warned when the plugins are scanned
@@ -378,8 +391,8 @@ def _summary(dist: str) -> str:
     try:
         from importlib.metadata import metadata
 
-        return metadata(dist).get("Summary") or f"plugin from {dist}"
-    except Exception:
+        return metadata(dist).get("Summary") or f"plugin from {dist}"  # type: ignore[attr-defined]  # an email Message
+    except Exception:  # noqa: BLE001 - broken metadata: a generic summary
         return f"plugin from {dist}"
 
 

@@ -39,8 +39,7 @@ def _expanded(func: Callable[..., Any], geometry: bool) -> inspect.Signature:
     sig = inspect.signature(func)
     own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
     names = {p.name for p in own}
-    extra = [p for p in (list(GEOMETRY_KEYWORDS) if geometry else []) + _derivative_keywords()
-             if p.name not in names]
+    extra = [p for p in (list(GEOMETRY_KEYWORDS) if geometry else []) + _derivative_keywords() if p.name not in names]
     keyword_only = [p for p in extra if p.kind is p.KEYWORD_ONLY]
     var = [p for p in extra if p.kind is p.VAR_KEYWORD]
     return sig.replace(parameters=own + keyword_only + var)
@@ -57,9 +56,11 @@ def shows_keywords(geometry: bool = True) -> Callable[[F], F]:
     >>> "accuracy" in str(inspect.signature(op)) or "method" in inspect.signature(op).parameters
     True
     """
+
     def decorate(func: F) -> F:
         func.__signature__ = _expanded(func, geometry)  # type: ignore[attr-defined]
         return func
+
     return decorate
 
 

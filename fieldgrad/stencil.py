@@ -164,22 +164,29 @@ def build_stencil(
         if abs(coord.period - n * abs(h)) > 1e-12 * coord.period:
             h = None  # the wrap-around gap differs from the step: not uniform across the seam
     if boundary == "periodic" and h is None and coord.period is None:
-        raise ValueError(
-            "boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)"
-        )
+        raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
     return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
 
 
 @functools.lru_cache(maxsize=512)
-def _uniform_stencil(n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str,
-                     fill_value: float) -> AxisStencil:
+def _uniform_stencil(
+    n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str, fill_value: float
+) -> AxisStencil:
     return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value)
 
 
-def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accuracy: int, edge_order: int,
-             boundary: str, fill_value: float) -> AxisStencil:
+def _stencil(
+    n: int,
+    coord: AxisCoord | None,
+    h: float | None,
+    order: int,
+    accuracy: int,
+    edge_order: int,
+    boundary: str,
+    fill_value: float,
+) -> AxisStencil:
     """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None."""
     x = coord.values if coord is not None else None
     periodic = boundary == "periodic"
@@ -220,8 +227,19 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
         return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]), band_div, div)
     if boundary == "fill":
         empty = np.zeros((rows.shape[0], 0))
-        return _with_edges(n, lo, hi, offsets, weights, rows, empty.astype(np.int64), empty,
-                           np.full(rows.shape[0], fill_value, dtype=np.float64), band_div, np.ones(rows.shape[0]))
+        return _with_edges(
+            n,
+            lo,
+            hi,
+            offsets,
+            weights,
+            rows,
+            empty.astype(np.int64),
+            empty,
+            np.full(rows.shape[0], fill_value, dtype=np.float64),
+            band_div,
+            np.ones(rows.shape[0]),
+        )
     q = one_sided_width(order, edge_order)
     # as centred as the domain allows; an even-width window leans toward the interior at both
     # ends, so the right end mirrors the left one
@@ -230,7 +248,7 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
     div = np.ones(rows.shape[0])
     if uniform:
         w = np.zeros((rows.shape[0], q))
-        for k, (row, row_idx) in enumerate(zip(rows, idx)):
+        for k, (row, row_idx) in enumerate(zip(rows, idx, strict=True)):
             ints, den = exact_uniform_weights(tuple((row_idx - row).tolist()), order)
             if den == 1:  # integer weights, one division: numpy's (f[1] - f[0]) / dx
                 w[k], div[k] = ints, h**order
@@ -240,8 +258,16 @@ def _stencil(n: int, coord: AxisCoord | None, h: float | None, order: int, accur
         w = np.broadcast_to(np.array([-1.0, 1.0]), idx.shape)
         div = x[idx[:, 1]] - x[idx[:, 0]]
     elif order == 1 and q == 3:  # numpy's edge_order=2 formulas (and its interior's, for a middle row)
-        w = np.stack([three_point_first_derivative(*x[row_idx], int(row - row_idx[0]))
-                      for row, row_idx in zip(rows, idx)]) if rows.size else np.zeros((0, 3))
+        w = (
+            np.stack(
+                [
+                    three_point_first_derivative(*x[row_idx], int(row - row_idx[0]))
+                    for row, row_idx in zip(rows, idx, strict=True)
+                ]
+            )
+            if rows.size
+            else np.zeros((0, 3))
+        )
     else:
         w = fornberg_weights(x[idx], x[rows], order)
     return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div)
@@ -263,12 +289,18 @@ def _with_edges(n, lo, hi, offsets, weights, rows, idx, w, const, band_div, edge
     ptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
     np.cumsum(keep.sum(axis=1), out=ptr[1:])
     return AxisStencil(
-        n=n, lo=lo, hi=hi,
+        n=n,
+        lo=lo,
+        hi=hi,
         offsets=np.ascontiguousarray(offsets, dtype=np.int64),
         weights=np.ascontiguousarray(weights, dtype=np.float64),
-        edge_rows=rows, edge_ptr=ptr, edge_idx=idx[keep], edge_w=w[keep],
+        edge_rows=rows,
+        edge_ptr=ptr,
+        edge_idx=idx[keep],
+        edge_w=w[keep],
         edge_const=np.asarray(const, dtype=np.float64),
-        band_div=float(band_div), edge_div=np.asarray(edge_div, dtype=np.float64),
+        band_div=float(band_div),
+        edge_div=np.asarray(edge_div, dtype=np.float64),
     )
 
 
@@ -297,5 +329,6 @@ def stencil_from_rows(n: int, rows: list[list[tuple[int, float]]]) -> AxisStenci
                 raise ValueError(f"row {i} uses point {j}, outside the axis of {n} points")
             idx[i, k], w[i, k] = j, weight
     empty = np.zeros(0, dtype=np.int64)
-    return _with_edges(n, 0, 0, empty, np.zeros((0, 1)), np.arange(n, dtype=np.int64), idx, w, np.zeros(n),
-                       1.0, np.ones(n))
+    return _with_edges(
+        n, 0, 0, empty, np.zeros((0, 1)), np.arange(n, dtype=np.int64), idx, w, np.zeros(n), 1.0, np.ones(n)
+    )

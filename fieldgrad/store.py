@@ -10,6 +10,7 @@ one by one and the peak is the result plus the blocks in flight.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -76,7 +77,7 @@ def compute(obj: T, **kwargs: Any) -> T:
     if not _local_scheduler(kwargs.get("scheduler")):
         return obj.compute(**kwargs)
     if isinstance(obj, xr.DataArray):
-        data_vars = {None: obj.variable}
+        data_vars: dict[Hashable, xr.Variable] = {None: obj.variable}
     else:
         data_vars = {name: var.variable for name, var in obj.data_vars.items()}
     variables = {**data_vars, **{name: c.variable for name, c in obj.coords.items()}}

@@ -68,7 +68,7 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
 def _snapshot(obj: Any) -> Any:
     try:
         return copy.deepcopy(vars(obj))
-    except Exception:  # not copyable: compare identities of the attributes only
+    except Exception:  # noqa: BLE001 - not copyable: compare identities of the attributes only
         return {k: id(v) for k, v in vars(obj).items()}
 
 
@@ -80,10 +80,10 @@ def _same_state(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray):
         return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b, strict=True))
     try:
         return bool(a == b)
-    except Exception:
+    except Exception:  # noqa: BLE001 - no usable ==: identity
         return a is b
 
 
@@ -113,9 +113,15 @@ def _windows(n: int, need: int, halo: int, rng: np.random.Generator) -> list[tup
     return sorted(out)
 
 
-def check_method(method: type[DerivativeMethod] | DerivativeMethod, *, options: Mapping[str, Any] | None = None,
-                 orders: Iterable[int] | None = None, rtol: float = 1e-9, seed: int = 0,
-                 dask: bool = True) -> dict[str, int]:
+def check_method(
+    method: type[DerivativeMethod] | DerivativeMethod,
+    *,
+    options: Mapping[str, Any] | None = None,
+    orders: Iterable[int] | None = None,
+    rtol: float = 1e-9,
+    seed: int = 0,
+    dask: bool = True,
+) -> dict[str, int]:
     """Check that a derivative method keeps the promises the engine relies on.
 
     Parameters
@@ -172,7 +178,7 @@ def check_method(method: type[DerivativeMethod] | DerivativeMethod, *, options: 
                 raise
             continue
         checked.append(order)
-        for nonuniform in ([False, True] if cls.supports_nonuniform else [False]):
+        for nonuniform in [False, True] if cls.supports_nonuniform else [False]:
             _check_order(m, name, order, opts, nonuniform, rtol, rng, counts)
             if dask:
                 _check_chunked(m, name, order, opts, nonuniform, rtol, rng, counts)
@@ -195,8 +201,16 @@ def _as_method_sees(coord: AxisCoord, boundary: str) -> AxisCoord:
     return AxisCoord(x, coord.spacing, period=abs(x[-1] - x[0]) + abs(step))
 
 
-def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any], nonuniform: bool, rtol: float,
-                 rng: np.random.Generator, counts: dict[str, int]) -> None:
+def _check_order(
+    m: DerivativeMethod,
+    name: str,
+    order: int,
+    opts: dict[str, Any],
+    nonuniform: bool,
+    rtol: float,
+    rng: np.random.Generator,
+    counts: dict[str, int],
+) -> None:
     what = f"order {order}, {'non-uniform' if nonuniform else 'uniform'} coordinate"
     boundary = _boundary(m)
     probe = _as_method_sees(_coords(64, nonuniform, rng), boundary)
@@ -218,7 +232,7 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     before = _snapshot(m)
     try:
         full = np.asarray(m.derivative(values, coord, axis=-1, order=order, **opts))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the method under test may raise anything: reported
         _fail(name, "call", f"{what}: derivative() raised {type(exc).__name__}: {exc} (on read-only inputs)")
     if not (np.array_equal(values, frozen_v) and np.array_equal(x, frozen_x)):
         _fail(name, "purity", f"{what}: derivative() modified its inputs")
@@ -235,12 +249,18 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
         _fail(name, "dtype", f"{what}: float32 input gave {single.dtype} of shape {single.shape}")
 
     # axes and lines
-    for arr, axis, back in ((values.T, 0, lambda r: r.T), (values[:, None, :], -1, lambda r: r[:, 0, :]),
-                            (values[:, :, None], 1, lambda r: r[:, :, 0])):
+    for arr, axis, back in (
+        (values.T, 0, lambda r: r.T),
+        (values[:, None, :], -1, lambda r: r[:, 0, :]),
+        (values[:, :, None], 1, lambda r: r[:, :, 0]),
+    ):
         got = back(np.asarray(m.derivative(np.ascontiguousarray(arr), coord, axis=axis, order=order, **opts)))
         if not _close(got, full, rtol):
-            _fail(name, "axes", f"{what}: differentiating along axis={axis} of a {arr.ndim}-D array "
-                                "does not give the same values")
+            _fail(
+                name,
+                "axes",
+                f"{what}: differentiating along axis={axis} of a {arr.ndim}-D array does not give the same values",
+            )
         counts["axes"] += 1
     for i in range(values.shape[0]):
         line = np.asarray(m.derivative(values[i], coord, axis=0, order=order, **opts))
@@ -254,7 +274,7 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     def work(k: int) -> None:
         try:
             results[k] = np.asarray(m.derivative(values, coord, axis=-1, order=order, **opts))
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below, from the main thread
             results[k] = exc
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -270,9 +290,12 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     # the minimum size
     small = values[:, :need]
     try:
-        out = np.asarray(m.derivative(small, _as_method_sees(AxisCoord(x[:need], coord.spacing), boundary),
-                                      axis=-1, order=order, **opts))
-    except Exception as exc:
+        out = np.asarray(
+            m.derivative(
+                small, _as_method_sees(AxisCoord(x[:need], coord.spacing), boundary), axis=-1, order=order, **opts
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - the method under test may raise anything: reported
         _fail(name, "min_points", f"{what}: min_points()={need} points raised {type(exc).__name__}: {exc}")
     if out.shape != small.shape or not np.isfinite(out).all():
         _fail(name, "min_points", f"{what}: min_points()={need} points gave shape {out.shape} or non-finite values")
@@ -281,22 +304,33 @@ def _check_order(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any
     if halo is None or boundary != "one-sided":
         return
     for a, b in _windows(n, need, halo, rng):
-        part = np.asarray(m.derivative(values[:, a:b], AxisCoord(x[a:b], coord.spacing), axis=-1, order=order,
-                                       **opts))
+        part = np.asarray(m.derivative(values[:, a:b], AxisCoord(x[a:b], coord.spacing), axis=-1, order=order, **opts))
         lo = a if a == 0 else a + halo
         hi = b if b == n else b - halo
         if hi <= lo:
             continue
-        if not _close(part[:, lo - a:hi - a], full[:, lo:hi], rtol):
-            bad = np.abs(part[:, lo - a:hi - a] - full[:, lo:hi]).max(axis=0).argmax() + lo
-            _fail(name, "locality", f"{what}: on the window [{a}, {b}) of {n} points, the value at point {bad} "
-                                    f"(at least halo={halo} from the window's inner ends) differs from the "
-                                    "whole-axis value; halo() is too small or the method is not local")
+        if not _close(part[:, lo - a : hi - a], full[:, lo:hi], rtol):
+            bad = np.abs(part[:, lo - a : hi - a] - full[:, lo:hi]).max(axis=0).argmax() + lo
+            _fail(
+                name,
+                "locality",
+                f"{what}: on the window [{a}, {b}) of {n} points, the value at point {bad} "
+                f"(at least halo={halo} from the window's inner ends) differs from the "
+                "whole-axis value; halo() is too small or the method is not local",
+            )
         counts["locality windows"] += 1
 
 
-def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, Any], nonuniform: bool, rtol: float,
-                   rng: np.random.Generator, counts: dict[str, int]) -> None:
+def _check_chunked(
+    m: DerivativeMethod,
+    name: str,
+    order: int,
+    opts: dict[str, Any],
+    nonuniform: bool,
+    rtol: float,
+    rng: np.random.Generator,
+    counts: dict[str, int],
+) -> None:
     """Through the engine: every boundary kind and NaN policy the method takes, chunked = in memory."""
     try:
         import dask.array as da
@@ -314,7 +348,7 @@ def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, A
     values = _field(n, 4, coord.values, rng)
     gappy = values.copy()
     gappy[0, n // 3] = np.nan
-    gappy[1, n // 2: n // 2 + 3] = np.nan
+    gappy[1, n // 2 : n // 2 + 3] = np.nan
     gappy[2, :2] = np.nan
     for boundary in BOUNDARIES:
         axis_coord = _as_method_sees(coord, boundary)  # the period a periodic axis needs
@@ -331,7 +365,11 @@ def _check_chunked(m: DerivativeMethod, name: str, order: int, opts: dict[str, A
                 lazy = da.from_array(data, chunks=chunks)
                 got = np.asarray(derivative(lazy, {1: axis_coord}, {1: order}, plan).compute())
                 if not _close(got, want, rtol):
-                    _fail(name, "chunked", f"{what}, boundary={boundary!r}, nan_policy={nan_policy!r}: a dask "
-                                           f"array with chunks {lazy.chunks[1][:4]}... differs from the "
-                                           "in-memory result")
+                    _fail(
+                        name,
+                        "chunked",
+                        f"{what}, boundary={boundary!r}, nan_policy={nan_policy!r}: a dask "
+                        f"array with chunks {lazy.chunks[1][:4]}... differs from the "
+                        "in-memory result",
+                    )
                 counts["chunked"] += 1

@@ -29,21 +29,65 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["divide_units", "derivative_name", "derivative_long_name", "is_pint", "datetime_unit_symbol",
-           "datetime_unit_code", "DatetimeUnitError", "label_result", "prefixed_name", "split_pint", "base_label",
-           "component_labels", "cf_registry", "same_dimension", "derived_attrs"]
+__all__ = [
+    "divide_units",
+    "derivative_name",
+    "derivative_long_name",
+    "is_pint",
+    "datetime_unit_symbol",
+    "datetime_unit_code",
+    "DatetimeUnitError",
+    "label_result",
+    "prefixed_name",
+    "split_pint",
+    "base_label",
+    "component_labels",
+    "cf_registry",
+    "same_dimension",
+    "derived_attrs",
+]
 
 _TOKEN = re.compile(r"^([A-Za-z_%°][A-Za-z_%°]*)(\^?(-?\d+))?$")
 # numpy datetime units -> udunits symbols
-_TIME_SYMBOLS = {"Y": "year", "M": "month", "W": "week", "D": "day", "h": "h", "m": "min", "s": "s",
-                 "ms": "ms", "us": "us", "ns": "ns", "ps": "ps", "fs": "fs", "as": "as"}
+_TIME_SYMBOLS = {
+    "Y": "year",
+    "M": "month",
+    "W": "week",
+    "D": "day",
+    "h": "h",
+    "m": "min",
+    "s": "s",
+    "ms": "ms",
+    "us": "us",
+    "ns": "ns",
+    "ps": "ps",
+    "fs": "fs",
+    "as": "as",
+}
 # the numpy codes a datetime coordinate can be counted in (years and months have no fixed length)
 DATETIME_UNITS = ("W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as")
 _TIME_SPELLINGS = {
-    "week": "W", "weeks": "W", "day": "D", "days": "D", "d": "D", "hour": "h", "hours": "h", "hr": "h",
-    "minute": "m", "minutes": "m", "min": "m", "second": "s", "seconds": "s", "sec": "s",
-    "millisecond": "ms", "milliseconds": "ms", "microsecond": "us", "microseconds": "us", "µs": "us",
-    "nanosecond": "ns", "nanoseconds": "ns",
+    "week": "W",
+    "weeks": "W",
+    "day": "D",
+    "days": "D",
+    "d": "D",
+    "hour": "h",
+    "hours": "h",
+    "hr": "h",
+    "minute": "m",
+    "minutes": "m",
+    "min": "m",
+    "second": "s",
+    "seconds": "s",
+    "sec": "s",
+    "millisecond": "ms",
+    "milliseconds": "ms",
+    "microsecond": "us",
+    "microseconds": "us",
+    "µs": "us",
+    "nanosecond": "ns",
+    "nanoseconds": "ns",
 }
 
 
@@ -58,10 +102,10 @@ def datetime_unit_code(unit: str) -> str:
     --------
     >>> datetime_unit_code("hours"), datetime_unit_code("s"), datetime_unit_code("D")
     ('h', 's', 'D')
-    >>> datetime_unit_code("M")
+    >>> datetime_unit_code("M")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    fieldgrad.units.DatetimeUnitError: datetime_unit='M' (months) has no fixed length; valid units: W, D, h, m, s, ms, us, ns, ps, fs, as (or e.g. 'hours', 'seconds', 'days')
+    fieldgrad.units.DatetimeUnitError: datetime_unit='M' (months) has no fixed length; valid units: W, D, h, m, ...
     """
     valid = f"valid units: {', '.join(DATETIME_UNITS)} (or e.g. 'hours', 'seconds', 'days')"
     if not isinstance(unit, str):
@@ -69,8 +113,9 @@ def datetime_unit_code(unit: str) -> str:
     if unit in DATETIME_UNITS:
         return unit
     if unit in ("Y", "M"):
-        raise DatetimeUnitError(f"datetime_unit={unit!r} ({'years' if unit == 'Y' else 'months'}) has no fixed "
-                                f"length; {valid}")
+        raise DatetimeUnitError(
+            f"datetime_unit={unit!r} ({'years' if unit == 'Y' else 'months'}) has no fixed length; {valid}"
+        )
     code = _TIME_SPELLINGS.get(unit.strip().lower())
     if code is None:
         raise DatetimeUnitError(f"unknown datetime_unit {unit!r}; {valid}")
@@ -123,7 +168,7 @@ def _pint_divide(field_units: str, per: Mapping[str, int]) -> str | None:
         for u, p in per.items():
             result = result / registry.Unit(u) ** p
         text = format(result, "cf")
-    except Exception:  # anything pint cannot read: offsets ("hours since ..."), scale factors, unknown names
+    except Exception:  # noqa: BLE001 - anything pint cannot read: offsets ("hours since ..."), scale factors, unknown names
         return None
     for old, new in _ASCII.items():
         text = text.replace(old, new)
@@ -144,11 +189,12 @@ def same_dimension(a: str, b: str) -> bool:
     if registry is not None:
         try:
             return bool(registry.Unit(a).dimensionality == registry.Unit(b).dimensionality)
-        except Exception:
+        except Exception:  # noqa: BLE001 - pint raises many types for unreadable units: not the same
             return False
     pa, pb = _parse(a), _parse(b)
-    return pa is not None and pb is not None and {k: v for k, v in pa.items() if v} == {
-        k: v for k, v in pb.items() if v}
+    return (
+        pa is not None and pb is not None and {k: v for k, v in pa.items() if v} == {k: v for k, v in pb.items() if v}
+    )
 
 
 def divide_units(field_units: str, per: Mapping[str, int]) -> str:
@@ -183,7 +229,7 @@ def divide_units(field_units: str, per: Mapping[str, int]) -> str:
         tail = " ".join(f"({u})-{p}" if _parse(u) is None else _format({u: -p}) for u, p in per.items())
         head = field_units if _parse(field_units) is not None else f"({field_units})"
         return f"{head} {tail}"
-    for d, p in zip(denominators, per.values()):
+    for d, p in zip(denominators, per.values(), strict=True):
         for sym, q in d.items():  # type: ignore[union-attr]
             powers[sym] = powers.get(sym, 0) - q * p
     return _format(powers)
@@ -243,7 +289,7 @@ def split_pint(data: Any) -> tuple[Any, Any]:
     """``(magnitude, units)`` of pint data, directly or inside dask; ``(data, None)`` otherwise."""
     if is_pint(data):
         return data.magnitude, data.units
-    meta = getattr(data, "_meta", None)
+    meta: Any = getattr(data, "_meta", None)
     if is_pint(meta):  # dask wrapping pint (quantified, then chunked)
         return data.map_blocks(lambda block: block.magnitude, dtype=data.dtype, meta=meta.magnitude), meta.units
     return data, None
@@ -261,8 +307,21 @@ def base_label(field: Any, default: str = "f") -> str:
 
 # attrs that describe the field's quantity, so never a derivative's: its CF identity and valid
 # values (netCDF readers mask values outside valid_*), flags, and the GRIB parameter (cfgrib's GRIB_*)
-_QUANTITY_ATTRS = frozenset({"units", "long_name", "standard_name", "valid_min", "valid_max", "valid_range",
-                             "actual_range", "flag_values", "flag_masks", "flag_meanings", "ancillary_variables"})
+_QUANTITY_ATTRS = frozenset(
+    {
+        "units",
+        "long_name",
+        "standard_name",
+        "valid_min",
+        "valid_max",
+        "valid_range",
+        "actual_range",
+        "flag_values",
+        "flag_masks",
+        "flag_meanings",
+        "ancillary_variables",
+    }
+)
 
 
 def derived_attrs(attrs: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
@@ -274,12 +333,12 @@ def derived_attrs(attrs: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
     ...                "GRIB_paramId": 130, "source": "ERA5"})
     {'source': 'ERA5'}
     """
-    return {k: v for k, v in attrs.items()
-            if k not in _QUANTITY_ATTRS and not str(k).startswith("GRIB_")}
+    return {k: v for k, v in attrs.items() if k not in _QUANTITY_ATTRS and not str(k).startswith("GRIB_")}
 
 
-def label_result(result: Any, like: Any, name: str | None, long_name: str, units: str | None, *,
-                 standard_name: str | None = None) -> Any:
+def label_result(
+    result: Any, like: Any, name: str | None, long_name: str, units: str | None, *, standard_name: str | None = None
+) -> Any:
     """Give ``result`` the attrs of ``like`` that hold for a derivative, new ``units``, ``long_name``
     and ``standard_name`` (only when given: a field's standard name is never copied), and a name."""
     attrs = derived_attrs(like.attrs)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -42,9 +42,8 @@ from .cf import vector_standard_name
 from .geometry import FRAMES, Differentiator, Metric, add, as_keys, metric_for, mul, sub
 from .signatures import shows_keywords
 from .units import base_label as _base
-from .units import component_labels, derivative_long_name, derivative_name, divide_units, split_pint
+from .units import component_labels, derivative_long_name, derivative_name, divide_units, prefixed_name, split_pint
 from .units import label_result as _finish
-from .units import prefixed_name
 
 __all__ = [
     "components",
@@ -75,11 +74,15 @@ def components(field: xr.DataArray, component_dim: Hashable = "component") -> di
     ['x', 'y']
     """
     if component_dim not in field.dims:
-        raise ValueError(f"a vector field needs a {component_dim!r} dimension (component_dim=), "
-                         f"got dims {[str(d) for d in field.dims]}")
+        raise ValueError(
+            f"a vector field needs a {component_dim!r} dimension (component_dim=), "
+            f"got dims {[str(d) for d in field.dims]}"
+        )
     if component_dim not in field.coords:
-        raise ValueError(f"the {component_dim!r} dimension needs a coordinate whose labels name the "
-                         f"dimensions the components point along, e.g. ['x', 'y']")
+        raise ValueError(
+            f"the {component_dim!r} dimension needs a coordinate whose labels name the "
+            f"dimensions the components point along, e.g. ['x', 'y']"
+        )
     labels = [str(v) for v in field[component_dim].values.tolist()]
     spatial = [str(d) for d in field.dims if d != component_dim]
     for label in labels:
@@ -89,6 +92,7 @@ def components(field: xr.DataArray, component_dim: Hashable = "component") -> di
 
 
 # ----------------------------------------------------------------------------- one call's geometry
+
 
 @dataclass
 class _Call:
@@ -114,8 +118,7 @@ class _Call:
         dim = calculus.dim_of(self.field, q)
         if dim not in coef.dims:
             return 0.0
-        coords = {name: c for name, c in self.field.coords.items()
-                  if c.ndim == 1 and c.dims[0] in coef.dims}
+        coords = {name: c for name, c in self.field.coords.items() if c.ndim == 1 and c.dims[0] in coef.dims}
         d = self.diff(coef.assign_coords(coords), q, grid=True)
         return xr.DataArray(d.data, dims=d.dims)
 
@@ -129,9 +132,17 @@ class _Call:
             return None
         return divide_units(field_units, {per.pop(): order})  # type: ignore[dict-item]
 
-    def finish(self, out: xr.DataArray, like: xr.DataArray, name: str | None, long_name: str,
-               labels: Iterable[str], order: int, terms: Iterable[xr.DataArray] = (),
-               cf_operation: str | None = None) -> xr.DataArray:
+    def finish(
+        self,
+        out: xr.DataArray,
+        like: xr.DataArray,
+        name: str | None,
+        long_name: str,
+        labels: Iterable[str],
+        order: int,
+        terms: Iterable[xr.DataArray] = (),
+        cf_operation: str | None = None,
+    ) -> xr.DataArray:
         """Attach pint units (when the field had them) and the result's name, long_name, units and,
         for ``cf_operation`` ("divergence", "curl") of named components, the CF standard name."""
         labels = list(labels)
@@ -139,8 +150,9 @@ class _Call:
         if self.pint_units is not None:
             per = {self.metric.length_units.get(a) for a in labels}
             if len(per) != 1 or None in per:
-                raise ValueError(f"a pint-quantified result needs coordinates with the same units, got "
-                                 f"{self.metric.length_units}")
+                raise ValueError(
+                    f"a pint-quantified result needs coordinates with the same units, got {self.metric.length_units}"
+                )
             registry = self.pint_units._REGISTRY
             out = out.copy(data=registry.Quantity(out.data, self.pint_units / registry.Unit(per.pop()) ** order))
             units = None
@@ -148,17 +160,19 @@ class _Call:
         if cf_operation is not None:
             names = like.encoding.get(COMPONENT_STANDARD_NAMES, {})
             order_of_labels = self.metric.handed if cf_operation == "curl" else self.metric.labels
-            standard_name = vector_standard_name(cf_operation, [names.get(a) for a in order_of_labels],
-                                                 units if units is not None else (
-                                                     str(out.data.units) if self.pint_units is not None else None))
+            standard_name = vector_standard_name(
+                cf_operation,
+                [names.get(a) for a in order_of_labels],
+                units if units is not None else (str(out.data.units) if self.pint_units is not None else None),
+            )
         if not self.flat:
-            out = out.assign_coords({k: v for k, v in like.coords.items()
-                                     if k not in out.coords and set(v.dims) <= set(out.dims)})
+            out = out.assign_coords(
+                {k: v for k, v in like.coords.items() if k not in out.coords and set(v.dims) <= set(out.dims)}
+            )
         return _finish(out, like, name, long_name, units, standard_name=standard_name)
 
 
-def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labels: list[str] | None = None
-          ) -> _Call:
+def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labels: list[str] | None = None) -> _Call:
     geo = {k: kwargs.pop(k) for k in _GEOMETRY_KEYWORDS if k in kwargs}
     geometry = geo.pop("geometry", "cartesian")
     frame = geo.pop("frame", "earth")
@@ -173,14 +187,16 @@ def _call(field: xr.DataArray, dims: Any, kwargs: dict[str, Any], *, vector_labe
     metric = metric_for(field, dims, diff, geometry=geometry, boundary=boundary, **geo)
     if vector_labels is not None and geometry != "cartesian":
         # the geometry's horizontal axes, and any other direction the vector has (a vertical one)
-        earth = dict(zip(metric.grid_labels(), metric.labels)) if metric.grid_frame else {}
+        earth = dict(zip(metric.grid_labels(), metric.labels, strict=True)) if metric.grid_frame else {}
         mapped = [earth.get(a, a) for a in vector_labels]
         if set(mapped) - set(metric.labels):
             metric = metric_for(field, mapped, diff, geometry=geometry, boundary=boundary, **geo)
     diff = diff.with_defaults(metric.options)
     if frame == "grid" and metric.grid_frame is None and metric.kind != "projected":
-        raise ValueError("frame='grid' needs a curvilinear grid (2-D coordinates); on this grid the components "
-                         f"are already along its axes {list(metric.labels)}")
+        raise ValueError(
+            "frame='grid' needs a curvilinear grid (2-D coordinates); on this grid the components "
+            f"are already along its axes {list(metric.labels)}"
+        )
     pint_units = None
     if not metric.flat:
         # work without the 2-D coordinates (lat(j, i)...): xarray would compare them at every
@@ -196,8 +212,10 @@ def _planar_coordinates(field: xr.DataArray, grid_dims: list[str]) -> list[Hasha
     """The two 2-D coordinates ``x(j, i)``, ``y(j, i)`` over the index dims a grid-relative vector names."""
     found = [c for c, v in field.coords.items() if v.ndim == 2 and set(map(str, v.dims)) == set(grid_dims)]
     if len(found) != 2:
-        raise ValueError(f"frame='grid' reads components along the index dims {grid_dims} of a curvilinear grid, "
-                         f"which needs exactly two 2-D coordinates over them; found {[str(c) for c in found]}")
+        raise ValueError(
+            f"frame='grid' reads components along the index dims {grid_dims} of a curvilinear grid, "
+            f"which needs exactly two 2-D coordinates over them; found {[str(c) for c in found]}"
+        )
     return found
 
 
@@ -221,8 +239,10 @@ def _vector_in(call: _Call, comps: dict[str, xr.DataArray]) -> dict[str, xr.Data
         rotated = metric.from_grid({a: _strip(call, v) for a, v in comps.items()})
         return {a: rotated[a] for a in metric.labels}
     expected = [list(metric.labels)] + ([list(metric.grid_labels())] if metric.grid_frame else [])
-    raise ValueError(f"the vector's components {sorted(labels)} do not match the grid's directions: expected "
-                     f"labels {' or '.join(str(e) for e in expected)}")
+    raise ValueError(
+        f"the vector's components {sorted(labels)} do not match the grid's directions: expected "
+        f"labels {' or '.join(str(e) for e in expected)}"
+    )
 
 
 def _without_grid_coords(da: xr.DataArray) -> xr.DataArray:
@@ -239,6 +259,7 @@ def _strip(call: _Call, part: xr.DataArray) -> xr.DataArray:
 
 
 # ----------------------------------------------------------------------------- the operators
+
 
 def _gradient_parts(call: _Call, f: xr.DataArray) -> dict[str, xr.DataArray]:
     """``∇f_a = Σ_q (G⁻¹)_qa ∂_q f`` for every label (in the earth frame), NaN where singular."""
@@ -287,17 +308,23 @@ def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs:
         return calculus.partial(obj, spec, order, **kwargs)
     orders = calculus._orders(spec, order)
     if len(orders) != 1 or next(iter(orders.values())) != 1:
-        raise ValueError(f"on a {'curved' if geometric else 'curvilinear'} grid, partial gives first derivatives "
-                         f"along one direction; got {orders}: use hessian() for second derivatives")
+        raise ValueError(
+            f"on a {'curved' if geometric else 'curvilinear'} grid, partial gives first derivatives "
+            f"along one direction; got {orders}: use hessian() for second derivatives"
+        )
     key = next(iter(orders))
     if isinstance(obj, xr.Dataset):
-        return calculus.map_variables(obj, [key], lambda var, name: partial(var, key, **kwargs).rename(name))
+        return calculus.map_variables(
+            obj, [key], lambda var, name: cast(xr.DataArray, partial(var, key, **kwargs)).rename(name)
+        )
     dims = None
     if two_d:
         partners = [c for c, v in obj.coords.items() if v.ndim == 2 and v.dims == obj.coords[key].dims]
         if len(partners) != 2:
-            raise ValueError(f"{key!r} is a 2-D coordinate; name the grid's two coordinates with gradient(), "
-                             f"e.g. gradient(['x', 'y']); found 2-D coordinates {[str(c) for c in partners]}")
+            raise ValueError(
+                f"{key!r} is a 2-D coordinate; name the grid's two coordinates with gradient(), "
+                f"e.g. gradient(['x', 'y']); found 2-D coordinates {[str(c) for c in partners]}"
+            )
         dims = partners
     g = gradient(obj, dims, component_dim="__fieldgrad_direction__", **kwargs)
     labels = [str(v) for v in g["__fieldgrad_direction__"].values]
@@ -310,8 +337,9 @@ def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs:
 
 
 @shows_keywords()
-def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
-             component_dim: Hashable = "component", **kwargs: Any) -> xr.DataArray:
+def gradient(
+    field: xr.DataArray, dims: Iterable[Hashable] | None = None, *, component_dim: Hashable = "component", **kwargs: Any
+) -> xr.DataArray:
     """Gradient of a scalar field: the vector of its derivatives along the geometry's directions.
 
     Parameters
@@ -340,13 +368,17 @@ def gradient(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     if component_dim in field.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
     if call.flat:
-        return calculus.gradient(field, list(call.metric.dims), component_dim=component_dim, **call.diff.common)
+        return cast(
+            xr.DataArray,
+            calculus.gradient(field, list(call.metric.dims), component_dim=component_dim, **call.diff.common),
+        )
     parts = _gradient_parts(call, call.field)
     if call.frame == "grid":
         parts = call.metric.to_grid(parts)
     out = _stack(parts, component_dim).transpose(component_dim, *field.dims)
-    return call.finish(out, field, prefixed_name("grad", field.name), f"gradient of {_base(field)}",
-                       call.metric.labels, 1)
+    return call.finish(
+        out, field, prefixed_name("grad", field.name), f"gradient of {_base(field)}", call.metric.labels, 1
+    )
 
 
 @shows_keywords()
@@ -380,9 +412,17 @@ def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **
     metric = call.metric
     name = prefixed_name("div", field.name)
     if call.flat:
-        terms = [call.diff(comps[a], q) for a, q in zip(metric.labels, metric.dims)]
-        return call.finish(sum(terms[1:], terms[0]), field, name, f"divergence of {_base(field)}", metric.labels, 1,
-                           terms, cf_operation="divergence")
+        terms = [call.diff(comps[a], q) for a, q in zip(metric.labels, metric.dims, strict=True)]
+        return call.finish(
+            sum(terms[1:], terms[0]),
+            field,
+            name,
+            f"divergence of {_base(field)}",
+            metric.labels,
+            1,
+            terms,
+            cf_operation="divergence",
+        )
     F = _vector_in(call, comps)
     adj = metric.adjugate()
     out: Any = 0.0
@@ -396,8 +436,7 @@ def divergence(field: xr.DataArray, *, component_dim: Hashable = "component", **
     if metric.caps is not None:
         north = metric.handed[1]
         out = metric.caps.divergence(out, F[north])
-    return call.finish(out, field, name, f"divergence of {_base(field)}", metric.labels, 1,
-                       cf_operation="divergence")
+    return call.finish(out, field, name, f"divergence of {_base(field)}", metric.labels, 1, cf_operation="divergence")
 
 
 @shows_keywords()
@@ -429,8 +468,10 @@ def curl(field: xr.DataArray, *, component_dim: Hashable = "component", **kwargs
     if n not in (2, 3):
         raise ValueError(f"curl needs 2 or 3 components, got {n}: {list(metric.labels)}")
     if not call.flat and n == 3:
-        raise ValueError("a 3-component curl needs a flat grid (geometry='cartesian' with 1-D coordinates); "
-                         f"on this {metric.kind} grid give the 2 horizontal components for the vorticity")
+        raise ValueError(
+            "a 3-component curl needs a flat grid (geometry='cartesian' with 1-D coordinates); "
+            f"on this {metric.kind} grid give the 2 horizontal components for the vorticity"
+        )
     F = comps if call.flat else _vector_in(call, comps)
     handed = list(metric.handed)
     G = metric.G
@@ -484,8 +525,9 @@ def laplacian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, **kwa
     name = prefixed_name("laplacian", field.name)
     if call.flat:
         terms = [call.diff(f, q, order=2) for q in metric.dims]
-        return call.finish(sum(terms[1:], terms[0]), field, name, f"Laplacian of {_base(field)}",
-                           metric.labels, 2, terms)
+        return call.finish(
+            sum(terms[1:], terms[0]), field, name, f"Laplacian of {_base(field)}", metric.labels, 2, terms
+        )
     ginv = metric.inverse_metric()
     det = metric.det()
     out: Any = 0.0
@@ -518,8 +560,12 @@ def _christoffel(call: _Call) -> dict[tuple[str, str, str], Any]:
     """``Γ^k_qr = ½ g^kl (∂_q g_lr + ∂_r g_lq − ∂_l g_qr)``, non-zero entries only."""
     metric = call.metric
     g, ginv = metric.metric_tensor(), metric.inverse_metric()
-    dg = {(q, r, s): call.coef_derivative(g.get((r, s), 0.0), q)
-          for q in metric.dims for r in metric.dims for s in metric.dims}
+    dg = {
+        (q, r, s): call.coef_derivative(g.get((r, s), 0.0), q)
+        for q in metric.dims
+        for r in metric.dims
+        for s in metric.dims
+    }
     out: dict[tuple[str, str, str], Any] = {}
     for k in metric.dims:
         for q in metric.dims:
@@ -534,9 +580,14 @@ def _christoffel(call: _Call) -> dict[tuple[str, str, str], Any]:
 
 
 @shows_keywords()
-def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
-            component_dim: Hashable = "component", component_dim2: Hashable = "component2",
-            **kwargs: Any) -> xr.DataArray:
+def hessian(
+    field: xr.DataArray,
+    dims: Iterable[Hashable] | None = None,
+    *,
+    component_dim: Hashable = "component",
+    component_dim2: Hashable = "component2",
+    **kwargs: Any,
+) -> xr.DataArray:
     """Hessian ``∂²f/∂i∂j`` with dims ``component`` and ``component2`` (true mixed stencils).
 
     On curved or curvilinear grids, the covariant Hessian ``∂_q∂_r f − Γ^k_qr ∂_k f`` in the
@@ -559,8 +610,10 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
         for r in qs[i:]:
             cache[q, r] = cache[r, q] = call.diff(f, {q: 2} if q == r else {q: 1, r: 1})
     if call.flat:
-        rows = {a: _stack({b: cache[q, r] for b, r in zip(metric.labels, qs)}, component_dim2)
-                for a, q in zip(metric.labels, qs)}
+        rows = {
+            a: _stack({b: cache[q, r] for b, r in zip(metric.labels, qs, strict=True)}, component_dim2)
+            for a, q in zip(metric.labels, qs, strict=True)
+        }
         terms: list[xr.DataArray] = list(cache.values())
     else:
         gamma = _christoffel(call)
@@ -568,7 +621,7 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
         cov = {}
         for q in qs:
             for r in qs:
-                total = cache[q, r]
+                total: Any = cache[q, r]
                 for k in qs:
                     if (k, q, r) in gamma:
                         total = sub(total, mul(first[k], gamma[k, q, r]))
@@ -578,7 +631,7 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
         for a in metric.labels:
             row = {}
             for b in metric.labels:
-                total: Any = 0.0
+                total = 0.0
                 for q in qs:
                     for r in qs:
                         coef = mul(inv.get((q, a), 0.0), inv.get((r, b), 0.0))
@@ -587,14 +640,20 @@ def hessian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
             rows[a] = _stack(row, component_dim2)
         terms = []
     out = _stack(rows, component_dim).transpose(component_dim, component_dim2, *field.dims)
-    return call.finish(out, field, prefixed_name("hessian", field.name), f"Hessian of {_base(field)}",
-                       metric.labels, 2, terms)
+    return call.finish(
+        out, field, prefixed_name("hessian", field.name), f"Hessian of {_base(field)}", metric.labels, 2, terms
+    )
 
 
 @shows_keywords()
-def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
-             component_dim: Hashable = "component", component_dim2: Hashable = "component2",
-             **kwargs: Any) -> xr.DataArray:
+def jacobian(
+    field: xr.DataArray,
+    dims: Iterable[Hashable] | None = None,
+    *,
+    component_dim: Hashable = "component",
+    component_dim2: Hashable = "component2",
+    **kwargs: Any,
+) -> xr.DataArray:
     """Jacobian ``∂F_i/∂j`` of a vector field; ``component`` indexes F, ``component2`` the direction j.
 
     On curved or curvilinear grids, the covariant derivative ``∇_j F_i`` in the frame of the
@@ -613,15 +672,16 @@ def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
     comps = components(field, component_dim)
     keys = as_keys(dims)
     geometric = kwargs.get("geometry", "cartesian") != "cartesian" or any(
-        c in field.coords and field.coords[c].ndim == 2 for c in (keys or comps))
-    call = _call(field, keys if (keys is not None and not geometric) else None, kwargs,
-                 vector_labels=list(comps))
+        c in field.coords and field.coords[c].ndim == 2 for c in (keys or comps)
+    )
+    call = _call(field, keys if (keys is not None and not geometric) else None, kwargs, vector_labels=list(comps))
     metric = call.metric
     like = next(iter(comps.values()))
     name = prefixed_name("jacobian", field.name)
     if call.flat:
         keys_ = list(metric.dims) if keys is None else [str(k) for k in keys]
-        parts, rows = [], {}
+        parts: list[xr.DataArray] = []
+        rows: dict[str, Any] = {}
         for label, comp in comps.items():
             row = {d: call.diff(comp, d) for d in keys_}
             parts += list(row.values())
@@ -630,8 +690,10 @@ def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
         out = _stack(rows, component_dim).transpose(component_dim, component_dim2, *spatial)
         return call.finish(out, field, name, f"Jacobian of {_base(field)}", metric.labels, 1, parts)
     if keys is not None and set(map(str, keys)) != set(metric.labels):
-        raise ValueError(f"on this {metric.kind} grid the Jacobian is over the vector's directions "
-                         f"{list(metric.labels)}, got dims {[str(k) for k in keys]}")
+        raise ValueError(
+            f"on this {metric.kind} grid the Jacobian is over the vector's directions "
+            f"{list(metric.labels)}, got dims {[str(k) for k in keys]}"
+        )
     F = _vector_in(call, comps)
     inv = metric.inverse()
     qs = list(metric.dims)
@@ -661,7 +723,7 @@ def jacobian(field: xr.DataArray, dims: Iterable[Hashable] | None = None, *,
                 if (k, q, m) in gamma:
                     total = add(total, mul(contra[m], gamma[k, q, m]))
             nabla[k, q] = total
-    rows: dict[str, dict[str, Any]] = {}
+    rows = {}
     for a in metric.labels:
         row = {}
         for b in metric.labels:
@@ -691,8 +753,9 @@ def magnitude(field: xr.DataArray, *, component_dim: Hashable = "component") -> 
     array([5.])
     """
     if component_dim not in field.dims:
-        raise ValueError(f"magnitude needs a {component_dim!r} dimension (component_dim=), "
-                         f"got dims {[str(d) for d in field.dims]}")
+        raise ValueError(
+            f"magnitude needs a {component_dim!r} dimension (component_dim=), got dims {[str(d) for d in field.dims]}"
+        )
     out = np.sqrt((abs(field) ** 2).sum(component_dim))
     name = f"{field.name}_magnitude" if field.name is not None else None
     return _finish(out, field, name, f"magnitude of {_base(field)}", field.attrs.get("units"))
@@ -738,9 +801,15 @@ def directional(field: xr.DataArray, direction: Mapping[Hashable, float], **kwar
     out = sum(terms[1:], terms[0])
     name = f"d{field.name}_ds" if field.name is not None else None
     labels = [a for a in unit if unit[a] != 0]
-    return call.finish(out.transpose(*field.dims), field, name, f"directional derivative of {_base(field)}",
-                       labels if call.flat else metric.labels, 1, [] if not call.flat else
-                       [_with_units(field, labels)])
+    return call.finish(
+        out.transpose(*field.dims),
+        field,
+        name,
+        f"directional derivative of {_base(field)}",
+        labels if call.flat else metric.labels,
+        1,
+        [] if not call.flat else [_with_units(field, labels)],
+    )
 
 
 def _with_units(field: xr.DataArray, keys: Iterable[str]) -> xr.DataArray:
@@ -748,13 +817,19 @@ def _with_units(field: xr.DataArray, keys: Iterable[str]) -> xr.DataArray:
     coord_units = {field[d].attrs.get("units") if d in field.coords else None for d in keys}
     units = None
     if len(coord_units) == 1 and None not in coord_units and "units" in field.attrs:
-        units = divide_units(field.attrs["units"], {coord_units.pop(): 1})
+        units = divide_units(field.attrs["units"], {str(coord_units.pop()): 1})
     return xr.DataArray(0.0, attrs={"units": units} if units is not None else {})
 
 
 @shows_keywords()
-def along(field: xr.DataArray, path: Mapping[Hashable, Any], *, interp: str = "linear",
-          path_dim: Hashable = "distance", **kwargs: Any) -> xr.DataArray:
+def along(
+    field: xr.DataArray,
+    path: Mapping[Hashable, Any],
+    *,
+    interp: str = "linear",
+    path_dim: Hashable = "distance",
+    **kwargs: Any,
+) -> xr.DataArray:
     """Rate of change of a field with respect to arc length along a path of points.
 
     The derivatives along the path's coordinates are interpolated to the points and combined
@@ -797,19 +872,21 @@ def along(field: xr.DataArray, path: Mapping[Hashable, Any], *, interp: str = "l
     call = _call(field, None if geometric else dims, kwargs)
     metric = call.metric
     if metric.kind == "curvilinear" or metric.grid_frame is not None:
-        raise ValueError("along() needs 1-D coordinates; on a curvilinear grid give the path in its index dims "
-                         "with geometry='cartesian'")
+        raise ValueError(
+            "along() needs 1-D coordinates; on a curvilinear grid give the path in its index dims "
+            "with geometry='cartesian'"
+        )
     if set(dims) != set(metric.labels):
         raise ValueError(f"the path must give positions along {list(metric.labels)}, got {dims}")
     from .numpy_compat import gradient as np_gradient
 
     edge = 2 if tau.size > 2 else 1
     velocity = {d: np_gradient(pts[d], tau, edge_order=edge) for d in dims}
-    at = {calculus.dim_of(field, d): xr.DataArray(pts[d], dims=path_dim) for d in dims}
+    at = {calculus.dim_of(field, d): xr.DataArray(pts[d], dims=(path_dim,)) for d in dims}
     d = call.diff.first(call.field, metric.dims)
     rate: Any = 0.0
     for q in metric.dims:
-        rate = add(rate, d[q].interp(at, method=interp) * xr.DataArray(velocity[q], dims=path_dim))
+        rate = add(rate, d[q].interp(at, method=interp) * xr.DataArray(velocity[q], dims=(path_dim,)))
     if metric.flat:
         speed = np.sqrt(sum(v**2 for v in velocity.values()))
         s = tau
@@ -819,16 +896,23 @@ def along(field: xr.DataArray, path: Mapping[Hashable, Any], *, interp: str = "l
         for a in metric.labels:
             total: Any = 0.0
             for q in metric.dims:
-                g = metric.entry(a, q)
+                g: Any = metric.entry(a, q)
                 if isinstance(g, xr.DataArray):
                     g = g.assign_coords({k: v for k, v in coords.items() if v.dims[0] in g.dims})
                     g = g.interp({k: v for k, v in at.items() if k in g.dims}, method=interp)
-                    g = np.asarray(g.broadcast_like(xr.DataArray(tau, dims=path_dim)).values)
+                    g = np.asarray(g.broadcast_like(xr.DataArray(tau, dims=(path_dim,))).values)
                 total = total + np.asarray(g) * velocity[q]
             phys[a] = total
         speed = np.sqrt(sum(v**2 for v in phys.values()))
         s = np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * np.diff(tau))])
-    out = (rate / xr.DataArray(speed, dims=path_dim)).assign_coords({path_dim: s})
+    out = (rate / xr.DataArray(speed, dims=(path_dim,))).assign_coords({path_dim: s})
     name = f"d{field.name}_d{path_dim}" if field.name is not None else None
-    return call.finish(out, field, name, f"rate of change of {_base(field)} along the path", metric.labels, 1,
-                       [_with_units(field, dims)])
+    return call.finish(
+        out,
+        field,
+        name,
+        f"rate of change of {_base(field)} along the path",
+        metric.labels,
+        1,
+        [_with_units(field, dims)],
+    )

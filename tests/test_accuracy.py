@@ -64,8 +64,9 @@ def test_exact_on_polynomials_of_degree_p(p: int, order: int, kind: str) -> None
         f, exact = poly_case(degree, x, order, seed=10 * degree + p)
         out = d1(f, x, order, accuracy=p, edge_order=p)
         scale = max(np.abs(exact).max(), np.abs(f).max() / abs(x[1] - x[0]) ** order)
-        np.testing.assert_allclose(out, exact, rtol=0, atol=1e-10 * scale,
-                                   err_msg=f"degree {degree}, accuracy {p}, order {order}, {kind}")
+        np.testing.assert_allclose(
+            out, exact, rtol=0, atol=1e-10 * scale, err_msg=f"degree {degree}, accuracy {p}, order {order}, {kind}"
+        )
 
 
 @pytest.mark.parametrize("kind", ["uniform", "irregular"])
@@ -100,7 +101,7 @@ def test_exact_on_polynomials_2d_each_axis(p: int) -> None:
     """Along one axis of a 2-D field, the other axis is carried through untouched."""
     x, y = grid("irregular", 20, seed=1), grid("uniform", 13)
     fx, dfx = poly_case(p, x, 1, seed=1)
-    gy, dgy = poly_case(p, y, 2, seed=2)
+    _, dgy = poly_case(p, y, 2, seed=2)
     gy_val, _ = poly_case(p, y, 1, seed=2)
     da = xr.DataArray(np.outer(fx, gy_val), dims=("x", "y"), coords={"x": x, "y": y})
     np.testing.assert_allclose(da.grad.partial("x", accuracy=p).values, np.outer(dfx, gy_val), atol=1e-9)
@@ -205,11 +206,11 @@ MIXED_CASES = [
 @pytest.mark.parametrize("kind", ["uniform", "irregular"])
 @pytest.mark.parametrize(("powers", "orders", "p"), MIXED_CASES)
 def test_mixed_derivative_of_monomials(powers: tuple[int, int, int], orders: dict[str, int], p: int, kind: str) -> None:
-    coords = {d: grid(kind, n, seed=k) / n for k, (d, n) in enumerate(zip("xyz", (14, 15, 12)))}
+    coords = {d: grid(kind, n, seed=k) / n for k, (d, n) in enumerate(zip("xyz", (14, 15, 12), strict=True))}
     X, Y, Z = np.meshgrid(*coords.values(), indexing="ij")
     f = X ** powers[0] * Y ** powers[1] * Z ** powers[2]
     exact = np.ones_like(f)
-    for var, dim, pw in zip((X, Y, Z), "xyz", powers):
+    for var, dim, pw in zip((X, Y, Z), "xyz", powers, strict=True):
         o = orders.get(dim, 0)
         falling = float(np.prod(np.arange(pw - o + 1, pw + 1))) if o <= pw else 0.0  # pw!/(pw-o)!
         exact = exact * falling * var ** max(pw - o, 0)
@@ -292,7 +293,7 @@ def test_periodic_convergence(p: int, order: int, uniform: bool) -> None:
 
 def test_periodic_uniform_with_matching_period_and_decreasing() -> None:
     x = periodic_grid(20, True)
-    f, df, _ = periodic_f(x)
+    f, _, _ = periodic_f(x)
     a = d1(f, x, boundary="periodic", accuracy=4)
     b = d1(f, x, boundary="periodic", accuracy=4, period=2 * np.pi)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
@@ -386,4 +387,6 @@ def test_exact_on_polynomials_large_3d(p: int, order: int) -> None:
         g = da.grad.gradient(accuracy=p)
         for k, d in enumerate(sizes):
             exact = np.broadcast_to(parts[d][1].reshape([-1 if j == k else 1 for j in range(3)]), shape)
-            np.testing.assert_allclose(g.sel(component=d).values, exact, rtol=0, atol=1e-9 * max(1.0, np.abs(exact).max()))
+            np.testing.assert_allclose(
+                g.sel(component=d).values, exact, rtol=0, atol=1e-9 * max(1.0, np.abs(exact).max())
+            )

@@ -23,15 +23,17 @@ def _explode(block: np.ndarray) -> np.ndarray:
     raise RuntimeError("computed: the error must come before any computation")
 
 
-def make(n: int = 10, *, coord: Any = "default", dask: bool = False, dtype: Any = float,
-         name: str = "V") -> xr.DataArray:
+def make(
+    n: int = 10, *, coord: Any = "default", dask: bool = False, dtype: Any = float, name: str = "V"
+) -> xr.DataArray:
     """A 2-D field (x, y); with ``dask=True`` its blocks raise RuntimeError when computed."""
     x = np.arange(n, dtype=float) if isinstance(coord, str) else np.asarray(coord)
     data: Any = (np.arange(n * 4) % 7).reshape(n, 4).astype(dtype)
     if dask:
         data = dsa.from_array(data, chunks=(3, 2)).map_blocks(_explode, dtype=data.dtype)
-    return xr.DataArray(data, dims=("x", "y"), coords={"x": x, "y": [0.0, 1.0, 2.0, 3.0]}, name=name,
-                        attrs={"units": "V"})
+    return xr.DataArray(
+        data, dims=("x", "y"), coords={"x": x, "y": [0.0, 1.0, 2.0, 3.0]}, name=name, attrs={"units": "V"}
+    )
 
 
 def expect_error(exc: type[Exception], pattern: str, call: Callable[[xr.DataArray], Any], **make_kw: Any) -> None:
@@ -73,13 +75,16 @@ def test_unknown_dimension_dataset() -> None:
 # bad coordinates
 
 
-@pytest.mark.parametrize(("coord", "pattern"), [
-    ([0.0, 1.0, 3.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "monoton"),
-    ([0.0, 1.0, 2.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "repeated"),
-    ([0.0, 1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "NaN"),
-    ([0.0, 1.0, 2.0, np.inf, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "infinite"),
-    ([9.0, 8.0, 7.0, 7.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0], "repeated"),
-])
+@pytest.mark.parametrize(
+    ("coord", "pattern"),
+    [
+        ([0.0, 1.0, 3.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "monoton"),
+        ([0.0, 1.0, 2.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "repeated"),
+        ([0.0, 1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "NaN"),
+        ([0.0, 1.0, 2.0, np.inf, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], "infinite"),
+        ([9.0, 8.0, 7.0, 7.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0], "repeated"),
+    ],
+)
 def test_bad_coordinate(coord: list[float], pattern: str) -> None:
     expect_error(ValueError, f"(?s)'x'.*{pattern}|{pattern}.*'x'", lambda da: da.grad.partial("x"), coord=coord)
     expect_error(ValueError, pattern, lambda da: da.grad.gradient(), coord=coord)
@@ -108,7 +113,7 @@ def test_dask_backed_coordinate_validated_at_call_time() -> None:
 
 def test_non_numeric_coordinate() -> None:
     da = xr.DataArray(np.arange(4.0), dims="x", coords={"x": ["a", "b", "c", "d"]})
-    with pytest.raises(TypeError, match="'?x'?"):
+    with pytest.raises(TypeError, match=r"'?x'?"):
         da.grad.partial("x")
 
 
@@ -127,17 +132,20 @@ def test_invalid_period(period: float) -> None:
 # too few points
 
 
-@pytest.mark.parametrize(("n", "kw", "minimum"), [
-    (1, {}, 3),                                                          # accuracy 2, edge_order 2: 3 points
-    (2, {"edge_order": 2}, 3),
-    (1, {"edge_order": 1}, 2),
-    (4, {"accuracy": 4}, 5),
-    (8, {"accuracy": 8}, 9),
-    (3, {"order": 2}, 4),                                                # order 2 + edge_order 2
-    (4, {"accuracy": 4, "boundary": "fill"}, 5),
-    (8, {"accuracy": 8, "boundary": "periodic"}, 9),
-    (2, {"boundary": "periodic"}, 3),
-])
+@pytest.mark.parametrize(
+    ("n", "kw", "minimum"),
+    [
+        (1, {}, 3),  # accuracy 2, edge_order 2: 3 points
+        (2, {"edge_order": 2}, 3),
+        (1, {"edge_order": 1}, 2),
+        (4, {"accuracy": 4}, 5),
+        (8, {"accuracy": 8}, 9),
+        (3, {"order": 2}, 4),  # order 2 + edge_order 2
+        (4, {"accuracy": 4, "boundary": "fill"}, 5),
+        (8, {"accuracy": 8, "boundary": "periodic"}, 9),
+        (2, {"boundary": "periodic"}, 3),
+    ],
+)
 def test_too_few_points_states_the_minimum(n: int, kw: dict[str, Any], minimum: int) -> None:
     kw = dict(kw)
     order = kw.pop("order", 1)
@@ -167,26 +175,29 @@ def test_unknown_method_lists_available() -> None:
     expect_error(ValueError, pattern, lambda da: da.grad.gradient(method="nope"))
 
 
-@pytest.mark.parametrize(("kw", "pattern"), [
-    ({"accuracy": 3}, r"accuracy.*\(2, 4, 6, 8\)"),
-    ({"accuracy": 5}, r"accuracy.*\(2, 4, 6, 8\)"),
-    ({"accuracy": 10}, r"accuracy.*\(2, 4, 6, 8\)"),
-    ({"accuracy": 0}, r"accuracy.*\(2, 4, 6, 8\)"),
-    ({"accuracy": 2.5}, r"accuracy"),
-    ({"accuracy": True}, r"accuracy"),
-    ({"edge_order": 0}, r"edge_order"),
-    ({"edge_order": -1}, r"edge_order"),
-    ({"edge_order": 1.5}, r"edge_order"),
-    ({"order": -1}, r"order.*non-negative"),
-    ({"order": 1.5}, r"order"),
-    ({"order": True}, r"order"),
-    ({"boundary": "reflect"}, r"(?s)boundary.*one-sided.*periodic.*fill"),
-    ({"boundary": {"x": "wrap"}}, r"(?s)boundary.*one-sided.*periodic.*fill"),
-    ({"nan_policy": "raise"}, r"(?s)nan_policy.*propagate.*omit"),
-    ({"nan_policy": None}, r"nan_policy"),
-    ({"window": 5}, r"(?s)window.*accuracy.*edge_order"),
-    ({"spam": 1}, r"spam"),
-])
+@pytest.mark.parametrize(
+    ("kw", "pattern"),
+    [
+        ({"accuracy": 3}, r"accuracy.*\(2, 4, 6, 8\)"),
+        ({"accuracy": 5}, r"accuracy.*\(2, 4, 6, 8\)"),
+        ({"accuracy": 10}, r"accuracy.*\(2, 4, 6, 8\)"),
+        ({"accuracy": 0}, r"accuracy.*\(2, 4, 6, 8\)"),
+        ({"accuracy": 2.5}, r"accuracy"),
+        ({"accuracy": True}, r"accuracy"),
+        ({"edge_order": 0}, r"edge_order"),
+        ({"edge_order": -1}, r"edge_order"),
+        ({"edge_order": 1.5}, r"edge_order"),
+        ({"order": -1}, r"order.*non-negative"),
+        ({"order": 1.5}, r"order"),
+        ({"order": True}, r"order"),
+        ({"boundary": "reflect"}, r"(?s)boundary.*one-sided.*periodic.*fill"),
+        ({"boundary": {"x": "wrap"}}, r"(?s)boundary.*one-sided.*periodic.*fill"),
+        ({"nan_policy": "raise"}, r"(?s)nan_policy.*propagate.*omit"),
+        ({"nan_policy": None}, r"nan_policy"),
+        ({"window": 5}, r"(?s)window.*accuracy.*edge_order"),
+        ({"spam": 1}, r"spam"),
+    ],
+)
 def test_invalid_options(kw: dict[str, Any], pattern: str) -> None:
     kw = dict(kw)
     has_order = "order" in kw
@@ -222,7 +233,7 @@ def test_component_dim_clash() -> None:
 def test_invalid_datetime_unit_like_xarray(unit: str) -> None:
     t = np.datetime64("2000-01-01", "ns") + np.arange(5) * np.timedelta64(1, "D")
     da = xr.DataArray(np.arange(5.0), dims="t", coords={"t": t})
-    with pytest.raises(Exception) as ref:
+    with pytest.raises(Exception) as ref:  # noqa: PT011 - whatever xarray raises; compared below
         da.differentiate("t", datetime_unit=unit)
     with pytest.raises(type(ref.value)):
         da.grad.partial("t", datetime_unit=unit)
@@ -278,12 +289,15 @@ def test_nan_in_field_is_not_an_error(nan_policy: str, boundary: str) -> None:
     assert out.shape == (2, 10, 4)
 
 
-@pytest.mark.parametrize("call", [
-    lambda da: da.grad.partial("x"),
-    lambda da: da.grad.partial({"x": 1, "y": 2}, accuracy=2, boundary="periodic"),
-    lambda da: da.grad.gradient(nan_policy="omit"),
-    lambda da: da.grad.partial("x", method="fd", accuracy=8, edge_order=1, boundary="fill"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda da: da.grad.partial("x"),
+        lambda da: da.grad.partial({"x": 1, "y": 2}, accuracy=2, boundary="periodic"),
+        lambda da: da.grad.gradient(nan_policy="omit"),
+        lambda da: da.grad.partial("x", method="fd", accuracy=8, edge_order=1, boundary="fill"),
+    ],
+)
 def test_valid_call_on_dask_is_lazy(call: Callable[[xr.DataArray], Any]) -> None:
     da = make(dask=True)
     out = call(da)

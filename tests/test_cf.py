@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import fieldgrad  # noqa: F401
+import fieldgrad
 from fieldgrad import cli
 
 cf_xarray = pytest.importorskip("cf_xarray")
@@ -38,8 +38,17 @@ def era5_like() -> xr.Dataset:
         {
             "u": (dims, u, {"units": "m s**-1", "long_name": "U component of wind", "standard_name": "eastward_wind"}),
             "v": (dims, v, {"units": "m s**-1", "long_name": "V component of wind", "standard_name": "northward_wind"}),
-            "t": (dims, t, {"units": "K", "long_name": "Temperature", "standard_name": "air_temperature",
-                            "valid_min": 150.0, "GRIB_paramId": 130}),
+            "t": (
+                dims,
+                t,
+                {
+                    "units": "K",
+                    "long_name": "Temperature",
+                    "standard_name": "air_temperature",
+                    "valid_min": 150.0,
+                    "GRIB_paramId": 130,
+                },
+            ),
             "z": (dims, z, {"units": "m**2 s**-2", "long_name": "Geopotential", "standard_name": "geopotential"}),
         },
         coords={
@@ -52,7 +61,7 @@ def era5_like() -> xr.Dataset:
     )
 
 
-def pint_units(text: str):  # noqa: ANN201
+def pint_units(text: str):
     """The units parsed by pint with cf-xarray's CF registry (an independent reader)."""
     return cf_units.Unit(text)
 
@@ -79,12 +88,15 @@ def test_partial_drops_the_fields_standard_name() -> None:
     assert out.to_dataset().cf.standard_names == {}
 
 
-@pytest.mark.parametrize("var,dim,expected", [
-    ("u", "longitude", "m s**-1 / degrees_east"),
-    ("u", "level", "m s**-1 / millibars"),
-    ("z", "latitude", "m**2 s**-2 / degrees_north"),
-    ("z", "level", "m**2 s**-2 / millibars"),
-])
+@pytest.mark.parametrize(
+    "var,dim,expected",
+    [
+        ("u", "longitude", "m s**-1 / degrees_east"),
+        ("u", "level", "m s**-1 / millibars"),
+        ("z", "latitude", "m**2 s**-2 / degrees_north"),
+        ("z", "level", "m**2 s**-2 / millibars"),
+    ],
+)
 def test_units_of_power_notation(var: str, dim: str, expected: str) -> None:
     units = era5_like()[var].grad.partial(dim).attrs["units"]
     assert "(" not in units and "**" not in units  # CF/udunits form, simplified
@@ -95,8 +107,9 @@ def test_units_that_are_not_products_go_through_pint() -> None:
     da = era5_like()["u"].assign_attrs(units="m/s")
     assert da.grad.partial("level").attrs["units"] == "m mbar-1 s-1"
     assert pint_units(da.grad.partial("level").attrs["units"]) == pint_units("m s-1 millibars-1")
-    w = xr.DataArray(np.arange(4.0), dims="x", coords={"x": ("x", np.arange(4.0), {"units": "m"})},
-                     attrs={"units": "m/s"})
+    w = xr.DataArray(
+        np.arange(4.0), dims="x", coords={"x": ("x", np.arange(4.0), {"units": "m"})}, attrs={"units": "m/s"}
+    )
     assert w.grad.partial("x").attrs["units"] == "s-1"
 
 
@@ -146,8 +159,10 @@ def test_label_result_keeps_its_positional_signature() -> None:
 # ----------------------------------------------------------------------------- datetime_unit (API)
 
 
-@pytest.mark.parametrize("spelling,code,factor", [("hours", "h", 6.0), ("seconds", "s", 21600.0),
-                                                  ("h", "h", 6.0), ("D", "D", 0.25), ("minutes", "m", 360.0)])
+@pytest.mark.parametrize(
+    "spelling,code,factor",
+    [("hours", "h", 6.0), ("seconds", "s", 21600.0), ("h", "h", 6.0), ("D", "D", 0.25), ("minutes", "m", 360.0)],
+)
 def test_datetime_unit_spellings(spelling: str, code: str, factor: float) -> None:
     t = era5_like()["t"]
     ours = t.grad.partial("time", datetime_unit=spelling)
@@ -164,7 +179,7 @@ def test_unknown_datetime_unit_lists_the_valid_ones(unit: str) -> None:
 
 def test_datetime_unit_without_a_time_dim_is_an_error() -> None:
     t = era5_like()["t"]
-    with pytest.raises(ValueError, match="datetime_unit='s'.*none of the dims.*level"):
+    with pytest.raises(ValueError, match=r"datetime_unit='s'.*none of the dims.*level"):
         t.grad.partial("level", datetime_unit="s")
     with pytest.raises(ValueError, match="datetime"):
         t.grad.gradient(["latitude", "longitude"], datetime_unit="h")
@@ -199,7 +214,7 @@ def era5_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _all_units_parse(ds: xr.Dataset) -> None:
-    for name, var in ds.variables.items():
+    for var in ds.variables.values():
         if "units" in var.attrs and var.dtype.kind not in "mM":
             pint_units(var.attrs["units"])  # raises if a CF reader cannot parse it
     ds.pint.quantify(unit_registry=cf_units)  # pint-xarray with the CF registry, every variable at once
@@ -221,24 +236,73 @@ def test_cli_partial_in_level_and_time(era5_file: Path, tmp_path: Path, ext: str
     got = _quiet_open(out2)
     assert got["dt_dtime"].attrs["units"] == "K s-1"  # the CLI's default: per second
     assert got.cf["tendency_of_air_temperature"].name == "dt_dtime"
-    np.testing.assert_allclose(got["dt_dtime"].values,
-                               era5_like()["t"].differentiate("time", datetime_unit="s").values, rtol=1e-12)
+    np.testing.assert_allclose(
+        got["dt_dtime"].values, era5_like()["t"].differentiate("time", datetime_unit="s").values, rtol=1e-12
+    )
 
 
 def test_cli_datetime_unit_option(era5_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "dt.nc"
-    assert cli.main(["partial", str(era5_file), "--var", "t", "--dims", "time", "--datetime-unit", "hours",
-                     "--out", str(out), "-q"]) == 0
+    assert (
+        cli.main(
+            [
+                "partial",
+                str(era5_file),
+                "--var",
+                "t",
+                "--dims",
+                "time",
+                "--datetime-unit",
+                "hours",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     got = _quiet_open(out)
     assert got["dt_dtime"].attrs["units"] == "K h-1"
     np.testing.assert_allclose(got["dt_dtime"].values, 2.0 / 6.0, rtol=1e-12)
     capsys.readouterr()
-    assert cli.main(["partial", str(era5_file), "--var", "t", "--dims", "time", "--datetime-unit", "fortnight",
-                     "--out", str(tmp_path / "x.nc"), "-q"]) == 2
+    assert (
+        cli.main(
+            [
+                "partial",
+                str(era5_file),
+                "--var",
+                "t",
+                "--dims",
+                "time",
+                "--datetime-unit",
+                "fortnight",
+                "--out",
+                str(tmp_path / "x.nc"),
+                "-q",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "valid units: W, D, h" in err
-    assert cli.main(["partial", str(era5_file), "--var", "t", "--dims", "level", "--datetime-unit", "h",
-                     "--out", str(tmp_path / "y.nc"), "-q"]) == 2
+    assert (
+        cli.main(
+            [
+                "partial",
+                str(era5_file),
+                "--var",
+                "t",
+                "--dims",
+                "level",
+                "--datetime-unit",
+                "h",
+                "--out",
+                str(tmp_path / "y.nc"),
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "datetime" in capsys.readouterr().err
 
 
@@ -249,12 +313,31 @@ def test_cli_help_states_the_datetime_default(capsys: pytest.CaptureFixture[str]
     assert "--datetime-unit" in text and "per second" in " ".join(text.split())
 
 
-@pytest.mark.parametrize("op,standard_name", [("curl", "atmosphere_upward_relative_vorticity"),
-                                              ("divergence", "divergence_of_wind")])
+@pytest.mark.parametrize(
+    "op,standard_name", [("curl", "atmosphere_upward_relative_vorticity"), ("divergence", "divergence_of_wind")]
+)
 def test_cli_vorticity_and_divergence_of_wind(era5_file: Path, tmp_path: Path, op: str, standard_name: str) -> None:
     out = tmp_path / f"{op}.zarr"
-    assert cli.main([op, str(era5_file), "--var", "u", "v", "--dims", "longitude", "latitude",
-                     "--geometry", "sphere", "--out", str(out), "-q"]) == 0
+    assert (
+        cli.main(
+            [
+                op,
+                str(era5_file),
+                "--var",
+                "u",
+                "v",
+                "--dims",
+                "longitude",
+                "latitude",
+                "--geometry",
+                "sphere",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     got = _quiet_open(out)
     (name,) = got.data_vars
     assert got.cf[standard_name].name == name
@@ -268,18 +351,58 @@ def test_cli_vorticity_and_divergence_of_wind(era5_file: Path, tmp_path: Path, o
 def test_cli_curl_in_degrees_is_no_vorticity(era5_file: Path, tmp_path: Path) -> None:
     """Cartesian curl over lon/lat in degrees is not per second: no CF name."""
     out = tmp_path / "c.nc"
-    assert cli.main(["curl", str(era5_file), "--var", "u", "v", "--dims", "longitude", "latitude",
-                     "--out", str(out), "-q"]) == 0
+    assert (
+        cli.main(
+            ["curl", str(era5_file), "--var", "u", "v", "--dims", "longitude", "latitude", "--out", str(out), "-q"]
+        )
+        == 0
+    )
     assert "standard_name" not in _quiet_open(out)["curl_u_v"].attrs
 
 
 def test_cli_sphere_vorticity_whatever_the_order(era5_file: Path, tmp_path: Path) -> None:
     """On the sphere the components go by their dims, and the curl is the upward component either way."""
     a, b = tmp_path / "a.nc", tmp_path / "b.nc"
-    assert cli.main(["curl", str(era5_file), "--var", "u", "v", "--dims", "longitude", "latitude",
-                     "--geometry", "sphere", "--out", str(a), "-q"]) == 0
-    assert cli.main(["curl", str(era5_file), "--var", "v", "u", "--dims", "latitude", "longitude",
-                     "--geometry", "sphere", "--out", str(b), "-q"]) == 0
+    assert (
+        cli.main(
+            [
+                "curl",
+                str(era5_file),
+                "--var",
+                "u",
+                "v",
+                "--dims",
+                "longitude",
+                "latitude",
+                "--geometry",
+                "sphere",
+                "--out",
+                str(a),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "curl",
+                str(era5_file),
+                "--var",
+                "v",
+                "u",
+                "--dims",
+                "latitude",
+                "longitude",
+                "--geometry",
+                "sphere",
+                "--out",
+                str(b),
+                "-q",
+            ]
+        )
+        == 0
+    )
     ga, gb = _quiet_open(a)["curl_u_v"], _quiet_open(b)["curl_v_u"]
     np.testing.assert_allclose(ga.values, gb.values, rtol=1e-12, equal_nan=True)
     assert ga.attrs["standard_name"] == gb.attrs["standard_name"] == "atmosphere_upward_relative_vorticity"
@@ -291,21 +414,28 @@ def test_cli_cartesian_vorticity_needs_the_right_handed_order(tmp_path: Path) ->
     X, Y = np.meshgrid(x, x, indexing="ij")
     wind = {"units": "m s-1"}
     src = tmp_path / "xy.nc"
-    xr.Dataset({"u": (("x", "y"), -1e-4 * Y, {**wind, "standard_name": "x_wind"}),
-                "v": (("x", "y"), 1e-4 * X, {**wind, "standard_name": "y_wind"})},
-               coords={"x": ("x", x, {"units": "m", "axis": "X"}),
-                       "y": ("y", x, {"units": "m", "axis": "Y"})}).to_netcdf(src, engine="h5netcdf")
-    assert cli.main(["curl", str(src), "--var", "u", "v", "--dims", "x", "y", "--out", str(tmp_path / "a.nc"),
-                     "-q"]) == 0
+    xr.Dataset(
+        {
+            "u": (("x", "y"), -1e-4 * Y, {**wind, "standard_name": "x_wind"}),
+            "v": (("x", "y"), 1e-4 * X, {**wind, "standard_name": "y_wind"}),
+        },
+        coords={"x": ("x", x, {"units": "m", "axis": "X"}), "y": ("y", x, {"units": "m", "axis": "Y"})},
+    ).to_netcdf(src, engine="h5netcdf")
+    assert (
+        cli.main(["curl", str(src), "--var", "u", "v", "--dims", "x", "y", "--out", str(tmp_path / "a.nc"), "-q"]) == 0
+    )
     got = _quiet_open(tmp_path / "a.nc")
     np.testing.assert_allclose(got.cf["atmosphere_upward_relative_vorticity"].values, 2e-4, rtol=1e-12)
-    assert cli.main(["curl", str(src), "--var", "v", "u", "--dims", "y", "x", "--out", str(tmp_path / "b.nc"),
-                     "-q"]) == 0
+    assert (
+        cli.main(["curl", str(src), "--var", "v", "u", "--dims", "y", "x", "--out", str(tmp_path / "b.nc"), "-q"]) == 0
+    )
     got = _quiet_open(tmp_path / "b.nc")
     np.testing.assert_allclose(got["curl_v_u"].values, -2e-4, rtol=1e-12)
     assert "standard_name" not in got["curl_v_u"].attrs
-    assert cli.main(["divergence", str(src), "--var", "v", "u", "--dims", "y", "x", "--out",
-                     str(tmp_path / "c.nc"), "-q"]) == 0
+    assert (
+        cli.main(["divergence", str(src), "--var", "v", "u", "--dims", "y", "x", "--out", str(tmp_path / "c.nc"), "-q"])
+        == 0
+    )
     assert _quiet_open(tmp_path / "c.nc").cf["divergence_of_wind"].name == "div_v_u"
 
 
@@ -319,8 +449,10 @@ def test_cli_info_readable_time_step(era5_file: Path, capsys: pytest.CaptureFixt
 
 def test_cli_order_zero_keeps_the_name(era5_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "o.nc"
-    assert cli.main(["partial", str(era5_file), "--var", "t", "--dims", "level", "--order", "0",
-                     "--out", str(out), "-q"]) == 0
+    assert (
+        cli.main(["partial", str(era5_file), "--var", "t", "--dims", "level", "--order", "0", "--out", str(out), "-q"])
+        == 0
+    )
     got = _quiet_open(out)
     assert list(got.data_vars) == ["t"]
     xr.testing.assert_allclose(got["t"], era5_like()["t"])
@@ -345,8 +477,9 @@ def test_cli_default_dims_are_spatial(era5_file: Path, tmp_path: Path, capsys: p
     np.testing.assert_allclose(_quiet_open(out)["laplacian_t"].values, ref.values, rtol=1e-12)
 
 
-def test_cli_default_dims_of_incompatible_units_are_an_error(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_default_dims_of_incompatible_units_are_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ds = era5_like()
     ds["level"].attrs["axis"] = "Z"  # now a spatial dim too, in millibars beside degrees
     src = tmp_path / "z.nc"
@@ -357,16 +490,22 @@ def test_cli_default_dims_of_incompatible_units_are_an_error(tmp_path: Path,
         assert len(err.splitlines()) == 1 and "different units" in err and "--dims" in err, err
         assert "level (millibars)" in err and "latitude (degree)" in err
     # named explicitly, they are the user's choice
-    assert cli.main(["gradient", str(src), "--var", "t", "--dims", "level", "latitude",
-                     "--out", str(tmp_path / "o.nc"), "-q"]) == 0
+    assert (
+        cli.main(
+            ["gradient", str(src), "--var", "t", "--dims", "level", "latitude", "--out", str(tmp_path / "o.nc"), "-q"]
+        )
+        == 0
+    )
 
 
 def test_cli_default_dims_without_cf_marks_leave_out_time(tmp_path: Path) -> None:
     t = np.datetime64("2020-01-01", "ns") + np.arange(4) * np.timedelta64(1, "h")
     x = np.arange(5.0)
     src = tmp_path / "plain.nc"
-    xr.Dataset({"f": (("time", "a", "b"), np.add.outer(np.arange(4.0), np.add.outer(x**2, 3 * x)))},
-               coords={"time": t, "a": x, "b": x}).to_netcdf(src, engine="h5netcdf")
+    xr.Dataset(
+        {"f": (("time", "a", "b"), np.add.outer(np.arange(4.0), np.add.outer(x**2, 3 * x)))},
+        coords={"time": t, "a": x, "b": x},
+    ).to_netcdf(src, engine="h5netcdf")
     out = tmp_path / "g.nc"
     assert cli.main(["gradient", str(src), "--var", "f", "--out", str(out), "-q"]) == 0
     got = _quiet_open(out)["grad_f"]
@@ -374,15 +513,32 @@ def test_cli_default_dims_without_cf_marks_leave_out_time(tmp_path: Path) -> Non
     np.testing.assert_allclose(got.sel(component="b").values, 3.0, rtol=1e-12)
 
 
-def test_cli_laplacian_refuses_time_with_space(era5_file: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["laplacian", str(era5_file), "--var", "t", "--dims", "time", "latitude",
-                     "--out", str(tmp_path / "o.nc"), "-q"]) == 2
+def test_cli_laplacian_refuses_time_with_space(
+    era5_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(
+            [
+                "laplacian",
+                str(era5_file),
+                "--var",
+                "t",
+                "--dims",
+                "time",
+                "latitude",
+                "--out",
+                str(tmp_path / "o.nc"),
+                "-q",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "time" in err and "partial" in err, err
 
 
 # ----------------------------------------------------------------------------- a CMIP-like ocean file
+
 
 def cmip_ocean_like() -> xr.Dataset:
     """thetao, uo, vo on a curvilinear (rotated, tripolar-like) grid: dims (time, lev, j, i), 2-D
@@ -391,7 +547,7 @@ def cmip_ocean_like() -> xr.Dataset:
     time = np.array([cftime.DatetimeNoLeap(2000, m, 15) for m in range(1, 5)], dtype=object)
     lev = np.array([5.0, 15.0, 30.0, 50.0])
     jj, ii = np.meshgrid(np.arange(20.0), np.arange(24.0), indexing="ij")
-    lat = -40.0 + 3.0 * jj + 0.4 * ii           # sheared: grid lines are not parallels
+    lat = -40.0 + 3.0 * jj + 0.4 * ii  # sheared: grid lines are not parallels
     lon = (150.0 + 4.0 * ii - 0.5 * jj) % 360.0  # crosses 0° and 180°? (150..242: the date line)
     phi, lam = np.deg2rad(lat), np.deg2rad(lon)
     shape = (time.size, lev.size) + lat.shape
@@ -399,19 +555,35 @@ def cmip_ocean_like() -> xr.Dataset:
     depth = lev[None, :, None, None]
     dims = ("time", "lev", "j", "i")
     ds = xr.Dataset(
-        {"thetao": (dims, 15.0 + 5.0 * f * np.exp(-depth / 40.0),
-                    {"units": "degC", "standard_name": "sea_water_potential_temperature",
-                     "coordinates": "latitude longitude"}),
-         "uo": (dims, np.broadcast_to(-0.1 * np.sin(phi) * np.cos(lam), shape).copy(),
-                {"units": "m s-1", "standard_name": "eastward_sea_water_velocity"}),
-         "vo": (dims, np.broadcast_to(0.1 * np.sin(lam), shape).copy(),
-                {"units": "m s-1", "standard_name": "northward_sea_water_velocity"})},
-        coords={"time": ("time", time, {"standard_name": "time"}),
-                "lev": ("lev", lev, {"units": "m", "positive": "down", "axis": "Z",
-                                     "standard_name": "depth"}),
-                "latitude": (("j", "i"), lat, {"units": "degrees_north", "standard_name": "latitude"}),
-                "longitude": (("j", "i"), lon, {"units": "degrees_east", "standard_name": "longitude"})},
-        attrs={"Conventions": "CF-1.7", "source": "made by the test"})
+        {
+            "thetao": (
+                dims,
+                15.0 + 5.0 * f * np.exp(-depth / 40.0),
+                {
+                    "units": "degC",
+                    "standard_name": "sea_water_potential_temperature",
+                    "coordinates": "latitude longitude",
+                },
+            ),
+            "uo": (
+                dims,
+                np.broadcast_to(-0.1 * np.sin(phi) * np.cos(lam), shape).copy(),
+                {"units": "m s-1", "standard_name": "eastward_sea_water_velocity"},
+            ),
+            "vo": (
+                dims,
+                np.broadcast_to(0.1 * np.sin(lam), shape).copy(),
+                {"units": "m s-1", "standard_name": "northward_sea_water_velocity"},
+            ),
+        },
+        coords={
+            "time": ("time", time, {"standard_name": "time"}),
+            "lev": ("lev", lev, {"units": "m", "positive": "down", "axis": "Z", "standard_name": "depth"}),
+            "latitude": (("j", "i"), lat, {"units": "degrees_north", "standard_name": "latitude"}),
+            "longitude": (("j", "i"), lon, {"units": "degrees_east", "standard_name": "longitude"}),
+        },
+        attrs={"Conventions": "CF-1.7", "source": "made by the test"},
+    )
     return ds
 
 
@@ -422,8 +594,9 @@ def ocean_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_cmip_ocean_file_through_every_subcommand(ocean_file: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cmip_ocean_file_through_every_subcommand(
+    ocean_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ds = cmip_ocean_like()
     assert cli.main(["info", str(ocean_file)]) == 0
     assert "thetao" in capsys.readouterr().out
@@ -442,8 +615,9 @@ def test_cmip_ocean_file_through_every_subcommand(ocean_file: Path, tmp_path: Pa
         _all_units_parse(got[op])
         assert "sea_water_potential_temperature" not in got[op].cf.standard_names
     kw = {"geometry": "sphere"}
-    np.testing.assert_allclose(got["partial"]["dthetao_dlev"], ds.thetao.differentiate("lev", edge_order=2),
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        got["partial"]["dthetao_dlev"], ds.thetao.differentiate("lev", edge_order=2), rtol=1e-12, atol=1e-14
+    )
     grad = ds.thetao.grad.gradient(**kw)
     np.testing.assert_allclose(got["gradient"]["grad_thetao"], grad, rtol=1e-12)
     assert list(got["gradient"]["grad_thetao"].component.values) == ["latitude", "longitude"]
@@ -452,8 +626,9 @@ def test_cmip_ocean_file_through_every_subcommand(ocean_file: Path, tmp_path: Pa
     vort = next(iter(got["curl"].data_vars.values()))
     assert vort.attrs["units"] == "s-1" and pint_units(vort.attrs["units"]) == pint_units("s-1")
     # the wind is a solid rotation about the x axis (Ω R = 0.1 m s-1): vorticity 2Ω cos φ cos λ
-    zeta = 2 * 0.1 / fieldgrad.geometry.EARTH_RADIUS * np.cos(np.deg2rad(ds.latitude)) * np.cos(
-        np.deg2rad(ds.longitude))
+    zeta = (
+        2 * 0.1 / fieldgrad.geometry.EARTH_RADIUS * np.cos(np.deg2rad(ds.latitude)) * np.cos(np.deg2rad(ds.longitude))
+    )
     err = float(abs(vort.isel(time=0, lev=0) - zeta).max())
     assert err < 0.02 * float(abs(zeta).max()), err
     div = next(iter(got["divergence"].data_vars.values()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import dask
 import dask.array as da
@@ -24,7 +25,7 @@ class _Recorder(fieldgrad.DerivativeMethod):
     boundaries = ("one-sided",)
     max_order = 1
     k: int | None = 2
-    calls: list[tuple[int, int]] = []
+    calls: ClassVar[list[tuple[int, int]]] = []  # per subclass (see recorder), shared by its instances
     _lock = threading.Lock()
 
     def halo(self, coord, order, **options):
@@ -66,6 +67,7 @@ def test_finite_halo_borrows_exactly_k_on_interior_sides_and_nothing_across_edge
     assert not cls.calls  # lazy: nothing computed yet
     out.compute()
     bounds = [(0, 10), (10, 20), (20, 30), (30, 40)]
+
     def served_by(lo: int, hi: int, s: int, e: int) -> bool:
         """The window is (part of) block [s, e) plus exactly k borrowed points on a side it extends to."""
         inside = max(s - k, 0) <= lo < e and s < hi <= min(e + k, N)
@@ -131,9 +133,9 @@ def test_different_boundaries_per_dim_chunked_equal_in_memory(dims):
     """Each axis keeps its own boundary kind in the blocks and in the strips near block ends."""
     rng = np.random.default_rng(5)
     shape = (40, 36, 34)[: len(dims)]  # chunks of 16: blocks wide enough for the end strips
-    coords = {d: np.cumsum(rng.uniform(0.5, 1.5, n)) for d, n in zip(dims, shape)}
+    coords = {d: np.cumsum(rng.uniform(0.5, 1.5, n)) for d, n in zip(dims, shape, strict=True)}
     f = xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
-    kinds = dict(zip(dims, ["periodic", "one-sided", "fill"]))
+    kinds = dict(zip(dims, ["periodic", "one-sided", "fill"][: len(dims)], strict=True))
     period = {dims[0]: float(coords[dims[0]][-1] - coords[dims[0]][0]) + 1.0}
     lazy = f.chunk(16)
     for d in dims:
@@ -141,8 +143,9 @@ def test_different_boundaries_per_dim_chunked_equal_in_memory(dims):
         got = lazy.grad.partial(d, accuracy=4, boundary=kinds, period=period)
         np.testing.assert_allclose(got.values, want.values, rtol=1e-12, atol=1e-12)
     want = f.grad.gradient(accuracy=4, boundary=kinds, period=period)
-    np.testing.assert_allclose(lazy.grad.gradient(accuracy=4, boundary=kinds, period=period).values,
-                               want.values, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        lazy.grad.gradient(accuracy=4, boundary=kinds, period=period).values, want.values, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_dask_gradient_fails_on_tiny_chunks_where_fieldgrad_does_not():
@@ -211,8 +214,9 @@ def _store(tmp_path, n: int, chunk: int) -> xr.DataArray:
     return xr.open_zarr(path)["f"]
 
 
-@pytest.mark.parametrize("sizes", [(2, 4), pytest.param((3, 6), marks=pytest.mark.slow)],
-                         ids=["8-or-64-blocks", "27-or-216-blocks"])
+@pytest.mark.parametrize(
+    "sizes", [(2, 4), pytest.param((3, 6), marks=pytest.mark.slow)], ids=["8-or-64-blocks", "27-or-216-blocks"]
+)
 @pytest.mark.parametrize("halo_source", ["auto", "neighbours"])
 def test_zarr_input_streams_with_memory_independent_of_the_store_size(tmp_path, halo_source, sizes, peak_blocks):
     """zarr → gradient → zarr holds O(1) blocks when halos are reread, a plane of blocks otherwise."""
@@ -220,8 +224,11 @@ def test_zarr_input_streams_with_memory_independent_of_the_store_size(tmp_path, 
     small, large = sizes
     for blocks in sizes:
         f = _store(tmp_path, blocks * chunk, chunk)
-        with dask.config.set({"scheduler": "sync"}), fieldgrad.set_options(halo_source=halo_source), \
-                peak_blocks(chunk**3) as peak:
+        with (
+            dask.config.set({"scheduler": "sync"}),
+            fieldgrad.set_options(halo_source=halo_source),
+            peak_blocks(chunk**3) as peak,
+        ):
             g = f.grad.gradient(["x", "y", "z"], accuracy=4)
             g.to_dataset(name="g").to_zarr(tmp_path / f"out{blocks}-{halo_source}.zarr")
         peaks[blocks] = peak.peak
@@ -247,8 +254,12 @@ def test_store_reads_are_reread_for_halos_and_in_memory_arrays_are_not(tmp_path)
 def test_multi_file_datasets_are_reread_for_halos_too(tmp_path):
     pytest.importorskip("h5netcdf")
     rng = np.random.default_rng(7)
-    whole = xr.DataArray(rng.normal(size=(15, 12)), dims=("x", "y"),
-                         coords={"x": np.cumsum(rng.uniform(0.5, 1.5, 15)), "y": np.arange(12.0)}, name="f")
+    whole = xr.DataArray(
+        rng.normal(size=(15, 12)),
+        dims=("x", "y"),
+        coords={"x": np.cumsum(rng.uniform(0.5, 1.5, 15)), "y": np.arange(12.0)},
+        name="f",
+    )
     paths = [tmp_path / f"part{i}.nc" for i in range(3)]
     for i, path in enumerate(paths):
         whole.isel(x=slice(5 * i, 5 * i + 5)).to_dataset().to_netcdf(path, engine="h5netcdf")
@@ -268,15 +279,23 @@ def test_distributed_local_cluster_gives_the_in_memory_result(tmp_path):
     x = np.cumsum(rng.uniform(0.5, 1.5, 24))
     f = xr.DataArray(rng.normal(size=(24, 10)), dims=("x", "y"), coords={"x": x}, name="f")
     f.chunk({"x": 5, "y": 4}).to_dataset().to_zarr(tmp_path / "f.zarr")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+    ):
         lazy = f.chunk({"x": 5, "y": 4})
         stored = xr.open_zarr(tmp_path / "f.zarr")["f"]  # halos from a second read of the store
-        got = [lazy.grad.partial("x", accuracy=4).compute(), lazy.grad.gradient().compute(),
-               lazy.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0).compute(),
-               stored.grad.gradient(accuracy=4).compute()]
-    want = [f.grad.partial("x", accuracy=4), f.grad.gradient(),
-            f.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0),
-            f.grad.gradient(accuracy=4)]
-    for g, w in zip(got, want):
+        got = [
+            lazy.grad.partial("x", accuracy=4).compute(),
+            lazy.grad.gradient().compute(),
+            lazy.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0).compute(),
+            stored.grad.gradient(accuracy=4).compute(),
+        ]
+    want = [
+        f.grad.partial("x", accuracy=4),
+        f.grad.gradient(),
+        f.grad.partial("x", nan_policy="omit", boundary="periodic", period=30.0),
+        f.grad.gradient(accuracy=4),
+    ]
+    for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-12)

@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import fieldgrad  # noqa: F401
+import fieldgrad
 from fieldgrad import cli, registry
 
 HAVE_H5PY = importlib.util.find_spec("h5py") is not None
 needs_netcdf = pytest.mark.skipif(
-    not HAVE_H5PY, reason="h5py is not installed: h5netcdf>=1.8 reads/writes netCDF only with its [h5py] extra")
+    not HAVE_H5PY, reason="h5py is not installed: h5netcdf>=1.8 reads/writes netCDF only with its [h5py] extra"
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -74,8 +75,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def run(*args: object, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fieldgrad.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "default"})
+    return subprocess.run(
+        [sys.executable, "-m", "fieldgrad.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "default"},
+    )
 
 
 def call(*args: object) -> int:
@@ -123,16 +130,38 @@ def source(files: dict[str, Path], kind: str) -> Path:
 # ----------------------------------------------------------------------------- results
 
 
-@pytest.mark.parametrize("src,ext,how", [("nc", "zarr", IN_PROCESS), ("zarr", "nc", IN_PROCESS),
-                                         ("zarr", "zarr", IN_PROCESS),
-                                         pytest.param("nc", "zarr", "subprocess", marks=pytest.mark.slow)])
-def test_gradient_matches_api_and_analytic(files: dict[str, Path], tmp_path: Path, src: str, ext: str, how: str,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "src,ext,how",
+    [
+        ("nc", "zarr", IN_PROCESS),
+        ("zarr", "nc", IN_PROCESS),
+        ("zarr", "zarr", IN_PROCESS),
+        pytest.param("nc", "zarr", "subprocess", marks=pytest.mark.slow),
+    ],
+)
+def test_gradient_matches_api_and_analytic(
+    files: dict[str, Path], tmp_path: Path, src: str, ext: str, how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
     out = tmp_path / f"grad.{ext}"
-    argv = ["gradient", source(files, src), "--var", "V", "--dims", "x", "y", "z", "--accuracy", "2",
-            "--edge-order", "2", "--out", out, "--quiet"]
+    argv = [
+        "gradient",
+        source(files, src),
+        "--var",
+        "V",
+        "--dims",
+        "x",
+        "y",
+        "z",
+        "--accuracy",
+        "2",
+        "--edge-order",
+        "2",
+        "--out",
+        out,
+        "--quiet",
+    ]
     code, stdout, stderr = run_cli(how, capsys, *argv)
     assert code == 0, stderr
     assert stdout == "" and "Completed" not in stderr, (stdout, stderr)  # --quiet
@@ -155,8 +184,27 @@ def test_gradient_matches_api_and_analytic(files: dict[str, Path], tmp_path: Pat
 
 def test_partial_and_options_match_api(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "p.zarr"
-    assert call("partial", files["zarr"], "--var", "V", "w", "--dims", "x", "--order", "2", "--accuracy", "4",
-               "--chunks", "x=4,y=5", "--out", out, "-q") == 0
+    assert (
+        call(
+            "partial",
+            files["zarr"],
+            "--var",
+            "V",
+            "w",
+            "--dims",
+            "x",
+            "--order",
+            "2",
+            "--accuracy",
+            "4",
+            "--chunks",
+            "x=4,y=5",
+            "--out",
+            out,
+            "-q",
+        )
+        == 0
+    )
     ds = make_dataset()
     with xr.open_zarr(out, consolidated=False) as got:
         assert set(got.data_vars) == {"d2V_dx2", "d2w_dx2"}
@@ -168,7 +216,9 @@ def test_partial_and_options_match_api(files: dict[str, Path], tmp_path: Path) -
         assert got.attrs["title"] == "cli test" and "fieldgrad" in got.attrs["history"]
 
     out2 = tmp_path / "mixed.zarr"
-    assert call("partial", files["zarr"], "--var", "w", "--dims", "x", "y", "--boundary", "fill", "--out", out2, "-q") == 0
+    assert (
+        call("partial", files["zarr"], "--var", "w", "--dims", "x", "y", "--boundary", "fill", "--out", out2, "-q") == 0
+    )
     with xr.open_zarr(out2, consolidated=False) as got:
         want = ds.w.grad.partial({"x": 1, "y": 1}, boundary="fill")
         (name,) = got.data_vars
@@ -178,11 +228,44 @@ def test_partial_and_options_match_api(files: dict[str, Path], tmp_path: Path) -
         assert np.isnan(got[name].isel(x=0)).all()  # fill: NaN at the boundary
 
     out3 = tmp_path / "periodic.zarr"
-    assert call("partial", files["zarr"], "--var", "T", "--dims", "x", "--boundary", "periodic",
-               "--period", "1.0909090909090908", "--out", out3, "-q") == 0
+    assert (
+        call(
+            "partial",
+            files["zarr"],
+            "--var",
+            "T",
+            "--dims",
+            "x",
+            "--boundary",
+            "periodic",
+            "--period",
+            "1.0909090909090908",
+            "--out",
+            out3,
+            "-q",
+        )
+        == 0
+    )
     out4 = tmp_path / "periodic_x.zarr"  # per dim: x wraps, y keeps one-sided edges
-    assert call("gradient", files["zarr"], "--var", "T", "--dims", "x", "y", "--boundary", "x=periodic",
-                "--period", "x=1.0909090909090908", "--out", out4, "-q") == 0
+    assert (
+        call(
+            "gradient",
+            files["zarr"],
+            "--var",
+            "T",
+            "--dims",
+            "x",
+            "y",
+            "--boundary",
+            "x=periodic",
+            "--period",
+            "x=1.0909090909090908",
+            "--out",
+            out4,
+            "-q",
+        )
+        == 0
+    )
     with xr.open_zarr(out4, consolidated=False) as got:
         want = ds.T.grad.gradient(["x", "y"], boundary={"x": "periodic"}, period={"x": 12 / 11})
         np.testing.assert_allclose(got["grad_T"].values, want.values, rtol=1e-12, atol=1e-12)
@@ -210,8 +293,28 @@ def test_vector_operations_match_api(files: dict[str, Path], tmp_path: Path) -> 
         np.testing.assert_allclose(got[name].values, 2.0, atol=1e-9)  # solid rotation
 
     out = tmp_path / "curl3.zarr"
-    assert call("curl", files["zarr"], "--var", "u", "v", "w", "--dims", "x", "y", "z", "--out", out, "-q",
-               "--accuracy", "2", "--edge-order", "2") == 0
+    assert (
+        call(
+            "curl",
+            files["zarr"],
+            "--var",
+            "u",
+            "v",
+            "w",
+            "--dims",
+            "x",
+            "y",
+            "z",
+            "--out",
+            out,
+            "-q",
+            "--accuracy",
+            "2",
+            "--edge-order",
+            "2",
+        )
+        == 0
+    )
     with xr.open_zarr(out, consolidated=False) as got:
         (name,) = got.data_vars
         c = got[name].load()
@@ -235,8 +338,26 @@ def test_plugin_method_options(files: dict[str, Path], tmp_path: Path) -> None:
     if "polyfit" not in fieldgrad.available_methods():
         pytest.skip("the polyfit plugin is not installed yet")
     out = tmp_path / "poly.zarr"
-    assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--method", "polyfit",
-               "--option", "window=5", "--option", "degree=2", "--out", out, "-q") == 0
+    assert (
+        call(
+            "partial",
+            files["zarr"],
+            "--var",
+            "V",
+            "--dims",
+            "x",
+            "--method",
+            "polyfit",
+            "--option",
+            "window=5",
+            "--option",
+            "degree=2",
+            "--out",
+            out,
+            "-q",
+        )
+        == 0
+    )
     with xr.open_zarr(out, consolidated=False) as got:
         want = make_dataset().V.grad.partial("x", method="polyfit", window=5, degree=2)
         np.testing.assert_allclose(got["dV_dx"].values, want.values, rtol=1e-10, atol=1e-10)
@@ -257,8 +378,10 @@ def test_info(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> Non
 
 @pytest.mark.filterwarnings("ignore:The data type")  # zarr: fixed-length strings have no v3 specification
 def test_info_labels_and_invalid_coordinates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ds = xr.Dataset({"a": (("c", "t", "s"), np.zeros((2, 3, 4)))},
-                    coords={"c": ["x", "y"], "t": [0.0, 2.0, 1.0], "s": [3.0, 2.0, 0.5, 0.0]})
+    ds = xr.Dataset(
+        {"a": (("c", "t", "s"), np.zeros((2, 3, 4)))},
+        coords={"c": ["x", "y"], "t": [0.0, 2.0, 1.0], "s": [3.0, 2.0, 0.5, 0.0]},
+    )
     ds.to_zarr(tmp_path / "odd.zarr", consolidated=False)
     assert cli.main(["info", str(tmp_path / "odd.zarr")]) == 0
     out = capsys.readouterr().out
@@ -281,16 +404,22 @@ def test_methods(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("how", [IN_PROCESS, SUBPROCESS])
 @pytest.mark.parametrize("case", ["missing-file", "garbage", "empty-zarr", "missing-var", "missing-dim", "usage"])
-def test_error_paths(files: dict[str, Path], tmp_path: Path, case: str, how: str,
-                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_error_paths(
+    files: dict[str, Path], tmp_path: Path, case: str, how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out.zarr"
     args: dict[str, tuple[list[object], tuple[str, ...]]] = {
-        "missing-file": (["gradient", tmp_path / "nope.nc", "--var", "V", "--out", out], ("input not found", "nope.nc")),
+        "missing-file": (
+            ["gradient", tmp_path / "nope.nc", "--var", "V", "--out", out],
+            ("input not found", "nope.nc"),
+        ),
         "garbage": (["gradient", files["garbage"], "--var", "V", "--out", out], ("cannot read", "garbage.nc")),
         "empty-zarr": (["info", files["empty"]], ("cannot read", "empty.zarr")),
         "missing-var": (["gradient", files["zarr"], "--var", "Q", "--out", out], ("no variable 'Q'", "V")),
-        "missing-dim": (["partial", files["zarr"], "--var", "V", "--dims", "q", "--out", out],
-                        ("no dimension 'q'", "x, y, z")),
+        "missing-dim": (
+            ["partial", files["zarr"], "--var", "V", "--dims", "q", "--out", out],
+            ("no dimension 'q'", "x, y, z"),
+        ),
         "usage": (["partial", files["zarr"], "--var", "V", "--dims", "x"], ("--out",)),
     }
     argv, fragments = args[case]
@@ -300,35 +429,43 @@ def test_error_paths(files: dict[str, Path], tmp_path: Path, case: str, how: str
 
 IN_PROCESS_ERRORS = {
     "bad-extension": (["gradient", "{zarr}", "--var", "V", "--out", "{tmp}/out.txt"], "cannot tell the output format"),
-    "unknown-method": (["gradient", "{zarr}", "--var", "V", "--method", "nope", "--out", "{tmp}/o.zarr"],
-                       "unknown derivative method 'nope'"),
+    "unknown-method": (
+        ["gradient", "{zarr}", "--var", "V", "--method", "nope", "--out", "{tmp}/o.zarr"],
+        "unknown derivative method 'nope'",
+    ),
     "odd-accuracy": (["gradient", "{zarr}", "--var", "V", "--accuracy", "3", "--out", "{tmp}/o.zarr"], "accuracy"),
     "bad-option": (["gradient", "{zarr}", "--var", "V", "--option", "window", "--out", "{tmp}/o.zarr"], "KEY=VALUE"),
-    "unknown-option": (["gradient", "{zarr}", "--var", "V", "--option", "window=3", "--out", "{tmp}/o.zarr"],
-                       "window"),
-    "component-count": (["divergence", "{zarr}", "--var", "u", "--dims", "x", "y", "--out", "{tmp}/o.zarr"],
-                        "one --var per --dims"),
+    "unknown-option": (["gradient", "{zarr}", "--var", "V", "--option", "window=3", "--out", "{tmp}/o.zarr"], "window"),
+    "component-count": (
+        ["divergence", "{zarr}", "--var", "u", "--dims", "x", "y", "--out", "{tmp}/o.zarr"],
+        "one --var per --dims",
+    ),
     "curl-1d": (["curl", "{zarr}", "--var", "u", "--dims", "x", "--out", "{tmp}/o.zarr"], "2 or 3 components"),
-    "boundary-kind": (["gradient", "{zarr}", "--var", "V", "--boundary", "wrap", "--out", "{tmp}/o.zarr"],
-                      "unknown kind 'wrap'"),
-    "boundary-dim": (["gradient", "{zarr}", "--var", "V", "--boundary", "q=periodic", "--out", "{tmp}/o.zarr"],
-                     "'q'"),
-    "period-value": (["gradient", "{zarr}", "--var", "V", "--period", "x=long", "--out", "{tmp}/o.zarr"],
-                     "expected a number"),
+    "boundary-kind": (
+        ["gradient", "{zarr}", "--var", "V", "--boundary", "wrap", "--out", "{tmp}/o.zarr"],
+        "unknown kind 'wrap'",
+    ),
+    "boundary-dim": (["gradient", "{zarr}", "--var", "V", "--boundary", "q=periodic", "--out", "{tmp}/o.zarr"], "'q'"),
+    "period-value": (
+        ["gradient", "{zarr}", "--var", "V", "--period", "x=long", "--out", "{tmp}/o.zarr"],
+        "expected a number",
+    ),
     "chunk-dim": (["gradient", "{zarr}", "--var", "V", "--chunks", "q=3", "--out", "{tmp}/o.zarr"], "'q'"),
-    "chunk-size": (["gradient", "{zarr}", "--var", "V", "--chunks", "x=zero", "--out", "{tmp}/o.zarr"],
-                   "must be an integer"),
+    "chunk-size": (
+        ["gradient", "{zarr}", "--var", "V", "--chunks", "x=zero", "--out", "{tmp}/o.zarr"],
+        "must be an integer",
+    ),
     "no-folder": (["gradient", "{zarr}", "--var", "V", "--out", "{tmp}/nofolder/o.zarr"], "folder does not exist"),
-    "too-short": (["partial", "{zarr}", "--var", "n", "--dims", "k", "--accuracy", "8", "--out", "{tmp}/o.zarr"],
-                  "k"),
+    "too-short": (["partial", "{zarr}", "--var", "n", "--dims", "k", "--accuracy", "8", "--out", "{tmp}/o.zarr"], "k"),
     "no-command": ([], ""),
     "unknown-command": (["frobnicate"], "invalid choice"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(IN_PROCESS_ERRORS))
-def test_error_paths_in_process(files: dict[str, Path], tmp_path: Path, case: str,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_error_paths_in_process(
+    files: dict[str, Path], tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv, fragment = IN_PROCESS_ERRORS[case]
     argv = [a.format(zarr=files["zarr"], tmp=tmp_path) for a in argv]
     assert cli.main(argv) == 2
@@ -352,8 +489,9 @@ def test_netcdf3_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         np.testing.assert_allclose(got["dV_dy"].values, want.values, rtol=1e-12)
 
 
-def test_existing_output_and_overwrite(files: dict[str, Path], tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_existing_output_and_overwrite(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "res.zarr"
     assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q") == 0
     stamp = sorted((p.name, p.stat().st_mtime_ns) for p in out.rglob("*"))
@@ -371,8 +509,9 @@ def test_existing_output_and_overwrite(files: dict[str, Path], tmp_path: Path,
 
 @needs_netcdf
 @pytest.mark.parametrize("spelling", ["same", "relative", "symlink"])
-def test_output_onto_the_input_is_refused(tmp_path: Path, spelling: str, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_onto_the_input_is_refused(
+    tmp_path: Path, spelling: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "self.nc"
     make_dataset().to_netcdf(path, engine="h5netcdf")
     before = path.read_bytes()
@@ -387,8 +526,13 @@ def test_output_onto_the_input_is_refused(tmp_path: Path, spelling: str, monkeyp
 
 
 @pytest.mark.parametrize("ext", ["zarr", "nc"])
-def test_exception_mid_write_leaves_nothing(files: dict[str, Path], tmp_path: Path, ext: str,
-                                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_exception_mid_write_leaves_nothing(
+    files: dict[str, Path],
+    tmp_path: Path,
+    ext: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
     real_write = cli._write
@@ -452,9 +596,29 @@ def _slow_input(tmp_path: Path) -> Path:
 
 
 def _start_slow(tmp_path: Path, src: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(tmp_path / "slow_runner.py"), "partial", str(src), "--var", "f",
-                             "--dims", "x", "--method", "slow-test", "--chunks", "x=2", "--out", str(out), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(tmp_path / "slow_runner.py"),
+            "partial",
+            str(src),
+            "--var",
+            "f",
+            "--dims",
+            "x",
+            "--method",
+            "slow-test",
+            "--chunks",
+            "x=2",
+            "--out",
+            str(out),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
 
 
 def _wait_for_temporary(proc: subprocess.Popen[str], folder: Path, timeout: float = 120) -> None:
@@ -467,8 +631,11 @@ def _wait_for_temporary(proc: subprocess.Popen[str], folder: Path, timeout: floa
 
 
 @pytest.mark.slow  # signals to a real process
-@pytest.mark.parametrize("ext,sig", [("zarr", signal.SIGTERM), ("nc", signal.SIGINT), ("zarr", signal.SIGKILL)],
-                         ids=["TERM-zarr", "INT-nc", "KILL-zarr"])
+@pytest.mark.parametrize(
+    "ext,sig",
+    [("zarr", signal.SIGTERM), ("nc", signal.SIGINT), ("zarr", signal.SIGKILL)],
+    ids=["TERM-zarr", "INT-nc", "KILL-zarr"],
+)
 def test_interrupted_run_leaves_no_output(tmp_path: Path, ext: str, sig: signal.Signals) -> None:
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
@@ -494,9 +661,14 @@ def test_interrupted_run_leaves_no_output(tmp_path: Path, ext: str, sig: signal.
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 @pytest.mark.parametrize("ext", ["zarr", "nc"])
-def test_interruption_mid_write_in_process(files: dict[str, Path], tmp_path: Path, ext: str, how: str,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_interruption_mid_write_in_process(
+    files: dict[str, Path],
+    tmp_path: Path,
+    ext: str,
+    how: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Ctrl-C (KeyboardInterrupt) or SIGTERM (main()'s handler) once the whole output is under the
     temporary name: status 130 / 143, one message, nothing left (real signals to a real process: the
     slow tests above and tests/test_cli_signals.py)."""
@@ -554,20 +726,37 @@ def slow_method() -> Iterator[str]:
         registry._unregister(_SlowMethod.name)
 
 
-def test_slow_run_completes_with_progress_bar(tmp_path: Path, slow_method: str,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_slow_run_completes_with_progress_bar(
+    tmp_path: Path, slow_method: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     x = np.arange(40.0)
     src = tmp_path / "slow_in.zarr"
     xr.Dataset({"f": (("x", "y"), np.add.outer(x**2, x[:6]))}, coords={"x": x}).to_zarr(src, consolidated=False)
     out = tmp_path / "slow_out.zarr"
-    code, stdout, stderr = run_cli(IN_PROCESS, capsys, "partial", src, "--var", "f", "--dims", "x",
-                                   "--method", slow_method, "--chunks", "x=20", "--out", out, "--progress")
+    code, stdout, stderr = run_cli(
+        IN_PROCESS,
+        capsys,
+        "partial",
+        src,
+        "--var",
+        "f",
+        "--dims",
+        "x",
+        "--method",
+        slow_method,
+        "--chunks",
+        "x=20",
+        "--out",
+        out,
+        "--progress",
+    )
     assert code == 0, stderr
     assert "Completed" in stderr  # dask's progress bar, on stderr (asked for: stderr is no terminal here)
     assert f"wrote df_dx('x', 'y') to {out}" in stdout
     with xr.open_zarr(out, consolidated=False) as got:
-        np.testing.assert_allclose(got["df_dx"].isel(x=slice(1, -1)).values,
-                                   np.broadcast_to(2 * np.arange(1.0, 39.0)[:, None], (38, 6)))
+        np.testing.assert_allclose(
+            got["df_dx"].isel(x=slice(1, -1)).values, np.broadcast_to(2 * np.arange(1.0, 39.0)[:, None], (38, 6))
+        )
     assert leftovers(tmp_path) == []
 
 
@@ -581,8 +770,9 @@ def test_slow_run_completes_with_progress_bar_subprocess(tmp_path: Path) -> None
     assert "Completed" in stderr  # dask's progress bar, on stderr
     assert f"wrote df_dx('x', 'y') to {out}" in stdout
     with xr.open_zarr(out, consolidated=False) as got:
-        np.testing.assert_allclose(got["df_dx"].isel(x=slice(1, -1)).values,
-                                   np.broadcast_to(2 * np.arange(1.0, 39.0)[:, None], (38, 6)))
+        np.testing.assert_allclose(
+            got["df_dx"].isel(x=slice(1, -1)).values, np.broadcast_to(2 * np.arange(1.0, 39.0)[:, None], (38, 6))
+        )
     assert leftovers(tmp_path) == []
 
 
@@ -616,9 +806,14 @@ def test_help_has_an_example_and_no_spec_references(command: str, capsys: pytest
 
 
 @pytest.mark.parametrize("module,ext", [("h5netcdf", "nc"), ("h5py", "nc"), ("zarr", "zarr")])
-def test_missing_io_package_names_the_extra(files: dict[str, Path], tmp_path: Path, module: str, ext: str,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_io_package_names_the_extra(
+    files: dict[str, Path],
+    tmp_path: Path,
+    module: str,
+    ext: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """As after `pip install fieldgrad` without [io]: the error says how to install it."""
     src = source(files, ext)
     monkeypatch.setitem(sys.modules, module, None)  # import fails, as when not installed
@@ -649,10 +844,14 @@ def test_interrupted_overwrite_keeps_the_previous_output(tmp_path: Path, ext: st
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
     src = _slow_input(tmp_path)
     out = tmp_path / f"slow_out.{ext}"
-    xr.Dataset({"previous": ("p", [1.0, 2.0])}).to_zarr(out, consolidated=False) if ext == "zarr" else \
-        xr.Dataset({"previous": ("p", [1.0, 2.0])}).to_netcdf(out, engine="h5netcdf")
-    before = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
-        if ext == "zarr" else out.read_bytes()
+    xr.Dataset({"previous": ("p", [1.0, 2.0])}).to_zarr(out, consolidated=False) if ext == "zarr" else xr.Dataset(
+        {"previous": ("p", [1.0, 2.0])}
+    ).to_netcdf(out, engine="h5netcdf")
+    before = (
+        sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+        if ext == "zarr"
+        else out.read_bytes()
+    )
     proc = _start_slow(tmp_path, src, out, "--overwrite")
     try:
         _wait_for_temporary(proc, tmp_path)
@@ -669,7 +868,10 @@ def test_interrupted_overwrite_keeps_the_previous_output(tmp_path: Path, ext: st
     lines = [line for line in err.strip().splitlines() if not line.startswith("fieldgrad: warning:")]
     message = "terminated (SIGTERM)" if sig == signal.SIGTERM else "interrupted"
     assert lines == [f"fieldgrad: {message}; no output written"], err
-    after = sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file()) \
-        if ext == "zarr" else out.read_bytes()
+    after = (
+        sorted((p.relative_to(out).as_posix(), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+        if ext == "zarr"
+        else out.read_bytes()
+    )
     assert after == before
     assert leftovers(tmp_path) == []

@@ -114,8 +114,10 @@ HOOKS = textwrap.dedent('''
         _dac.load_store_chunk = _slow_store
 ''')
 
-MESSAGE = {signal.SIGINT: "fieldgrad: interrupted; no output written",
-           signal.SIGTERM: "fieldgrad: terminated (SIGTERM); no output written"}
+MESSAGE = {
+    signal.SIGINT: "fieldgrad: interrupted; no output written",
+    signal.SIGTERM: "fieldgrad: terminated (SIGTERM); no output written",
+}
 
 # phase x output format x once/twice; the signal and its target alternate so that each of
 # SIGINT/SIGTERM meets every phase, both formats, once and twice, the process and its group
@@ -177,20 +179,32 @@ def slow_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def start(cmd: list[str], setup: Path, phase: str, work: Path, *args: str, cwd: Path | None = None
-          ) -> tuple[subprocess.Popen[str], Path]:
+def start(
+    cmd: list[str], setup: Path, phase: str, work: Path, *args: str, cwd: Path | None = None
+) -> tuple[subprocess.Popen[str], Path]:
     marker = work / f"marker-{phase}"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(setup / "hooks"), os.environ.get("PYTHONPATH", "")]),
-               FIELDGRAD_TEST_PHASE=phase, FIELDGRAD_TEST_MARKER=str(marker))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(setup / "hooks"), os.environ.get("PYTHONPATH", "")]),
+        FIELDGRAD_TEST_PHASE=phase,
+        FIELDGRAD_TEST_MARKER=str(marker),
+    )
     method = ["--method", "slow-test"] if phase == "compute" else []
-    proc = subprocess.Popen([*cmd, "partial", str(setup / "in.nc"), "--var", "f", "--dims", "x", "--chunks", "x=2",
-                             *method, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd or work, env=env, start_new_session=True)  # its own process group
+    proc = subprocess.Popen(
+        [*cmd, "partial", str(setup / "in.nc"), "--var", "f", "--dims", "x", "--chunks", "x=2", *method, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd or work,
+        env=env,
+        start_new_session=True,
+    )  # its own process group
     return proc, marker
 
 
-def interrupt(proc: subprocess.Popen[str], marker: Path, sig: signal.Signals, count: str, target: str
-              ) -> tuple[str, str, float]:
+def interrupt(
+    proc: subprocess.Popen[str], marker: Path, sig: signal.Signals, count: str, target: str
+) -> tuple[str, str, float]:
     """Signal ``proc`` 0.3 s into the phase (a second time 0.2 s later); stdout, stderr and the
     seconds from the first signal to the exit."""
     deadline = time.monotonic() + 120
@@ -215,10 +229,12 @@ def interrupt(proc: subprocess.Popen[str], marker: Path, sig: signal.Signals, co
             proc.wait()
 
 
-@pytest.mark.parametrize("phase,fmt,count,sig,target", CASES,
-                         ids=[f"{p}-{f}-{c}-{s.name}-{t}" for p, f, c, s, t in CASES])
-def test_signal_matrix(slow_setup: Path, tmp_path: Path, phase: str, fmt: str, count: str, sig: signal.Signals,
-                       target: str) -> None:
+@pytest.mark.parametrize(
+    "phase,fmt,count,sig,target", CASES, ids=[f"{p}-{f}-{c}-{s.name}-{t}" for p, f, c, s, t in CASES]
+)
+def test_signal_matrix(
+    slow_setup: Path, tmp_path: Path, phase: str, fmt: str, count: str, sig: signal.Signals, target: str
+) -> None:
     out = tmp_path / f"out.{fmt}"
     before = write_previous(out)
     proc, marker = start(fieldgrad_command(), slow_setup, phase, tmp_path, "--out", str(out), "--overwrite")
@@ -233,8 +249,9 @@ def test_signal_matrix(slow_setup: Path, tmp_path: Path, phase: str, fmt: str, c
     assert snapshot(out) == before
 
 
-@pytest.mark.parametrize("sig,target", [(signal.SIGINT, "group"), (signal.SIGTERM, "process")],
-                         ids=["INT-group", "TERM-uv"])
+@pytest.mark.parametrize(
+    "sig,target", [(signal.SIGINT, "group"), (signal.SIGTERM, "process")], ids=["INT-group", "TERM-uv"]
+)
 def test_uv_run_interrupted(slow_setup: Path, tmp_path: Path, sig: signal.Signals, target: str) -> None:
     """``uv run --no-sync fieldgrad ...``: Ctrl-C in a terminal signals the whole group; a SIGTERM
     to uv alone is forwarded to fieldgrad. uv passes the child's status on."""
@@ -243,9 +260,17 @@ def test_uv_run_interrupted(slow_setup: Path, tmp_path: Path, sig: signal.Signal
         pytest.skip("uv is not installed or the tests do not run from a clone")
     out = tmp_path / "out.nc"
     before = write_previous(out)
-    proc, marker = start([uv, "run", "--no-sync", "fieldgrad"], slow_setup, "compute", tmp_path, "--out", str(out),
-                         "--overwrite", cwd=ROOT)
-    stdout, stderr, elapsed = interrupt(proc, marker, sig, "once", target)
+    proc, marker = start(
+        [uv, "run", "--no-sync", "fieldgrad"],
+        slow_setup,
+        "compute",
+        tmp_path,
+        "--out",
+        str(out),
+        "--overwrite",
+        cwd=ROOT,
+    )
+    _, stderr, elapsed = interrupt(proc, marker, sig, "once", target)
     assert proc.returncode == cli.EXIT_STATUS[sig], stderr
     assert elapsed <= 2.0, elapsed
     assert "Traceback" not in stderr, stderr
@@ -257,12 +282,36 @@ def test_ignored_sigint_stays_ignored(slow_setup: Path, tmp_path: Path) -> None:
     """Started with SIGINT ignored (``nohup``, a background job of a script): a Ctrl-C to the group
     does not stop the run, which completes."""
     out = tmp_path / "out.nc"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(slow_setup / "hooks"), os.environ.get("PYTHONPATH", "")]),
-               FIELDGRAD_TEST_PHASE="compute", FIELDGRAD_TEST_MARKER=str(tmp_path / "marker"))
-    proc = subprocess.Popen([*fieldgrad_command(), "partial", str(slow_setup / "in.nc"), "--var", "f", "--dims", "x",
-                             "--chunks", "x=2", "--method", "slow-test", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(slow_setup / "hooks"), os.environ.get("PYTHONPATH", "")]),
+        FIELDGRAD_TEST_PHASE="compute",
+        FIELDGRAD_TEST_MARKER=str(tmp_path / "marker"),
+    )
+    proc = subprocess.Popen(
+        [
+            *fieldgrad_command(),
+            "partial",
+            str(slow_setup / "in.nc"),
+            "--var",
+            "f",
+            "--dims",
+            "x",
+            "--chunks",
+            "x=2",
+            "--method",
+            "slow-test",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         while not (tmp_path / "marker").exists():
             assert proc.poll() is None, proc.communicate()
@@ -280,9 +329,9 @@ def test_ignored_sigint_stays_ignored(slow_setup: Path, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- write faults
 
 
-def test_interruption_dropped_in_a_weakref_callback_is_raised_again(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_interruption_dropped_in_a_weakref_callback_is_raised_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A signal whose handler runs inside a weakref callback: Python drops the exception there; the
     run still stops (130), without an "Exception ignored" traceback."""
     import weakref
@@ -316,8 +365,9 @@ def test_interruption_dropped_in_a_weakref_callback_is_raised_again(tmp_path: Pa
 
 
 @pytest.mark.parametrize("ext", ["nc", "zarr"])
-def test_disk_full_while_writing_in_process(tmp_path: Path, ext: str, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_full_while_writing_in_process(
+    tmp_path: Path, ext: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """ENOSPC from a chunk write (a writer that fails like a full disk): one line, status 2, the
     temporary removed, the previous output kept."""
     import dask.array.core
@@ -332,8 +382,25 @@ def test_disk_full_while_writing_in_process(tmp_path: Path, ext: str, monkeypatc
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(dask.array.core, "load_store_chunk", full)
-    assert cli.main(["partial", str(src), "--var", "V", "--dims", "x", "--chunks", "x=8", "--out", str(out),
-                     "--overwrite", "-q"]) == 2
+    assert (
+        cli.main(
+            [
+                "partial",
+                str(src),
+                "--var",
+                "V",
+                "--dims",
+                "x",
+                "--chunks",
+                "x=8",
+                "--out",
+                str(out),
+                "--overwrite",
+                "-q",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err == f"fieldgrad: error: cannot write {out}: No space left on device", err
     assert leftovers(tmp_path) == [] and snapshot(out) == before
@@ -374,8 +441,9 @@ def test_disk_full(small_tmpfs: Path, big_input: Path, ext: str) -> None:
     """A real full disk: a 256 KiB tmpfs holding the previous output and too small for the new one."""
     out = small_tmpfs / f"o.{ext}"
     before = write_previous(out)
-    done = run_cli("partial", str(big_input), "--var", "f", "--dims", "x", "--chunks", "x=50", "--out", str(out),
-                   "--overwrite")
+    done = run_cli(
+        "partial", str(big_input), "--var", "f", "--dims", "x", "--chunks", "x=50", "--out", str(out), "--overwrite"
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == f"fieldgrad: error: cannot write {out}: No space left on device", done.stderr
     assert done.stdout == ""
@@ -389,6 +457,7 @@ def test_read_only_output_folder(small_tmpfs: Path, big_input: Path, ext: str) -
     subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
     done = run_cli("partial", str(big_input), "--var", "f", "--dims", "x", "--out", str(out), "--overwrite")
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == (f"fieldgrad: error: cannot write to the output folder {small_tmpfs}: "
-                                   f"read-only file system"), done.stderr
+    assert done.stderr.strip() == (
+        f"fieldgrad: error: cannot write to the output folder {small_tmpfs}: read-only file system"
+    ), done.stderr
     assert leftovers(small_tmpfs) == [] and snapshot(out) == before

@@ -128,8 +128,9 @@ def test_scaling_with_spacing() -> None:
     for order in (1, 2, 3):
         unit = fornberg_weights(offsets, np.array(0.0), order)
         for h in (0.01, 0.5, 7.0):
-            np.testing.assert_allclose(fornberg_weights(h * offsets, np.array(0.0), order), unit / h**order,
-                                       rtol=1e-10, atol=1e-12 / h**order)
+            np.testing.assert_allclose(
+                fornberg_weights(h * offsets, np.array(0.0), order), unit / h**order, rtol=1e-10, atol=1e-12 / h**order
+            )
 
 
 def test_invalid_order() -> None:
@@ -144,7 +145,7 @@ def test_uniform_weights_cached_and_read_only() -> None:
     b = uniform_weights((-1, 0, 1), 0.0, 1)
     assert a is b
     assert not a.flags.writeable
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         a[0] = 1.0
 
 

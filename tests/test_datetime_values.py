@@ -19,8 +19,18 @@ from fieldgrad import calculus
 from fieldgrad.coords import time_values
 
 HOURLY = np.datetime64("2000-01-01", "ns") + np.arange(10) * np.timedelta64(1, "h")
-IRREGULAR = np.array(["2000-01-01T00", "2000-01-01T06", "2000-01-02T00", "2000-01-02T01", "2000-01-05T00",
-                      "2000-02-01T00", "2000-02-01T00:30"], dtype="datetime64[s]")
+IRREGULAR = np.array(
+    [
+        "2000-01-01T00",
+        "2000-01-01T06",
+        "2000-01-02T00",
+        "2000-01-02T01",
+        "2000-01-05T00",
+        "2000-02-01T00",
+        "2000-02-01T00:30",
+    ],
+    dtype="datetime64[s]",
+)
 
 
 # fieldgrad's default ends are second-order: xarray's numbers with edge_order=2
@@ -42,7 +52,9 @@ def timestamps(times: np.ndarray, seed: int = 0) -> xr.DataArray:
     rng = np.random.default_rng(seed)
     delay = np.cumsum(rng.integers(0, 5000, size=(times.size, 5)), axis=0).astype("timedelta64[s]")
     values = times.astype("datetime64[s]")[:, None] + delay
-    return xr.DataArray(values, dims=("time", "s"), coords={"time": times, "s": [1.0, 2.0, 4.0, 5.0, 7.0]}, name="arrival")
+    return xr.DataArray(
+        values, dims=("time", "s"), coords={"time": times, "s": [1.0, 2.0, 4.0, 5.0, 7.0]}, name="arrival"
+    )
 
 
 @pytest.mark.parametrize("unit", [None, "s", "h", "D", "ms", "W"])
@@ -86,7 +98,9 @@ def test_timedelta_values() -> None:
     # along a numeric coordinate: the values' own unit (seconds), or the unit asked for
     d = elapsed.grad.partial("s")
     assert_same(d, elapsed.differentiate("s", edge_order=2))
-    assert_same(elapsed.grad.partial("s", datetime_unit="h"), elapsed.differentiate("s", datetime_unit="h", edge_order=2))
+    assert_same(
+        elapsed.grad.partial("s", datetime_unit="h"), elapsed.differentiate("s", datetime_unit="h", edge_order=2)
+    )
 
 
 def test_units_along_a_length() -> None:
@@ -157,8 +171,9 @@ def test_gradient_and_functional_api() -> None:
     p = calculus.partial(da, "time", datetime_unit="h")
     xr.testing.assert_identical(p, da.grad.partial("time", datetime_unit="h"))
     # the chunked gradient (one halo exchange for both dims) gives the same numbers
-    xr.testing.assert_allclose(da.chunk({"time": 3}).grad.gradient(["time", "s"], datetime_unit="h").compute(), g,
-                               rtol=1e-13)
+    xr.testing.assert_allclose(
+        da.chunk({"time": 3}).grad.gradient(["time", "s"], datetime_unit="h").compute(), g, rtol=1e-13
+    )
 
 
 def test_dataset_mixes_time_and_numeric_variables() -> None:

@@ -18,16 +18,21 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import fieldgrad
-from fieldgrad import engine, plan as plans
+from fieldgrad import engine
+from fieldgrad import plan as plans
 from fieldgrad.coords import axis_coord
 from fieldgrad.registry import get_method
 
 cloudpickle = pytest.importorskip("cloudpickle")
 
 DUMPERS = {"pickle": (pickle.dumps, pickle.loads), "cloudpickle": (cloudpickle.dumps, cloudpickle.loads)}
-METHODS = [("fd", {}), ("fd", {"accuracy": 6}), ("polyfit", {}), ("spline", {"smoothing": None}),
-           ("spline", {"smoothing": "auto"})]
+METHODS = [
+    ("fd", {}),
+    ("fd", {"accuracy": 6}),
+    ("polyfit", {}),
+    ("spline", {"smoothing": None}),
+    ("spline", {"smoothing": "auto"}),
+]
 
 
 def field(shape: tuple[int, int] = (40, 30), seed: int = 3) -> xr.DataArray:
@@ -56,11 +61,16 @@ def test_methods_and_plans_round_trip(dumper: str, name: str, options: dict[str,
     plan_copy = loads(dumps(plan))
     assert plan_copy.options == plan.options and plan_copy.boundary == plan.boundary
     coords = {0: axis_coord(coord, "x")}
-    np.testing.assert_array_equal(engine.derivative(f.values, coords, {0: 1}, plan_copy),
-                                  engine.derivative(f.values, coords, {0: 1}, plan))
+    np.testing.assert_array_equal(
+        engine.derivative(f.values, coords, {0: 1}, plan_copy), engine.derivative(f.values, coords, {0: 1}, plan)
+    )
     # and the same numbers as the labelled call, an independent path through the accessor
-    np.testing.assert_allclose(engine.derivative(f.values, coords, {0: 1}, plan_copy),
-                               f.grad.partial("x", method=name, **options).values, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(
+        engine.derivative(f.values, coords, {0: 1}, plan_copy),
+        f.grad.partial("x", method=name, **options).values,
+        rtol=1e-13,
+        atol=1e-13,
+    )
 
 
 @pytest.mark.parametrize("dumper", sorted(DUMPERS))
@@ -112,13 +122,16 @@ def test_worker_killed_mid_computation(tmp_path: Any) -> None:
     rng = np.random.default_rng(11)
     nx, ny = 720, 600
     x = np.cumsum(rng.uniform(0.5, 1.5, nx))
-    f = xr.DataArray(rng.normal(size=(nx, ny)), dims=("x", "y"), coords={"x": x, "y": np.arange(ny) * 0.1},
-                     name="f")
+    f = xr.DataArray(rng.normal(size=(nx, ny)), dims=("x", "y"), coords={"x": x, "y": np.arange(ny) * 0.1}, name="f")
     f.chunk({"x": 60, "y": 60}).to_dataset().to_zarr(tmp_path / "f.zarr")  # 12 x 10 = 120 chunks
     want = f.grad.gradient(accuracy=8)
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=True) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=True
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         client.wait_for_workers(2)
         pids_before = client.run(os.getpid)  # {worker address: process id}
         stored = xr.open_zarr(tmp_path / "f.zarr")["f"]

@@ -25,25 +25,55 @@ from fieldgrad import accessor, cli, registry, vector
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-HAVE_SPHINX = all(importlib.util.find_spec(m) is not None
-                  for m in ("sphinx", "numpydoc", "sphinx_autosummary_accessors", "furo"))
+HAVE_SPHINX = all(
+    importlib.util.find_spec(m) is not None for m in ("sphinx", "numpydoc", "sphinx_autosummary_accessors", "furo")
+)
 
 
 @pytest.mark.slow  # a whole Sphinx build in a subprocess: tens of seconds
-@pytest.mark.skipif(not HAVE_SPHINX, reason="sphinx, numpydoc, sphinx-autosummary-accessors or furo is not "
-                    "installed (the 'docs' dependency group: uv sync --group docs)")
+@pytest.mark.skipif(
+    not HAVE_SPHINX,
+    reason="sphinx, numpydoc, sphinx-autosummary-accessors or furo is not "
+    "installed (the 'docs' dependency group: uv sync --group docs)",
+)
 def test_docs_build_without_warnings(tmp_path: Path) -> None:
     src = tmp_path / "repo"
     shutil.copytree(DOCS, src / "docs", ignore=shutil.ignore_patterns("_build", "generated"))
     shutil.copytree(ROOT / "examples", src / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.png"))
     out = tmp_path / "html"
-    proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-                           "-d", str(tmp_path / "doctrees"), str(src / "docs"), str(out)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(src / "docs"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, f"sphinx-build -W failed:\n{proc.stdout}\n{proc.stderr}"
-    for page in ("index", "getting_started", "concepts", "migrating", "cli", "troubleshooting", "api", "examples/index",
-                 "generated/xarray.DataArray.grad.partial", "generated/xarray.Dataset.grad.divergence",
-                 "generated/fieldgrad.partial"):
+    for page in (
+        "index",
+        "getting_started",
+        "concepts",
+        "migrating",
+        "cli",
+        "troubleshooting",
+        "api",
+        "examples/index",
+        "generated/xarray.DataArray.grad.partial",
+        "generated/xarray.Dataset.grad.divergence",
+        "generated/fieldgrad.partial",
+    ):
         assert (out / f"{page}.html").exists(), page
     api = (out / "generated" / "xarray.DataArray.grad.gradient.html").read_text()
     assert "Examples" in api and "component" in api  # the docstring, rendered by numpydoc
@@ -55,8 +85,9 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
 def test_narrative_examples_run(page: str) -> None:
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     try:
-        result = doctest.testfile(str(DOCS / page), module_relative=False, optionflags=flags, verbose=False,
-                                  report=True)
+        result = doctest.testfile(
+            str(DOCS / page), module_relative=False, optionflags=flags, verbose=False, report=True
+        )
     finally:
         registry._unregister("centred-docs")  # registered by concepts.rst
     assert result.attempted > 5
@@ -103,8 +134,10 @@ def test_public_callables_have_runnable_examples(name: str) -> None:
 def _cli_options() -> dict[str, set[str]]:
     parser = cli._build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {name: {s for a in sub._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
-            for name, sub in subparsers.choices.items()}
+    return {
+        name: {s for a in sub._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
+        for name, sub in subparsers.choices.items()
+    }
 
 
 def test_cli_page_documents_every_command_and_option() -> None:
@@ -156,7 +189,18 @@ def test_docs_cite_no_internal_spec_and_list_troubleshooting() -> None:
         assert "SPEC" not in page.read_text(), page
     assert "   troubleshooting\n" in (DOCS / "index.rst").read_text()
     text = (DOCS / "troubleshooting.rst").read_text()
-    for topic in ("monotonic", "needs at least", "unknown derivative method", "fieldgrad[io]", "per unit of time",
-                  "datetime_unit=", "degrees_north", "folds over itself", "--chunks", "143", "130"):
+    for topic in (
+        "monotonic",
+        "needs at least",
+        "unknown derivative method",
+        "fieldgrad[io]",
+        "per unit of time",
+        "datetime_unit=",
+        "degrees_north",
+        "folds over itself",
+        "--chunks",
+        "143",
+        "130",
+    ):
         assert topic in text, topic
     assert "pip install '.[io,geo]'" in (DOCS / "getting_started.rst").read_text()

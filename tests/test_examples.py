@@ -25,10 +25,21 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def run_example(name: str, tmp_path: Path, *args: str, timeout: float = 600) -> str:
-    env = {**os.environ, "FIELDGRAD_EXAMPLE_SMALL": "1", "FIELDGRAD_EXAMPLE_OUT": str(tmp_path),
-           "FIELDGRAD_EXAMPLE_QUIET": "1", "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=timeout)
+    env = {
+        **os.environ,
+        "FIELDGRAD_EXAMPLE_SMALL": "1",
+        "FIELDGRAD_EXAMPLE_OUT": str(tmp_path),
+        "FIELDGRAD_EXAMPLE_QUIET": "1",
+        "MPLBACKEND": "Agg",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
     return proc.stdout
@@ -158,8 +169,11 @@ def test_geoscience_grids(tmp_path: Path) -> None:
 
     def errs(label: str, accuracy: int) -> tuple[float, float, float]:
         """(max error, relative, max |div|) of a printed vorticity line."""
-        m = re.search(rf"{label}, accuracy={accuracy}: max \|ζ − ζ_exact\| = {SCI} s-1 \(relative {SCI}\)"
-                      rf".*?max \|div\| = {SCI} s-1", out)
+        m = re.search(
+            rf"{label}, accuracy={accuracy}: max \|ζ − ζ_exact\| = {SCI} s-1 \(relative {SCI}\)"
+            rf".*?max \|div\| = {SCI} s-1",
+            out,
+        )
         assert m is not None, f"{label}, accuracy={accuracy} not found in:\n{out}"
         return float(m.group(1)), float(m.group(2)), float(m.group(3))
 
@@ -213,7 +227,14 @@ def test_custom_method(tmp_path: Path) -> None:
 
 
 def test_every_example_is_tested() -> None:
-    tested = {"image_edges", "electric_field", "noisy_derivatives", "gaps_and_masks", "streaming_zarr", "quickstart",
-              "geoscience_grids"}
+    tested = {
+        "image_edges",
+        "electric_field",
+        "noisy_derivatives",
+        "gaps_and_masks",
+        "streaming_zarr",
+        "quickstart",
+        "geoscience_grids",
+    }
     scripts = {p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_")}  # _common.py: shared helpers
     assert scripts <= tested, f"examples without a test: {sorted(scripts - tested)}"

@@ -16,13 +16,12 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_kernels import ordered_reference  # tests/ is on sys.path (rootdir-relative imports)
 
 from fieldgrad import kernels, set_options
 from fieldgrad.coords import AxisCoord
 from fieldgrad.kernels import apply_stencils, compiled
 from fieldgrad.stencil import build_stencil
-
-from test_kernels import ordered_reference  # tests/ is on sys.path (rootdir-relative imports)
 
 
 def _random_terms(rng: np.random.Generator, shape: tuple[int, ...]) -> list:
@@ -95,8 +94,7 @@ def test_large_fields_bit_identical_with_threads(shape, uniform, monkeypatch):
     terms = []
     for a, n in enumerate(shape):
         x = np.arange(n) * 0.5 if uniform else np.cumsum(rng.uniform(0.5, 1.5, n))
-        terms.append((a, build_stencil(AxisCoord(values=x, spacing=0.5 if uniform else None), 1, 4, 2,
-                                       "one-sided")))
+        terms.append((a, build_stencil(AxisCoord(values=x, spacing=0.5 if uniform else None), 1, 4, 2, "one-sided")))
     with set_options(num_threads=2, serial=False):
         by_numpy, by_numba = _both(f, terms)
     np.testing.assert_array_equal(by_numpy, by_numba)
@@ -163,18 +161,30 @@ _FRESH = textwrap.dedent("""
 
 @pytest.mark.slow  # a fresh interpreter, compiling or loading the kernel
 def test_fresh_process_switches_to_the_compiled_kernel():
-    out = subprocess.run([sys.executable, "-c", _FRESH], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "FIELDGRAD_JIT": "auto"})
+    out = subprocess.run(
+        [sys.executable, "-c", _FRESH],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "FIELDGRAD_JIT": "auto"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ok", "True"]
 
 
 def test_jit_never_does_not_import_numba():
-    code = ("import sys, numpy as np, fieldgrad\n"
-            "fieldgrad.gradient(np.random.default_rng(0).standard_normal((400, 400)))\n"
-            "print('numba' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "FIELDGRAD_JIT": "never"})
+    code = (
+        "import sys, numpy as np, fieldgrad\n"
+        "fieldgrad.gradient(np.random.default_rng(0).standard_normal((400, 400)))\n"
+        "print('numba' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "FIELDGRAD_JIT": "never"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False"]
 
@@ -199,7 +209,12 @@ _FORK = textwrap.dedent("""
 @pytest.mark.slow  # a fresh interpreter and a fork
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_fork_during_background_compilation():
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", _FORK], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "FIELDGRAD_JIT": "auto"})
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", _FORK],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "FIELDGRAD_JIT": "auto"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0"]

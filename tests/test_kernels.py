@@ -19,9 +19,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from fieldgrad import kernels
+from fieldgrad import kernels, set_options
 from fieldgrad.coords import AxisCoord
-from fieldgrad import set_options
 from fieldgrad.kernels import apply_stencil, apply_stencils, result_dtype, serial_kernels
 from fieldgrad.options import OPTIONS
 from fieldgrad.stencil import AxisStencil, build_stencil
@@ -35,8 +34,17 @@ SENTINEL = 1234.5  # prefilled into out=: must be overwritten everywhere
 # ------------------------------------------------------------------------------------------
 
 
-def make_stencil(n: int, *, uniform: bool = True, order: int = 1, accuracy: int = 2, edge_order: int = 2,
-                 boundary: str = "one-sided", fill_value: float = np.nan, seed: int = 0) -> AxisStencil:
+def make_stencil(
+    n: int,
+    *,
+    uniform: bool = True,
+    order: int = 1,
+    accuracy: int = 2,
+    edge_order: int = 2,
+    boundary: str = "one-sided",
+    fill_value: float = np.nan,
+    seed: int = 0,
+) -> AxisStencil:
     rng = np.random.default_rng(seed + n)
     if uniform:
         h = 0.25
@@ -47,8 +55,9 @@ def make_stencil(n: int, *, uniform: bool = True, order: int = 1, accuracy: int 
         x = np.cumsum(d)
         h = None
         period = x[-1] - x[0] + 0.7 if boundary == "periodic" else None  # the wrap-around gap is 0.7
-    return build_stencil(AxisCoord(values=x, spacing=h, period=period), order, accuracy, edge_order, boundary,
-                         fill_value)
+    return build_stencil(
+        AxisCoord(values=x, spacing=h, period=period), order, accuracy, edge_order, boundary, fill_value
+    )
 
 
 def pattern(st: AxisStencil) -> np.ndarray:
@@ -59,7 +68,7 @@ def pattern(st: AxisStencil) -> np.ndarray:
     for off in st.offsets:
         p[i, i + off] = True
     for r, row in enumerate(st.edge_rows):
-        p[row, st.edge_idx[st.edge_ptr[r]:st.edge_ptr[r + 1]]] = True
+        p[row, st.edge_idx[st.edge_ptr[r] : st.edge_ptr[r + 1]]] = True
     return p
 
 
@@ -169,13 +178,27 @@ def test_all_axes_fused_match_dense(shape, uniform, mode):
 
 @pytest.mark.parametrize("boundary", ["one-sided", "periodic", "fill"])
 @pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "nonuniform"])
-@pytest.mark.parametrize("order,accuracy,edge_order", [(1, 2, 1), (1, 2, 2), (1, 4, 4), (2, 2, 2), (1, 6, 3),
-                                                       (3, 4, 2), (1, 8, 8)])
+@pytest.mark.parametrize(
+    "order,accuracy,edge_order", [(1, 2, 1), (1, 2, 2), (1, 4, 4), (2, 2, 2), (1, 6, 3), (3, 4, 2), (1, 8, 8)]
+)
 def test_stencil_kinds_match_dense(boundary, uniform, order, accuracy, edge_order, mode):
     shape = (13, 4, 17)
     f = RNG.standard_normal(shape)
-    terms = [(a, make_stencil(shape[a], uniform=uniform, order=order, accuracy=accuracy, edge_order=edge_order,
-                              boundary=boundary, seed=a)) for a in (0, 2)]
+    terms = [
+        (
+            a,
+            make_stencil(
+                shape[a],
+                uniform=uniform,
+                order=order,
+                accuracy=accuracy,
+                edge_order=edge_order,
+                boundary=boundary,
+                seed=a,
+            ),
+        )
+        for a in (0, 2)
+    ]
     out = apply_stencils(f, terms, out=np.full((2,) + shape, SENTINEL))
     for k, (a, st) in enumerate(terms):
         assert_close(out[k], dense_reference(f, a, st), 1e-11)
@@ -217,8 +240,11 @@ def test_long_rows_split_in_blocks(mode, monkeypatch):
     monkeypatch.setattr(kernels, "_BLOCK", 7)
     for shape in [(3, 50), (50,), (5, 3, 41)]:
         f = RNG.standard_normal(shape)
-        terms = [(a, make_stencil(shape[a], uniform=bool(a % 2), accuracy=4, boundary="periodic"))
-                 for a in range(len(shape)) if shape[a] >= 5]
+        terms = [
+            (a, make_stencil(shape[a], uniform=bool(a % 2), accuracy=4, boundary="periodic"))
+            for a in range(len(shape))
+            if shape[a] >= 5
+        ]
         out = apply_stencils(f, terms, out=np.full((len(terms),) + shape, SENTINEL))
         for k, (a, st) in enumerate(terms):
             np.testing.assert_array_equal(out[k], ordered_reference(f, a, st))
@@ -228,8 +254,19 @@ def test_long_rows_split_in_blocks(mode, monkeypatch):
 # dtypes
 # ------------------------------------------------------------------------------------------
 
-DTYPES = ["int8", "uint8", "int32", "int64", "uint64", "bool", "float16", "float32", "float64", "complex64",
-          "complex128"]
+DTYPES = [
+    "int8",
+    "uint8",
+    "int32",
+    "int64",
+    "uint64",
+    "bool",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -427,7 +464,7 @@ def test_concurrent_callers_share_the_worker_threads(monkeypatch):
     terms = [(a, make_stencil((20, 30, 40)[a], uniform=a == 1, seed=a)) for a in range(3)]
     with ThreadPoolExecutor(4) as ex:
         results = list(ex.map(lambda f: apply_stencils(f, terms), fields))
-    for f, out in zip(fields, results):
+    for f, out in zip(fields, results, strict=True):
         for k, (a, st) in enumerate(terms):
             np.testing.assert_array_equal(out[k], ordered_reference(f, a, st))
 

@@ -16,31 +16,37 @@ import fieldgrad  # noqa: F401  (registers .grad)
 pint_xarray = pytest.importorskip("pint_xarray")
 
 
-def field(name: str | None = "V", attrs: dict[str, Any] | None = None, *, units: bool = True,
-          dtype: Any = np.float64) -> xr.DataArray:
+def field(
+    name: str | None = "V", attrs: dict[str, Any] | None = None, *, units: bool = True, dtype: Any = np.float64
+) -> xr.DataArray:
     x = np.cumsum(np.linspace(0.5, 1.5, 9))
     y = np.linspace(0.0, 2.0, 7)
     rng = np.random.default_rng(0)
     data = (rng.standard_normal((9, 7)) * 10).astype(dtype)
-    coords = {"x": ("x", x, {"units": "m"} if units else {}), "y": ("y", y, {"units": "s"} if units else {}),
-              "lat": ("x", np.arange(9.0))}
+    coords = {
+        "x": ("x", x, {"units": "m"} if units else {}),
+        "y": ("y", y, {"units": "s"} if units else {}),
+        "lat": ("x", np.arange(9.0)),
+    }
     default = {"units": "V", "long_name": "potential", "source": "model", "valid_max": 99}
-    return xr.DataArray(data, dims=("x", "y"), coords=coords, name=name,
-                        attrs=default if attrs is None else attrs)
+    return xr.DataArray(data, dims=("x", "y"), coords=coords, name=name, attrs=default if attrs is None else attrs)
 
 
 # ---------------------------------------------------------------------------------------------
 # names, attrs, units
 
 
-@pytest.mark.parametrize(("spec", "order", "name", "units", "long_name"), [
-    ("x", 1, "dV_dx", "V m-1", "d(potential)/dx"),
-    ("x", 2, "d2V_dx2", "V m-2", "d2(potential)/dx2"),
-    ({"x": 2}, 1, "d2V_dx2", "V m-2", "d2(potential)/dx2"),
-    ({"x": 1, "y": 1}, 1, "d2V_dxdy", "V m-1 s-1", "d2(potential)/dxdy"),
-    ({"x": 2, "y": 1}, 1, "d3V_dx2dy", "V m-2 s-1", "d3(potential)/dx2dy"),
-    ("y", 3, "d3V_dy3", "V s-3", "d3(potential)/dy3"),
-])
+@pytest.mark.parametrize(
+    ("spec", "order", "name", "units", "long_name"),
+    [
+        ("x", 1, "dV_dx", "V m-1", "d(potential)/dx"),
+        ("x", 2, "d2V_dx2", "V m-2", "d2(potential)/dx2"),
+        ({"x": 2}, 1, "d2V_dx2", "V m-2", "d2(potential)/dx2"),
+        ({"x": 1, "y": 1}, 1, "d2V_dxdy", "V m-1 s-1", "d2(potential)/dxdy"),
+        ({"x": 2, "y": 1}, 1, "d3V_dx2dy", "V m-2 s-1", "d3(potential)/dx2dy"),
+        ("y", 3, "d3V_dy3", "V s-3", "d3(potential)/dy3"),
+    ],
+)
 def test_name_units_long_name(spec: Any, order: int, name: str, units: str, long_name: str) -> None:
     da = field()
     out = da.grad.partial(spec, order=order)
@@ -139,8 +145,12 @@ def test_pint_units() -> None:
     da = field(attrs={"units": "V"})
     q = da.pint.quantify()
     ureg = q.data._REGISTRY
-    cases = [("x", 1, ureg.V / ureg.m), ("x", 2, ureg.V / ureg.m**2), ({"x": 1, "y": 1}, 1, ureg.V / ureg.m / ureg.s),
-             ("y", 2, ureg.V / ureg.s**2)]
+    cases = [
+        ("x", 1, ureg.V / ureg.m),
+        ("x", 2, ureg.V / ureg.m**2),
+        ({"x": 1, "y": 1}, 1, ureg.V / ureg.m / ureg.s),
+        ("y", 2, ureg.V / ureg.s**2),
+    ]
     for spec, order, units in cases:
         out = q.grad.partial(spec, order=order)
         assert type(out.data).__module__.startswith("pint")
@@ -178,10 +188,20 @@ def test_pint_values_in_converted_units() -> None:
 
 
 DTYPES = [
-    ("bool", "float64"), ("int8", "float64"), ("int16", "float64"), ("int32", "float64"), ("int64", "float64"),
-    ("uint8", "float64"), ("uint16", "float64"), ("uint32", "float64"), ("uint64", "float64"),
-    ("float16", "float32"), ("float32", "float32"), ("float64", "float64"),
-    ("complex64", "complex64"), ("complex128", "complex128"),
+    ("bool", "float64"),
+    ("int8", "float64"),
+    ("int16", "float64"),
+    ("int32", "float64"),
+    ("int64", "float64"),
+    ("uint8", "float64"),
+    ("uint16", "float64"),
+    ("uint32", "float64"),
+    ("uint64", "float64"),
+    ("float16", "float32"),
+    ("float32", "float32"),
+    ("float64", "float64"),
+    ("complex64", "complex64"),
+    ("complex128", "complex128"),
 ]
 
 
@@ -212,7 +232,9 @@ def test_dtype_table(dtype: str, expected: str, chunked: bool) -> None:
     wide = np.complex128 if np.dtype(dtype).kind == "c" else np.float64
     ref = da.copy(data=values.astype(wide)).grad.partial("x").values
     got = obj.grad.partial("x").values
-    rtol = 1e-12 if np.dtype(expected).itemsize >= 8 and expected != "complex64" else 2e-3 if dtype == "float16" else 1e-5
+    rtol = (
+        1e-12 if np.dtype(expected).itemsize >= 8 and expected != "complex64" else 2e-3 if dtype == "float16" else 1e-5
+    )
     np.testing.assert_allclose(got, ref, rtol=0, atol=rtol * np.abs(ref).max())
 
 
@@ -244,8 +266,13 @@ def test_input_not_modified(chunked: bool) -> None:
     obj = da.chunk({"x": 3}) if chunked else da
     before = obj.copy(deep=True)
     coord_before = obj.x.values.copy()
-    for kw in ({}, {"nan_policy": "omit"}, {"boundary": "periodic", "period": {"x": 100.0}},
-               {"boundary": "fill", "fill_value": 0.0}, {"accuracy": 4, "edge_order": 1}):
+    for kw in (
+        {},
+        {"nan_policy": "omit"},
+        {"boundary": "periodic", "period": {"x": 100.0}},
+        {"boundary": "fill", "fill_value": 0.0},
+        {"accuracy": 4, "edge_order": 1},
+    ):
         obj.grad.partial({"x": 1, "y": 1}, **kw).compute()
         obj.grad.gradient(**kw).compute()
     xr.testing.assert_identical(obj, before)
@@ -253,11 +280,14 @@ def test_input_not_modified(chunked: bool) -> None:
     np.testing.assert_array_equal(obj.x.values, coord_before)
 
 
-@pytest.mark.parametrize("spec", [
-    "x",
-    {"x": 1, "y": 0},
-    {"x": 0},
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "x",
+        {"x": 1, "y": 0},
+        {"x": 0},
+    ],
+)
 def test_result_does_not_share_memory_with_input(spec: Any) -> None:
     da = xr.DataArray(np.arange(20.0).reshape(5, 4), dims=("x", "y"))
     out = da.grad.partial(spec)
@@ -305,13 +335,16 @@ def test_propagate_spoils_exactly_the_stencil(accuracy: int, k: int) -> None:
     np.testing.assert_array_equal(out[ok], clean[ok])
 
 
-@pytest.mark.parametrize("kw", [
-    {"accuracy": 6},
-    {"accuracy": 4, "order": 2},
-    {"accuracy": 2, "edge_order": 1},
-    {"accuracy": 4, "boundary": "periodic", "period": 40.0},
-    {"accuracy": 4, "boundary": "fill"},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"accuracy": 6},
+        {"accuracy": 4, "order": 2},
+        {"accuracy": 2, "edge_order": 1},
+        {"accuracy": 4, "boundary": "periodic", "period": 40.0},
+        {"accuracy": 4, "boundary": "fill"},
+    ],
+)
 def test_propagate_equals_impulse_support_nonuniform(kw: dict[str, Any]) -> None:
     n = 18
     x = np.cumsum(np.random.default_rng(2).uniform(0.5, 1.5, n))
@@ -324,8 +357,13 @@ def test_propagate_equals_impulse_support_nonuniform(kw: dict[str, Any]) -> None
         support = set(impulse_support(n, k, x, order=order, **kw))
         nan_at = set(np.flatnonzero(np.isnan(out)))
         if kw.get("boundary") == "fill":
-            base = set(np.flatnonzero(np.isnan(
-                xr.DataArray(np.cos(x), dims="x", coords={"x": x}).grad.partial("x", order=order, **kw).values)))
+            base = set(
+                np.flatnonzero(
+                    np.isnan(
+                        xr.DataArray(np.cos(x), dims="x", coords={"x": x}).grad.partial("x", order=order, **kw).values
+                    )
+                )
+            )
             assert nan_at == support | base
         else:
             assert nan_at == support
@@ -351,8 +389,11 @@ def test_omit_differentiates_each_run_alone(accuracy: int, order: int, uniform: 
     f = np.sin(x) + 0.1 * x**2
     nan_idx = [0, 5, 6, 13, 15, 23, 38]  # runs of lengths 4, 6, 1, 7, 14, 1 (and NaN at both ends)
     f[nan_idx] = np.nan
-    out = xr.DataArray(f, dims="x", coords={"x": x}).grad.partial(
-        "x", order=order, accuracy=accuracy, nan_policy="omit").values
+    out = (
+        xr.DataArray(f, dims="x", coords={"x": x})
+        .grad.partial("x", order=order, accuracy=accuracy, nan_policy="omit")
+        .values
+    )
     assert np.isnan(out[nan_idx]).all()
     for a, b in nan_runs(np.isnan(f)):
         length = b - a
@@ -388,8 +429,9 @@ def test_omit_is_exact_on_linear_functions_on_every_run() -> None:
 def test_omit_without_nan_equals_propagate() -> None:
     da = field()
     for kw in ({"accuracy": 4}, {"boundary": "periodic", "period": {"x": 100.0}}, {"boundary": "fill"}):
-        np.testing.assert_array_equal(da.grad.partial("x", nan_policy="omit", **kw).values,
-                                      da.grad.partial("x", **kw).values)
+        np.testing.assert_array_equal(
+            da.grad.partial("x", nan_policy="omit", **kw).values, da.grad.partial("x", **kw).values
+        )
 
 
 def test_omit_2d_each_line_on_its_own() -> None:

@@ -57,8 +57,9 @@ class Gradient(DerivativeMethod):
     def min_points(self, coord: AxisCoord, order: int, *, edge_order: int = 1) -> int:
         return edge_order + 1
 
-    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int,
-                   edge_order: int = 1) -> np.ndarray:
+    def derivative(
+        self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int, edge_order: int = 1
+    ) -> np.ndarray:
         assert values.dtype.kind == "f", "the engine hands methods floating arrays"
         return np.gradient(values, coord.values, axis=axis, edge_order=edge_order)
 
@@ -90,8 +91,9 @@ def test_a_public_protocol_method_works_in_every_operation() -> None:
         np.testing.assert_allclose(lazy.values, got.values, rtol=1e-12, atol=1e-12)
         ds = xr.Dataset({"u": f, "v": -f})
         div = ds.grad.divergence({"x": "u", "y": "v"}, method=method)
-        np.testing.assert_allclose(div.values, got.sel(component="x").values - got.sel(component="y").values,
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            div.values, got.sel(component="x").values - got.sel(component="y").values, rtol=1e-12, atol=1e-12
+        )
         for boundary in ("periodic", "fill"):
             mem = f.grad.partial("x", method=method, boundary=boundary)
             lazy = f.chunk(x=4).grad.partial("x", method=method, boundary=boundary)
@@ -112,8 +114,9 @@ METHODS = [("fd", {}), ("polyfit", {"window": 5, "degree": 2}), ("spline", {"smo
 def test_every_method_follows_the_dtype_rule(method: str, options: dict, dtype: str) -> None:
     rng = np.random.default_rng(0)
     raw = rng.integers(0, 2 if dtype == "bool" else 200, size=(12, 10))
-    f = xr.DataArray(raw.astype(dtype), dims=("x", "y"),
-                     coords={"x": np.arange(12.0) * 0.5, "y": np.linspace(0, 1, 10)})
+    f = xr.DataArray(
+        raw.astype(dtype), dims=("x", "y"), coords={"x": np.arange(12.0) * 0.5, "y": np.linspace(0, 1, 10)}
+    )
     want = result_dtype(np.dtype(dtype))
     as64 = f.astype(np.float64)
     for op in ("partial", "gradient"):
@@ -136,8 +139,9 @@ def test_gradient_components_equal_partials_for_every_method() -> None:
     for method, options in METHODS:
         g = f.grad.gradient(method=method, **options)
         for dim in ("x", "y"):
-            np.testing.assert_array_equal(g.sel(component=dim).values,
-                                          f.grad.partial(dim, method=method, **options).values)
+            np.testing.assert_array_equal(
+                g.sel(component=dim).values, f.grad.partial(dim, method=method, **options).values
+            )
 
 
 # --------------------------------------------------------------------------- layers
@@ -173,7 +177,7 @@ def test_no_import_cycle_among_the_modules() -> None:
         state[node] = 1
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):] + [dep] if dep in stack else [node, dep]
+                cycle = stack[stack.index(dep) :] + [dep] if dep in stack else [node, dep]
                 raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
             if dep not in state:
                 visit(dep, stack + [dep])

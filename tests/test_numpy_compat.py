@@ -35,7 +35,7 @@ def assert_same_result(actual: Any, expected: Any, rtol: float = RTOL) -> None:
     if isinstance(expected, tuple):
         assert isinstance(actual, tuple), f"numpy returns a tuple, fieldgrad returned {type(actual)}"
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             assert_same_result(a, e, rtol)
         return
     assert isinstance(actual, np.ndarray), f"expected an ndarray, got {type(actual)}"
@@ -45,7 +45,7 @@ def assert_same_result(actual: Any, expected: Any, rtol: float = RTOL) -> None:
 
 def assert_same_error(numpy_call: Callable[[], Any], ours: Callable[[], Any]) -> None:
     """fieldgrad raises numpy's exception type with numpy's message."""
-    with pytest.raises(Exception) as np_err:
+    with pytest.raises(Exception) as np_err:  # noqa: PT011 - whatever numpy raises; compared below
         numpy_call()
     with pytest.raises(type(np_err.value), match=re.escape(str(np_err.value))):
         ours()
@@ -122,8 +122,9 @@ def test_scalar_spacing(shape: tuple[int, ...], edge_order: int) -> None:
     f = smooth_field(shape, seed=1)
     assert_same_result(fieldgrad.gradient(f, 0.37, edge_order=edge_order), np.gradient(f, 0.37, edge_order=edge_order))
     spacings = [0.1 * (k + 1) for k in range(len(shape))]
-    assert_same_result(fieldgrad.gradient(f, *spacings, edge_order=edge_order),
-                       np.gradient(f, *spacings, edge_order=edge_order))
+    assert_same_result(
+        fieldgrad.gradient(f, *spacings, edge_order=edge_order), np.gradient(f, *spacings, edge_order=edge_order)
+    )
     # a negative step is a decreasing uniform coordinate
     assert_same_result(fieldgrad.gradient(f, -2.5, edge_order=edge_order), np.gradient(f, -2.5, edge_order=edge_order))
 
@@ -133,18 +134,22 @@ def test_scalar_spacing(shape: tuple[int, ...], edge_order: int) -> None:
 def test_nonuniform_coordinates(shape: tuple[int, ...], edge_order: int) -> None:
     f = smooth_field(shape, seed=2)
     coords = [nonuniform_coord(n, seed=k) for k, n in enumerate(shape)]
-    assert_same_result(fieldgrad.gradient(f, *coords, edge_order=edge_order),
-                       np.gradient(f, *coords, edge_order=edge_order))
+    assert_same_result(
+        fieldgrad.gradient(f, *coords, edge_order=edge_order), np.gradient(f, *coords, edge_order=edge_order)
+    )
     decreasing = [c[::-1].copy() for c in coords]
-    assert_same_result(fieldgrad.gradient(f, *decreasing, edge_order=edge_order),
-                       np.gradient(f, *decreasing, edge_order=edge_order))
+    assert_same_result(
+        fieldgrad.gradient(f, *decreasing, edge_order=edge_order), np.gradient(f, *decreasing, edge_order=edge_order)
+    )
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])
 def test_mixed_scalar_and_array_spacing(edge_order: int) -> None:
     f = smooth_field((5, 6, 7), seed=3)
     args = (0.5, nonuniform_coord(6), np.arange(7) * 0.25)
-    assert_same_result(fieldgrad.gradient(f, *args, edge_order=edge_order), np.gradient(f, *args, edge_order=edge_order))
+    assert_same_result(
+        fieldgrad.gradient(f, *args, edge_order=edge_order), np.gradient(f, *args, edge_order=edge_order)
+    )
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])
@@ -152,12 +157,16 @@ def test_exactly_uniform_arrays(edge_order: int) -> None:
     """An exactly uniform coordinate array takes numpy's uniform formula, int arrays included."""
     f = smooth_field((8, 6), seed=4)
     for x in (np.arange(8), np.arange(8) * 0.5, np.arange(8.0) * 3 - 7, np.arange(8)[::-1].copy()):
-        assert_same_result(fieldgrad.gradient(f, x, axis=0, edge_order=edge_order),
-                           np.gradient(f, x, axis=0, edge_order=edge_order))
+        assert_same_result(
+            fieldgrad.gradient(f, x, axis=0, edge_order=edge_order), np.gradient(f, x, axis=0, edge_order=edge_order)
+        )
     # round-off uniform (linspace) is a non-uniform array for numpy; agree to round-off either way
     x = np.linspace(0, 1, 8)
-    assert_same_result(fieldgrad.gradient(f, x, axis=0, edge_order=edge_order),
-                       np.gradient(f, x, axis=0, edge_order=edge_order), rtol=1e-12)
+    assert_same_result(
+        fieldgrad.gradient(f, x, axis=0, edge_order=edge_order),
+        np.gradient(f, x, axis=0, edge_order=edge_order),
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])
@@ -167,13 +176,17 @@ def test_numpy_corner_cases(edge_order: int) -> None:
     f = np.array([1.0, 4.0, 2.0, 8.0, 3.0, 5.0])
     # (*) with edge_order=2 numpy computes its boundary weights -1.5 / dx in float32 when dx is a
     # float32 scalar (NEP 50), 1.5e-8 off; fieldgrad's float64 weights are the exact ones.
-    for x in (np.array([0, 1, 3, 4, 7, 8]),                    # integer, non-uniform
-              np.float32(0.1) if edge_order == 1 else 0.1,      # float32 scalar spacing (*)
-              np.array([0.0, 2.0, 1.0, 3.0, 4.0, 5.0]),         # non-monotonic
-              np.array([0.0, 1.0, 1.0, 2.0, 3.0, 4.0]),         # repeated value
-              np.array([0.0, 1.0, 2.0, np.nan, 4.0, 5.0])):     # NaN
+    for x in (
+        np.array([0, 1, 3, 4, 7, 8]),  # integer, non-uniform
+        np.float32(0.1) if edge_order == 1 else 0.1,  # float32 scalar spacing (*)
+        np.array([0.0, 2.0, 1.0, 3.0, 4.0, 5.0]),  # non-monotonic
+        np.array([0.0, 1.0, 1.0, 2.0, 3.0, 4.0]),  # repeated value
+        np.array([0.0, 1.0, 2.0, np.nan, 4.0, 5.0]),
+    ):  # NaN
         with np.errstate(divide="ignore", invalid="ignore"):
-            assert_same_result(fieldgrad.gradient(f, x, edge_order=edge_order), np.gradient(f, x, edge_order=edge_order))
+            assert_same_result(
+                fieldgrad.gradient(f, x, edge_order=edge_order), np.gradient(f, x, edge_order=edge_order)
+            )
     assert fieldgrad.gradient(np.array(3.0)) == np.gradient(np.array(3.0)) == ()
     assert fieldgrad.gradient(np.ones((3, 4)), axis=()) == np.gradient(np.ones((3, 4)), axis=()) == ()
     c = [1 + 0j, 2 - 1j, 4 + 3j, 7j]
@@ -201,10 +214,14 @@ def test_axis_keyword(axis: int | tuple[int, ...], edge_order: int) -> None:
     actual = fieldgrad.gradient(f, axis=axis, edge_order=edge_order)
     assert_same_result(actual, expected)
     assert isinstance(actual, np.ndarray) == (n_axes == 1)
-    assert_same_result(fieldgrad.gradient(f, *spacing, axis=axis, edge_order=edge_order),
-                       np.gradient(f, *spacing, axis=axis, edge_order=edge_order))
-    assert_same_result(fieldgrad.gradient(f, 0.3, axis=axis, edge_order=edge_order),
-                       np.gradient(f, 0.3, axis=axis, edge_order=edge_order))
+    assert_same_result(
+        fieldgrad.gradient(f, *spacing, axis=axis, edge_order=edge_order),
+        np.gradient(f, *spacing, axis=axis, edge_order=edge_order),
+    )
+    assert_same_result(
+        fieldgrad.gradient(f, 0.3, axis=axis, edge_order=edge_order),
+        np.gradient(f, 0.3, axis=axis, edge_order=edge_order),
+    )
 
 
 def test_return_types() -> None:
@@ -213,7 +230,8 @@ def test_return_types() -> None:
     assert isinstance(out, tuple) and len(out) == 2
     assert all(isinstance(o, np.ndarray) and o.shape == (3, 4) for o in out)
     assert isinstance(fieldgrad.gradient(np.ones((3, 4)), axis=(1,)), np.ndarray) == isinstance(
-        np.gradient(np.ones((3, 4)), axis=(1,)), np.ndarray)
+        np.gradient(np.ones((3, 4)), axis=(1,)), np.ndarray
+    )
 
 
 def test_outputs_are_independent_arrays() -> None:
@@ -258,7 +276,9 @@ def test_large_arrays(shape: tuple[int, ...], uniform: bool) -> None:
     for eo in (1, 2):
         assert_same_result(fieldgrad.gradient(f, *spacing, edge_order=eo), np.gradient(f, *spacing, edge_order=eo))
     strided = f[..., ::-1] if f.ndim > 1 else f[::-1]
-    assert_same_result(fieldgrad.gradient(strided, *spacing, edge_order=2), np.gradient(strided, *spacing, edge_order=2))
+    assert_same_result(
+        fieldgrad.gradient(strided, *spacing, edge_order=2), np.gradient(strided, *spacing, edge_order=2)
+    )
     f32 = f.astype(np.float32)
     a, e = fieldgrad.gradient(f32, axis=0), np.gradient(f32, axis=0)
     assert a.dtype == e.dtype == np.float32
@@ -302,7 +322,7 @@ def test_float32(edge_order: int) -> None:
     x = nonuniform_coord(7).astype(np.float32)
     expected = np.gradient(f, 1.0, x, edge_order=edge_order)
     actual = fieldgrad.gradient(f, 1.0, x, edge_order=edge_order)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype == np.float32
         assert_bitwise_close(a, e, rtol=2e-6)
 
@@ -327,7 +347,7 @@ def test_complex(dtype: type, edge_order: int) -> None:
     expected = np.gradient(f, 0.5, x, edge_order=edge_order)
     actual = fieldgrad.gradient(f, 0.5, x, edge_order=edge_order)
     rtol = 1e-13 if dtype is np.complex128 else 2e-6
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype
         assert_bitwise_close(a, e, rtol=rtol)
 
@@ -343,7 +363,7 @@ def test_masked_arrays(edge_order: int, uniform: bool) -> None:
     expected = np.gradient(f, *spacing, edge_order=edge_order)
     actual = fieldgrad.gradient(f, *spacing, edge_order=edge_order)
     assert isinstance(actual, tuple)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert isinstance(a, np.ma.MaskedArray) and isinstance(e, np.ma.MaskedArray)
         np.testing.assert_array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(e))
         assert_bitwise_close(a.compressed(), e.compressed())
@@ -358,18 +378,18 @@ def test_masked_array_without_mask() -> None:
 
 
 def test_datetime64_edge_order_1_exact() -> None:
-    t = np.array(["2000-01-01T00", "2000-01-01T03", "2000-01-01T05", "2000-01-02T00", "2000-01-02T01"],
-                 dtype="datetime64[h]")
+    t = np.array(
+        ["2000-01-01T00", "2000-01-01T03", "2000-01-01T05", "2000-01-02T00", "2000-01-02T01"], dtype="datetime64[h]"
+    )
     for args in ((), (1,), (2,), (3,)):
         expected = np.gradient(t, *args)
         actual = fieldgrad.gradient(t, *args)
         assert actual.dtype == expected.dtype == np.dtype("m8[h]")
         np.testing.assert_array_equal(actual, expected)
-    t2 = (np.datetime64("2020-01-01T00:00:00", "s")
-          + np.array([[0, 7, 100, 1001], [5, 13, 18, 999]]).astype("m8[s]"))
+    t2 = np.datetime64("2020-01-01T00:00:00", "s") + np.array([[0, 7, 100, 1001], [5, 13, 18, 999]]).astype("m8[s]")
     expected = np.gradient(t2)
     actual = fieldgrad.gradient(t2)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype
         np.testing.assert_array_equal(a, e)
 
@@ -385,8 +405,9 @@ def test_datetime64_edge_order_2_and_nonuniform_truncate_total() -> None:
     """numpy truncates each weighted term of a datetime stencil; fieldgrad truncates the total
     (documented). They differ by at most one unit per stencil term, and fieldgrad's is the
     truncation of the exact float derivative."""
-    t = np.array(["2000-01-01T00", "2000-01-01T03", "2000-01-01T05", "2000-01-02T00", "2000-01-02T07"],
-                 dtype="datetime64[h]")
+    t = np.array(
+        ["2000-01-01T00", "2000-01-01T03", "2000-01-01T05", "2000-01-02T00", "2000-01-02T07"], dtype="datetime64[h]"
+    )
     hours = (t - t[0]).astype(np.int64).astype(np.float64)
     x = np.array([0.0, 1.0, 3.0, 4.0, 6.5])
     for args, kw in [((), {"edge_order": 2}), ((x,), {}), ((x,), {"edge_order": 2})]:
@@ -409,7 +430,7 @@ def test_dask_same_values_and_lazy(edge_order: int) -> None:
     actual = fieldgrad.gradient(d, 0.5, x, 2.0, edge_order=edge_order)
     expected = np.gradient(f, 0.5, x, 2.0, edge_order=edge_order)
     assert isinstance(actual, tuple) and len(actual) == 3
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert isinstance(a, dsa.Array)
         assert a.chunks == d.chunks
         assert a.dtype == e.dtype
@@ -434,7 +455,7 @@ def test_dask_is_not_computed_at_call_time() -> None:
 def test_dask_dtypes_match_numpy(dtype: str) -> None:
     f = (np.arange(24) % 7).reshape(4, 6).astype(dtype)
     d = dsa.from_array(f, chunks=(1, 2))
-    for a, e in zip(fieldgrad.gradient(d), np.gradient(f)):
+    for a, e in zip(fieldgrad.gradient(d), np.gradient(f), strict=True):
         assert a.dtype == e.dtype
         assert_bitwise_close(a.compute(), e, rtol=1e-6 if dtype == "float32" else RTOL)
 
@@ -443,7 +464,7 @@ def test_dask_one_point_chunks() -> None:
     f = smooth_field((7, 5), seed=12)
     d = dsa.from_array(f, chunks=1)
     for eo in (1, 2):
-        for a, e in zip(fieldgrad.gradient(d, edge_order=eo), np.gradient(f, edge_order=eo)):
+        for a, e in zip(fieldgrad.gradient(d, edge_order=eo), np.gradient(f, edge_order=eo), strict=True):
             assert_bitwise_close(a.compute(), e, rtol=1e-12)
 
 
@@ -476,11 +497,17 @@ def test_error_edge_order_too_large() -> None:
 @pytest.mark.parametrize("edge_order", [1, 2])
 def test_error_array_too_small(edge_order: int) -> None:
     f = np.ones((5, edge_order))
-    assert_same_error(lambda: np.gradient(f, edge_order=edge_order), lambda: fieldgrad.gradient(f, edge_order=edge_order))
-    assert_same_error(lambda: np.gradient(f, axis=1, edge_order=edge_order),
-                      lambda: fieldgrad.gradient(f, axis=1, edge_order=edge_order))
+    assert_same_error(
+        lambda: np.gradient(f, edge_order=edge_order), lambda: fieldgrad.gradient(f, edge_order=edge_order)
+    )
+    assert_same_error(
+        lambda: np.gradient(f, axis=1, edge_order=edge_order),
+        lambda: fieldgrad.gradient(f, axis=1, edge_order=edge_order),
+    )
     # the other axis alone is fine
-    assert_same_result(fieldgrad.gradient(f, axis=0, edge_order=edge_order), np.gradient(f, axis=0, edge_order=edge_order))
+    assert_same_result(
+        fieldgrad.gradient(f, axis=0, edge_order=edge_order), np.gradient(f, axis=0, edge_order=edge_order)
+    )
 
 
 def test_error_axis_out_of_range_and_repeated() -> None:

@@ -26,9 +26,19 @@ def test_get_options_is_a_copy():
     assert get_options()["serial"] in (True, False)
 
 
-@pytest.mark.parametrize("key,bad", [("serial", 1), ("serial", "yes"), ("num_threads", 0), ("num_threads", 2.0),
-                                     ("num_threads", True), ("reuse_buffers", None), ("jit", "sometimes"),
-                                     ("halo_source", "everywhere")])
+@pytest.mark.parametrize(
+    "key,bad",
+    [
+        ("serial", 1),
+        ("serial", "yes"),
+        ("num_threads", 0),
+        ("num_threads", 2.0),
+        ("num_threads", True),
+        ("reuse_buffers", None),
+        ("jit", "sometimes"),
+        ("halo_source", "everywhere"),
+    ],
+)
 def test_bad_values_name_the_option_and_the_valid_values(key, bad):
     before = get_options()
     with pytest.raises(ValueError, match=rf"option {key} must be .*got {bad!r}"):
@@ -73,10 +83,20 @@ def test_plain_call_sets_for_the_process():
 
 def test_environment_gives_the_defaults():
     assert _from_environment({}) == DEFAULTS
-    env = {"FIELDGRAD_SERIAL": "1", "FIELDGRAD_NUM_THREADS": "3", "FIELDGRAD_REUSE_BUFFERS": "off",
-           "FIELDGRAD_JIT": "never", "FIELDGRAD_HALO_SOURCE": "reread"}
-    assert _from_environment(env) == {"serial": True, "num_threads": 3, "reuse_buffers": False, "jit": "never",
-                                      "halo_source": "reread"}
+    env = {
+        "FIELDGRAD_SERIAL": "1",
+        "FIELDGRAD_NUM_THREADS": "3",
+        "FIELDGRAD_REUSE_BUFFERS": "off",
+        "FIELDGRAD_JIT": "never",
+        "FIELDGRAD_HALO_SOURCE": "reread",
+    }
+    assert _from_environment(env) == {
+        "serial": True,
+        "num_threads": 3,
+        "reuse_buffers": False,
+        "jit": "never",
+        "halo_source": "reread",
+    }
     assert _from_environment({"NUMBA_NUM_THREADS": "2"})["num_threads"] == 2
     assert _from_environment({"NUMBA_NUM_THREADS": "2", "FIELDGRAD_NUM_THREADS": "1"})["num_threads"] == 1
     assert _from_environment({"FIELDGRAD_SERIAL": "0"})["serial"] is False

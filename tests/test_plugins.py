@@ -45,8 +45,10 @@ CONFORMANCE_CASES = [
 _OTHER_OPTIONS = pytest.mark.slow
 
 
-@pytest.mark.parametrize(("cls", "options"), [
-    pytest.param(cls, options, marks=() if not options else _OTHER_OPTIONS) for cls, options in CONFORMANCE_CASES])
+@pytest.mark.parametrize(
+    ("cls", "options"),
+    [pytest.param(cls, options, marks=() if not options else _OTHER_OPTIONS) for cls, options in CONFORMANCE_CASES],
+)
 def test_check_method_passes(cls: type, options: dict) -> None:
     counts = check_method(cls, options=options)
     assert counts["chunked"] > 0 and counts["lines"] > 0
@@ -72,8 +74,7 @@ class _Base(fieldgrad.DerivativeMethod):
     def halo(self, coord: Any, order: int, **options: Any) -> int:
         return 1
 
-    def derivative(self, values: np.ndarray, coord: Any, *, axis: int, order: int,
-                   **options: Any) -> np.ndarray:
+    def derivative(self, values: np.ndarray, coord: Any, *, axis: int, order: int, **options: Any) -> np.ndarray:
         return np.gradient(values, coord.values, axis=axis)
 
 
@@ -121,15 +122,18 @@ class _IgnoresAxis(_Base):
         return np.gradient(values, coord.values, axis=-1) if values.shape[-1] == coord.size else values * 0
 
 
-@pytest.mark.parametrize(("cls", "match"), [
-    (_WideStencil, "locality"),
-    (_Mutates, "purity|call"),
-    (_Stateful, "purity"),
-    (_MixesLines, "lines"),
-    (_DropsPoint, "shape"),
-    (_Float32, "dtype"),
-    (_IgnoresAxis, "axes"),
-])
+@pytest.mark.parametrize(
+    ("cls", "match"),
+    [
+        (_WideStencil, "locality"),
+        (_Mutates, "purity|call"),
+        (_Stateful, "purity"),
+        (_MixesLines, "lines"),
+        (_DropsPoint, "shape"),
+        (_Float32, "dtype"),
+        (_IgnoresAxis, "axes"),
+    ],
+)
 def test_check_method_catches_broken_methods(cls: type, match: str) -> None:
     with pytest.raises(AssertionError, match=match):
         check_method(cls, dask=False)
@@ -160,8 +164,7 @@ def scalar_field(nonuniform: bool = True) -> xr.DataArray:
     z = np.arange(8) * 0.4
     X, Y, Z = np.meshgrid(x, y, z, indexing="ij")
     data = np.sin(X) * np.cos(2 * Y) + 0.3 * Z**2 * X + 0.002 * RNG.normal(size=X.shape)
-    da = xr.DataArray(data, dims=("x", "y", "z"), coords={"x": x, "y": y, "z": z}, name="T",
-                      attrs={"units": "K"})
+    da = xr.DataArray(data, dims=("x", "y", "z"), coords={"x": x, "y": y, "z": z}, name="T", attrs={"units": "K"})
     for d in da.dims:
         da[d].attrs["units"] = "m"
     return da
@@ -213,9 +216,16 @@ def _values(obj: Any) -> dict[str, np.ndarray]:
 # suite (-m slow), a representative few in the default one
 _ONE_POINT_DEFAULT = {"partial", "partial-mixed", "gradient", "divergence", "dataset-partial"}
 _CASES = [
-    pytest.param(method, op, one_point, id=f"{method}-{op}-{'one-point' if one_point else 'ragged'}",
-                 marks=pytest.mark.slow if one_point and op not in _ONE_POINT_DEFAULT else ())
-    for method in METHODS for op in OPERATIONS for one_point in (False, True)
+    pytest.param(
+        method,
+        op,
+        one_point,
+        id=f"{method}-{op}-{'one-point' if one_point else 'ragged'}",
+        marks=pytest.mark.slow if one_point and op not in _ONE_POINT_DEFAULT else (),
+    )
+    for method in METHODS
+    for op in OPERATIONS
+    for one_point in (False, True)
 ]
 
 
@@ -262,8 +272,7 @@ def test_vector_operations_against_references(method: str) -> None:
     curl = V.grad.curl(**kw)
     np.testing.assert_allclose(curl.sel(component="x").values, d(w, 1) - d(v, 2), **tol)
     np.testing.assert_allclose(curl.sel(component="z").values, d(v, 0) - d(u, 1), **tol)
-    np.testing.assert_allclose(f.grad.laplacian(["x", "y"], **kw).values,
-                               d(f.values, 0, 2) + d(f.values, 1, 2), **tol)
+    np.testing.assert_allclose(f.grad.laplacian(["x", "y"], **kw).values, d(f.values, 0, 2) + d(f.values, 1, 2), **tol)
     hess = f.grad.hessian(["x", "y"], **kw)
     # the engine takes the dims of a mixed derivative in the order given ("auto" smoothing is not linear)
     np.testing.assert_allclose(hess.sel(component="x", component2="y").values, d(d(f.values, 0), 1), **tol)
@@ -276,8 +285,9 @@ def test_noisy_field_polyfit_and_spline_beat_fd() -> None:
     x = np.linspace(0, 2 * np.pi, 400)
     f = xr.DataArray(np.sin(x)[:, None] + 0.01 * RNG.normal(size=(400, 8)), dims=("x", "r"), coords={"x": x})
     truth = np.cos(x)[:, None]
-    rmse = {m: float(np.sqrt(((f.grad.partial("x", method=m) - truth) ** 2).mean()))
-            for m in ("fd", "polyfit", "spline")}
+    rmse = {
+        m: float(np.sqrt(((f.grad.partial("x", method=m) - truth) ** 2).mean())) for m in ("fd", "polyfit", "spline")
+    }
     assert rmse["polyfit"] * 5 < rmse["fd"] and rmse["spline"] * 5 < rmse["fd"], rmse
 
 
@@ -364,11 +374,15 @@ def test_along_a_path_in_memory_and_chunked(method: str) -> None:
 def test_sphere_geometry_with_plugins() -> None:
     lat = np.linspace(-60, 60, 25)
     lon = np.arange(36) * 10.0  # the full circle: longitude is periodic by default
-    T = xr.DataArray(np.cos(np.deg2rad(lat))[:, None] * np.sin(np.deg2rad(lon))[None, :], dims=("lat", "lon"),
-                     coords={"lat": ("lat", lat, {"units": "degrees_north"}),
-                             "lon": ("lon", lon, {"units": "degrees_east"})})
-    for kw in ({"method": "polyfit", "window": 7},  # periodic longitude emulated by the engine
-               {"method": "spline", "boundary": {"lon": "one-sided"}}):  # spline: one-sided only
+    T = xr.DataArray(
+        np.cos(np.deg2rad(lat))[:, None] * np.sin(np.deg2rad(lon))[None, :],
+        dims=("lat", "lon"),
+        coords={"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})},
+    )
+    for kw in (
+        {"method": "polyfit", "window": 7},  # periodic longitude emulated by the engine
+        {"method": "spline", "boundary": {"lon": "one-sided"}},
+    ):  # spline: one-sided only
         g = T.grad.gradient(["lat", "lon"], geometry="sphere", **kw)
         lazy = T.chunk(lat=4, lon=5).grad.gradient(["lat", "lon"], geometry="sphere", **kw)
         np.testing.assert_allclose(lazy.values, g.values, rtol=1e-12, atol=1e-18)

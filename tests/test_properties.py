@@ -11,6 +11,7 @@ marked slow (``uv run pytest -m slow``, which CI runs after the default suite).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +61,7 @@ def partitions(draw: Any, n: int) -> tuple[int, ...]:
         return tuple([size] * (n // size) + ([n % size] if n % size else []))
     cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=n - 1))) if n > 1 else []
     bounds = [0, *cuts, n]
-    return tuple(b - a for a, b in zip(bounds[:-1], bounds[1:]))
+    return tuple(b - a for a, b in itertools.pairwise(bounds))
 
 
 def coordinate(draw: Any, n: int, kind: str, seed: int) -> np.ndarray:
@@ -96,8 +97,13 @@ def problems(draw: Any, *, max_ndim: int = 3) -> Problem:
     nan_fraction = draw(st.sampled_from([0.0, 0.0, 0.05, 0.2]))
     values[rng.random(values.shape) < nan_fraction] = np.nan
     da = xr.DataArray(values, dims=dims, coords=coords, name="f")
-    kw: dict[str, Any] = {"order": order, "accuracy": accuracy, "edge_order": edge_order, "boundary": boundary,
-                          "nan_policy": nan_policy}
+    kw: dict[str, Any] = {
+        "order": order,
+        "accuracy": accuracy,
+        "edge_order": edge_order,
+        "boundary": boundary,
+        "nan_policy": nan_policy,
+    }
     if boundary == "periodic" and kind in ("nonuniform", "decreasing"):
         x = coords[dim]
         kw["period"] = float(abs(x[-1] - x[0]) + draw(st.sampled_from([0.5, 1.0, 1.7])))
@@ -153,8 +159,12 @@ def wide_block_problems(draw: Any) -> tuple[xr.DataArray, dict[str, Any], dict[s
     values = rng.standard_normal(tuple(sizes.values()))
     if draw(st.booleans()):
         values[rng.random(values.shape) < 0.02] = np.nan
-    kw = {"accuracy": draw(st.sampled_from([2, 4])), "boundary": kinds, "period": period or None,
-          "nan_policy": draw(st.sampled_from(["propagate", "omit"]))}
+    kw = {
+        "accuracy": draw(st.sampled_from([2, 4])),
+        "boundary": kinds,
+        "period": period or None,
+        "nan_policy": draw(st.sampled_from(["propagate", "omit"])),
+    }
     chunks = {d: draw(st.integers(12, 20)) for d in dims}
     return xr.DataArray(values, dims=dims, coords=coords, name="f"), kw, chunks
 
@@ -217,7 +227,7 @@ def test_numpy_compat_dask_equals_numpy(data: Any) -> None:
     actual = fieldgrad.gradient(dsa.from_array(f, chunks=chunks), *spacing, edge_order=edge_order)
     if len(shape) == 1:
         expected, actual = [expected], [actual]
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         assert isinstance(a, dsa.Array)
         assert_close(a.compute(), e)
 

@@ -28,7 +28,7 @@ from fieldgrad import registry
 from fieldgrad.fd import FiniteDifference
 from fieldgrad.registry import GROUP, FieldgradPluginWarning
 
-GOOD_PLUGIN = '''
+GOOD_PLUGIN = """
 import numpy as np
 import fieldgrad
 
@@ -45,7 +45,7 @@ class {cls}(fieldgrad.DerivativeMethod):
 
     def derivative(self, values, coord, *, axis, order, **options):
         return np.gradient(values, coord.values, axis=axis, edge_order=1)
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,14 @@ class Registry:
         self.modules.append(name)
         return name
 
-    def plugin(self, name: str, dist: str = "fake-dist", description: str = "a fake method",
-               cls: str = "Method", module: str | None = None) -> str:
+    def plugin(
+        self,
+        name: str,
+        dist: str = "fake-dist",
+        description: str = "a fake method",
+        cls: str = "Method",
+        module: str | None = None,
+    ) -> str:
         mod = self.module(GOOD_PLUGIN.format(cls=cls, name=name, description=description), module)
         self.add(name, f"{mod}:{cls}", dist)
         return mod
@@ -246,8 +252,7 @@ def test_plugin_failing_to_import(reg: Registry) -> None:
 
 
 def test_plugin_whose_load_raises_any_exception(reg: Registry) -> None:
-    reg.eps.append(FakeEntryPoint("explodes", "whatever:Thing", FakeDist("boom-dist"),
-                                  error=RuntimeError("kaboom")))
+    reg.eps.append(FakeEntryPoint("explodes", "whatever:Thing", FakeDist("boom-dist"), error=RuntimeError("kaboom")))
     registry.refresh_methods()
     with pytest.warns(FieldgradPluginWarning, match="boom-dist"):
         with pytest.raises(ValueError, match=r"'explodes'.*'boom-dist'.*RuntimeError: kaboom"):
@@ -268,18 +273,30 @@ def test_missing_module_is_warned_once_when_listing(reg: Registry) -> None:
     assert plugin_warnings(again) == []
 
 
-@pytest.mark.parametrize(("source", "why"), [
-    ("class Method:\n    name = 'badcls'\n", "subclass of fieldgrad.DerivativeMethod"),
-    (GOOD_PLUGIN.format(cls="Method", name="othername", description="d"), "names must match"),
-    ("import fieldgrad\nclass Method(fieldgrad.DerivativeMethod):\n    name = 'badcls'\n"
-     "    def halo(self, coord, order, **kw):\n        return 1\n", "must implement derivative"),
-    (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")
-     + "    def __init__(self, needed):\n        pass\n", "cannot be instantiated"),
-    (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")
-     + "    boundaries = ('reflect',)\n", "boundaries"),
-    (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")
-     + "    max_order = -1\n", "max_order"),
-])
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("class Method:\n    name = 'badcls'\n", "subclass of fieldgrad.DerivativeMethod"),
+        (GOOD_PLUGIN.format(cls="Method", name="othername", description="d"), "names must match"),
+        (
+            (
+                "import fieldgrad\nclass Method(fieldgrad.DerivativeMethod):\n    name = 'badcls'\n"
+                "    def halo(self, coord, order, **kw):\n        return 1\n"
+            ),
+            "must implement derivative",
+        ),
+        (
+            GOOD_PLUGIN.format(cls="Method", name="badcls", description="d")
+            + "    def __init__(self, needed):\n        pass\n",
+            "cannot be instantiated",
+        ),
+        (
+            GOOD_PLUGIN.format(cls="Method", name="badcls", description="d") + "    boundaries = ('reflect',)\n",
+            "boundaries",
+        ),
+        (GOOD_PLUGIN.format(cls="Method", name="badcls", description="d") + "    max_order = -1\n", "max_order"),
+    ],
+)
 def test_plugin_failing_validation(reg: Registry, source: str, why: str) -> None:
     mod = reg.module(source)
     reg.add("badcls", f"{mod}:Method", "bad-dist")
@@ -304,7 +321,7 @@ def test_entry_point_scan_failure_does_not_break_listing(reg: Registry, monkeypa
 def test_refresh_after_fixing_a_plugin(reg: Registry) -> None:
     mod = reg.module("raise ImportError('not yet')\n")
     reg.add("fixme", f"{mod}:Method", "fix-dist")
-    with pytest.warns(FieldgradPluginWarning), pytest.raises(ValueError):
+    with pytest.warns(FieldgradPluginWarning), pytest.raises(ValueError, match="not yet"):
         fieldgrad.get_method("fixme")
     sys.modules.pop(mod, None)
     (reg.tmp / f"{mod}.py").write_text(GOOD_PLUGIN.format(cls="Method", name="fixme", description="d"))
@@ -348,8 +365,7 @@ def _local_method(name: str, description: str = "registered here") -> type[field
         def halo(self, coord: Any, order: int, **options: Any) -> int:
             return 1
 
-        def derivative(self, values: np.ndarray, coord: Any, *, axis: int, order: int,
-                       **options: Any) -> np.ndarray:
+        def derivative(self, values: np.ndarray, coord: Any, *, axis: int, order: int, **options: Any) -> np.ndarray:
             return np.gradient(values, coord.values, axis=axis)
 
     Local.name = name
@@ -454,8 +470,7 @@ def test_method_refusing_nonuniform_coordinates(reg: Registry) -> None:
     x = np.linspace(0.0, 1.0, 7)
     uniform = xr.DataArray(x**2, dims="x", coords={"x": x})
     np.testing.assert_allclose(uniform.grad.partial("x", method=UniformOnly).values, np.gradient(x**2, x))
-    np.testing.assert_allclose(uniform.chunk(x=3).grad.partial("x", method=UniformOnly).values,
-                               np.gradient(x**2, x))
+    np.testing.assert_allclose(uniform.chunk(x=3).grad.partial("x", method=UniformOnly).values, np.gradient(x**2, x))
     xn = x**2
     nonuniform = xr.DataArray(xn, dims="x", coords={"x": xn})
     with pytest.raises(ValueError, match=r"'uniform-only' needs uniformly spaced.*'x'"):

@@ -7,7 +7,8 @@ import pytest
 import xarray as xr
 
 import fieldgrad  # noqa: F401
-from fieldgrad.geometry import EARTH_RADIUS, lat_lon_coords as lat_lon_dims
+from fieldgrad.geometry import EARTH_RADIUS
+from fieldgrad.geometry import lat_lon_coords as lat_lon_dims
 
 OMEGA = 7.292e-5
 R = EARTH_RADIUS
@@ -20,11 +21,17 @@ def latlon_grid(dlat: float, dlon: float, lat_max: float = 60.0) -> tuple[np.nda
 
 
 def vector(v: np.ndarray, u: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> xr.DataArray:
-    return xr.DataArray(np.stack([v, u]), dims=("component", "lat", "lon"),
-                        coords={"component": ["lat", "lon"],
-                                "lat": ("lat", lat, {"units": "degrees_north"}),
-                                "lon": ("lon", lon, {"units": "degrees_east"})},
-                        name="wind", attrs={"units": "m s-1"})
+    return xr.DataArray(
+        np.stack([v, u]),
+        dims=("component", "lat", "lon"),
+        coords={
+            "component": ["lat", "lon"],
+            "lat": ("lat", lat, {"units": "degrees_north"}),
+            "lon": ("lon", lon, {"units": "degrees_east"}),
+        },
+        name="wind",
+        attrs={"units": "m s-1"},
+    )
 
 
 def phi_of(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -70,15 +77,23 @@ def test_gradient_and_laplacian_of_spherical_harmonic():
     for d in (3.0, 1.5):
         lat, lon = latlon_grid(d, d, lat_max=75.0)
         phi = phi_of(lat, lon)
-        T = xr.DataArray(np.sin(phi), dims=("lat", "lon"), name="T", attrs={"units": "K"},
-                         coords={"lat": ("lat", lat, {"standard_name": "latitude"}),
-                                 "lon": ("lon", lon, {"standard_name": "longitude"})})
+        T = xr.DataArray(
+            np.sin(phi),
+            dims=("lat", "lon"),
+            name="T",
+            attrs={"units": "K"},
+            coords={
+                "lat": ("lat", lat, {"standard_name": "latitude"}),
+                "lon": ("lon", lon, {"standard_name": "longitude"}),
+            },
+        )
         g = T.grad.gradient(["lat", "lon"], geometry="sphere")
         lap = T.grad.laplacian(geometry="sphere")
         assert g.attrs["units"] == "K m-1" and lap.attrs["units"] == "K m-2"
         assert float(abs(g.sel(component="lon")).max()) < 1e-20
-        errs.append((float(abs(g.sel(component="lat") - np.cos(phi) / R).max()),
-                     float(abs(lap + 2 * np.sin(phi) / R**2).max())))
+        errs.append(
+            (float(abs(g.sel(component="lat") - np.cos(phi) / R).max()), float(abs(lap + 2 * np.sin(phi) / R**2).max()))
+        )
     assert abs(np.log2(errs[0][0] / errs[1][0]) - 2) < 0.3
     assert abs(np.log2(errs[0][1] / errs[1][1]) - 2) < 0.3
 
@@ -87,9 +102,11 @@ def test_periodic_longitude_when_the_grid_wraps():
     lat, lon = latlon_grid(5.0, 5.0)
     phi = phi_of(lat, lon)
     lam = np.deg2rad(np.broadcast_to(lon, phi.shape))
-    T = xr.DataArray(np.cos(phi) * np.sin(lam), dims=("lat", "lon"),
-                     coords={"lat": ("lat", lat, {"units": "degrees_north"}),
-                             "lon": ("lon", lon, {"units": "degrees_east"})})
+    T = xr.DataArray(
+        np.cos(phi) * np.sin(lam),
+        dims=("lat", "lon"),
+        coords={"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})},
+    )
     g = T.grad.gradient(geometry="sphere", radius=1.0)
     # eastward component: 1/(cos φ) ∂f/∂λ = cos λ, everywhere including the seam
     err = abs(g.sel(component="lon") - np.cos(lam))
@@ -143,12 +160,14 @@ def test_agrees_with_metpy_to_the_stencil_order():
         g = U.sel(component="lon", drop=True).grad.gradient(["lat", "lon"], geometry="sphere")
         inner = (slice(1, -1), slice(None))  # MetPy's edges are one-sided in latitude too, but differently
         scale = float(np.abs(m_vort).max())
-        diffs.append([
-            np.abs(vort - m_vort)[inner].max() / scale,
-            np.abs(div - m_div)[inner].max() / scale,
-            np.abs(g.sel(component="lon").values - np.asarray(m_grad[0].m))[inner].max() / scale,
-            np.abs(g.sel(component="lat").values - np.asarray(m_grad[1].m))[inner].max() / scale,
-        ])
+        diffs.append(
+            [
+                np.abs(vort - m_vort)[inner].max() / scale,
+                np.abs(div - m_div)[inner].max() / scale,
+                np.abs(g.sel(component="lon").values - np.asarray(m_grad[0].m))[inner].max() / scale,
+                np.abs(g.sel(component="lat").values - np.asarray(m_grad[1].m))[inner].max() / scale,
+            ]
+        )
     diffs = np.array(diffs)
     assert np.all(diffs[1] < 1e-2), diffs
     # both are second-order, so where they differ the difference shrinks at least like h²

@@ -16,9 +16,13 @@ import fieldgrad
 def _field() -> xr.DataArray:
     rng = np.random.default_rng(0)
     x = np.cumsum(rng.uniform(0.5, 1.5, 24))
-    return xr.DataArray(rng.normal(size=(24, 18)), dims=("x", "y"), name="T",
-                        coords={"x": x, "y": np.arange(18.0), "lat": ("y", np.linspace(-80, 80, 18))},
-                        attrs={"units": "K"}).chunk({"x": 5, "y": 6})
+    return xr.DataArray(
+        rng.normal(size=(24, 18)),
+        dims=("x", "y"),
+        name="T",
+        coords={"x": x, "y": np.arange(18.0), "lat": ("y", np.linspace(-80, 80, 18))},
+        attrs={"units": "K"},
+    ).chunk({"x": 5, "y": 6})
 
 
 def test_dataarray_is_identical_to_compute():

@@ -12,7 +12,7 @@ import fieldgrad  # noqa: F401
 def grid3(nonuniform: bool = False) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(3)
     out = {}
-    for name, n in zip("xyz", (9, 11, 7)):
+    for name, n in zip("xyz", (9, 11, 7), strict=True):
         if nonuniform:
             out[name] = np.cumsum(rng.uniform(0.3, 1.0, n))
         else:
@@ -22,8 +22,13 @@ def grid3(nonuniform: bool = False) -> dict[str, np.ndarray]:
 
 def potential(coords: dict[str, np.ndarray]) -> xr.DataArray:
     X, Y, Z = np.meshgrid(coords["x"], coords["y"], coords["z"], indexing="ij")
-    V = xr.DataArray(2 * X**2 + 3 * Y**2 - 4 * Z, dims=("x", "y", "z"), coords=coords, name="V",
-                     attrs={"units": "V", "long_name": "potential"})
+    V = xr.DataArray(
+        2 * X**2 + 3 * Y**2 - 4 * Z,
+        dims=("x", "y", "z"),
+        coords=coords,
+        name="V",
+        attrs={"units": "V", "long_name": "potential"},
+    )
     for d in "xyz":
         V[d].attrs["units"] = "m"
     return V
@@ -58,8 +63,12 @@ def smooth_vector_field(n: int = 12) -> xr.DataArray:
     x = np.linspace(0, 2, n)
     X, Y, Z = np.meshgrid(x, x * 1.5, x * 0.7, indexing="ij")
     comps = np.stack([np.sin(Y) * Z, np.cos(X * Z), X * Y**2])
-    return xr.DataArray(comps, dims=("component", "x", "y", "z"),
-                        coords={"component": ["x", "y", "z"], "x": x, "y": x * 1.5, "z": x * 0.7}, name="F")
+    return xr.DataArray(
+        comps,
+        dims=("component", "x", "y", "z"),
+        coords={"component": ["x", "y", "z"], "x": x, "y": x * 1.5, "z": x * 0.7},
+        name="F",
+    )
 
 
 @pytest.mark.parametrize("accuracy", [2, 4, 6])
@@ -75,8 +84,13 @@ def test_discrete_identities_hold_to_roundoff(accuracy):
 def test_curl_3d_analytic_and_labels():
     x = np.linspace(-1, 1, 7)
     X, Y, Z = np.meshgrid(x, x, x, indexing="ij")
-    F = xr.DataArray(np.stack([Y * Z, X * Z**2, X**2 * Y]), dims=("component", "x", "y", "z"),
-                     coords={"component": ["x", "y", "z"], "x": x, "y": x, "z": x}, name="F", attrs={"units": "T"})
+    F = xr.DataArray(
+        np.stack([Y * Z, X * Z**2, X**2 * Y]),
+        dims=("component", "x", "y", "z"),
+        coords={"component": ["x", "y", "z"], "x": x, "y": x, "z": x},
+        name="F",
+        attrs={"units": "T"},
+    )
     for d in "xyz":
         F[d].attrs["units"] = "m"
     c = F.grad.curl()
@@ -90,8 +104,9 @@ def test_curl_3d_analytic_and_labels():
 def test_curl_2d_is_scalar():
     x = np.linspace(0, 1, 6)
     X, Y = np.meshgrid(x, x, indexing="ij")
-    F = xr.DataArray(np.stack([-3 * Y, 5 * X]), dims=("component", "x", "y"),
-                     coords={"component": ["x", "y"], "x": x, "y": x})
+    F = xr.DataArray(
+        np.stack([-3 * Y, 5 * X]), dims=("component", "x", "y"), coords={"component": ["x", "y"], "x": x, "y": x}
+    )
     c = F.grad.curl()
     assert c.dims == ("x", "y")
     np.testing.assert_allclose(c, 8.0)
@@ -185,8 +200,14 @@ def test_chunked_equals_in_memory(op):
 
 def test_dataset_forms():
     F = smooth_vector_field(8)
-    ds = xr.Dataset({"u": F.sel(component="x", drop=True), "v": F.sel(component="y", drop=True),
-                     "w": F.sel(component="z", drop=True), "other": ("t", [1.0, 2.0])})
+    ds = xr.Dataset(
+        {
+            "u": F.sel(component="x", drop=True),
+            "v": F.sel(component="y", drop=True),
+            "w": F.sel(component="z", drop=True),
+            "other": ("t", [1.0, 2.0]),
+        }
+    )
     div = ds.grad.divergence({"x": "u", "y": "v", "z": "w"})
     np.testing.assert_allclose(div, F.grad.divergence())
     curl = ds.grad.curl({"x": "u", "y": "v", "z": "w"})
@@ -206,8 +227,9 @@ def test_bad_vector_inputs():
     F = xr.DataArray(np.zeros((2, 5, 5)), dims=("component", "x", "y"), coords={"component": ["x", "q"]})
     with pytest.raises(ValueError, match="'q'"):
         F.grad.divergence()
-    G = xr.DataArray(np.zeros((4, 5)), dims=("component", "x"), coords={"component": list("abcd")})
-    with pytest.raises(ValueError):
+    # four components on four dims: the refusal is about the count (the field is otherwise valid)
+    G = xr.DataArray(np.zeros((4, 5, 5, 5, 5)), dims=("component", *"abcd"), coords={"component": list("abcd")})
+    with pytest.raises(ValueError, match="curl needs 2 or 3 components, got 4"):
         G.grad.curl()
     with pytest.raises(ValueError, match="geometry"):
         f.grad.laplacian(geometry="torus")

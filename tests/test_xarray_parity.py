@@ -63,18 +63,25 @@ COORDS = {
 @pytest.mark.parametrize("kind", list(COORDS))
 def test_1d(kind: str, edge_order: int) -> None:
     da = field({"x": COORDS[kind](11)})
-    assert_parity(da.grad.partial("x", edge_order=edge_order), da.differentiate("x", edge_order=edge_order),
-                  rtol=1e-12 if kind == "linspace" else RTOL)
-    assert_parity(da.grad("x", accuracy=2, edge_order=edge_order), da.differentiate("x", edge_order=edge_order),
-                  rtol=1e-12 if kind == "linspace" else RTOL)
+    assert_parity(
+        da.grad.partial("x", edge_order=edge_order),
+        da.differentiate("x", edge_order=edge_order),
+        rtol=1e-12 if kind == "linspace" else RTOL,
+    )
+    assert_parity(
+        da.grad("x", accuracy=2, edge_order=edge_order),
+        da.differentiate("x", edge_order=edge_order),
+        rtol=1e-12 if kind == "linspace" else RTOL,
+    )
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])
 def test_3d_each_dim(edge_order: int) -> None:
     da = field({"z": COORDS["decreasing"](5), "y": COORDS["nonuniform"](6), "x": COORDS["linspace"](7)}, seed=3)
     for dim in da.dims:
-        assert_parity(da.grad.partial(dim, edge_order=edge_order), da.differentiate(dim, edge_order=edge_order),
-                      rtol=1e-12)
+        assert_parity(
+            da.grad.partial(dim, edge_order=edge_order), da.differentiate(dim, edge_order=edge_order), rtol=1e-12
+        )
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])
@@ -120,16 +127,30 @@ def test_non_dimension_coordinate() -> None:
 def _time_field(times: Any, seed: int = 8) -> xr.DataArray:
     n = len(times)
     rng = np.random.default_rng(seed)
-    return xr.DataArray(np.cumsum(rng.standard_normal((n, 3)), axis=0), dims=("time", "s"),
-                        coords={"time": times, "s": [10, 20, 30]}, name="T")
+    return xr.DataArray(
+        np.cumsum(rng.standard_normal((n, 3)), axis=0),
+        dims=("time", "s"),
+        coords={"time": times, "s": [10, 20, 30]},
+        name="T",
+    )
 
 
 DATETIMES = {
     "ns-uniform": np.datetime64("2000-01-01", "ns") + np.arange(8) * np.timedelta64(6, "h"),
-    "ns-irregular": np.array(["2000-01-01T00", "2000-01-01T06", "2000-01-02T00", "2000-01-02T01",
-                              "2000-01-05T00", "2000-02-01T00"], dtype="datetime64[ns]"),
-    "s-irregular": np.array(["1999-12-31T23:59:00", "2000-01-01T00:00:00", "2000-01-01T00:30:00",
-                             "2000-01-03T00:00:00", "2000-01-03T12:00:00"], dtype="datetime64[s]"),
+    "ns-irregular": np.array(
+        ["2000-01-01T00", "2000-01-01T06", "2000-01-02T00", "2000-01-02T01", "2000-01-05T00", "2000-02-01T00"],
+        dtype="datetime64[ns]",
+    ),
+    "s-irregular": np.array(
+        [
+            "1999-12-31T23:59:00",
+            "2000-01-01T00:00:00",
+            "2000-01-01T00:30:00",
+            "2000-01-03T00:00:00",
+            "2000-01-03T12:00:00",
+        ],
+        dtype="datetime64[s]",
+    ),
     "D-uniform": np.arange("2001-03-01", "2001-03-09", dtype="datetime64[D]"),
     "decreasing": (np.datetime64("2000-01-01", "ns") + np.array([0, 3, 4, 9, 20]) * np.timedelta64(1, "h"))[::-1],
 }
@@ -177,15 +198,19 @@ def test_timedelta_coordinate() -> None:
     t = np.array([0, 30, 45, 120, 400], dtype="timedelta64[s]")
     da = _time_field(t)
     for unit in (None, "s", "m", "h"):
-        assert_parity(da.grad.partial("time", edge_order=2, datetime_unit=unit),
-                      da.differentiate("time", edge_order=2, datetime_unit=unit), rtol=1e-12)
+        assert_parity(
+            da.grad.partial("time", edge_order=2, datetime_unit=unit),
+            da.differentiate("time", edge_order=2, datetime_unit=unit),
+            rtol=1e-12,
+        )
 
 
 @pytest.mark.parametrize("calendar", ["standard", "noleap", "360_day", "julian", "all_leap"])
 @pytest.mark.parametrize("unit", [None, "s", "h", "D"])
 def test_cftime(calendar: str, unit: str | None) -> None:
-    times = [cftime.datetime(2000, 2, d, h, calendar=calendar) for d, h in
-             [(25, 0), (26, 6), (28, 0), (28, 12)]] + [cftime.datetime(2000, 3, 2, 0, calendar=calendar)]
+    times = [cftime.datetime(2000, 2, d, h, calendar=calendar) for d, h in [(25, 0), (26, 6), (28, 0), (28, 12)]] + [
+        cftime.datetime(2000, 3, 2, 0, calendar=calendar)
+    ]
     da = _time_field(np.array(times, dtype=object))
     for eo in (1, 2):
         ours = da.grad.partial("time", edge_order=eo, datetime_unit=unit)
@@ -197,8 +222,11 @@ def test_cftime_date_range() -> None:
     times = xr.date_range("2000-01-01", periods=10, freq="MS", calendar="noleap", use_cftime=True)
     da = _time_field(times)
     assert_parity(da.grad.partial("time", edge_order=1), da.differentiate("time"), rtol=1e-12)
-    assert_parity(da.grad.partial("time", edge_order=2, datetime_unit="D"),
-                  da.differentiate("time", edge_order=2, datetime_unit="D"), rtol=1e-12)
+    assert_parity(
+        da.grad.partial("time", edge_order=2, datetime_unit="D"),
+        da.differentiate("time", edge_order=2, datetime_unit="D"),
+        rtol=1e-12,
+    )
 
 
 def test_datetime_dask_backed() -> None:

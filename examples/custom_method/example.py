@@ -34,7 +34,9 @@ except ImportError:  # not installed: use the source next to this script
 def settings(default: int, small: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, help=f"number of points (default {default}; {small} when small)")
-    parser.add_argument("--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or examples/out)")
+    parser.add_argument(
+        "--out", type=Path, help="folder for the figure (default: FIELDGRAD_EXAMPLE_OUT or examples/out)"
+    )
     args = parser.parse_args()
     small_run = os.environ.get("FIELDGRAD_EXAMPLE_SMALL", "") not in ("", "0")
     args.size = args.size or (small if small_run else default)
@@ -64,12 +66,16 @@ def main() -> None:
     print(f"f = exp(sin x), {n} points on one period, boundary='periodic'")
     print(f"{'method':<16} {'max error df/dx':>16} {'max error d2f/dx2':>18}")
     for name, opts in methods.items():
-        errors[name] = {order: np.abs(f.grad.partial("x", order=order, boundary="periodic", **opts).values
-                                      - exact[order]) for order in (1, 2)}
+        errors[name] = {
+            order: np.abs(f.grad.partial("x", order=order, boundary="periodic", **opts).values - exact[order])
+            for order in (1, 2)
+        }
         print(f"{name:<16} {errors[name][1].max():>16.3g} {errors[name][2].max():>18.3g}")
     lazy = f.chunk(x=n // 4).grad.partial("x", method="spectral", boundary="periodic")
-    print(f"dask, 4 chunks: max |lazy - in memory| = "
-          f"{float(np.abs(lazy.values - f.grad.partial('x', method='spectral', boundary='periodic').values).max()):.1e}")
+    print(
+        f"dask, 4 chunks: max |lazy - in memory| = "
+        f"{float(np.abs(lazy.values - f.grad.partial('x', method='spectral', boundary='periodic').values).max()):.1e}"
+    )
 
     import matplotlib
 
@@ -77,7 +83,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, order in zip(axes, (1, 2)):
+    for ax, order in zip(axes, (1, 2), strict=True):
         for name in methods:
             ax.semilogy(x, np.maximum(errors[name][order], 1e-17), ".-", label=name)
         ax.set_title(f"|error| of the derivative of order {order}")

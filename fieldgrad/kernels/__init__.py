@@ -70,8 +70,7 @@ from . import buffers, compiled, threads, vectorised
 from .buffers import release_buffers
 from .threads import serial_kernels, serial_requested
 
-__all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels",
-           "serial_requested"]
+__all__ = ["apply_stencil", "apply_stencils", "release_buffers", "result_dtype", "serial_kernels", "serial_requested"]
 
 # Below this many elements, threads cost more than they save.
 PARALLEL_THRESHOLD = 1 << 18
@@ -133,8 +132,23 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
         nnz += st.edge_idx.shape[0]
     edge_ptr.append(np.array([nnz]))
     cat = np.concatenate
-    ints = [kind, stride, nax, lo, hi, off_ptr, cat(offsets), w_ptr, uniform, rm_ptr, cat(row_map), er_ptr,
-            cat(edge_rows), cat(edge_ptr), cat(edge_idx)]
+    ints = [
+        kind,
+        stride,
+        nax,
+        lo,
+        hi,
+        off_ptr,
+        cat(offsets),
+        w_ptr,
+        uniform,
+        rm_ptr,
+        cat(row_map),
+        er_ptr,
+        cat(edge_rows),
+        cat(edge_ptr),
+        cat(edge_idx),
+    ]
     floats = [cat(weights), cat(edge_w), cat(edge_const), np.array(band_div, dtype=np.float64), cat(edge_div)]
     itab = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in ints)
     ftab = tuple(np.ascontiguousarray(x, dtype=np.float64) for x in floats)
@@ -221,8 +235,9 @@ def apply_stencils(
     return out
 
 
-def _apply_real(values: np.ndarray, terms: list[tuple[int, AxisStencil]], out: np.ndarray | None,
-                nthreads: int) -> np.ndarray:
+def _apply_real(
+    values: np.ndarray, terms: list[tuple[int, AxisStencil]], out: np.ndarray | None, nthreads: int
+) -> np.ndarray:
     """Apply the stencils to a real C-contiguous array, with the compiled or the numpy kernel."""
     dtype = result_dtype(values.dtype)
     if out is None:

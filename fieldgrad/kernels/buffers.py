@@ -105,8 +105,12 @@ class _BufferCache:
         if raw is None:
             raw = np.empty(nbytes, dtype=np.uint8)
         holder = _Holder()
-        holder.__array_interface__ = {"shape": tuple(shape), "typestr": dtype.str, "version": 3,
-                                      "data": (raw.ctypes.data, False)}
+        holder.__array_interface__ = {
+            "shape": tuple(shape),
+            "typestr": dtype.str,
+            "version": 3,
+            "data": (raw.ctypes.data, False),
+        }
         arr = np.asarray(holder)
         weakref.finalize(holder, self._give, raw).atexit = False
         return arr
@@ -128,5 +132,3 @@ def release_buffers() -> None:
     >>> release_buffers()
     """
     _buffers.release()
-
-

@@ -17,8 +17,23 @@ import numpy as np
 __all__ = ["INT_TABLES", "FLOAT_TABLES", "kernel", "ready", "compile_now", "compile_in_background"]
 
 # The kernel's tables, in the order it unpacks them (int64 arrays, then float64 arrays).
-INT_TABLES = ("kind", "stride", "nax", "lo", "hi", "off_ptr", "offsets", "w_ptr", "uniform",
-              "rm_ptr", "row_map", "er_ptr", "edge_rows", "edge_ptr", "edge_idx")
+INT_TABLES = (
+    "kind",
+    "stride",
+    "nax",
+    "lo",
+    "hi",
+    "off_ptr",
+    "offsets",
+    "w_ptr",
+    "uniform",
+    "rm_ptr",
+    "row_map",
+    "er_ptr",
+    "edge_rows",
+    "edge_ptr",
+    "edge_idx",
+)
 FLOAT_TABLES = ("weights", "edge_w", "edge_const", "band_div", "edge_div")
 _u = np.uint64  # an unsigned index: numba emits no negative-index wrap-around (which blocks SIMD)
 
@@ -37,8 +52,23 @@ def _run(f, out, itab, ftab, block, task0, task1):  # pragma: no cover - compile
     """
     length = f.shape[1]
     nblk = (length + block - 1) // block
-    (kind, stride, nax, lo, hi, off_ptr, offsets, w_ptr, uniform, rm_ptr, row_map, er_ptr, edge_rows, edge_ptr,
-     edge_idx) = itab
+    (
+        kind,
+        stride,
+        nax,
+        lo,
+        hi,
+        off_ptr,
+        offsets,
+        w_ptr,
+        uniform,
+        rm_ptr,
+        row_map,
+        er_ptr,
+        edge_rows,
+        edge_ptr,
+        edge_idx,
+    ) = itab
     weights, edge_w, edge_const, band_div, edge_div = ftab
     acc = np.empty(block, dtype=np.float64)  # sums of more than three terms
     nk = out.shape[0]
@@ -106,14 +136,15 @@ def _run(f, out, itab, ftab, block, task0, task1):  # pragma: no cover - compile
                     c0, c1, c2 = weights[wb], weights[wb + 1], weights[wb + 2]
                     o0, o1, o2 = offsets[m0], offsets[m0 + 1], offsets[m0 + 2]
                     for q in range(a, b):
-                        out[e, t, _u(q)] = (c0 * f[t, _u(q + o0)] + c1 * f[t, _u(q + o1)]
-                                            + c2 * f[t, _u(q + o2)]) / d
+                        out[e, t, _u(q)] = (c0 * f[t, _u(q + o0)] + c1 * f[t, _u(q + o1)] + c2 * f[t, _u(q + o2)]) / d
                 elif m == 3:
                     o0, o1, o2 = offsets[m0], offsets[m0 + 1], offsets[m0 + 2]
                     for q in range(a, b):
-                        out[e, t, _u(q)] = (weights[_u(wb + q)] * f[t, _u(q + o0)]
-                                            + weights[_u(wb + n + q)] * f[t, _u(q + o1)]
-                                            + weights[_u(wb + 2 * n + q)] * f[t, _u(q + o2)]) / d
+                        out[e, t, _u(q)] = (
+                            weights[_u(wb + q)] * f[t, _u(q + o0)]
+                            + weights[_u(wb + n + q)] * f[t, _u(q + o1)]
+                            + weights[_u(wb + 2 * n + q)] * f[t, _u(q + o2)]
+                        ) / d
                 else:
                     ws = 0 if uniform[e] else 1
                     for k in range(m):
@@ -155,8 +186,9 @@ def kernel() -> Any:
 
         with _lock:
             if _dispatcher is None:
-                _dispatcher = numba.njit(nogil=True, cache=True, fastmath=False, error_model="numpy",
-                                         boundscheck=False)(_run)
+                _dispatcher = numba.njit(
+                    nogil=True, cache=True, fastmath=False, error_model="numpy", boundscheck=False
+                )(_run)
     return _dispatcher
 
 
@@ -188,7 +220,7 @@ def compile_in_background(dtype: np.dtype, out_dtype: np.dtype) -> None:
 def _background(dtype: np.dtype, out_dtype: np.dtype) -> None:
     try:
         compile_now(dtype, out_dtype)
-    except BaseException as exc:  # pragma: no cover - numba missing or broken: the numpy kernel stays
+    except BaseException as exc:  # noqa: BLE001  # pragma: no cover - numba missing or broken: numpy kernel stays
         with _lock:
             _failed[dtype.str] = exc
     finally:

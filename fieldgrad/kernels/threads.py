@@ -33,7 +33,7 @@ def serial_requested() -> bool:
     return bool(getattr(_local, "serial", False) or OPTIONS["serial"])
 
 
-def serial_kernels() -> "_SerialContext":
+def serial_kernels() -> _SerialContext:
     """Context manager: kernels called in this thread run in it alone (used inside dask tasks).
 
     Per thread, unlike the process-global option ``serial`` (:func:`fieldgrad.set_options`).
@@ -133,5 +133,3 @@ def run_threads(kernel: Any, args: tuple, ntasks: int, chunk: int, nthreads: int
         for fu in futures:
             if not fu.cancel():  # a helper still queued (busy with another call) is not waited for
                 fu.result()
-
-

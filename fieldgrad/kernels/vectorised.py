@@ -42,7 +42,7 @@ def _apply(values: np.ndarray, terms: list[tuple[int, AxisStencil]], out: np.nda
     shape = values.shape
     for k, (axis, st) in enumerate(terms):
         before = int(np.prod(shape[:axis], dtype=np.int64))
-        after = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        after = int(np.prod(shape[axis + 1 :], dtype=np.int64))
         f = values.reshape(before, st.n, after)
         o = out[k].reshape(before, st.n, after)
         _band(f, o, st)
@@ -57,7 +57,7 @@ def _band(f: np.ndarray, o: np.ndarray, st: AxisStencil) -> None:
     for k, off in enumerate(st.offsets.tolist()):
         # a float64 weight (numpy scalar or array): the product is float64 whatever f's dtype
         w = st.weights[k, 0] if st.uniform else st.weights[k, lo:hi].reshape(1, -1, 1)
-        part = f[:, lo + off:hi + off, :]
+        part = f[:, lo + off : hi + off, :]
         if acc is None:
             acc = np.multiply(w, part, dtype=np.float64)
         else:

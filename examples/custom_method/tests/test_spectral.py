@@ -21,9 +21,11 @@ def test_exact_for_resolved_modes(order: int) -> None:
     f = np.sin(3 * x) + 0.5 * np.cos(7 * x)
     da = xr.DataArray(f, dims="x", coords={"x": x})
     got = da.grad.partial("x", order=order, method=Spectral, boundary="periodic")
-    want = {1: 3 * np.cos(3 * x) - 3.5 * np.sin(7 * x),
-            2: -9 * np.sin(3 * x) - 24.5 * np.cos(7 * x),
-            3: -27 * np.cos(3 * x) + 171.5 * np.sin(7 * x)}[order]
+    want = {
+        1: 3 * np.cos(3 * x) - 3.5 * np.sin(7 * x),
+        2: -9 * np.sin(3 * x) - 24.5 * np.cos(7 * x),
+        3: -27 * np.cos(3 * x) + 171.5 * np.sin(7 * x),
+    }[order]
     np.testing.assert_allclose(got.values, want, atol=1e-9)
 
 

@@ -21,8 +21,8 @@ def reference_polyfit(f: np.ndarray, x: np.ndarray, order: int, window: int, deg
     out = np.empty(n)
     for i in range(n):
         a = min(max(i - h, 0), n - window)
-        xs = x[a:a + window]
-        p = np.polyfit(xs - x[i], f[a:a + window], degree)
+        xs = x[a : a + window]
+        p = np.polyfit(xs - x[i], f[a : a + window], degree)
         out[i] = np.polyder(p, order)[-1] if order <= degree else 0.0
     return out
 
@@ -90,14 +90,17 @@ def test_stencil_rows_are_local() -> None:
         assert nz.min() >= a and nz.max() < a + 7
 
 
-@pytest.mark.parametrize(("options", "order", "match"), [
-    ({"window": 8}, 1, "odd"),
-    ({"window": 5, "degree": 5}, 1, "less than window"),
-    ({"degree": 2}, 3, "orders up to 2"),
-    ({"window": 2.5}, 1, "window must be an integer"),
-    ({"degree": -1}, 1, "degree must be an integer"),
-    ({"smoothing": 1}, 1, "unknown option"),
-])
+@pytest.mark.parametrize(
+    ("options", "order", "match"),
+    [
+        ({"window": 8}, 1, "odd"),
+        ({"window": 5, "degree": 5}, 1, "less than window"),
+        ({"degree": 2}, 3, "orders up to 2"),
+        ({"window": 2.5}, 1, "window must be an integer"),
+        ({"degree": -1}, 1, "degree must be an integer"),
+        ({"smoothing": 1}, 1, "unknown option"),
+    ],
+)
 def test_invalid_options(options: dict, order: int, match: str) -> None:
     da = xr.DataArray(np.arange(50.0), dims="x")
     with pytest.raises(ValueError, match=match):
@@ -145,8 +148,12 @@ def test_partial_equals_savgol_with_labels() -> None:
 def test_chunked_equals_in_memory(nonuniform: bool, chunks: dict) -> None:
     da = field(nonuniform)
     kw = dict(method="polyfit", window=11, degree=3)
-    for call in (lambda a: a.grad.partial("x", **kw), lambda a: a.grad.partial("x", order=2, **kw),
-                 lambda a: a.grad.partial({"x": 1, "y": 1}, **kw), lambda a: a.grad.gradient(**kw)):
+    for call in (
+        lambda a: a.grad.partial("x", **kw),
+        lambda a: a.grad.partial("x", order=2, **kw),
+        lambda a: a.grad.partial({"x": 1, "y": 1}, **kw),
+        lambda a: a.grad.gradient(**kw),
+    ):
         mem = call(da)
         lazy = call(da.chunk(chunks))
         assert lazy.chunks is not None
@@ -183,8 +190,10 @@ def test_nan_policy() -> None:
     assert spoiled[25:36].all() and not spoiled[:25].any() and not spoiled[36:].any()
     omit = da.grad.partial("x", method="polyfit", window=11, nan_policy="omit")
     col = da.values[:, 4]
-    np.testing.assert_allclose(omit.values[:30, 4], PolyFit().derivative(col[:30], axis_coord(da.x.values[:30]), axis=0,
-                                                                       order=1, window=11, degree=3))
+    np.testing.assert_allclose(
+        omit.values[:30, 4],
+        PolyFit().derivative(col[:30], axis_coord(da.x.values[:30]), axis=0, order=1, window=11, degree=3),
+    )
     assert np.isnan(omit.values[30, 4]) and np.isnan(omit.values[31:50, 9]).all()
     for chunks in ({"x": 6}, {"x": 1}, {"x": (30, 1, 59)}):
         lazy = da.chunk(chunks).grad.partial("x", method="polyfit", window=11, nan_policy="omit")
@@ -198,8 +207,9 @@ def test_dataset_forms() -> None:
     xr.testing.assert_identical(out["c"], ds["c"])
     np.testing.assert_allclose(out["T"].values, da.grad.partial("x", method="polyfit", window=9).values)
     g = ds.chunk(x=10).grad.gradient(["x", "y"], method="polyfit", window=9)
-    np.testing.assert_allclose(g["T"].values, da.grad.gradient(["x", "y"], method="polyfit", window=9).values,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        g["T"].values, da.grad.gradient(["x", "y"], method="polyfit", window=9).values, rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int16, np.complex128])

@@ -57,8 +57,7 @@ def test_interpolating_exact_for_polynomials() -> None:
 @pytest.mark.parametrize("grid", ["uniform", "jittered", "random"])
 def test_fixed_penalty_equals_make_smoothing_spline(lam: float, grid: str) -> None:
     n = 120
-    x = {"uniform": np.linspace(0, 10, n), "jittered": jittered(n),
-         "random": np.sort(RNG.uniform(0, 10, n))}[grid]
+    x = {"uniform": np.linspace(0, 10, n), "jittered": jittered(n), "random": np.sort(RNG.uniform(0, 10, n))}[grid]
     y = np.sin(x) + 0.1 * RNG.normal(size=(2, n))
     for order in range(4):
         got = spline_derivative(y, x, axis=-1, order=order, smoothing=lam)
@@ -82,8 +81,9 @@ def test_degree_one_smoothing_equals_dense_reference() -> None:
         f = dense_linear_smoother(x, y, lam)
         np.testing.assert_allclose(spline_derivative(y, x, order=0, degree=1, smoothing=lam), f, rtol=1e-10)
         slope = np.diff(f) / np.diff(x)
-        np.testing.assert_allclose(spline_derivative(y, x, order=1, degree=1, smoothing=lam),
-                                   np.append(slope, slope[-1]), rtol=1e-9)
+        np.testing.assert_allclose(
+            spline_derivative(y, x, order=1, degree=1, smoothing=lam), np.append(slope, slope[-1]), rtol=1e-9
+        )
 
 
 @pytest.mark.parametrize("degree", [3, 5])
@@ -96,8 +96,9 @@ def test_smoothing_limits(degree: int) -> None:
     natural = make_interp_spline(x, y, k=degree, bc_type=(ends, ends))
     for order in (0, 1, 2):
         got = spline_derivative(y, x, order=order, degree=degree, smoothing=0.0)
-        np.testing.assert_allclose(got, natural.derivative(order)(x) if order else natural(x),
-                                   rtol=1e-7, atol=1e-7 * np.abs(y).max())
+        np.testing.assert_allclose(
+            got, natural.derivative(order)(x) if order else natural(x), rtol=1e-7, atol=1e-7 * np.abs(y).max()
+        )
     poly = np.polynomial.Polynomial.fit(x, y, m - 1)
     for order in (0, 1):
         got = spline_derivative(y, x, order=order, degree=degree, smoothing=1e9)
@@ -206,14 +207,17 @@ def test_nan_spoils_only_its_line() -> None:
         np.testing.assert_array_equal(out[:, [0, 2]], clean)
 
 
-@pytest.mark.parametrize(("options", "order", "match"), [
-    ({"degree": 4}, 1, "odd degree"),
-    ({"degree": 6, "smoothing": None}, 1, "from 1 to 5"),
-    ({"smoothing": -1.0}, 1, "penalty >= 0"),
-    ({"smoothing": "gcv"}, 1, "'auto', None"),
-    ({"degree": 3}, 4, "orders up to 3"),
-    ({"window": 5}, 1, "unknown option"),
-])
+@pytest.mark.parametrize(
+    ("options", "order", "match"),
+    [
+        ({"degree": 4}, 1, "odd degree"),
+        ({"degree": 6, "smoothing": None}, 1, "from 1 to 5"),
+        ({"smoothing": -1.0}, 1, "penalty >= 0"),
+        ({"smoothing": "gcv"}, 1, "'auto', None"),
+        ({"degree": 3}, 4, "orders up to 3"),
+        ({"window": 5}, 1, "unknown option"),
+    ],
+)
 def test_invalid_options(options: dict, order: int, match: str) -> None:
     da = xr.DataArray(np.arange(30.0), dims="x")
     with pytest.raises(ValueError, match=match):

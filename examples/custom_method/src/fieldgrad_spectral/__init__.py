@@ -50,8 +50,10 @@ class Spectral(DerivativeMethod):
     def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int) -> np.ndarray:
         n, step = coord.size, coord.spacing
         if not np.isclose(n * abs(step), coord.period, rtol=1e-9):
-            raise ValueError(f"method 'spectral' needs the samples to cover one period exactly: "
-                             f"{n} points x step {abs(step)} = {n * abs(step)}, but period={coord.period}")
+            raise ValueError(
+                f"method 'spectral' needs the samples to cover one period exactly: "
+                f"{n} points x step {abs(step)} = {n * abs(step)}, but period={coord.period}"
+            )
         factor = (2j * np.pi * np.fft.fftfreq(n, d=step)) ** order
         if order % 2 == 1 and n % 2 == 0:
             factor[n // 2] = 0.0  # the Nyquist mode has no well-defined odd derivative

@@ -85,8 +85,9 @@ def polyfit_weights(u: np.ndarray, at: np.ndarray, degree: int, order: int) -> n
     return np.swapaxes(q @ z, -1, -2)
 
 
-def polyfit_stencil(coord: np.ndarray, order: int, window: int, degree: int,
-                    spacing: float | None = None) -> AxisStencil:
+def polyfit_stencil(
+    coord: np.ndarray, order: int, window: int, degree: int, spacing: float | None = None
+) -> AxisStencil:
     """The polyfit derivative along an axis with positions ``coord``, as an :class:`~fieldgrad.stencil.AxisStencil`.
 
     Parameters
@@ -123,22 +124,29 @@ def polyfit_stencil(coord: np.ndarray, order: int, window: int, degree: int,
         idx = np.arange(h, n - h)[:, None] + offsets  # (n - 2h, window)
         xs = coord[idx]
         step = (xs[:, -1] - xs[:, 0]) / (window - 1)  # signed mean spacing of each window
-        u = (xs - coord[h:n - h, None]) / step[:, None]
+        u = (xs - coord[h : n - h, None]) / step[:, None]
         w = polyfit_weights(u, np.zeros((u.shape[0], 1)), degree, order)[:, 0, :] / step[:, None] ** order
         band = np.zeros((window, n))
-        band[:, h:n - h] = w.T
+        band[:, h : n - h] = w.T
         edge = np.empty((2 * h, window))
         for rows, first in ((slice(0, h), 0), (slice(h, 2 * h), n - window)):
-            xw = coord[first:first + window]
+            xw = coord[first : first + window]
             mid, step_e = xw[h], (xw[-1] - xw[0]) / (window - 1)
-            edge[rows] = (polyfit_weights((xw - mid) / step_e, (coord[ends[rows]] - mid) / step_e, degree, order)
-                          / step_e ** order)
+            edge[rows] = (
+                polyfit_weights((xw - mid) / step_e, (coord[ends[rows]] - mid) / step_e, degree, order) / step_e**order
+            )
     starts = np.where(ends < h, 0, n - window)
     edge_idx = (starts[:, None] + np.arange(window)).ravel()
     return AxisStencil(
-        n=n, lo=h, hi=n - h, offsets=offsets, weights=np.ascontiguousarray(band, dtype=np.float64),
-        edge_rows=ends.astype(np.int64), edge_ptr=np.arange(0, 2 * h * window + 1, window, dtype=np.int64),
-        edge_idx=edge_idx.astype(np.int64), edge_w=np.ascontiguousarray(edge.ravel(), dtype=np.float64),
+        n=n,
+        lo=h,
+        hi=n - h,
+        offsets=offsets,
+        weights=np.ascontiguousarray(band, dtype=np.float64),
+        edge_rows=ends.astype(np.int64),
+        edge_ptr=np.arange(0, 2 * h * window + 1, window, dtype=np.int64),
+        edge_idx=edge_idx.astype(np.int64),
+        edge_w=np.ascontiguousarray(edge.ravel(), dtype=np.float64),
         edge_const=np.zeros(2 * h),
     )
 
@@ -166,8 +174,10 @@ class PolyFit(StencilMethod):
     """
 
     name: ClassVar[str] = "polyfit"
-    description: ClassVar[str] = ("local least-squares polynomial fits (Savitzky-Golay), uniform and "
-                                  "non-uniform coordinates; options window (21), degree (3)")
+    description: ClassVar[str] = (
+        "local least-squares polynomial fits (Savitzky-Golay), uniform and "
+        "non-uniform coordinates; options window (21), degree (3)"
+    )
     max_order: ClassVar[int | None] = None  # up to `degree`, checked in check_options
     supports_nonuniform: ClassVar[bool] = True
     boundaries: ClassVar[tuple[str, ...]] = ("one-sided",)
@@ -181,8 +191,10 @@ class PolyFit(StencilMethod):
         if degree >= window:
             raise ValueError(f"degree must be less than window, got degree={degree} and window={window}")
         if order > degree:
-            raise ValueError(f"method 'polyfit' with degree={degree} supports derivative orders up to "
-                             f"{degree}, got order={order}; raise degree")
+            raise ValueError(
+                f"method 'polyfit' with degree={degree} supports derivative orders up to "
+                f"{degree}, got order={order}; raise degree"
+            )
         return {"window": window, "degree": degree}
 
     def stencil(self, coord: AxisCoord, order: int, *, window: int = 21, degree: int = 3) -> AxisStencil:

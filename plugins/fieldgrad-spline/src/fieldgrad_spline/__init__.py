@@ -56,12 +56,18 @@ def _check_smoothing(smoothing: Any, degree: int) -> float | str | None:
     if isinstance(smoothing, str):
         if smoothing != "auto":
             raise ValueError(f"smoothing must be 'auto', None or a penalty >= 0, got {smoothing!r}")
-    elif (isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real)
-          or not np.isfinite(smoothing) or smoothing < 0):
+    elif (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, numbers.Real)
+        or not np.isfinite(smoothing)
+        or smoothing < 0
+    ):
         raise ValueError(f"smoothing must be 'auto', None or a finite penalty >= 0, got {smoothing!r}")
     if degree % 2 == 0:
-        raise ValueError(f"smoothing splines have an odd degree (1, 3 or 5), got degree={degree}; "
-                         "use smoothing=None for an interpolating spline of even degree")
+        raise ValueError(
+            f"smoothing splines have an odd degree (1, 3 or 5), got degree={degree}; "
+            "use smoothing=None for an interpolating spline of even degree"
+        )
     return smoothing if isinstance(smoothing, str) else float(smoothing)
 
 
@@ -88,9 +94,17 @@ def _natural_derivative(u: np.ndarray, fit: np.ndarray, order: int, m: int) -> n
     return spline.derivative(order)(u)
 
 
-def spline_derivative(values: np.ndarray, coord: np.ndarray, *, axis: int = -1, order: int = 1, degree: int = 3,
-                      smoothing: float | str | None = "auto", parallel: bool = True,
-                      return_smoothing: bool = False) -> Any:
+def spline_derivative(
+    values: np.ndarray,
+    coord: np.ndarray,
+    *,
+    axis: int = -1,
+    order: int = 1,
+    degree: int = 3,
+    smoothing: float | str | None = "auto",
+    parallel: bool = True,
+    return_smoothing: bool = False,
+) -> Any:
     """Derivative at the data points of a spline fitted along ``axis``, for every line at once.
 
     Parameters
@@ -125,10 +139,26 @@ def spline_derivative(values: np.ndarray, coord: np.ndarray, *, axis: int = -1, 
     degree = _check_degree(degree)
     smoothing = _check_smoothing(smoothing, degree)
     if values.dtype.kind == "c":
-        re = spline_derivative(values.real, coord, axis=axis, order=order, degree=degree, smoothing=smoothing,
-                               parallel=parallel, return_smoothing=return_smoothing)
-        im = spline_derivative(values.imag, coord, axis=axis, order=order, degree=degree, smoothing=smoothing,
-                               parallel=parallel, return_smoothing=return_smoothing)
+        re = spline_derivative(
+            values.real,
+            coord,
+            axis=axis,
+            order=order,
+            degree=degree,
+            smoothing=smoothing,
+            parallel=parallel,
+            return_smoothing=return_smoothing,
+        )
+        im = spline_derivative(
+            values.imag,
+            coord,
+            axis=axis,
+            order=order,
+            degree=degree,
+            smoothing=smoothing,
+            parallel=parallel,
+            return_smoothing=return_smoothing,
+        )
         if return_smoothing:
             return re[0] + 1j * im[0], (re[1], im[1])
         return re + 1j * im
@@ -195,8 +225,10 @@ class SplineFit(DerivativeMethod):
     """
 
     name: ClassVar[str] = "spline"
-    description: ClassVar[str] = ("spline fits along the whole axis: interpolating (degree 1-5) or "
-                                  "smoothing with GCV per line; options degree (3), smoothing ('auto')")
+    description: ClassVar[str] = (
+        "spline fits along the whole axis: interpolating (degree 1-5) or "
+        "smoothing with GCV per line; options degree (3), smoothing ('auto')"
+    )
     max_order: ClassVar[int | None] = None  # up to `degree`, checked in check_options
     supports_nonuniform: ClassVar[bool] = True
     boundaries: ClassVar[tuple[str, ...]] = ("one-sided",)
@@ -206,8 +238,10 @@ class SplineFit(DerivativeMethod):
         degree = _check_degree(opts["degree"])
         smoothing = _check_smoothing(opts["smoothing"], degree)
         if order > degree:
-            raise ValueError(f"method 'spline' with degree={degree} supports derivative orders up to {degree}, "
-                             f"got order={order}; raise degree (up to {MAX_DEGREE})")
+            raise ValueError(
+                f"method 'spline' with degree={degree} supports derivative orders up to {degree}, "
+                f"got order={order}; raise degree (up to {MAX_DEGREE})"
+            )
         return {"degree": degree, "smoothing": smoothing}
 
     def halo(self, coord: AxisCoord, order: int, **options: Any) -> None:
@@ -216,10 +250,25 @@ class SplineFit(DerivativeMethod):
     def min_points(self, coord: AxisCoord, order: int, *, degree: int = 3, **options: Any) -> int:
         return degree + 1
 
-    def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int, degree: int = 3,
-                   smoothing: float | str | None = "auto") -> np.ndarray:
-        return spline_derivative(values, coord.values, axis=axis, order=order, degree=degree, smoothing=smoothing,
-                                 parallel=_threads_allowed())
+    def derivative(
+        self,
+        values: np.ndarray,
+        coord: AxisCoord,
+        *,
+        axis: int,
+        order: int,
+        degree: int = 3,
+        smoothing: float | str | None = "auto",
+    ) -> np.ndarray:
+        return spline_derivative(
+            values,
+            coord.values,
+            axis=axis,
+            order=order,
+            degree=degree,
+            smoothing=smoothing,
+            parallel=_threads_allowed(),
+        )
 
 
 def _threads_allowed() -> bool:

@@ -139,11 +139,11 @@ def gram_bands(u: np.ndarray, m: int) -> np.ndarray:
     a, b = u[:-1], u[1:]
     xq = ((b - a)[:, None] * (nodes + 1) / 2 + a[:, None]).ravel()
     wq = ((b - a)[:, None] * weights / 2).ravel()
-    design = BSpline.design_matrix(xq, t, k).tocsc()[:, k:k + nb]  # the original B-splines
+    design = BSpline.design_matrix(xq, t, k).tocsc()[:, k : k + nb]  # the original B-splines
     norm = m / (u[m:] - u[:nb])  # B_i -> M_i (unit integral)
     design = design.multiply(norm[None, :]).tocsc()
     gram = (design.T.multiply(wq[None, :]) @ design).todia()
-    for off, diag in zip(gram.offsets, gram.data):
+    for off, diag in zip(gram.offsets, gram.data, strict=True):
         if 0 <= off < m:
             gb[: nb - off, off] = diag[off:nb]
     return gb
@@ -384,7 +384,7 @@ def _qr_solve(y, l0, nl, dc, lgt, m, lam, rb, qtb, h, hb, cs, sn, z):  # pragma:
                     hq = h[i - c]
                     for b in range(nl):
                         hq[b] = coef * lam[b]
-                yj = y[j, l0:l0 + nl]
+                yj = y[j, l0 : l0 + nl]
                 for b in range(nl):
                     hb[b] = yj[b] / lam[b]
             else:  # row c of L_G^T
@@ -468,14 +468,14 @@ def _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out):  # pragma: no cov
             zk = z[j - k]
             for b in range(nl):
                 acc[b] += cc * zk[b]
-        yj = y[j, l0:l0 + nl]
+        yj = y[j, l0 : l0 + nl]
         fj = fb[j]
         for b in range(nl):
             fj[b] = yj[b] - lam[b] * acc[b]
     if order == 0 or m > 2:
         for j in range(n):
             fj = fb[j]
-            oj = out[j, l0:l0 + nl]
+            oj = out[j, l0 : l0 + nl]
             for b in range(nl):
                 oj[b] = fj[b]
         return
@@ -485,13 +485,13 @@ def _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out):  # pragma: no cov
             inv = 1.0 / (u[a + 1] - u[a])
             f0 = fb[a]
             f1 = fb[a + 1]
-            oj = out[j, l0:l0 + nl]
+            oj = out[j, l0 : l0 + nl]
             for b in range(nl):
                 oj[b] = (f1[b] - f0[b]) * inv
         return
     # m == 2: s_j = f''(u_j) = 4 z_{j-1} / (u_{j+1} - u_{j-1}), computed where needed
     for j in range(n):
-        oj = out[j, l0:l0 + nl]
+        oj = out[j, l0 : l0 + nl]
         if order == 2:
             if j == 0 or j == n - 1:
                 for b in range(nl):
@@ -530,8 +530,27 @@ def _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out):  # pragma: no cov
 
 
 @numba.njit(**_JIT)
-def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, shared_ok, shared_tr,
-           n_golden, fixed_lam, order, out, lam_out):  # pragma: no cover - compiled
+def _block(
+    y,
+    l0,
+    nl,
+    u,
+    dc,
+    gb,
+    ddb,
+    lgt,
+    m,
+    loggrid,
+    shared_lr,
+    shared_dinv,
+    shared_ok,
+    shared_tr,
+    n_golden,
+    fixed_lam,
+    order,
+    out,
+    lam_out,
+):  # pragma: no cover - compiled
     n = y.shape[0]
     nn = n - m
     blk = BLOCK
@@ -551,7 +570,7 @@ def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, s
             dyi[b] = 0.0
         for k in range(mp):
             c = dc[i, k]
-            yk = y[i + k, l0:l0 + nl]
+            yk = y[i + k, l0 : l0 + nl]
             for b in range(nl):
                 dyi[b] += c * yk[b]
     if fixed_lam >= 0.0:
@@ -659,8 +678,16 @@ def _block(y, l0, nl, u, dc, gb, ddb, lgt, m, loggrid, shared_lr, shared_dinv, s
     _output(y, l0, nl, z, dc, u, m, lam, order, acc, fb, out)
 
 
-def _shared(gb: np.ndarray, ddb: np.ndarray, m: int, loggrid: np.ndarray, slr: np.ndarray, sdinv: np.ndarray,
-            sok: np.ndarray, str_: np.ndarray) -> None:
+def _shared(
+    gb: np.ndarray,
+    ddb: np.ndarray,
+    m: int,
+    loggrid: np.ndarray,
+    slr: np.ndarray,
+    sdinv: np.ndarray,
+    sok: np.ndarray,
+    str_: np.ndarray,
+) -> None:
     """Factorisation and trace of A for each grid penalty (the same for every line), one lane.
 
     A Python loop over the grid calling the compiled ``_factor`` and ``_trace`` (with the
@@ -684,8 +711,15 @@ def _shared(gb: np.ndarray, ddb: np.ndarray, m: int, loggrid: np.ndarray, slr: n
         slr[g] = lr[:m, :, 0]
 
 
-def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: int, fixed_lam: float,
-         order: int, parallel: bool) -> tuple[np.ndarray, np.ndarray]:
+def _run(
+    y: np.ndarray,
+    system: PenaltySystem,
+    loggrid: np.ndarray,
+    n_golden: int,
+    fixed_lam: float,
+    order: int,
+    parallel: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     y = np.ascontiguousarray(y, dtype=np.float64)
     n, nlines = y.shape
     m = system.m
@@ -700,8 +734,24 @@ def _run(y: np.ndarray, system: PenaltySystem, loggrid: np.ndarray, n_golden: in
         _shared(system.gb, system.ddb, m, loggrid, slr, sdinv, sok, str_)
     out = np.empty((n, nlines))
     lam = np.empty(nlines)
-    args = (system.u, system.dc, system.gb, system.ddb, system.lgt, m, loggrid, slr, sdinv, sok, str_, n_golden,
-            fixed_lam, order, out, lam)
+    args = (
+        system.u,
+        system.dc,
+        system.gb,
+        system.ddb,
+        system.lgt,
+        m,
+        loggrid,
+        slr,
+        sdinv,
+        sok,
+        str_,
+        n_golden,
+        fixed_lam,
+        order,
+        out,
+        lam,
+    )
 
     def block(l0: int) -> None:
         _block(y, l0, min(BLOCK, nlines - l0), *args)
@@ -732,13 +782,14 @@ def _check_order(order: int, m: int) -> int:
     if not 0 <= order <= 2 * m - 1:
         raise ValueError(f"derivative order must be from 0 to {2 * m - 1}, got {order}")
     if m > 2 and order:
-        raise ValueError("derivatives are computed here for m <= 2; fit with order=0 and differentiate "
-                         "the natural spline through the fitted values")
+        raise ValueError(
+            "derivatives are computed here for m <= 2; fit with order=0 and differentiate "
+            "the natural spline through the fitted values"
+        )
     return order
 
 
-def fit_fixed(y: np.ndarray, system: PenaltySystem, lam: float, *, order: int = 0, parallel: bool = True
-              ) -> np.ndarray:
+def fit_fixed(y: np.ndarray, system: PenaltySystem, lam: float, *, order: int = 0, parallel: bool = True) -> np.ndarray:
     """The smoothing spline with penalty ``lam`` of every line (column of ``y``), or its derivative, at the nodes.
 
     Examples
@@ -769,8 +820,15 @@ def lambda_grid(n: int, m: int, step: float = 1.0) -> np.ndarray:
     return np.arange(lo, max(hi, lo + step) + 1e-9, step)
 
 
-def fit_auto(y: np.ndarray, system: PenaltySystem, *, order: int = 0, n_golden: int = 12, step: float = 1.0,
-             parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def fit_auto(
+    y: np.ndarray,
+    system: PenaltySystem,
+    *,
+    order: int = 0,
+    n_golden: int = 12,
+    step: float = 1.0,
+    parallel: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Smoothing splines of every line (column of ``y``), each with the penalty minimising its GCV score.
 
     The score is evaluated on a grid of ``log10(lam)`` (``step`` apart, shared by the lines), then

@@ -7,19 +7,22 @@ axis, which coordinate, which units) and hands plain arrays to :mod:`fieldgrad.e
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
+from xarray.indexes import PandasIndex
 
 from . import dispatch, plan
 from .cf import tendency_standard_name
 from .conventions import result_dtype
-from .coords import AxisCoord, _is_cftime, axis_coord, time_values
+from .coords import AxisCoord, _is_cftime, axis_coord, index_axis_coord, time_values
+from .labelled import like_field, with_component_dim
 from .units import (
     base_label,
-    component_labels,
     datetime_unit_code,
     datetime_unit_symbol,
     derivative_long_name,
@@ -81,8 +84,9 @@ def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
     """
     if key in obj.dims:
         return key
-    if key in obj.coords and obj.coords[key].ndim == 1:
-        return obj.coords[key].dims[0]
+    var = obj.coords.variables.get(key)  # a Variable: no DataArray built
+    if var is not None and var.ndim == 1:
+        return var.dims[0]
     raise ValueError(f"unknown dimension {key!r}; available dims: {[str(d) for d in obj.dims]}")
 
 
@@ -110,7 +114,7 @@ def map_variables(
     return out
 
 
-def is_time_coord(coord: xr.DataArray) -> bool:
+def is_time_coord(coord: xr.DataArray | xr.Variable) -> bool:
     """Whether a coordinate holds datetimes or cftime dates (counted in a ``datetime_unit``).
 
     Examples
@@ -131,7 +135,7 @@ def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable
     code = datetime_unit_code(datetime_unit)
     keys = list(keys)
     names = [k if k in obj.coords else dim_of(obj, k) for k in keys]
-    if not any(n in obj.coords and is_time_coord(obj.coords[n]) for n in names) and not has_time_values(obj):
+    if not any(n in obj.coords and is_time_coord(obj.coords.variables[n]) for n in names) and not has_time_values(obj):
         raise ValueError(
             f"datetime_unit={datetime_unit!r} was given, but none of the dims differentiated "
             f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate, and the "
@@ -160,8 +164,8 @@ def _values_unit(da: xr.DataArray, keys: Iterable[Hashable], datetime_unit: str 
         return datetime_unit
     for key in keys:
         name = key if key in da.coords else dim_of(da, key)
-        if name in da.coords and is_time_coord(da.coords[name]):
-            coord = da.coords[name]
+        if name in da.coords and is_time_coord(da.coords.variables[name]):
+            coord = da.coords.variables[name]
             return np.datetime_data(coord.dtype)[0] if coord.dtype.kind in "mM" else "s"
     return None
 
@@ -171,25 +175,38 @@ def _coord(
 ) -> tuple[AxisCoord, str | None]:
     """Validated positions along ``key`` and their units (None if unknown)."""
     dim = dim_of(obj, key)
-    if key in obj.coords:
-        var = obj.coords[key]
+    if key not in obj.coords:
+        return _positions_of_dim(obj.sizes[dim], str(key), period), None
+    var = obj.coords.variables[key]
+    units = var.attrs.get("units")
+    index = obj.xindexes.get(key)
+    if isinstance(index, PandasIndex) and index.dim == key and not isinstance(index.index, pd.MultiIndex):
+        # a dimension coordinate: its pandas Index is immutable, so it is validated once
+        coord = index_axis_coord(index.index, str(key), datetime_unit=datetime_unit, period=period)
+        dtype = index.index.dtype
+    else:
         values = var.data
-        units = var.attrs.get("units")
         for _ in range(2):  # pint wrapping dask, or dask wrapping pint (quantified, then chunked)
             if is_pint(values):
                 units, values = str(values.units), values.magnitude
             if hasattr(values, "__dask_graph__"):
                 values = values.compute()  # a dask-backed coordinate: small, and needed now
         values = np.asarray(values)
-        if values.dtype.kind in "mM" or (values.dtype.kind == "O" and values.size):
-            if values.dtype.kind in "mM":
-                unit = datetime_unit or np.datetime_data(values.dtype)[0]
-            else:
-                unit = datetime_unit or "s"
-            units = datetime_unit_symbol(unit)
-        return axis_coord(values, str(key), datetime_unit=datetime_unit, period=period), units
-    n = obj.sizes[dim]
-    return axis_coord(np.arange(n, dtype=np.float64), str(key), period=period), None
+        coord = axis_coord(values, str(key), datetime_unit=datetime_unit, period=period)
+        dtype = values.dtype if values.size else np.dtype(float)
+    if dtype.kind in "mM":
+        units = datetime_unit_symbol(datetime_unit or np.datetime_data(dtype)[0])
+    elif dtype.kind == "O":  # cftime dates (axis_coord refused anything else)
+        units = datetime_unit_symbol(datetime_unit or "s")
+    return coord, units
+
+
+@functools.lru_cache(maxsize=64)
+def _positions_of_dim(n: int, name: str, period: float | None) -> AxisCoord:
+    """The positions 0, 1, ..., n-1 of a dim without a coordinate (read-only: shared)."""
+    coord = axis_coord(np.arange(n, dtype=np.float64), name, period=period)
+    coord.values.setflags(write=False)
+    return coord
 
 
 class _Prepared:
@@ -275,7 +292,7 @@ def _label(
         standard_name = da.attrs.get("standard_name")
     elif list(orders.values()) == [1]:
         key = next(iter(orders))
-        if key in da.coords and is_time_coord(da.coords[key]):
+        if key in da.coords and is_time_coord(da.coords.variables[key]):
             standard_name = tendency_standard_name(da.attrs.get("standard_name"))
     name = derivative_name(da.name, str_orders) if name == "derive" else name
     return label_result(
@@ -371,7 +388,7 @@ def _partial_da(
 ) -> xr.DataArray:
     prep = _Prepared(da, list(orders), orders, **common)
     result = dispatch.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values(), strict=True)), prep.plan)
-    out = da.copy(data=prep.wrap_data(result, orders))
+    out = like_field(da, prep.wrap_data(result, orders))
     return _label(da, out, orders, prep.units(orders), name=name)
 
 
@@ -444,15 +461,13 @@ def _gradient_da(
     prep = _Prepared(da, keys, dict.fromkeys(keys, 1), **common)
     result = dispatch.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
     units = {prep.units({k: 1}) for k in keys}
-    coords = dict(da.coords)
-    coords[component_dim] = component_labels(keys)
     if prep.pint_units is not None and len({prep.coord_units[k] for k in keys}) > 1:
         raise ValueError(
             "a pint-quantified gradient needs coordinates with the same units, got "
             f"{prep.coord_units}; differentiate each dim with .grad.partial instead"
         )
     data = prep.wrap_data(result, {keys[0]: 1})
-    out = xr.DataArray(data, dims=(component_dim,) + da.dims, coords=coords)
+    out = with_component_dim(da, data, component_dim, keys)
     return label_result(
         out,
         da,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["AxisCoord", "as_positions", "axis_coord", "time_values"]
+__all__ = ["AxisCoord", "as_positions", "axis_coord", "index_axis_coord", "time_values"]
 
 # Positions within this many ulps of max|x| of an arithmetic progression count as uniform:
 # np.linspace and np.arange(n) * 0.1 are uniform to round-off but not bit-for-bit.
@@ -221,3 +223,41 @@ def axis_coord(
         if period <= span:
             raise ValueError(f"period={period!r} must exceed the span of coordinate {name!r} ({float(span)!r})")
     return AxisCoord(values=x, spacing=detect_spacing(x), period=period)
+
+
+# index_axis_coord's cache: (id(index), datetime_unit, period) -> (weak reference to the index, AxisCoord)
+_BY_INDEX: dict[tuple[int, str | None, float | None], tuple[weakref.ref, AxisCoord]] = {}
+_BY_INDEX_SIZE = 256
+_by_index_lock = threading.Lock()
+
+
+def index_axis_coord(
+    index: Any, name: str = "coordinate", *, datetime_unit: str | None = None, period: float | None = None
+) -> AxisCoord:
+    """:func:`axis_coord` of an immutable coordinate (a pandas Index), validated once per index object.
+
+    An xarray dimension coordinate is backed by a pandas Index, which cannot be changed in place
+    (pandas caches its monotonicity on the same assumption) and which xarray shares between a
+    field and everything derived from it. Its positions, validation and spacing are therefore
+    computed on the first call and reused while the index lives; the positions returned are
+    read-only, since every caller shares them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.Index([0.0, 0.5, 1.0])
+    >>> c = index_axis_coord(idx, "x")
+    >>> c.spacing, c is index_axis_coord(idx, "x"), c.values.flags.writeable
+    (0.5, True, False)
+    """
+    key = (id(index), datetime_unit, None if period is None else float(period))
+    hit = _BY_INDEX.get(key)
+    if hit is not None and hit[0]() is index:
+        return hit[1]
+    coord = axis_coord(np.asarray(index), name, datetime_unit=datetime_unit, period=period)
+    coord.values.setflags(write=False)
+    with _by_index_lock:
+        if len(_BY_INDEX) >= _BY_INDEX_SIZE:  # the oldest entry goes (dicts keep insertion order)
+            _BY_INDEX.pop(next(iter(_BY_INDEX)))
+        _BY_INDEX[key] = (weakref.ref(index), coord)
+    return coord

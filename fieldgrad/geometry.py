@@ -760,7 +760,7 @@ def metric_for(
 def _length_unit(obj: xr.DataArray | xr.Dataset, key: Hashable) -> str | None:
     if key in obj.coords:
         var = _coord_var(obj, key)
-        if is_pint(var.data):
+        if not isinstance(var, xr.IndexVariable) and is_pint(var.data):  # (an index holds no quantity)
             return str(var.data.units)
         return var.attrs.get("units")
     return None

@@ -11,6 +11,7 @@ first): it may differ from numpy's by an ulp.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,7 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
         size = f_shape[axis]
         x = np.asanyarray(spacing)
         if x.ndim == 0:
-            h = float(x)
-            coords.append(AxisCoord(values=np.arange(size) * h, spacing=h))
+            coords.append(_uniform_coord(size, float(x)))
             continue
         if x.ndim != 1:
             raise ValueError("distances must be either scalars or 1d")
@@ -63,6 +63,14 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
         uniform = d.size > 0 and bool((d == d[0]).all())
         coords.append(AxisCoord(values=x, spacing=float(d[0]) if uniform else None))
     return coords
+
+
+@functools.lru_cache(maxsize=64)
+def _uniform_coord(size: int, h: float) -> AxisCoord:
+    """Positions ``0, h, 2h, ...`` of an axis given by its step (read-only: shared between calls)."""
+    coord = AxisCoord(values=np.arange(size) * h, spacing=h)
+    coord.values.setflags(write=False)
+    return coord
 
 
 def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, edge_order: int = 1) -> Any:

@@ -299,7 +299,7 @@ def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs:
     """
     geometric = kwargs.get("geometry", "cartesian") != "cartesian"
     keys = as_keys(spec) or []
-    two_d = [k for k in keys if k in obj.coords and obj.coords[k].ndim == 2 and k not in obj.dims]
+    two_d = [k for k in keys if k in obj.coords and obj.coords.variables[k].ndim == 2 and k not in obj.dims]
     if not geometric and not two_d:
         extra = [k for k in _GEOMETRY_KEYWORDS if k in kwargs and not (k == "geometry" and kwargs[k] == "cartesian")]
         if extra:

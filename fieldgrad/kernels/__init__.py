@@ -59,6 +59,7 @@ Options (:func:`fieldgrad.set_options`, environment variables as defaults): ``se
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,27 @@ _numpy_calls = 0
 _BLOCK = 4096
 # Output elements per chunk of tasks that a thread takes at a time (dynamic scheduling).
 _CHUNK_ELEMENTS = 1 << 19
+
+
+# _packed's cache: (shape, ((axis, id(stencil)), ...)) -> (the stencils, kept alive so ids stay theirs; the tables)
+_PACKED: dict[tuple, tuple[tuple[AxisStencil, ...], tuple[int, int, tuple, tuple]]] = {}
+_PACKED_SIZE = 64
+_packed_lock = threading.Lock()
+
+
+def _packed(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
+    """:func:`_pack`, reused when the same stencils (built once per coordinate and options by
+    :func:`fieldgrad.stencil.build_stencil` on uniform axes) meet the same shape again."""
+    key = (shape, tuple((axis, id(st)) for axis, st in terms))
+    hit = _PACKED.get(key)
+    if hit is not None and all(a is b for a, (_, b) in zip(hit[0], terms, strict=True)):
+        return hit[1]
+    packed = _pack(shape, terms)
+    with _packed_lock:
+        if len(_PACKED) >= _PACKED_SIZE:  # the oldest entry goes
+            _PACKED.pop(next(iter(_PACKED)))
+        _PACKED[key] = (tuple(st for _, st in terms), packed)
+    return packed
 
 
 def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
@@ -246,7 +268,7 @@ def _apply_real(
     if kernel is None:
         vectorised.apply(values, terms, out)
         return out
-    rows, length, itab, ftab = _pack(values.shape, terms)
+    rows, length, itab, ftab = _packed(values.shape, terms)
     block = _block(rows, length, nthreads)
     ntasks = rows * (-(-length // block))
     args = (values.reshape(rows, length), out.reshape(len(terms), rows, length), itab, ftab, block)

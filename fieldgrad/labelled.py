@@ -1,0 +1,84 @@
+"""Labelled results built on a field's own coordinates, without validating them again.
+
+A derivative has the dims and coordinates of its field (plus, for a gradient, a leading
+component dim). xarray's public constructor validates and deep-copies every coordinate and
+rebuilds its index, which costs more than differentiating a 100×100 field; xarray's own
+operations (``differentiate``, arithmetic) skip that through ``DataArray._construct_direct``.
+So do these functions, when it exists: the coordinates are shallow copies of the field's
+(new Variable objects sharing the values, as ``da.copy(deep=False)`` makes) and the indexes
+are the field's own, which xarray shares between objects as well. Without it (another xarray)
+the public constructor is used; both paths give identical objects (tested).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+from xarray.indexes import PandasIndex
+
+from .units import component_labels
+
+__all__ = ["like_field", "with_component_dim"]
+
+_DIRECT = hasattr(xr.DataArray, "_construct_direct")
+
+
+def like_field(field: xr.DataArray, data: Any) -> xr.DataArray:
+    """``data`` (the shape of ``field``) with ``field``'s dims, coordinates and indexes; no attrs, no name.
+
+    Examples
+    --------
+    >>> f = xr.DataArray(np.zeros(3), dims="x", coords={"x": [0.0, 1.0, 2.0]}, name="f", attrs={"units": "K"})
+    >>> d = like_field(f, np.ones(3))
+    >>> d.dims, d.name, d.attrs, d["x"].values.tolist()
+    (('x',), None, {}, [0.0, 1.0, 2.0])
+    """
+    _check_shape(data, field.shape)
+    if not _DIRECT:
+        out = field.copy(deep=False, data=data)
+        out.attrs, out.name = {}, None
+        return out
+    return _direct(xr.Variable(field.dims, data), field.coords.variables, dict(field.xindexes))
+
+
+def with_component_dim(like: xr.DataArray, data: Any, dim: Hashable, labels: Iterable[Hashable]) -> xr.DataArray:
+    """``data`` (shape ``(len(labels),) + like.shape``) labelled as ``like`` plus a leading dim ``dim``.
+
+    The new dim has an index of :func:`~fieldgrad.units.component_labels` (``str`` labels).
+    No attrs, no name.
+
+    Examples
+    --------
+    >>> f = xr.DataArray(np.zeros((2, 3)), dims=("x", "y"), coords={"x": [0.0, 1.0]})
+    >>> g = with_component_dim(f, np.ones((2, 2, 3)), "component", ["x", "y"])
+    >>> g.dims, sorted(g.indexes), g["component"].values.tolist()
+    (('component', 'x', 'y'), ['component', 'x'], ['x', 'y'])
+    """
+    labels = tuple(str(v) for v in labels)
+    _check_shape(data, (len(labels), *like.shape))
+    index = _component_index(labels, dim)
+    variables = {**like.coords.variables, **index.create_variables()}
+    indexes = {**like.xindexes, dim: index}
+    if not _DIRECT:
+        return xr.DataArray(data, dims=(dim, *like.dims), coords=xr.Coordinates(variables, indexes=indexes))
+    return _direct(xr.Variable((dim, *like.dims), data), variables, indexes)
+
+
+def _direct(variable: xr.Variable, coords: Any, indexes: dict[Hashable, Any]) -> xr.DataArray:
+    copies = {name: var.copy(deep=False) for name, var in coords.items()}
+    return xr.DataArray._construct_direct(variable, copies, None, indexes)  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=64)
+def _component_index(labels: tuple[str, ...], dim: Hashable) -> PandasIndex:
+    """The index of a component dim (immutable: shared by the results that have these labels)."""
+    return PandasIndex(pd.Index(component_labels(labels)), dim)
+
+
+def _check_shape(data: Any, shape: tuple[int, ...]) -> None:
+    if tuple(data.shape) != tuple(shape):
+        raise ValueError(f"data of shape {tuple(data.shape)} cannot be labelled as a result of shape {shape}")

@@ -1,0 +1,139 @@
+"""What a call reuses from earlier calls, and what it must not.
+
+Small fields cost more in set-up than in arithmetic, so fieldgrad keeps a few things between
+calls: the positions of a dimension coordinate (validated once per pandas Index), the kernel's
+tables of a set of stencils, and results labelled on the field's own coordinates without
+xarray's validation. Each must give what the unshared path gives, and none may leak a change
+from one object to another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import fieldgrad
+from fieldgrad import kernels, labelled
+from fieldgrad.coords import axis_coord, index_axis_coord
+from fieldgrad.stencil import build_stencil
+
+
+def fields() -> list[xr.DataArray]:
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.0, 1.0, 7)
+    y = np.cumsum(rng.uniform(0.5, 1.5, 6))
+    plain = xr.DataArray(rng.normal(size=(7, 6)), dims=("x", "y"), coords={"x": x, "y": y}, name="f")
+    plain.attrs.update(units="K", long_name="temperature")
+    plain["x"].attrs["units"] = "m"
+    extra = plain.assign_coords(label=("x", list("abcdefg")), scalar=3.0, yy=("y", y * 2))
+    no_coords = xr.DataArray(rng.normal(size=(5, 4)), dims=("a", "b"))
+    stacked = xr.DataArray(
+        rng.normal(size=(4, 5)),
+        dims=("s", "t"),
+        coords={"s": pd.MultiIndex.from_product([[1, 2], ["u", "v"]], names=("one", "two")), "t": np.arange(5.0)},
+    )
+    times = xr.DataArray(
+        rng.normal(size=(6, 3)),
+        dims=("time", "z"),
+        coords={"time": pd.date_range("2000-01-01", periods=6, freq="6h"), "z": [0.0, 10.0, 30.0]},
+    )
+    return [plain, extra, no_coords, stacked, times, plain.chunk({"x": 3})]
+
+
+@pytest.mark.parametrize("field", fields(), ids=["plain", "extra-coords", "no-coords", "multiindex", "time", "dask"])
+def test_results_built_directly_equal_the_public_constructor(field: xr.DataArray, monkeypatch) -> None:
+    data = field.data + 1
+    stacked = np.stack([np.asarray(field.values)] * 2)
+    direct = labelled.like_field(field, data), labelled.with_component_dim(field, stacked, "component", ["p", "q"])
+    monkeypatch.setattr(labelled, "_DIRECT", False)
+    public = labelled.like_field(field, data), labelled.with_component_dim(field, stacked, "component", ["p", "q"])
+    for a, b in zip(direct, public, strict=True):
+        xr.testing.assert_identical(a, b)
+        assert set(a.xindexes) == set(b.xindexes)
+        assert a.name is None and a.attrs == {}
+    assert direct[1]["component"].values.tolist() == ["p", "q"]
+
+
+def test_a_result_does_not_share_coordinate_attrs_with_its_field() -> None:
+    f = fields()[0]
+    for out in (f.grad.partial("x"), f.grad.gradient()):
+        out["x"].attrs["units"] = "km"
+        out["x"].attrs["new"] = 1
+        assert f["x"].attrs == {"units": "m"}
+    with pytest.raises(ValueError, match="cannot be labelled"):
+        labelled.like_field(f, np.zeros((2, 2)))
+
+
+def test_the_positions_of_an_index_are_validated_once_and_read_only() -> None:
+    index = pd.Index(np.linspace(0.0, 2.0, 9))
+    a = index_axis_coord(index, "x")
+    assert index_axis_coord(index, "x") is a
+    assert not a.values.flags.writeable
+    ref = axis_coord(np.asarray(index), "x")
+    np.testing.assert_array_equal(a.values, ref.values)
+    assert a.spacing == ref.spacing and a.period is None
+    # the period and the time unit are part of what is reused
+    assert index_axis_coord(index, "x", period=5.0).period == 5.0
+    assert index_axis_coord(index, "x").period is None
+    times = pd.date_range("2000-01-01", periods=4, freq="h")
+    np.testing.assert_array_equal(index_axis_coord(times, "t", datetime_unit="m").values, [0, 60, 120, 180])
+    np.testing.assert_array_equal(index_axis_coord(times, "t", datetime_unit="h").values, [0, 1, 2, 3])
+    # an invalid index raises every time (nothing is kept)
+    bad = pd.Index([0.0, 2.0, 1.0])
+    for _ in range(2):
+        with pytest.raises(ValueError, match="monotonic"):
+            index_axis_coord(bad, "x")
+
+
+def test_a_new_coordinate_gives_new_positions() -> None:
+    """The reuse follows the index object: assign_coords with other values is seen at once."""
+    x = np.linspace(0.0, 1.0, 11)
+    f = xr.DataArray(x**2, dims="x", coords={"x": x})
+    np.testing.assert_allclose(f.grad.partial("x").values[1:-1], 2 * x[1:-1])
+    g = f.assign_coords(x=2 * x)  # same values of f, twice the spacing
+    np.testing.assert_allclose(g.grad.partial("x").values[1:-1], x[1:-1])
+    np.testing.assert_allclose(f.grad.partial("x").values[1:-1], 2 * x[1:-1])
+
+
+def test_a_method_cannot_change_the_shared_positions() -> None:
+    seen = []
+
+    class Mutating(fieldgrad.DerivativeMethod):
+        name = "mutating-test"
+
+        def derivative(self, values, coord, *, axis, order):  # type: ignore[no-untyped-def]
+            seen.append(coord.values.flags.writeable)
+            with pytest.raises(ValueError, match="read-only"):
+                coord.values[0] = 99.0
+            return np.zeros(values.shape)
+
+        def halo(self, coord, order):  # type: ignore[no-untyped-def]
+            return 1
+
+    f = fields()[0]
+    f.grad.partial("x", method=Mutating())
+    assert seen == [False]
+    np.testing.assert_array_equal(f["x"].values, np.linspace(0.0, 1.0, 7))
+
+
+def test_the_kernel_tables_are_reused_only_for_the_same_stencils() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(8, 9))
+    s0 = build_stencil(axis_coord(np.cumsum(rng.uniform(0.5, 1.5, 8))), 1, 2, 2, "one-sided")
+    s1 = build_stencil(axis_coord(np.linspace(0.0, 1.0, 9)), 1, 4, 4, "one-sided")
+    terms = [(0, s0), (1, s1)]
+    packed = kernels._packed(values.shape, terms)
+    assert kernels._packed(values.shape, terms) is packed
+    for a, b in zip(packed, kernels._pack(values.shape, terms), strict=True):
+        if isinstance(a, tuple):
+            for x, y in zip(a, b, strict=True):
+                np.testing.assert_array_equal(x, y)
+        else:
+            assert a == b
+    # other stencils of the same shape get their own tables
+    s2 = build_stencil(axis_coord(np.cumsum(rng.uniform(0.5, 1.5, 8))), 1, 2, 2, "one-sided")
+    assert kernels._packed(values.shape, [(0, s2), (1, s1)]) is not packed
+    want = np.stack([s0.dense() @ values, values @ s1.dense().T])
+    np.testing.assert_allclose(kernels.apply_stencils(values, terms), want, rtol=1e-12, atol=1e-12)

@@ -26,6 +26,8 @@ touches it (the centre of a uniform first derivative is not touched, as in ``num
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,7 +169,32 @@ def build_stencil(
         raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
+    if not coord.values.flags.writeable:  # shared, read-only positions (a dimension coordinate): built once
+        return _stencil_of_shared(coord, order, accuracy, edge_order, boundary, float(fill_value))
     return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
+
+
+# _stencil_of_shared's cache: (id(positions), period, options) -> (weak reference to the positions, stencil)
+_SHARED: dict[tuple, tuple[weakref.ref, AxisStencil]] = {}
+_SHARED_SIZE = 128
+_shared_lock = threading.Lock()
+
+
+def _stencil_of_shared(
+    coord: AxisCoord, order: int, accuracy: int, edge_order: int, boundary: str, fill_value: float
+) -> AxisStencil:
+    """The stencil on a non-uniform axis whose positions cannot change (read-only), built once per
+    array of positions, period and options: its weights cost far more than applying it to a small field."""
+    key = (id(coord.values), coord.period, order, accuracy, edge_order, boundary, np.float64(fill_value).tobytes())
+    hit = _SHARED.get(key)
+    if hit is not None and hit[0]() is coord.values:
+        return hit[1]
+    st = _stencil(coord.size, coord, None, order, accuracy, edge_order, boundary, fill_value)
+    with _shared_lock:
+        if len(_SHARED) >= _SHARED_SIZE:  # the oldest entry goes
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[key] = (weakref.ref(coord.values), st)
+    return st
 
 
 @functools.lru_cache(maxsize=512)

@@ -126,14 +126,32 @@ def test_the_kernel_tables_are_reused_only_for_the_same_stencils() -> None:
     terms = [(0, s0), (1, s1)]
     packed = kernels._packed(values.shape, terms)
     assert kernels._packed(values.shape, terms) is packed
-    for a, b in zip(packed, kernels._pack(values.shape, terms), strict=True):
-        if isinstance(a, tuple):
-            for x, y in zip(a, b, strict=True):
-                np.testing.assert_array_equal(x, y)
-        else:
-            assert a == b
+    rows, length, *tables = kernels._pack(values.shape, terms)
+    assert (rows, length) == packed[:2] == (8, 9)
+    for got, want in zip(packed[2:], tables, strict=True):
+        for x, y in zip(got, want, strict=True):  # the concatenated tables and their offsets
+            np.testing.assert_array_equal(x, y)
     # other stencils of the same shape get their own tables
     s2 = build_stencil(axis_coord(np.cumsum(rng.uniform(0.5, 1.5, 8))), 1, 2, 2, "one-sided")
     assert kernels._packed(values.shape, [(0, s2), (1, s1)]) is not packed
     want = np.stack([s0.dense() @ values, values @ s1.dense().T])
     np.testing.assert_allclose(kernels.apply_stencils(values, terms), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_non_uniform_stencil_is_built_once_per_shared_coordinate() -> None:
+    rng = np.random.default_rng(2)
+    x = np.cumsum(rng.uniform(0.5, 1.5, 40))
+    shared = index_axis_coord(pd.Index(x), "x")
+    a = build_stencil(shared, 1, 4, 4, "one-sided")
+    assert build_stencil(shared, 1, 4, 4, "one-sided") is a
+    assert build_stencil(shared, 1, 2, 2, "one-sided") is not a
+    # writable positions may change between calls: built afresh, from the current values
+    own = axis_coord(x.copy(), "x")
+    b = build_stencil(own, 1, 2, 1, "one-sided")
+    own.values[:] = 2 * x
+    c = build_stencil(own, 1, 2, 1, "one-sided")
+    np.testing.assert_allclose(c.dense(), b.dense() / 2, rtol=1e-12, atol=1e-12)
+    # and the labelled call on a non-uniform dimension coordinate still gives numpy's numbers, call after call
+    f = xr.DataArray(np.sin(x), dims="x", coords={"x": x})
+    for _ in range(2):
+        np.testing.assert_allclose(f.grad.partial("x").values, np.gradient(np.sin(x), x, edge_order=2), rtol=1e-13)

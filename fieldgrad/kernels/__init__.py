@@ -111,8 +111,9 @@ def _packed(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tup
 def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
     """View ``shape`` as (rows, length) and flatten the stencils into the kernel's tables.
 
-    Returns ``rows, length, itab, ftab``: tuples of int64 arrays (:data:`compiled.INT_TABLES`)
-    and of float64 arrays (:data:`compiled.FLOAT_TABLES`).
+    Returns ``rows, length, (ints, int_ptr), (floats, float_ptr)``: the int64 tables of
+    :data:`compiled.INT_TABLES` and the float64 ones of :data:`compiled.FLOAT_TABLES`, each set
+    concatenated into one array with its offsets.
     """
     last = max(a for a, _ in terms)
     after = int(np.prod(shape[last + 1 :], dtype=np.int64))
@@ -172,9 +173,15 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
         cat(edge_idx),
     ]
     floats = [cat(weights), cat(edge_w), cat(edge_const), np.array(band_div, dtype=np.float64), cat(edge_div)]
-    itab = tuple(np.ascontiguousarray(x, dtype=np.int64) for x in ints)
-    ftab = tuple(np.ascontiguousarray(x, dtype=np.float64) for x in floats)
-    return rows, length, itab, ftab
+    return rows, length, _concatenated(ints, np.int64), _concatenated(floats, np.float64)
+
+
+def _concatenated(tables: list, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Tables as one array and the offsets of each: table ``k`` is ``flat[ptr[k]:ptr[k+1]]``."""
+    parts = [np.asarray(x, dtype=dtype).reshape(-1) for x in tables]
+    ptr = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([p.shape[0] for p in parts], out=ptr[1:])
+    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype), ptr
 
 
 def _block(rows: int, length: int, nthreads: int) -> int:
@@ -268,10 +275,18 @@ def _apply_real(
     if kernel is None:
         vectorised.apply(values, terms, out)
         return out
-    rows, length, itab, ftab = _packed(values.shape, terms)
+    rows, length, (ints, int_ptr), (floats, float_ptr) = _packed(values.shape, terms)
     block = _block(rows, length, nthreads)
     ntasks = rows * (-(-length // block))
-    args = (values.reshape(rows, length), out.reshape(len(terms), rows, length), itab, ftab, block)
+    args = (
+        values.reshape(rows, length),
+        out.reshape(len(terms), rows, length),
+        ints,
+        int_ptr,
+        floats,
+        float_ptr,
+        block,
+    )
     if nthreads == 1:
         kernel(*args, 0, ntasks)
     else:

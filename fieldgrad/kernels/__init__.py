@@ -128,6 +128,7 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
         edge_w.append(st.edge_w)
         edge_const.append(st.edge_const)
         band_div.append(st.band_div)
+        assert st.edge_div is not None  # set by AxisStencil.__post_init__
         edge_div.append(st.edge_div)
         nnz += st.edge_idx.shape[0]
     edge_ptr.append(np.array([nnz]))

@@ -38,7 +38,15 @@ FLOAT_TABLES = ("weights", "edge_w", "edge_const", "band_div", "edge_div")
 _u = np.uint64  # an unsigned index: numba emits no negative-index wrap-around (which blocks SIMD)
 
 
-def _run(f, out, itab, ftab, block, task0, task1):  # pragma: no cover - compiled
+def _run(  # pragma: no cover - compiled
+    f: np.ndarray,
+    out: np.ndarray,
+    itab: tuple[np.ndarray, ...],
+    ftab: tuple[np.ndarray, ...],
+    block: int,
+    task0: int,
+    task1: int,
+) -> None:
     """The kernel. ``itab``, ``ftab``: the tables of :data:`INT_TABLES` and :data:`FLOAT_TABLES`.
 
     Tasks ``task0 <= task < task1``: task ``t * nblk + b`` is columns ``[b*block, (b+1)*block)``

@@ -244,7 +244,7 @@ class _Prepared:
             fill_value=fill_value,
             **options,
         )
-        self.field_units = da.attrs.get("units")
+        self.field_units: str | None = da.attrs.get("units")
         data, self.pint_units = split_pint(da.data)
         if data.dtype.kind in "mM":  # datetimes and timedeltas: numbers of a unit of time, as xarray does
             unit = _values_unit(da, keys, datetime_unit)
@@ -263,14 +263,17 @@ class _Prepared:
 
     def units(self, orders: Mapping[Hashable, int]) -> str | None:
         """attrs units of a derivative, when the field's and every coordinate's are known."""
-        per = {}
+        field_units = self.field_units
+        if field_units is None:
+            return None
+        per: dict[str, int] = {}
         for key, o in orders.items():
             u = self.coord_units.get(key)
-            if u is None or self.field_units is None:
+            if u is None:
                 return None
             if o:
                 per[u] = per.get(u, 0) + o
-        return divide_units(self.field_units, per) if per else self.field_units
+        return divide_units(field_units, per) if per else field_units
 
     def wrap_data(self, result: Any, orders: Mapping[Hashable, int]) -> Any:
         if self.pint_units is None:
@@ -435,7 +438,7 @@ def gradient(
     >>> g.sel(component="x", y=0).values
     array([ 0.,  4.,  8., 12.])
     """
-    keys = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
+    keys: list[Hashable] = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
     datetime_unit = _check_datetime_unit(obj, keys, datetime_unit)
     common = dict(
         method=method,

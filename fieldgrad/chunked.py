@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from .coords import AxisCoord
 from .engine import derivative_along, first_derivatives
 from .kernels import serial_kernels
 from .plan import Plan
+
+if TYPE_CHECKING:
+    from dask.typing import Key
 
 __all__ = [
     "block_extents",
@@ -210,11 +213,12 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
     for side, spans in sides.items():
         name = f"halo-{side}-{tokenize(x.name, axis, spans)}"
         pieces = [_pieces(bounds, start, stop) for start, stop in spans]
-        graph = {}
+        graph: dict[Key, Any] = {}
         for index in np.ndindex(*x.numblocks):
             cut = pieces[index[axis]]
             keys = [(x.name, *index[:axis], c, *index[axis + 1 :]) for c, _, _ in cut]
-            graph[(name, *index)] = (_cut, axis, keys, [(a, b) for _, a, b in cut])
+            key = (name, *index)
+            graph[key] = (_cut, axis, keys, [(a, b) for _, a, b in cut])
         chunks = x.chunks[:axis] + (tuple(b - a for a, b in spans),) + x.chunks[axis + 1 :]
         layers = HighLevelGraph.from_collections(name, graph, dependencies=[x])
         out.append(da.Array(layers, name, chunks, meta=meta_from_array(x)))
@@ -283,7 +287,9 @@ def _strip_width(halo: int, min_points: int) -> int:
     return halo + max(halo, min_points)
 
 
-def _trim_slabs(left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int, int], axis: int):
+def _trim_slabs(
+    left: np.ndarray, right: np.ndarray, extent: tuple[int, int, int, int], axis: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The slabs with the placeholder point of a side that borrows nothing dropped (see :func:`halo_slabs`)."""
     _, _, n_left, n_right = extent
     return _slice(left, axis, 0, n_left), _slice(right, axis, 0, n_right)
@@ -300,6 +306,7 @@ def _differentiate_block(
     block_id: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """One block's derivative along ``axis``, from the block and its two halo slabs."""
+    assert block_id is not None  # dask passes it (map_blocks, or _gradient_block)
     b = block_id[axis]
     coord, plan, halo, min_points = setup.coords[b], setup.plan, setup.halo, setup.min_points
     left, right = _trim_slabs(left, right, setup.extents[b], axis)
@@ -349,6 +356,7 @@ class AxisSetup:
 def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
     """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
     halo = plan.halo(coord, axis, order)
+    assert halo is not None  # the callers send a method that needs the whole axis to _whole_axis
     periodic = plan.boundary_of(axis) == "periodic"
     # a periodic block carries its wrap in the halos and is differentiated with one-sided ends
     block_plan = boundary.block_plan(plan, [axis])
@@ -407,6 +415,7 @@ def _gradient_block(
     block_id: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """All first derivatives of one block: one fused pass over the block, then the thin end strips."""
+    assert block_id is not None  # dask passes it (map_blocks)
     block_id = block_id[1:]  # the output's leading (component) axis is new
     small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups, strict=True))
     with serial_kernels():

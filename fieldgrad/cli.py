@@ -353,7 +353,7 @@ def _build_parser() -> _Parser:
 # ----------------------------------------------------------------------------- files
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException | str) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
@@ -1000,7 +1000,7 @@ def _describe_coord(ds: Any, dim: Any) -> str:
     if c.dtype.kind in "mMO":
         span = f"{_readable_time(first)} .. {_readable_time(last)}"
         seconds = axis_coord(c.values, str(dim), datetime_unit="s")
-        if seconds.uniform:
+        if seconds.spacing is not None:  # uniform
             return f"{dim}: {n} points, {span}, uniform (step {readable_duration(abs(seconds.spacing))}){direction}"
         steps = abs(seconds.values[1:] - seconds.values[:-1])
         return (
@@ -1051,7 +1051,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         methods = registry.available_methods()
-        rows = []
+        rows: list[tuple[str, str, dict[str, str] | None]] = []
         for name, description in methods.items():
             try:
                 m = registry.get_method(name)
@@ -1065,10 +1065,10 @@ def cmd_methods(args: argparse.Namespace) -> int:
                 "options": ", ".join(f"{k}={v!r}" for k, v in m.options.items()) or "none",
             }
             rows.append((name, m.description or description, caps))
-    for name, description, caps in rows:
+    for name, description, details in rows:
         print(f"{name}: {description}")
-        if caps:
-            for key, value in caps.items():
+        if details:
+            for key, value in details.items():
                 print(f"    {key}: {value}")
     for w in caught:
         print(f"{PROG}: warning: {_first_line(w.message)}", file=sys.stderr)

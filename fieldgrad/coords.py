@@ -141,7 +141,8 @@ def time_values(data: Any, datetime_unit: str | None = None) -> Any:
     nat = np.isnat(data)
     earliest = np.where(nat, np.inf, data.astype(np.float64)).min()  # no warning when all are NaT
     offset = np.where(np.isfinite(earliest), earliest, 0.0).astype(dtype)
-    numbers = (data - offset) / np.timedelta64(1, datetime_unit or np.datetime_data(dtype)[0])
+    unit = datetime_unit or np.datetime_data(dtype)[0]
+    numbers = (data - offset) / np.timedelta64(1, unit)  # type: ignore[call-overload]  # unit: a str
     return np.where(nat, np.nan, numbers.astype(np.float64))
 
 

@@ -92,6 +92,7 @@ def derivative_along(values: np.ndarray, coord: AxisCoord, axis: int, order: int
     omit = plan.nan_policy == "omit" and _has_nan(values)
     if kind == "periodic" and (omit or not plan.native(axis)):
         halo = plan.halo(coord, axis, order)
+        assert halo is not None  # plan.check_axis: emulated periodic and periodic with omit need a finite halo
         padded, wrapped = boundary.pad_periodic(values, coord, axis, halo)
         out = derivative_along(padded, wrapped, axis, order, plan.with_boundary(axis, "one-sided"))
         return boundary.trim(out, axis, halo, values.shape[axis])
@@ -134,9 +135,10 @@ def _omit_nan_runs(values: np.ndarray, coord: AxisCoord, axis: int, order: int, 
             run = AxisCoord(values=coord.values[a:b], spacing=coord.spacing)
             options = plan.options
             if b - a < m.min_points(run, order, **options):
-                options = m.short_run_options(run, order, **options)
-                if options is None or b - a < m.min_points(run, order, **options):
+                short = m.short_run_options(run, order, **options)
+                if short is None or b - a < m.min_points(run, order, **short):
                     continue
+                options = short
             rows = dirty[line_s[inverse == g]]
             out[rows, a:b] = _call(lines[rows, a:b], run, -1, order, plan, options)
     return np.moveaxis(out.reshape(v.shape), -1, axis)

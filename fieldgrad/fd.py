@@ -64,15 +64,19 @@ class FiniteDifference(StencilMethod):
         # a point near a domain edge uses the q-point window at that edge: it must reach it
         return max(r, (q + 1) // 2 - 1)
 
-    def fill_width(self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None) -> int:
+    def fill_width(  # type: ignore[override]  # allow LSP violation: options are keyword-only, not **options
+        self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None
+    ) -> int:
         return central_radius(order, accuracy, uniform=coord.uniform)
 
-    def min_points(self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None) -> int:
+    def min_points(  # type: ignore[override]  # allow LSP violation: options are keyword-only, not **options
+        self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None
+    ) -> int:
         if coord.period is None:
             return one_sided_width(order, edge_order or accuracy)
         return 2 * central_radius(order, accuracy, uniform=coord.uniform) + 1
 
-    def short_run_options(
+    def short_run_options(  # type: ignore[override]  # allow LSP violation: options are keyword-only, not **options
         self, coord: AxisCoord, order: int, *, accuracy: int = 2, edge_order: int | None = None
     ) -> dict[str, Any] | None:
         """A run of ``n`` points shorter than the edge stencils: edge order ``n - order`` (at least 1)."""

@@ -70,7 +70,7 @@ def with_component_dim(like: xr.DataArray, data: Any, dim: Hashable, labels: Ite
 
 def _direct(variable: xr.Variable, coords: Any, indexes: dict[Hashable, Any]) -> xr.DataArray:
     copies = {name: var.copy(deep=False) for name, var in coords.items()}
-    return xr.DataArray._construct_direct(variable, copies, None, indexes)  # type: ignore[attr-defined]
+    return xr.DataArray._construct_direct(variable, copies, None, indexes)
 
 
 @functools.lru_cache(maxsize=64)

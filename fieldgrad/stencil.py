@@ -91,12 +91,14 @@ class AxisStencil:
                [ 0. ,  0. , -1. ,  1. ]])
         """
         d = np.zeros((self.n, self.n))
+        edge_div = self.edge_div
+        assert edge_div is not None  # set by __post_init__
         for k, off in enumerate(self.offsets):
             i = np.arange(self.lo, self.hi)
             d[i, i + off] = self.weights[k, i if not self.uniform else 0] / self.band_div
         for r, row in enumerate(self.edge_rows):
             p = slice(self.edge_ptr[r], self.edge_ptr[r + 1])
-            np.add.at(d[row], self.edge_idx[p], self.edge_w[p] / self.edge_div[r])
+            np.add.at(d[row], self.edge_idx[p], self.edge_w[p] / edge_div[r])
         return d
 
 
@@ -228,13 +230,14 @@ def _stencil(
     offsets = np.arange(-r, r + 1, dtype=np.int64)
     lo, hi = min(r, n), max(n - r, min(r, n))
 
-    if uniform:
+    if h is not None:  # uniform
         ints, den = exact_uniform_weights(tuple(offsets.tolist()), order)
         w = np.array(ints, dtype=np.float64)
         keep = w != 0
         offsets, weights = offsets[keep], w[keep][:, None].copy()
         band_div = den * h**order
     else:
+        assert x is not None  # non-uniform: the positions of coord
         band_div = 1.0
         weights = np.zeros((offsets.shape[0], n))
         if hi > lo:
@@ -248,6 +251,7 @@ def _stencil(
             w = np.broadcast_to(np.array(ints, dtype=np.float64), idx.shape)
             div = np.full(rows.shape[0], band_div)
         else:
+            assert coord is not None and x is not None  # non-uniform: the positions of coord
             nodes = coord.periodic_extension(-r, n + r).values[idx + r]
             w = _nonuniform_weights(nodes, x[rows], order, r)
             div = np.ones(rows.shape[0])
@@ -273,7 +277,7 @@ def _stencil(
     start = np.clip(rows - np.where(rows < lo, (q - 1) // 2, q // 2), 0, n - q)
     idx = start[:, None] + np.arange(q)
     div = np.ones(rows.shape[0])
-    if uniform:
+    if h is not None:  # uniform
         w = np.zeros((rows.shape[0], q))
         for k, (row, row_idx) in enumerate(zip(rows, idx, strict=True)):
             ints, den = exact_uniform_weights(tuple((row_idx - row).tolist()), order)
@@ -281,22 +285,24 @@ def _stencil(
                 w[k], div[k] = ints, h**order
             else:  # numpy's -1.5 / dx, 2 / dx, -0.5 / dx
                 w[k] = [(m / den) / h**order for m in ints]
-    elif order == 1 and q == 2:  # numpy's (f[1] - f[0]) / (x[1] - x[0])
-        w = np.broadcast_to(np.array([-1.0, 1.0]), idx.shape)
-        div = x[idx[:, 1]] - x[idx[:, 0]]
-    elif order == 1 and q == 3:  # numpy's edge_order=2 formulas (and its interior's, for a middle row)
-        w = (
-            np.stack(
-                [
-                    three_point_first_derivative(*x[row_idx], int(row - row_idx[0]))
-                    for row, row_idx in zip(rows, idx, strict=True)
-                ]
-            )
-            if rows.size
-            else np.zeros((0, 3))
-        )
     else:
-        w = fornberg_weights(x[idx], x[rows], order)
+        assert x is not None  # non-uniform: the positions of coord
+        if order == 1 and q == 2:  # numpy's (f[1] - f[0]) / (x[1] - x[0])
+            w = np.broadcast_to(np.array([-1.0, 1.0]), idx.shape)
+            div = x[idx[:, 1]] - x[idx[:, 0]]
+        elif order == 1 and q == 3:  # numpy's edge_order=2 formulas (and its interior's, for a middle row)
+            w = (
+                np.stack(
+                    [
+                        three_point_first_derivative(x[a], x[b], x[c], int(row - a))
+                        for row, (a, b, c) in zip(rows, idx, strict=True)
+                    ]
+                )
+                if rows.size
+                else np.zeros((0, 3))
+            )
+        else:
+            w = fornberg_weights(x[idx], x[rows], order)
     return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div)
 
 
@@ -308,7 +314,19 @@ def _nonuniform_weights(nodes: np.ndarray, at: np.ndarray, order: int, r: int) -
     return fornberg_weights(nodes, at, order)
 
 
-def _with_edges(n, lo, hi, offsets, weights, rows, idx, w, const, band_div, edge_div) -> AxisStencil:
+def _with_edges(
+    n: int,
+    lo: int,
+    hi: int,
+    offsets: np.ndarray,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    idx: np.ndarray,
+    w: np.ndarray,
+    const: np.ndarray,
+    band_div: float,
+    edge_div: np.ndarray,
+) -> AxisStencil:
     """Pack per-row (index, weight) tables into compressed rows, dropping zero weights."""
     idx = np.asarray(idx, dtype=np.int64).reshape(rows.shape[0], -1)
     w = np.asarray(w, dtype=np.float64).reshape(rows.shape[0], -1)

@@ -151,6 +151,7 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
         edge_w.append(st.edge_w)
         edge_const.append(st.edge_const)
         band_div.append(st.band_div)
+        assert st.edge_div is not None  # set by AxisStencil.__post_init__
         edge_div.append(st.edge_div)
         nnz += st.edge_idx.shape[0]
     edge_ptr.append(np.array([nnz]))
@@ -176,9 +177,9 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
     return rows, length, _concatenated(ints, np.int64), _concatenated(floats, np.float64)
 
 
-def _concatenated(tables: list, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+def _concatenated(tables: list[Any], dtype: type[np.generic]) -> tuple[np.ndarray, np.ndarray]:
     """Tables as one array and the offsets of each: table ``k`` is ``flat[ptr[k]:ptr[k+1]]``."""
-    parts = [np.asarray(x, dtype=dtype).reshape(-1) for x in tables]
+    parts: list[np.ndarray] = [np.asarray(x, dtype=dtype).reshape(-1) for x in tables]
     ptr = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum([p.shape[0] for p in parts], out=ptr[1:])
     return np.ascontiguousarray(np.concatenate(parts), dtype=dtype), ptr

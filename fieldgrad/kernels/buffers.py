@@ -32,6 +32,7 @@ class _Holder:
     gone), its finalizer hands the buffer back."""
 
     __slots__ = ("__array_interface__", "__weakref__")
+    __array_interface__: dict[str, Any]
 
 
 class _BufferCache:

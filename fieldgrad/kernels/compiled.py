@@ -38,7 +38,17 @@ FLOAT_TABLES = ("weights", "edge_w", "edge_const", "band_div", "edge_div")
 _u = np.uint64  # an unsigned index: numba emits no negative-index wrap-around (which blocks SIMD)
 
 
-def _run(f, out, ints, int_ptr, floats, float_ptr, block, task0, task1):  # pragma: no cover - compiled
+def _run(  # pragma: no cover - compiled
+    f: np.ndarray,
+    out: np.ndarray,
+    ints: np.ndarray,
+    int_ptr: np.ndarray,
+    floats: np.ndarray,
+    float_ptr: np.ndarray,
+    block: int,
+    task0: int,
+    task1: int,
+) -> None:
     """The kernel. The tables of :data:`INT_TABLES` are ``ints[int_ptr[k]:int_ptr[k+1]]`` (one int64
     array), those of :data:`FLOAT_TABLES` ``floats[float_ptr[k]:float_ptr[k+1]]`` (one float64 array):
     two arrays cost numba's dispatcher far less than tuples of twenty (a few µs of every call).

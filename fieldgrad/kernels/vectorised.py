@@ -63,6 +63,7 @@ def _band(f: np.ndarray, o: np.ndarray, st: AxisStencil) -> None:
         else:
             tmp = np.multiply(w, part, out=tmp, dtype=np.float64)
             np.add(acc, tmp, out=acc)
+    assert acc is not None  # a band (hi > lo) has at least one offset
     np.divide(acc, st.band_div, out=o[:, lo:hi, :], casting="same_kind")
 
 
@@ -72,9 +73,11 @@ def _edges(f: np.ndarray, o: np.ndarray, st: AxisStencil) -> None:
     acc = np.empty((f.shape[0], f.shape[2]), dtype=np.float64)
     tmp = np.empty_like(acc)
     ptr = st.edge_ptr.tolist()
+    edge_div = st.edge_div
+    assert edge_div is not None  # set by AxisStencil.__post_init__
     for r, row in enumerate(st.edge_rows.tolist()):
         acc.fill(st.edge_const[r])
         for p in range(ptr[r], ptr[r + 1]):
             np.multiply(st.edge_w[p], f[:, st.edge_idx[p], :], out=tmp, dtype=np.float64)
             np.add(acc, tmp, out=acc)
-        np.divide(acc, st.edge_div[r], out=o[:, row, :], casting="same_kind")
+        np.divide(acc, edge_div[r], out=o[:, row, :], casting="same_kind")

@@ -203,5 +203,7 @@ class PolyFit(StencilMethod):
     def halo(self, coord: AxisCoord, order: int, *, window: int = 21, degree: int = 3) -> int:
         return window // 2
 
-    def min_points(self, coord: AxisCoord, order: int, *, window: int = 21, degree: int = 3) -> int:
+    def min_points(  # type: ignore[override]  # allow LSP violation: options are keyword-only, not **options
+        self, coord: AxisCoord, order: int, *, window: int = 21, degree: int = 3
+    ) -> int:
         return window

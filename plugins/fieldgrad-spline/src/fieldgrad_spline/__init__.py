@@ -59,7 +59,7 @@ def _check_smoothing(smoothing: Any, degree: int) -> float | str | None:
     elif (
         isinstance(smoothing, bool)
         or not isinstance(smoothing, numbers.Real)
-        or not np.isfinite(smoothing)
+        or not np.isfinite(np.asarray(smoothing))
         or smoothing < 0
     ):
         raise ValueError(f"smoothing must be 'auto', None or a finite penalty >= 0, got {smoothing!r}")

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from math import factorial
+from typing import Literal, TypedDict
 
 import numba
 import numpy as np
@@ -50,7 +51,16 @@ __all__ = ["BLOCK", "PenaltySystem", "fit_auto", "fit_fixed", "lambda_grid", "pe
 
 BLOCK = 64  # lines per block
 GOLDEN = 0.3819660112501051  # 2 - golden ratio
-_JIT = dict(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
+
+class _JitOptions(TypedDict):
+    cache: bool
+    nogil: bool
+    boundscheck: bool
+    error_model: Literal["python", "numpy"]
+
+
+_JIT: _JitOptions = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
 
 
 class PenaltySystem:
@@ -775,7 +785,7 @@ def _run(
 
 def _threads(nblocks: int) -> int:
     """Threads for ``nblocks`` blocks: numba's thread count (NUMBA_NUM_THREADS, default the CPUs)."""
-    return max(1, min(nblocks, numba.config.NUMBA_NUM_THREADS))
+    return max(1, min(nblocks, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]  # numba sets it at import
 
 
 def _check_order(order: int, m: int) -> int:

@@ -13,6 +13,7 @@ way (in memory, on dask blocks, in NaN runs):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from .conventions import BOUNDARIES, NAN_POLICIES, result_dtype
 from .coords import AxisCoord
 from .method import DerivativeMethod
-from .registry import get_method
+from .registry import BUILTIN, get_method
 
 __all__ = ["Plan", "make_plan", "check_axis", "usable_boundaries"]
 
@@ -105,6 +106,44 @@ def make_plan(
     ...
     ValueError: accuracy must be one of (2, 4, 6, 8), got 3
     """
+    if isinstance(method, str) and method in BUILTIN:  # the same keywords give the same plan (plans are
+        # never changed; a built-in name cannot be registered again, so its method never changes)
+        try:
+            key = (
+                method,
+                tuple(orders),
+                tuple(sorted((boundary or {}).items())),
+                nan_policy,
+                np.float64(fill_value).tobytes() if not isinstance(fill_value, complex) else fill_value,
+                tuple(sorted(options.items())),
+            )
+            hash(key)
+        except TypeError:  # an option value that is not hashable (an array): not kept
+            key = None
+        if key is not None:
+            return _cached_plan(key)
+    return _make_plan(method, orders, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value, **options)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_plan(key: tuple) -> Plan:
+    method, orders, boundary, nan_policy, fill_value, options = key
+    if isinstance(fill_value, bytes):
+        fill_value = float(np.frombuffer(fill_value, dtype=np.float64)[0])
+    return _make_plan(
+        method, orders, boundary=dict(boundary), nan_policy=nan_policy, fill_value=fill_value, **dict(options)
+    )
+
+
+def _make_plan(
+    method: Any,
+    orders: tuple[int, ...],
+    *,
+    boundary: dict[int, str] | None,
+    nan_policy: str,
+    fill_value: float,
+    **options: Any,
+) -> Plan:
     m = get_method(method)
     boundary = dict(boundary or {})
     for kind in boundary.values():

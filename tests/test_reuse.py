@@ -155,3 +155,43 @@ def test_a_non_uniform_stencil_is_built_once_per_shared_coordinate() -> None:
     f = xr.DataArray(np.sin(x), dims="x", coords={"x": x})
     for _ in range(2):
         np.testing.assert_allclose(f.grad.partial("x").values, np.gradient(np.sin(x), x, edge_order=2), rtol=1e-13)
+
+
+def test_plans_of_the_built_in_method_are_reused_and_others_are_not() -> None:
+    from fieldgrad.plan import make_plan
+
+    a = make_plan("fd", (1,), boundary={0: "periodic"}, accuracy=4)
+    assert make_plan("fd", (1,), boundary={0: "periodic"}, accuracy=4) is a
+    assert make_plan("fd", (1,), boundary={0: "one-sided"}, accuracy=4) is not a
+    nan_fill, zero_fill = make_plan("fd", fill_value=np.nan), make_plan("fd", fill_value=0.0)
+    assert np.isnan(nan_fill.fill_value) and zero_fill.fill_value == 0.0
+    assert make_plan("fd", fill_value=np.nan) is nan_fill
+    with pytest.raises(ValueError, match="accuracy must be one of"):  # errors are raised every time
+        make_plan("fd", accuracy=3)
+    with pytest.raises(ValueError, match="accuracy must be one of"):
+        make_plan("fd", accuracy=3)
+
+    class First(fieldgrad.DerivativeMethod):
+        name = "reuse-test"
+
+        def halo(self, coord, order):  # type: ignore[no-untyped-def]
+            return 1
+
+        def derivative(self, values, coord, *, axis, order):  # type: ignore[no-untyped-def]
+            return np.ones(values.shape)
+
+    class Second(First):
+        def derivative(self, values, coord, *, axis, order):  # type: ignore[no-untyped-def]
+            return np.full(values.shape, 2.0)
+
+    f = xr.DataArray(np.zeros(5), dims="x")
+    try:
+        fieldgrad.register_method(First)
+        assert float(f.grad.partial("x", method="reuse-test")[0]) == 1.0
+        with pytest.warns(fieldgrad.FieldgradPluginWarning, match="replacing"):
+            fieldgrad.register_method(Second)  # a notebook cell run again: the new class is used at once
+        assert float(f.grad.partial("x", method="reuse-test")[0]) == 2.0
+    finally:
+        from fieldgrad import registry
+
+        registry._unregister("reuse-test")

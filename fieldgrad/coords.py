@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .reuse import IdentityCache
 
 __all__ = ["AxisCoord", "as_positions", "axis_coord", "index_axis_coord", "time_values"]
 
@@ -226,10 +226,7 @@ def axis_coord(
     return AxisCoord(values=x, spacing=detect_spacing(x), period=period)
 
 
-# index_axis_coord's cache: (id(index), datetime_unit, period) -> (weak reference to the index, AxisCoord)
-_BY_INDEX: dict[tuple[int, str | None, float | None], tuple[weakref.ref, AxisCoord]] = {}
-_BY_INDEX_SIZE = 256
-_by_index_lock = threading.Lock()
+_BY_INDEX = IdentityCache(size=256)  # index_axis_coord's: (datetime_unit, period) per index
 
 
 def index_axis_coord(
@@ -251,14 +248,10 @@ def index_axis_coord(
     >>> c.spacing, c is index_axis_coord(idx, "x"), c.values.flags.writeable
     (0.5, True, False)
     """
-    key = (id(index), datetime_unit, None if period is None else float(period))
-    hit = _BY_INDEX.get(key)
-    if hit is not None and hit[0]() is index:
-        return hit[1]
-    coord = axis_coord(np.asarray(index), name, datetime_unit=datetime_unit, period=period)
-    coord.values.setflags(write=False)
-    with _by_index_lock:
-        if len(_BY_INDEX) >= _BY_INDEX_SIZE:  # the oldest entry goes (dicts keep insertion order)
-            _BY_INDEX.pop(next(iter(_BY_INDEX)))
-        _BY_INDEX[key] = (weakref.ref(index), coord)
+    key = (datetime_unit, None if period is None else float(period))
+    coord = _BY_INDEX.get((index,), key)
+    if coord is None:
+        coord = axis_coord(np.asarray(index), name, datetime_unit=datetime_unit, period=period)
+        coord.values.setflags(write=False)
+        _BY_INDEX.put((index,), key, coord)
     return coord

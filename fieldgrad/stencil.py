@@ -26,8 +26,6 @@ touches it (the centre of a uniform first derivative is not touched, as in ``num
 from __future__ import annotations
 
 import functools
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +40,7 @@ from .coefficients import (
 )
 from .conventions import BOUNDARIES
 from .coords import AxisCoord
+from .reuse import IdentityCache
 
 __all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points", "stencil_from_rows"]
 
@@ -176,10 +175,7 @@ def build_stencil(
     return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
 
 
-# _stencil_of_shared's cache: (id(positions), period, options) -> (weak reference to the positions, stencil)
-_SHARED: dict[tuple, tuple[weakref.ref, AxisStencil]] = {}
-_SHARED_SIZE = 128
-_shared_lock = threading.Lock()
+_SHARED = IdentityCache(size=128)  # _stencil_of_shared's: the stencils per array of positions
 
 
 def _stencil_of_shared(
@@ -187,15 +183,12 @@ def _stencil_of_shared(
 ) -> AxisStencil:
     """The stencil on a non-uniform axis whose positions cannot change (read-only), built once per
     array of positions, period and options: its weights cost far more than applying it to a small field."""
-    key = (id(coord.values), coord.period, order, accuracy, edge_order, boundary, np.float64(fill_value).tobytes())
-    hit = _SHARED.get(key)
-    if hit is not None and hit[0]() is coord.values:
-        return hit[1]
-    st = _stencil(coord.size, coord, None, order, accuracy, edge_order, boundary, fill_value)
-    with _shared_lock:
-        if len(_SHARED) >= _SHARED_SIZE:  # the oldest entry goes
-            _SHARED.pop(next(iter(_SHARED)))
-        _SHARED[key] = (weakref.ref(coord.values), st)
+    key = (coord.period, order, accuracy, edge_order, boundary, np.float64(fill_value).tobytes())
+    st = _SHARED.get((coord.values,), key)
+    if st is None:
+        st = _SHARED.put(
+            (coord.values,), key, _stencil(coord.size, coord, None, order, accuracy, edge_order, boundary, fill_value)
+        )
     return st
 
 

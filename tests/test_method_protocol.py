@@ -192,7 +192,7 @@ def test_the_engine_layers_import_only_downward() -> None:
     graph = _module_graph()
     assert "chunked" not in graph["engine"] and "dispatch" not in graph["engine"]
     assert "dispatch" not in graph["chunked"]
-    for low in ("conventions", "options", "coords", "stencil", "kernels", "method", "plan", "boundary"):
+    for low in ("conventions", "reuse", "options", "coords", "stencil", "kernels", "method", "plan", "boundary"):
         assert not graph[low] & {"engine", "chunked", "dispatch", "calculus", "accessor"}, low
 
 

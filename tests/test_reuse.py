@@ -195,3 +195,28 @@ def test_plans_of_the_built_in_method_are_reused_and_others_are_not() -> None:
         from fieldgrad import registry
 
         registry._unregister("reuse-test")
+
+
+def test_an_entry_is_not_given_to_a_new_object_that_has_the_id_of_a_dead_one() -> None:
+    from fieldgrad.reuse import IdentityCache
+
+    cache = IdentityCache(size=4)
+    first = np.zeros(3)
+    cache.put((first,), "k", "value of the first array")
+    old_id = id(first)
+    del first
+    other = None
+    for _ in range(10_000):  # CPython soon hands the freed memory, hence the id, to a new array
+        candidate = np.zeros(3)
+        if id(candidate) == old_id:
+            other = candidate
+            break
+        del candidate
+    if other is None:
+        pytest.skip("no array reused the id on this run")
+    assert cache.get((other,), "k") is None
+    # and the size bound holds: the oldest entries go
+    arrays = [np.zeros(1) for _ in range(6)]
+    for k, a in enumerate(arrays):
+        cache.put((a,), "k", k)
+    assert [cache.get((a,), "k") for a in arrays] == [None, None, 2, 3, 4, 5]

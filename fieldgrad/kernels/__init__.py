@@ -59,13 +59,13 @@ Options (:func:`fieldgrad.set_options`, environment variables as defaults): ``se
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 
 from ..conventions import result_dtype
 from ..options import OPTIONS
+from ..reuse import IdentityCache
 from ..stencil import AxisStencil
 from . import buffers, compiled, threads, vectorised
 from .buffers import release_buffers
@@ -87,24 +87,17 @@ _BLOCK = 4096
 _CHUNK_ELEMENTS = 1 << 19
 
 
-# _packed's cache: (shape, ((axis, id(stencil)), ...)) -> (the stencils, kept alive so ids stay theirs; the tables)
-_PACKED: dict[tuple, tuple[tuple[AxisStencil, ...], tuple[int, int, tuple, tuple]]] = {}
-_PACKED_SIZE = 64
-_packed_lock = threading.Lock()
+_PACKED = IdentityCache(size=64)  # _packed's: the tables per (stencils, shape, axes)
 
 
 def _packed(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
     """:func:`_pack`, reused when the same stencils (built once per coordinate and options by
     :func:`fieldgrad.stencil.build_stencil` on uniform axes) meet the same shape again."""
-    key = (shape, tuple((axis, id(st)) for axis, st in terms))
-    hit = _PACKED.get(key)
-    if hit is not None and all(a is b for a, (_, b) in zip(hit[0], terms, strict=True)):
-        return hit[1]
-    packed = _pack(shape, terms)
-    with _packed_lock:
-        if len(_PACKED) >= _PACKED_SIZE:  # the oldest entry goes
-            _PACKED.pop(next(iter(_PACKED)))
-        _PACKED[key] = (tuple(st for _, st in terms), packed)
+    stencils = tuple(st for _, st in terms)
+    key = (shape, tuple(axis for axis, _ in terms))
+    packed = _PACKED.get(stencils, key)
+    if packed is None:
+        packed = _PACKED.put(stencils, key, _pack(shape, terms))
     return packed
 
 

@@ -14,7 +14,8 @@ empty (a new ``NUMBA_CACHE_DIR``); the same first call with xarray's ``different
 reference; and, for 200×300, fieldgrad with ``FIELDGRAD_JIT=always`` (the compiled kernel from
 the first call, as before the numpy kernel existed).
 
-Run: ``uv run python benchmarks/bench_sizes.py`` (add ``--cold`` for the fresh-process part).
+Run: ``uv run python benchmarks/bench_sizes.py`` (add ``--cold`` for the fresh-process part,
+``--large`` for 512³).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import fieldgrad
 
 COLD_SHAPES = [(200, 300), (1000, 1000)]  # below and above the size that starts a compilation
 SIZES = [(50, 50), (100, 100), (500, 500), (2000, 2000), (64, 64, 64), (256, 256, 256)]
+LARGE = [(512, 512, 512)]  # --large: 1 GiB fields, 3 GiB gradients (~1 min per round for the anchors)
 
 
 def field(shape: tuple[int, ...]) -> xr.DataArray:
@@ -42,7 +44,7 @@ def field(shape: tuple[int, ...]) -> xr.DataArray:
     return xr.DataArray(rng.normal(size=shape), dims=dims, coords=coords)
 
 
-def sweep(rounds: int) -> None:
+def sweep(rounds: int, sizes: list[tuple[int, ...]]) -> None:
     # steady state: the compiled kernel loaded first (with jit="auto" it would otherwise be
     # compiled in the background during the first sizes' rounds; --cold measures that phase)
     with fieldgrad.set_options(jit="always"):
@@ -51,7 +53,7 @@ def sweep(rounds: int) -> None:
         f"{'field':>14} | {'gradient: fg / xarray':>30} | {'partial: fg / xarray':>30} | "
         f"{'drop-in: fg / numpy':>30} | load"
     )
-    for shape in SIZES:
+    for shape in sizes:
         da = field(shape)
         a = da.values
         last = da.dims[-1]
@@ -140,8 +142,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=30, help="rounds for small fields (fewer for large ones)")
     parser.add_argument("--cold", action="store_true", help="also measure the first call in fresh processes")
+    parser.add_argument("--large", action="store_true", help="also 512³ (needs ~10 GiB of memory)")
     args = parser.parse_args()
-    sweep(args.rounds)
+    sweep(args.rounds, SIZES + (LARGE if args.large else []))
     if args.cold:
         cold()
 

@@ -176,7 +176,7 @@ def _coord(
     """Validated positions along ``key`` and their units (None if unknown)."""
     dim = dim_of(obj, key)
     if key not in obj.coords:
-        return _positions_of_dim(obj.sizes[dim], str(key), period), None
+        return _positions_of_dim(obj.sizes[dim], str(key), None if period is None else float(period)), None
     var = obj.coords.variables[key]
     units = var.attrs.get("units")
     index = obj.xindexes.get(key)

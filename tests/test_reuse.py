@@ -220,3 +220,16 @@ def test_an_entry_is_not_given_to_a_new_object_that_has_the_id_of_a_dead_one() -
     for k, a in enumerate(arrays):
         cache.put((a,), "k", k)
     assert [cache.get((a,), "k") for a in arrays] == [None, None, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("with_coordinate", [False, True])
+def test_a_period_given_as_a_zero_dimensional_array_still_works(with_coordinate: bool) -> None:
+    """(The reused positions are keyed by the period: it must be read as a number first.)"""
+    n = 8
+    f = xr.DataArray(np.sin(np.arange(n) * 2 * np.pi / n), dims="x")
+    if with_coordinate:
+        f = f.assign_coords(x=np.arange(float(n)))
+    got = f.grad.partial("x", boundary="periodic", period=np.array(float(n)))
+    want = f.grad.partial("x", boundary="periodic", period=float(n))
+    xr.testing.assert_identical(got, want)
+    assert abs(float(got[0]) - np.sin(2 * np.pi / n)) < 1e-12  # (f[1] - f[-1]) / 2 = sin(h)

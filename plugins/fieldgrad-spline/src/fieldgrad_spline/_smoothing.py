@@ -41,6 +41,8 @@ more compile time than the Python loops that replace them (benchmarks/bench_spli
 from __future__ import annotations
 
 import math
+import os
+import threading
 from math import factorial
 
 import numpy as np
@@ -185,11 +187,102 @@ def _run(
     parallel: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     y = np.ascontiguousarray(y, dtype=np.float64)
+    if not y.flags.writeable:  # a read-only array is another numba type: another compilation
+        y = y.copy()
     loggrid = np.ascontiguousarray(loggrid, dtype=np.float64)
+    if _use_compiled():
+        from . import _compiled
+
+        out, lam = _compiled.run(y, system, loggrid, n_golden, fixed_lam, order, parallel)
+    else:
+        from . import _vectorised
+
+        out, lam = _vectorised.run(y, system, loggrid, n_golden, fixed_lam, order)
+    return out, lam / system.scale
+
+
+# Compilation state (option ``jit`` of fieldgrad.set_options; see the module notes). The kernels are
+# "ready" once compiled, or loaded from numba's disk cache, in this process.
+_lock = threading.Lock()
+_ready = False
+_pending = False  # a background thread is compiling them
+_failed: BaseException | None = None  # a compilation raised: not retried, numpy serves every call
+_no_background = False  # a fork interrupted a compilation: none more in this process
+
+
+def _use_compiled() -> bool:
+    """Whether this call runs the compiled kernels (else the numpy ones); may start or run their compilation."""
+    from fieldgrad.options import OPTIONS
+
+    mode = OPTIONS["jit"]
+    if mode == "never":
+        return False
+    if _ready:
+        return True
+    if mode == "always":
+        compile_now()
+        return True
+    compile_in_background()
+    return False
+
+
+def compile_now() -> None:
+    """Compile the kernels (or load them from numba's disk cache) in this thread, if not done yet."""
+    global _ready
+    if _ready:
+        return
     from . import _compiled
 
-    out, lam = _compiled.run(y, system, loggrid, n_golden, fixed_lam, order, parallel)
-    return out, lam / system.scale
+    _compiled.warm()
+    with _lock:
+        _ready = True
+
+
+def compile_in_background() -> None:
+    """Start compiling the kernels in a daemon thread, unless they are ready, under way or failed before."""
+    global _pending
+    with _lock:
+        if _ready or _pending or _failed is not None or _no_background:
+            return
+        _pending = True
+    threading.Thread(target=_background, name="fieldgrad-spline-jit", daemon=True).start()
+
+
+def _background() -> None:
+    global _pending, _failed
+    try:
+        compile_now()
+    except BaseException as exc:  # noqa: BLE001  # pragma: no cover - numba missing or broken: numpy stays
+        with _lock:
+            _failed = exc
+    finally:
+        with _lock:
+            _pending = False
+
+
+def wait_for_compilation(timeout: float | None = None) -> bool:
+    """Wait until a background compilation started by a call ends; return whether the kernels are ready."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while _pending and (deadline is None or time.monotonic() < deadline):
+        time.sleep(0.01)
+    return _ready
+
+
+def _after_fork() -> None:  # pragma: no cover - runs in a forked child
+    """In a forked child: a compilation under way in the parent has no thread here (and numba's compiler
+    lock may be held): compiled kernels already loaded stay usable; nothing more compiles in the
+    background, the numpy kernels serve the rest."""
+    global _lock, _pending, _no_background
+    _lock = threading.Lock()
+    if _pending:
+        _no_background = True
+        _pending = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _check_order(order: int, m: int) -> int:

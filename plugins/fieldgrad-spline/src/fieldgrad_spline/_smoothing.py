@@ -47,6 +47,8 @@ from math import factorial
 
 import numpy as np
 
+from fieldgrad.options import OPTIONS
+
 __all__ = ["BLOCK", "PenaltySystem", "fit_auto", "fit_fixed", "lambda_grid", "penalty_system"]
 
 BLOCK = 64  # lines per block
@@ -198,6 +200,8 @@ def _run(
         from . import _vectorised
 
         out, lam = _vectorised.run(y, system, loggrid, n_golden, fixed_lam, order)
+        if OPTIONS["jit"] == "auto":  # started after this call's work: the compilation takes the GIL often
+            compile_in_background()
     return out, lam / system.scale
 
 
@@ -212,8 +216,6 @@ _no_background = False  # a fork interrupted a compilation: none more in this pr
 
 def _use_compiled() -> bool:
     """Whether this call runs the compiled kernels (else the numpy ones); may start or run their compilation."""
-    from fieldgrad.options import OPTIONS
-
     mode = OPTIONS["jit"]
     if mode == "never":
         return False
@@ -222,7 +224,6 @@ def _use_compiled() -> bool:
     if mode == "always":
         compile_now()
         return True
-    compile_in_background()
     return False
 
 

@@ -30,12 +30,28 @@ calling the compiled block kernel, which releases the GIL). A line is computed w
 floating-point operations wherever it sits, so results -- and the penalty GCV picks -- never
 depend on how the other axes are chunked.
 
-Compile time. The first call on a fresh install compiles the kernels (numba, cached on disk).
-Python calls only ``_block`` and, for the shared grid, ``_factor`` and ``_trace``, each compiled
-for the one signature ``_block`` uses too (float64 arrays, int64 counts). Numba re-optimises a
-callee's code in every compiled caller it is linked into, so compiled drivers over the blocks
-or the grid (and ``parallel=True``, whose parfor lowering compiled the whole kernel again) cost
-more compile time than the Python loops that replace them (benchmarks/bench_spline_first_call.py).
+Two implementations of the same arithmetic. :mod:`._compiled` holds the numba kernels (``nogil``,
+no fastmath, cached on disk); :mod:`._vectorised` the same kernels in numpy, all lines of a chunk at
+once, with every line going through the same floating-point operations in the same order: the
+results (and the penalties GCV picks) are bit-identical. Warm, the compiled kernels are 10-100x
+faster (200 points: ~10 ms against ~0.2 s for 200 lines); but compiling them on a fresh install
+(empty numba cache) takes 15-20 s, and even loading them from the cache 1-3 s (``import numba``
+included), measured on the project's shared 2-core machine (benchmarks/bench_spline_first_call.py).
+
+Which runs is option ``jit`` of :func:`fieldgrad.set_options`, as for fieldgrad's own kernel:
+``"auto"`` (default) runs the compiled kernels once they are ready in this process and the numpy
+ones until then; the first call on the numpy kernels starts compiling (or loading) the compiled
+ones in a daemon thread after its own work, and no call ever waits for it. The compilation holds
+the GIL for much of its time, so calls made meanwhile run several times slower than numpy alone.
+``"always"`` compiles in the calling thread (the first call waits); ``"never"`` uses numpy only,
+and numba is never imported (``import fieldgrad_spline`` never imports it). A fork during a
+compilation leaves the child on numpy.
+
+Compile time of the compiled kernels: Python calls only ``_block`` and, for the shared grid,
+``_factor`` and ``_trace``, each compiled for the one signature ``_block`` uses too (float64 arrays,
+int64 counts). Numba re-optimises a callee's code in every compiled caller it is linked into, so
+compiled drivers over the blocks or the grid (and ``parallel=True``, whose parfor lowering compiled
+the whole kernel again) cost more compile time than the Python loops that replace them.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ bit-identical (tested in ``tests/test_spline.py``). Details that keep them so:
   in the last bit);
 * accumulators start at 0.0 as in the kernels (so even the sign of a zero result agrees).
 
-The recurrences along the axis stay Python loops (O(n) numpy calls per stage), so this path costs
-~1 µs per call and row: far slower than the compiled kernels when warm, but it needs no
-compilation. It serves calls while the kernels compile (:mod:`._smoothing`).
+The recurrences along the axis stay Python loops (O(n) small numpy calls per stage, some 10^5 per
+GCV fit of 200 points), so this path is far slower than the compiled kernels when warm (~0.2 s
+against ~10 ms for 200 lines of 200 points, 1.4 s against ~0.1-0.2 s for 4000), but it needs no
+compilation. It serves calls while the compiled kernels compile (:mod:`._smoothing`).
 """
 
 from __future__ import annotations

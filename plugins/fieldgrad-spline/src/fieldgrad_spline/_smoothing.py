@@ -33,9 +33,9 @@ depend on how the other axes are chunked.
 Two implementations of the same arithmetic. :mod:`._compiled` holds the numba kernels (``nogil``,
 no fastmath, cached on disk); :mod:`._vectorised` the same kernels in numpy, all lines of a chunk at
 once, with every line going through the same floating-point operations in the same order: the
-results (and the penalties GCV picks) are bit-identical. Warm, the compiled kernels are 10-100x
-faster (200 points: ~10 ms against ~0.2 s for 200 lines); but compiling them on a fresh install
-(empty numba cache) takes 15-20 s, and even loading them from the cache 1-3 s (``import numba``
+results (and the penalties GCV picks) are bit-identical. Warm, the compiled kernels are 10-25x
+faster (200 points: 8-25 ms against ~0.2 s for 1-200 lines); but compiling them on a fresh install
+(empty numba cache) takes 15-20 s, and even loading them from the cache 3-4 s (``import numba``
 included), measured on the project's shared 2-core machine (benchmarks/bench_spline_first_call.py).
 
 Which runs is option ``jit`` of :func:`fieldgrad.set_options`, as for fieldgrad's own kernel:

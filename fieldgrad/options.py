@@ -100,6 +100,8 @@ class set_options:
         (it is compiled, or loaded from numba's disk cache, in a background thread on the first
         large call: no call waits for it). ``"always"``: the compiled kernel for every call (the
         first one waits for it). ``"never"``: numpy only; numba is never imported.
+        The spline plugin (fieldgrad-spline) follows it for its smoothing kernels; with ``"auto"``
+        its first smoothing call of any size starts their compilation.
     halo_source : {"auto", "neighbours", "reread"}, default "auto" (``FIELDGRAD_HALO_SOURCE``)
         Where the halos of dask blocks are cut from (:func:`fieldgrad.chunked.halo_source`):
         ``"auto"`` rereads inputs that read from storage and cuts in-memory ones from the

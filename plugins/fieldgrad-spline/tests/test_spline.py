@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -242,3 +247,113 @@ def test_too_few_points() -> None:
     da = xr.DataArray(np.arange(3.0), dims="x")
     with pytest.raises(ValueError, match="at least 4 points"):
         da.grad.partial("x", method="spline")
+
+
+# ------------------------------------------------------------------ the numpy and the compiled kernels
+
+
+def _coordinates(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    return [
+        np.linspace(0, 10, n),
+        np.linspace(0, 10, n) + rng.uniform(-0.3, 0.3, n) * 10 / n,
+        np.linspace(0, 3, n) ** 3,  # very non-uniform
+        np.sort(rng.uniform(0, 10, n)),
+    ]
+
+
+@pytest.mark.parametrize("n", [5, 12, 120])
+def test_numpy_and_compiled_kernels_are_bit_identical(n: int) -> None:
+    """jit="never" (numpy) and jit="always" (numba): the same fits, derivatives and penalties, bit for bit."""
+    rng = np.random.default_rng(n)
+    for x in _coordinates(n, rng):
+        if not np.all(np.diff(x) > 0):
+            continue
+        y = np.sin(x)[:, None] * rng.uniform(0, 2, 7) + rng.uniform(0, 0.5, 7) * rng.normal(size=(n, 7))
+        y[:, 0] = 2 * x + 1  # a straight line: no penalty needed
+        y[:, 1] = 0.0
+        y[n // 2, 2] = np.nan
+        for degree in (1, 3, 5):
+            if n < degree + 1:
+                continue
+            m = (degree + 1) // 2
+            for smoothing in ("auto", 0.0, 1e-3, 1.0, 1e6):
+                for order in range((2 * m - 1 if m <= 2 else 0) + 1):
+                    got = []
+                    for jit in ("never", "always"):
+                        with fieldgrad.set_options(jit=jit):
+                            got.append(
+                                spline_derivative(
+                                    y, x, axis=0, order=order, degree=degree, smoothing=smoothing, return_smoothing=True
+                                )
+                            )
+                    np.testing.assert_array_equal(got[0][0], got[1][0])
+                    np.testing.assert_array_equal(got[0][1], got[1][1])
+
+
+def test_numpy_kernels_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldgrad_spline import _vectorised
+
+    x = jittered(60)
+    y = np.sin(x)[:, None] + np.array([0.0, 0.01, 0.1, 0.3, 1.0]) * RNG.normal(size=(60, 5))
+    with fieldgrad.set_options(jit="never"):
+        whole = spline_derivative(y, x, axis=0, return_smoothing=True)
+        monkeypatch.setattr(_vectorised, "CHUNK", 2)
+        chunked = spline_derivative(y, x, axis=0, return_smoothing=True)
+        alone = spline_derivative(y[:, 3:4], x, axis=0, return_smoothing=True)
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    np.testing.assert_array_equal(whole[1], chunked[1])
+    np.testing.assert_array_equal(whole[0][:, 3:4], alone[0])
+
+
+def test_auto_uses_numpy_and_compiles_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jit="auto" before the kernels are ready: the call is computed by numpy, then starts the compilation."""
+    from fieldgrad_spline import _smoothing
+
+    started: list[bool] = []
+    monkeypatch.setattr(_smoothing, "_ready", False)  # as in a fresh process
+    monkeypatch.setattr(_smoothing, "compile_in_background", lambda: started.append(True))
+    x = jittered(30)
+    y = np.sin(x) + 0.1 * RNG.normal(size=30)
+    with fieldgrad.set_options(jit="auto"):
+        got = spline_derivative(y, x)
+    assert started == [True]
+    with fieldgrad.set_options(jit="never"):
+        assert started == [True] and np.array_equal(got, spline_derivative(y, x))
+    assert started == [True]
+
+
+_FRESH = """
+import sys, threading
+import numpy as np
+import fieldgrad_spline
+assert "numba" not in sys.modules, "import fieldgrad_spline imported numba"
+from fieldgrad_spline import spline_derivative, _smoothing
+x = np.linspace(0.0, 6.0, 200)
+y = np.sin(x)[:, None] + 0.01 * np.random.default_rng(0).normal(size=(200, 70))
+first = spline_derivative(y, x, axis=0)        # the numpy kernels; the compilation starts after it
+assert not _smoothing._ready and "fieldgrad-spline-jit" in [t.name for t in threading.enumerate()]
+assert _smoothing.wait_for_compilation(600)
+assert np.array_equal(first, spline_derivative(y, x, axis=0))
+print("ok")
+"""
+
+
+@pytest.mark.slow  # fresh interpreters, one compiling the kernels on an empty numba cache
+def test_fresh_process_first_call_does_not_wait_for_numba(tmp_path: Path) -> None:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "FIELDGRAD_JIT": "auto"}
+    out = subprocess.run([sys.executable, "-c", _FRESH], capture_output=True, text=True, timeout=900, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ok"]
+    never = "import sys, numpy as np\nfrom fieldgrad_spline import spline_derivative\n"
+    never += (
+        "spline_derivative(np.random.default_rng(0).normal(size=50), np.arange(50.0))\nprint('numba' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", never],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "FIELDGRAD_JIT": "never"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"]

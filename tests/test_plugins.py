@@ -3,6 +3,7 @@ independent references (scipy), the example spectral plugin through an entry poi
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from importlib.metadata import EntryPoint
@@ -394,3 +395,20 @@ def test_sphere_geometry_with_plugins() -> None:
     np.testing.assert_array_equal(auto.values, explicit.values)
     with pytest.raises(ValueError, match="does not support boundary='periodic'"):
         T.grad.gradient(["lat", "lon"], geometry="sphere", method="spline", boundary={"lon": "periodic"})
+
+
+def test_check_method_catches_chunked_results_that_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunked part compares every boundary and NaN policy with the in-memory engine: a block
+    computed wrongly (here, scaled by 1 + 1e-6) is reported."""
+    from fieldgrad import chunked
+
+    original = chunked._differentiate_block
+
+    @functools.wraps(original)  # (dask passes block_id to functions whose signature has it)
+    def nudged(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original(*args, **kwargs)
+        return out * (1 + 1e-6)
+
+    monkeypatch.setattr(chunked, "_differentiate_block", nudged)
+    with pytest.raises(AssertionError, match="chunked"):
+        check_method(FiniteDifference)

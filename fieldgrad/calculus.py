@@ -19,7 +19,7 @@ from xarray.indexes import PandasIndex
 from . import dispatch, plan
 from .cf import tendency_standard_name
 from .conventions import result_dtype
-from .coords import AxisCoord, _is_cftime, axis_coord, index_axis_coord, time_values
+from .coords import AxisCoord, _is_cftime, axis_coord, index_axis_coord, share, time_values
 from .labelled import like_field, with_component_dim
 from .units import (
     base_label,
@@ -204,9 +204,7 @@ def _coord(
 @functools.lru_cache(maxsize=64)
 def _positions_of_dim(n: int, name: str, period: float | None) -> AxisCoord:
     """The positions 0, 1, ..., n-1 of a dim without a coordinate (read-only: shared)."""
-    coord = axis_coord(np.arange(n, dtype=np.float64), name, period=period)
-    coord.values.setflags(write=False)
-    return coord
+    return share(axis_coord(np.arange(n, dtype=np.float64), name, period=period))
 
 
 class _Prepared:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .reuse import IdentityCache
 
-__all__ = ["AxisCoord", "as_positions", "axis_coord", "index_axis_coord", "time_values"]
+__all__ = ["AxisCoord", "as_positions", "axis_coord", "index_axis_coord", "is_shared", "share", "time_values"]
 
 # Positions within this many ulps of max|x| of an arithmetic progression count as uniform:
 # np.linspace and np.arange(n) * 0.1 are uniform to round-off but not bit-for-bit.
@@ -227,6 +227,35 @@ def axis_coord(
 
 
 _BY_INDEX = IdentityCache(size=256)  # index_axis_coord's: (datetime_unit, period) per index
+_SHARED = IdentityCache(size=1024)  # positions made by share(): what is derived from them may be kept
+
+
+def share(coord: AxisCoord) -> AxisCoord:
+    """Make ``coord``'s positions read-only and known as shared: they are fieldgrad's own and never
+    change, so what is computed from them (stencils) may be kept for later calls. Returns ``coord``.
+
+    Examples
+    --------
+    >>> c = share(axis_coord(np.array([0.0, 1.0, 3.0])))
+    >>> is_shared(c.values), is_shared(c.values[1:]), is_shared(np.array([0.0, 1.0, 3.0]))
+    (True, True, False)
+    """
+    coord.values.setflags(write=False)
+    _SHARED.put((coord.values,), "shared", True)
+    return coord
+
+
+def is_shared(values: np.ndarray) -> bool:
+    """Whether ``values`` are positions made by :func:`share`, or a read-only view of them.
+
+    Read-only alone is not enough: a read-only view of a writable array changes with it.
+    """
+    if values.flags.writeable:
+        return False
+    root = values
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return _SHARED.get((root,), "shared") is True
 
 
 def index_axis_coord(
@@ -251,7 +280,6 @@ def index_axis_coord(
     key = (datetime_unit, None if period is None else float(period))
     coord = _BY_INDEX.get((index,), key)
     if coord is None:
-        coord = axis_coord(np.asarray(index), name, datetime_unit=datetime_unit, period=period)
-        coord.values.setflags(write=False)
+        coord = share(axis_coord(np.asarray(index), name, datetime_unit=datetime_unit, period=period))
         _BY_INDEX.put((index,), key, coord)
     return coord

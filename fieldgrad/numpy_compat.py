@@ -18,7 +18,7 @@ import numpy as np
 
 from .chunked import check_known_shape
 from .conventions import is_dask
-from .coords import AxisCoord
+from .coords import AxisCoord, share
 from .dispatch import derivative, first_derivatives
 from .plan import make_plan
 
@@ -68,9 +68,7 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
 @functools.lru_cache(maxsize=64)
 def _uniform_coord(size: int, h: float) -> AxisCoord:
     """Positions ``0, h, 2h, ...`` of an axis given by its step (read-only: shared between calls)."""
-    coord = AxisCoord(values=np.arange(size) * h, spacing=h)
-    coord.values.setflags(write=False)
-    return coord
+    return share(AxisCoord(values=np.arange(size) * h, spacing=h))
 
 
 def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, edge_order: int = 1) -> Any:

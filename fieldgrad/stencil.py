@@ -39,7 +39,7 @@ from .coefficients import (
     three_point_first_derivative,
 )
 from .conventions import BOUNDARIES
-from .coords import AxisCoord
+from .coords import AxisCoord, is_shared
 from .reuse import IdentityCache
 
 __all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points", "stencil_from_rows"]
@@ -170,7 +170,7 @@ def build_stencil(
         raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
-    if not coord.values.flags.writeable:  # shared, read-only positions (a dimension coordinate): built once
+    if is_shared(coord.values):  # positions that never change (a dimension coordinate's): built once
         return _stencil_of_shared(coord, order, accuracy, edge_order, boundary, float(fill_value))
     return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
 
@@ -181,8 +181,9 @@ _SHARED = IdentityCache(size=128)  # _stencil_of_shared's: the stencils per arra
 def _stencil_of_shared(
     coord: AxisCoord, order: int, accuracy: int, edge_order: int, boundary: str, fill_value: float
 ) -> AxisStencil:
-    """The stencil on a non-uniform axis whose positions cannot change (read-only), built once per
-    array of positions, period and options: its weights cost far more than applying it to a small field."""
+    """The stencil on a non-uniform axis whose positions never change (:func:`fieldgrad.coords.share`),
+    built once per array of positions, period and options: its weights cost far more than applying it
+    to a small field."""
     key = (coord.period, order, accuracy, edge_order, boundary, np.float64(fill_value).tobytes())
     st = _SHARED.get((coord.values,), key)
     if st is None:

@@ -16,7 +16,7 @@ import xarray as xr
 
 import fieldgrad
 from fieldgrad import kernels, labelled
-from fieldgrad.coords import axis_coord, index_axis_coord
+from fieldgrad.coords import AxisCoord, axis_coord, index_axis_coord
 from fieldgrad.stencil import build_stencil
 
 
@@ -151,6 +151,14 @@ def test_a_non_uniform_stencil_is_built_once_per_shared_coordinate() -> None:
     own.values[:] = 2 * x
     c = build_stencil(own, 1, 2, 1, "one-sided")
     np.testing.assert_allclose(c.dense(), b.dense() / 2, rtol=1e-12, atol=1e-12)
+    # so may a read-only view of a writable array (read-only is not the same as unchanging)
+    base = x.copy()
+    view = base.view()
+    view.flags.writeable = False
+    seen = AxisCoord(view, None)
+    d = build_stencil(seen, 1, 2, 1, "one-sided")
+    base[:] = 2 * x
+    np.testing.assert_allclose(build_stencil(seen, 1, 2, 1, "one-sided").dense(), d.dense() / 2, rtol=1e-12)
     # and the labelled call on a non-uniform dimension coordinate still gives numpy's numbers, call after call
     f = xr.DataArray(np.sin(x), dims="x", coords={"x": x})
     for _ in range(2):

@@ -91,8 +91,8 @@ _PACKED = IdentityCache(size=64)  # _packed's: the tables per (stencils, shape, 
 
 
 def _packed(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
-    """:func:`_pack`, reused when the same stencils (built once per coordinate and options by
-    :func:`fieldgrad.stencil.build_stencil` on uniform axes) meet the same shape again."""
+    """:func:`_pack`, reused when the same stencils meet the same shape again (stencils of uniform
+    axes and of dimension coordinates are built once, :func:`fieldgrad.stencil.build_stencil`)."""
     stencils = tuple(st for _, st in terms)
     key = (shape, tuple(axis for axis, _ in terms))
     packed = _PACKED.get(stencils, key)

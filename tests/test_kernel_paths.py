@@ -172,6 +172,7 @@ def test_fresh_process_switches_to_the_compiled_kernel():
     assert out.stdout.split() == ["ok", "True"]
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_jit_never_does_not_import_numba():
     code = (
         "import sys, numpy as np, fieldgrad\n"

@@ -33,22 +33,25 @@ RNG = np.random.default_rng(11)
 CONFORMANCE_CASES = [
     (FiniteDifference, {}),
     (FiniteDifference, {"accuracy": 6, "edge_order": 2}),
+    (PolyFit, {"window": 7, "degree": 4}),  # (the default window, 21, in the slow run: 4× the blocks' work)
     (PolyFit, {}),
-    (PolyFit, {"window": 7, "degree": 4}),
     (SplineFit, {}),
     (SplineFit, {"smoothing": None, "degree": 5}),
     (SplineFit, {"smoothing": 0.3, "degree": 1}),
     (SplineFit, {"smoothing": 1e-3, "degree": 5}),
 ]
-# the chunked part of check_method (dask arrays in chunks of one and two points) takes seconds a
-# case: every method with its default options in the default run, the other options in the slow
-# one (-m slow), and every case without dask in the default run
-_OTHER_OPTIONS = pytest.mark.slow
+# the chunked part of check_method (dask arrays in chunks of one point, every boundary and NaN
+# policy) takes seconds a case: the first case of every method in the default run, the others in
+# the slow one (-m slow), and every case without dask in the default run
+_FIRST_OF_EACH = dict(reversed(CONFORMANCE_CASES))  # each method: its first case
 
 
 @pytest.mark.parametrize(
     ("cls", "options"),
-    [pytest.param(cls, options, marks=() if not options else _OTHER_OPTIONS) for cls, options in CONFORMANCE_CASES],
+    [
+        pytest.param(cls, options, marks=() if _FIRST_OF_EACH[cls] is options else pytest.mark.slow)
+        for cls, options in CONFORMANCE_CASES
+    ],
 )
 def test_check_method_passes(cls: type, options: dict) -> None:
     counts = check_method(cls, options=options)

@@ -143,8 +143,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="rounds for small fields (fewer for large ones)")
     parser.add_argument("--cold", action="store_true", help="also measure the first call in fresh processes")
     parser.add_argument("--large", action="store_true", help="also 512³ (needs ~10 GiB of memory)")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        metavar="SHAPE",
+        help="only these shapes, e.g. 2000x2000 64x64x64 (an A/B of two checkouts)",
+    )
     args = parser.parse_args()
-    sweep(args.rounds, SIZES + (LARGE if args.large else []))
+    sizes = [tuple(int(n) for n in shape.split("x")) for shape in args.sizes] if args.sizes else SIZES
+    sweep(args.rounds, sizes + (LARGE if args.large else []))
     if args.cold:
         cold()
 

@@ -175,7 +175,7 @@ def build_stencil(
     return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
 
 
-_SHARED = IdentityCache(size=128)  # _stencil_of_shared's: the stencils per array of positions
+_STENCILS = IdentityCache(size=128)  # _stencil_of_shared's: the stencils per array of positions
 
 
 def _stencil_of_shared(
@@ -185,9 +185,9 @@ def _stencil_of_shared(
     built once per array of positions, period and options: its weights cost far more than applying it
     to a small field."""
     key = (coord.period, order, accuracy, edge_order, boundary, np.float64(fill_value).tobytes())
-    st = _SHARED.get((coord.values,), key)
+    st = _STENCILS.get((coord.values,), key)
     if st is None:
-        st = _SHARED.put(
+        st = _STENCILS.put(
             (coord.values,), key, _stencil(coord.size, coord, None, order, accuracy, edge_order, boundary, fill_value)
         )
     return st

@@ -83,6 +83,8 @@ def fill_edges(out: Any, axis: int, width: int, fill_value: float, component: in
 
 def _one_sided(plan: Plan, axes: list[int], kind: str) -> tuple[Plan, list[int]]:
     """The plan with one-sided ends on the ``axes`` whose boundary is ``kind``, and those axes."""
+    if kind not in plan.boundary.values():  # most calls: nothing to change
+        return plan, []
     changed = [a for a in axes if plan.boundary_of(a) == kind]
     for a in changed:
         plan = plan.with_boundary(a, "one-sided")

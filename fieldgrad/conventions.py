@@ -7,6 +7,8 @@ the same dtype rule.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["BOUNDARIES", "NAN_POLICIES", "as_floating", "is_dask", "result_dtype"]
@@ -31,14 +33,24 @@ def result_dtype(dtype: np.dtype | type) -> np.dtype:
     >>> result_dtype(np.dtype("complex64"))
     dtype('complex64')
     """
+    known = _RESULT_DTYPES.get(dtype)  # (a type or a string simply misses)
+    if known is not None:  # asked on every call: a dict lookup, not the rule again
+        return known
     dtype = np.dtype(dtype)
+    out: np.dtype
     if dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if dtype.kind == "f":
-        return np.dtype(np.float32) if dtype.itemsize <= 4 else np.dtype(np.float64)
-    if dtype.kind == "c":
-        return np.dtype(np.complex64) if dtype.itemsize <= 8 else np.dtype(np.complex128)
-    raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {dtype}")
+        out = np.dtype(np.float64)
+    elif dtype.kind == "f":
+        out = np.dtype(np.float32) if dtype.itemsize <= 4 else np.dtype(np.float64)
+    elif dtype.kind == "c":
+        out = np.dtype(np.complex64) if dtype.itemsize <= 8 else np.dtype(np.complex128)
+    else:
+        raise TypeError(f"the field must be numeric (integer, boolean, float or complex), got dtype {dtype}")
+    _RESULT_DTYPES[dtype] = out
+    return out
+
+
+_RESULT_DTYPES: dict[Any, np.dtype] = {}  # result_dtype's answers, per dtype (a few dozen at most)
 
 
 def is_dask(values: object) -> bool:
@@ -49,7 +61,8 @@ def is_dask(values: object) -> bool:
     >>> is_dask(np.zeros(2))
     False
     """
-    return type(values).__module__.split(".")[0] == "dask"
+    module = type(values).__module__
+    return module == "dask" or module.startswith("dask.")
 
 
 def as_floating(values: np.ndarray) -> np.ndarray:
@@ -61,4 +74,5 @@ def as_floating(values: np.ndarray) -> np.ndarray:
     dtype('float64')
     """
     values = np.asarray(values)
-    return values.astype(result_dtype(values.dtype), copy=False)
+    dtype = result_dtype(values.dtype)
+    return values if values.dtype is dtype else values.astype(dtype, copy=False)

@@ -65,9 +65,11 @@ def first_derivatives(values: np.ndarray, coords: dict[int, AxisCoord], axes: li
     array([1., 2.])
     """
     values = as_floating(values)
-    if all(plan.native(a) for a in axes) and not (plan.nan_policy == "omit" and _has_nan(values)):
+    fused = len([a for a in axes if plan.native(a)]) == len(axes)  # (no all(<generator>): every gradient asks)
+    if fused and not (plan.nan_policy == "omit" and _has_nan(values)):
         terms = [(a, plan.method_coord(coords[a], a)) for a in axes]
-        return np.asarray(plan.method.derivatives(values, terms, **plan.options), dtype=values.dtype)
+        out = plan.method.derivatives(values, terms, **plan.options)
+        return out if type(out) is np.ndarray and out.dtype == values.dtype else np.asarray(out, dtype=values.dtype)
     out = np.empty((len(axes),) + values.shape, dtype=values.dtype)
     for k, axis in enumerate(axes):
         out[k] = derivative_along(values, coords[axis], axis, 1, plan)

@@ -27,6 +27,7 @@ import numpy as np
 
 from .conventions import BOUNDARIES, result_dtype
 from .coords import AxisCoord
+from .kernels import apply_stencils
 
 if TYPE_CHECKING:
     from .stencil import AxisStencil
@@ -257,14 +258,10 @@ class StencilMethod(DerivativeMethod):
         raise NotImplementedError(f"{type(self).__name__} must implement stencil(coord, order, <options>)")
 
     def derivative(self, values: np.ndarray, coord: AxisCoord, *, axis: int, order: int, **options: Any) -> np.ndarray:
-        from .kernels import apply_stencils
-
         return apply_stencils(values, [(axis, self.stencil(coord, order, **options))])[0]
 
     def derivatives(self, values: np.ndarray, coords: list[tuple[int, AxisCoord]], **options: Any) -> np.ndarray:
         """All first derivatives in one pass over memory (:func:`fieldgrad.kernels.apply_stencils`)."""
-        from .kernels import apply_stencils
-
         return apply_stencils(values, [(axis, self.stencil(coord, 1, **options)) for axis, coord in coords])
 
 

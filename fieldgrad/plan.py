@@ -50,7 +50,7 @@ class Plan:
 
     def native(self, axis: int) -> bool:
         """Whether the method implements this axis's boundary itself (``"fill"`` never is)."""
-        kind = self.boundary_of(axis)
+        kind = self.boundary.get(axis, "one-sided")
         return kind != "fill" and kind in self.method.boundaries
 
     def with_boundary(self, axis: int, kind: str) -> Plan:
@@ -58,7 +58,7 @@ class Plan:
 
     def method_coord(self, coord: AxisCoord, axis: int) -> AxisCoord:
         """The axis as the method sees it: with its ``period`` when it wraps around, else without."""
-        if self.boundary_of(axis) != "periodic" or not self.native(axis):  # an interval (emulation pads one)
+        if self.boundary.get(axis) != "periodic" or not self.native(axis):  # an interval (emulation pads one)
             return coord if coord.period is None else dataclasses.replace(coord, period=None)
         if coord.period is not None:
             return coord
@@ -112,10 +112,10 @@ def make_plan(
             key = (
                 method,
                 tuple(orders),
-                tuple(sorted((boundary or {}).items())),
+                tuple(sorted(boundary.items())) if boundary else (),
                 nan_policy,
-                np.float64(fill_value).tobytes() if not isinstance(fill_value, complex) else fill_value,
-                tuple(sorted(options.items())),
+                _FILL_KEY if fill_value is np.nan else _fill_key(fill_value),
+                tuple(sorted(options.items())) if len(options) > 1 else tuple(options.items()),
             )
             hash(key)
         except TypeError:  # an option value that is not hashable (an array): not kept
@@ -123,6 +123,14 @@ def make_plan(
         if key is not None:
             return _cached_plan(key)
     return _make_plan(method, orders, boundary=boundary, nan_policy=nan_policy, fill_value=fill_value, **options)
+
+
+def _fill_key(fill_value: Any) -> Any:
+    """``fill_value`` as part of a key: its float64 bits (NaN equals NaN, -0.0 differs from 0.0)."""
+    return np.float64(fill_value).tobytes() if not isinstance(fill_value, complex) else fill_value
+
+
+_FILL_KEY = _fill_key(np.nan)  # the default's key, computed once
 
 
 @functools.lru_cache(maxsize=256)

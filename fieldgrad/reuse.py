@@ -46,13 +46,15 @@ class IdentityCache:
 
     def get(self, objects: tuple[Any, ...], key: Hashable = ()) -> Any:
         """The value kept for these very objects and ``key``, else None."""
-        entry = self._entries.get((tuple(map(id, objects)), key))
+        entry = self._entries.get((tuple([id(obj) for obj in objects]), key))
         if entry is None:
             return None
         refs, value = entry
-        if all(ref() is obj for ref, obj in zip(refs, objects, strict=True)):
-            return value
-        return None  # an id reused by a new object: the entry is replaced by the next put
+        # an index, not zip(strict=True) or all(<generator>): each costs more than the lookup
+        for i, ref in enumerate(refs):
+            if ref() is not objects[i]:
+                return None  # an id reused by a new object: the entry is replaced by the next put
+        return value
 
     def put(self, objects: tuple[Any, ...], key: Hashable, value: Any) -> Any:
         """Keep ``value`` for ``objects`` (each must accept weak references) and ``key``; return it."""
@@ -60,5 +62,5 @@ class IdentityCache:
         with self._lock:
             if len(self._entries) >= self._size:
                 self._entries.pop(next(iter(self._entries)))  # dicts keep insertion order
-            self._entries[(tuple(map(id, objects)), key)] = (refs, value)
+            self._entries[(tuple([id(obj) for obj in objects]), key)] = (refs, value)
         return value

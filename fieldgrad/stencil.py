@@ -160,7 +160,6 @@ def build_stencil(
     >>> s.dense()[0]
     array([-2.,  1.,  0.,  0.,  0.,  1.])
     """
-    check_options(order, accuracy, edge_order, boundary)
     n = coord.size
     h = coord.spacing
     if boundary == "periodic" and coord.period is not None and h is not None:
@@ -169,7 +168,12 @@ def build_stencil(
     if boundary == "periodic" and h is None and coord.period is None:
         raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
-        return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
+        try:
+            return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
+        except TypeError:  # an unhashable option: say which
+            check_options(order, accuracy, edge_order, boundary)
+            raise
+    check_options(order, accuracy, edge_order, boundary)
     if is_shared(coord.values):  # positions that never change (a dimension coordinate's): built once
         return _stencil_of_shared(coord, order, accuracy, edge_order, boundary, float(fill_value))
     return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
@@ -193,7 +197,7 @@ def _stencil_of_shared(
     return st
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=512, typed=True)  # typed: True is not taken for 1, and is checked on the miss
 def _uniform_stencil(
     n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str, fill_value: float
 ) -> AxisStencil:
@@ -211,6 +215,7 @@ def _stencil(
     fill_value: float,
 ) -> AxisStencil:
     """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None."""
+    check_options(order, accuracy, edge_order, boundary)
     x = coord.values if coord is not None else None
     periodic = boundary == "periodic"
     uniform = h is not None

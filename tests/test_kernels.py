@@ -302,8 +302,13 @@ def test_result_dtype_rules():
     assert result_dtype(np.dtype("complex64")) == np.complex64
     assert result_dtype(np.dtype("complex128")) == np.complex128
     for bad in ("O", "U3", "M8[s]"):
-        with pytest.raises(TypeError, match="numeric"):
-            result_dtype(np.dtype(bad))
+        for _ in range(2):  # answers are kept: asked again, still an error
+            with pytest.raises(TypeError, match="numeric"):
+                result_dtype(np.dtype(bad))
+    # answers are kept per dtype; a type, a string or another byte order get the same rule
+    for given, want in ((np.int8, np.float64), ("f2", np.float32), (np.dtype(">f4"), np.float32), (float, np.float64)):
+        assert result_dtype(given) == want
+        assert result_dtype(given) == want
 
 
 # ------------------------------------------------------------------------------------------
@@ -417,6 +422,15 @@ def test_out_parameter(mode):
 def test_stencil_length_mismatch():
     with pytest.raises(ValueError, match="stencil is for 5 points but axis 1 has 6"):
         apply_stencils(np.zeros((5, 6)), [(1, make_stencil(5))])
+
+
+def test_axis_out_of_bounds_is_an_error_not_a_wrap_around():
+    f = np.random.default_rng(3).normal(size=(5, 5))
+    for axis in (2, -3):
+        with pytest.raises(ValueError, match=f"axis {axis} is out of bounds for an array of dimension 2"):
+            apply_stencils(f, [(axis, make_stencil(5))])
+    # a negative axis counts from the end, as in numpy
+    np.testing.assert_array_equal(apply_stencils(f, [(-1, make_stencil(5))]), apply_stencils(f, [(1, make_stencil(5))]))
 
 
 def test_empty_array_and_no_terms():

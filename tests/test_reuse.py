@@ -127,9 +127,10 @@ def test_the_kernel_tables_are_reused_only_for_the_same_stencils() -> None:
     packed = kernels._packed(values.shape, terms)
     assert kernels._packed(values.shape, terms) is packed
     rows, length, *tables = kernels._pack(values.shape, terms)
-    assert (rows, length) == packed[:2] == (8, 9)
-    for got, want in zip(packed[2:], tables, strict=True):
-        for x, y in zip(got, want, strict=True):  # the concatenated tables and their offsets
+    assert (rows, length) == (packed.rows, packed.length) == (8, 9)
+    got = [(packed.ints, packed.int_ptr), (packed.floats, packed.float_ptr)]
+    for got_table, want in zip(got, tables, strict=True):
+        for x, y in zip(got_table, want, strict=True):  # the concatenated tables and their offsets
             np.testing.assert_array_equal(x, y)
     # other stencils of the same shape get their own tables
     s2 = build_stencil(axis_coord(np.cumsum(rng.uniform(0.5, 1.5, 8))), 1, 2, 2, "one-sided")

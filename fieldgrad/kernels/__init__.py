@@ -59,7 +59,7 @@ Options (:func:`fieldgrad.set_options`, environment variables as defaults): ``se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -90,15 +90,37 @@ _CHUNK_ELEMENTS = 1 << 19
 _PACKED = IdentityCache(size=64)  # _packed's: the tables per (stencils, shape, axes)
 
 
-def _packed(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
-    """:func:`_pack`, reused when the same stencils meet the same shape again (stencils of uniform
-    axes and of dimension coordinates are built once, :func:`fieldgrad.stencil.build_stencil`)."""
-    stencils = tuple(st for _, st in terms)
-    key = (shape, tuple(axis for axis, _ in terms))
-    packed = _PACKED.get(stencils, key)
-    if packed is None:
-        packed = _PACKED.put(stencils, key, _pack(shape, terms))
-    return packed
+class _Layout(NamedTuple):
+    """What a call computes from its shape and stencils alone: checked once, kept (:func:`_packed`)."""
+
+    terms: list[tuple[int, AxisStencil]]  # axes made non-negative
+    rows: int
+    length: int
+    ints: np.ndarray
+    int_ptr: np.ndarray
+    floats: np.ndarray
+    float_ptr: np.ndarray
+
+
+def _packed(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> _Layout:
+    """The stencils checked against ``shape`` and packed (:func:`_pack`), reused when the same
+    stencils meet the same shape again (stencils of uniform axes and of dimension coordinates are
+    built once, :func:`fieldgrad.stencil.build_stencil`)."""
+    stencils = tuple([st for _, st in terms])
+    key = (shape, tuple([axis for axis, _ in terms]))
+    layout = _PACKED.get(stencils, key)
+    if layout is None:
+        ndim = len(shape)
+        for axis, _ in terms:
+            if not -ndim <= axis < ndim:
+                raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
+        terms = [(axis % ndim, st) for axis, st in terms]
+        for axis, st in terms:
+            if shape[axis] != st.n:
+                raise ValueError(f"stencil is for {st.n} points but axis {axis} has {shape[axis]}")
+        rows, length, (ints, int_ptr), (floats, float_ptr) = _pack(shape, terms)
+        layout = _PACKED.put(stencils, key, _Layout(terms, rows, length, ints, int_ptr, floats, float_ptr))
+    return layout
 
 
 def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple[int, int, tuple, tuple]:
@@ -189,12 +211,14 @@ def _block(rows: int, length: int, nthreads: int) -> int:
 
 def _kernel_input(values: np.ndarray) -> np.ndarray:
     """The array as the kernel reads it: C-contiguous, float16 widened, bool as uint8."""
-    values = np.asarray(values)
-    if values.dtype == np.float16:
+    if type(values) is not np.ndarray:
+        values = np.asarray(values)
+    kind = values.dtype.kind
+    if kind == "f" and values.dtype.itemsize == 2:
         values = values.astype(np.float32)
-    elif values.dtype == np.bool_:
+    elif kind == "b":
         values = values.view(np.uint8)
-    return np.ascontiguousarray(values)
+    return values if values.flags.c_contiguous else np.ascontiguousarray(values)
 
 
 def apply_stencils(
@@ -233,61 +257,58 @@ def apply_stencils(
     """
     values = _kernel_input(values)
     dtype = result_dtype(values.dtype)
-    shape = (len(terms),) + values.shape
+    shape = (len(terms), *values.shape)
+    size = values.size
     nthreads = 1
-    if values.size >= PARALLEL_THRESHOLD and not threads.serial_requested():
+    if size >= PARALLEL_THRESHOLD and not threads.serial_requested():
         nthreads = threads.num_threads()
     if out is None:
         # large outputs reuse freed buffers: in memory, and dask blocks, which are freed as soon
         # as they are reduced or stored, so the next block's output costs no fresh pages
-        reuse = OPTIONS["reuse_buffers"] and values.size * len(terms) * dtype.itemsize >= buffers.REUSE_MIN_BYTES
+        reuse = OPTIONS["reuse_buffers"] and size * len(terms) * dtype.itemsize >= buffers.REUSE_MIN_BYTES
         out = buffers.empty(shape, dtype) if reuse else np.empty(shape, dtype=dtype)
     elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {dtype} array of shape {shape}")
-    terms = [(axis % values.ndim, st) for axis, st in terms]
-    for axis, st in terms:
-        if values.shape[axis] != st.n:
-            raise ValueError(f"stencil is for {st.n} points but axis {axis} has {values.shape[axis]}")
-    if values.size == 0 or not terms:
+    if not terms:
+        return out
+    layout = _packed(values.shape, terms)
+    if size == 0:
         return out
     if values.dtype.kind == "c":  # the real and imaginary parts, each as a real field
         for part in ("real", "imag"):
-            getattr(out, part)[...] = _apply_real(np.ascontiguousarray(getattr(values, part)), terms, None, nthreads)
+            part_values = np.ascontiguousarray(getattr(values, part))
+            part_out = np.empty(shape, dtype=result_dtype(part_values.dtype))
+            _apply_real(part_values, layout, part_out, nthreads)
+            getattr(out, part)[...] = part_out
         return out
-    _apply_real(values, terms, out, nthreads)
+    _apply_real(values, layout, out, nthreads)
     return out
 
 
-def _apply_real(
-    values: np.ndarray, terms: list[tuple[int, AxisStencil]], out: np.ndarray | None, nthreads: int
-) -> np.ndarray:
+def _apply_real(values: np.ndarray, layout: _Layout, out: np.ndarray, nthreads: int) -> None:
     """Apply the stencils to a real C-contiguous array, with the compiled or the numpy kernel."""
-    dtype = result_dtype(values.dtype)
-    if out is None:
-        out = np.empty((len(terms),) + values.shape, dtype=dtype)
-    kernel = _compiled_kernel(values.dtype, dtype, values.size)
+    kernel = _compiled_kernel(values.dtype, out.dtype, values.size)
     if kernel is None:
-        vectorised.apply(values, terms, out)
-        return out
-    rows, length, (ints, int_ptr), (floats, float_ptr) = _packed(values.shape, terms)
+        vectorised.apply(values, layout.terms, out)
+        return
+    rows, length = layout.rows, layout.length
     block = _block(rows, length, nthreads)
     ntasks = rows * (-(-length // block))
     args = (
         values.reshape(rows, length),
-        out.reshape(len(terms), rows, length),
-        ints,
-        int_ptr,
-        floats,
-        float_ptr,
+        out.reshape(out.shape[0], rows, length),
+        layout.ints,
+        layout.int_ptr,
+        layout.floats,
+        layout.float_ptr,
         block,
     )
     if nthreads == 1:
         kernel(*args, 0, ntasks)
     else:
-        per_task = block * len(terms)
+        per_task = block * out.shape[0]
         chunk = max(1, min(_CHUNK_ELEMENTS // per_task, -(-ntasks // (4 * nthreads))))
         threads.run_threads(kernel, args, ntasks, chunk, nthreads)
-    return out
 
 
 def _compiled_kernel(dtype: np.dtype, out_dtype: np.dtype, size: int) -> Any:
@@ -295,8 +316,9 @@ def _compiled_kernel(dtype: np.dtype, out_dtype: np.dtype, size: int) -> Any:
     mode = OPTIONS["jit"]
     if mode == "never":
         return None
-    if compiled.ready(dtype):
-        return compiled.kernel()
+    kernel = compiled.ready_kernel(dtype)
+    if kernel is not None:
+        return kernel
     if mode == "always":
         return compiled.compile_now(dtype, out_dtype)
     global _numpy_calls

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["INT_TABLES", "FLOAT_TABLES", "kernel", "ready", "compile_now", "compile_in_background"]
+__all__ = ["INT_TABLES", "FLOAT_TABLES", "kernel", "ready", "ready_kernel", "compile_now", "compile_in_background"]
 
 # The kernel's tables, in the order it unpacks them (int64 arrays, then float64 arrays).
 INT_TABLES = (
@@ -186,9 +186,9 @@ def _run(  # pragma: no cover - compiled
 # and one background thread compiles it.
 _lock = threading.Lock()  # guards the sets below and the creation of the dispatcher
 _dispatcher: Any = None
-_ready: set[str] = set()  # input dtypes whose kernel is compiled in this process
-_pending: set[str] = set()  # input dtypes being compiled by a background thread
-_failed: dict[str, BaseException] = {}  # compilations that raised: not retried
+_ready: set[np.dtype] = set()  # input dtypes whose kernel is compiled in this process
+_pending: set[np.dtype] = set()  # input dtypes being compiled by a background thread
+_failed: dict[np.dtype, BaseException] = {}  # compilations that raised: not retried
 _no_background = False  # a fork interrupted a compilation: no more in this process (see _after_fork)
 
 
@@ -208,7 +208,12 @@ def kernel() -> Any:
 
 def ready(dtype: np.dtype) -> bool:
     """Whether the kernel for input ``dtype`` is compiled in this process (never waits)."""
-    return dtype.str in _ready
+    return dtype in _ready
+
+
+def ready_kernel(dtype: np.dtype) -> Any:
+    """The compiled kernel if it is compiled for input ``dtype`` in this process, else None (never waits)."""
+    return _dispatcher if dtype in _ready else None
 
 
 def compile_now(dtype: np.dtype, out_dtype: np.dtype) -> Any:
@@ -216,14 +221,14 @@ def compile_now(dtype: np.dtype, out_dtype: np.dtype) -> Any:
     k = kernel()
     _warm(k, dtype, out_dtype)
     with _lock:
-        _ready.add(dtype.str)
+        _ready.add(dtype)
     return k
 
 
 def compile_in_background(dtype: np.dtype, out_dtype: np.dtype) -> None:
     """Start compiling the kernel for ``dtype`` in a daemon thread, unless it is ready, under way,
     failed before, or a fork interrupted a compilation in this process."""
-    key = dtype.str
+    key = dtype
     with _lock:
         if _no_background or key in _ready or key in _pending or key in _failed:
             return
@@ -236,10 +241,10 @@ def _background(dtype: np.dtype, out_dtype: np.dtype) -> None:
         compile_now(dtype, out_dtype)
     except BaseException as exc:  # noqa: BLE001  # pragma: no cover - numba missing or broken: numpy kernel stays
         with _lock:
-            _failed[dtype.str] = exc
+            _failed[dtype] = exc
     finally:
         with _lock:
-            _pending.discard(dtype.str)
+            _pending.discard(dtype)
 
 
 def _warm(k: Any, dtype: np.dtype, out_dtype: np.dtype) -> None:

@@ -7,8 +7,8 @@ dtype; each edge row is its constant plus its terms in order, divided by its div
 rounds every ufunc result, and no two ufuncs are fused, so nothing differs from the compiled
 loops (which numba compiles without fast-math: no fused multiply-add, no reassociation).
 
-Used for small arrays (where it costs less than the compiled kernel's call overhead) and while
-the compiled kernel is not ready yet (see :mod:`fieldgrad.kernels`).
+Used while the compiled kernel is not ready yet, and with ``jit="never"`` (see
+:mod:`fieldgrad.kernels`); once compiled, the compiled kernel is faster at every size.
 """
 
 from __future__ import annotations

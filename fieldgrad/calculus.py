@@ -20,7 +20,7 @@ from . import dispatch, plan
 from .cf import tendency_standard_name
 from .conventions import result_dtype
 from .coords import AxisCoord, _is_cftime, axis_coord, index_axis_coord, share, time_values
-from .labelled import like_field, with_component_dim
+from .labelled import coord_variables, indexes_of, like_field, with_component_dim
 from .units import (
     base_label,
     datetime_unit_code,
@@ -84,7 +84,7 @@ def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
     """
     if key in obj.dims:
         return key
-    var = obj.coords.variables.get(key)  # a Variable: no DataArray built
+    var = coord_variables(obj).get(key)  # a Variable: no DataArray built
     if var is not None and var.ndim == 1:
         return var.dims[0]
     raise ValueError(f"unknown dimension {key!r}; available dims: {[str(d) for d in obj.dims]}")
@@ -175,11 +175,11 @@ def _coord(
 ) -> tuple[AxisCoord, str | None]:
     """Validated positions along ``key`` and their units (None if unknown)."""
     dim = dim_of(obj, key)
-    if key not in obj.coords:
+    var = coord_variables(obj).get(key)
+    if var is None:
         return _positions_of_dim(obj.sizes[dim], str(key), None if period is None else float(period)), None
-    var = obj.coords.variables[key]
     units = var.attrs.get("units")
-    index = obj.xindexes.get(key)
+    index = indexes_of(obj).get(key)
     if isinstance(index, PandasIndex) and index.dim == key and not isinstance(index.index, pd.MultiIndex):
         # a dimension coordinate: its pandas Index is immutable, so it is validated once
         coord = index_axis_coord(index.index, str(key), datetime_unit=datetime_unit, period=period)
@@ -293,7 +293,8 @@ def _label(
         standard_name = da.attrs.get("standard_name")
     elif list(orders.values()) == [1]:
         key = next(iter(orders))
-        if key in da.coords and is_time_coord(da.coords.variables[key]):
+        var = coord_variables(da).get(key)
+        if var is not None and is_time_coord(var):
             standard_name = tendency_standard_name(da.attrs.get("standard_name"))
     name = derivative_name(da.name, str_orders) if name == "derive" else name
     return label_result(

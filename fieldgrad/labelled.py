@@ -13,7 +13,7 @@ the public constructor is used; both paths give identical objects (tested).
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -22,9 +22,38 @@ from xarray.indexes import PandasIndex
 
 from .units import component_labels
 
-__all__ = ["like_field", "with_component_dim"]
+__all__ = ["coord_variables", "indexes_of", "like_field", "with_component_dim"]
 
-_DIRECT = hasattr(xr.DataArray, "_construct_direct")
+# xarray's direct constructor, and the field's coordinate Variables and indexes as xarray keeps them
+_DIRECT = all(hasattr(xr.DataArray, a) for a in ("_construct_direct", "_coords", "_indexes"))
+
+
+def coord_variables(obj: xr.DataArray | xr.Dataset) -> Mapping[Hashable, xr.Variable]:
+    """The coordinate Variables of ``obj`` by name (``obj.coords.variables``, without building it).
+
+    Examples
+    --------
+    >>> f = xr.DataArray(np.zeros(2), dims="x", coords={"x": [0.0, 1.0]})
+    >>> list(coord_variables(f))
+    ['x']
+    """
+    if _DIRECT and isinstance(obj, xr.DataArray):
+        return obj._coords
+    return obj.coords.variables
+
+
+def indexes_of(obj: xr.DataArray | xr.Dataset) -> Mapping[Hashable, Any]:
+    """The xarray indexes of ``obj`` by coordinate name (``obj.xindexes``, without building it).
+
+    Examples
+    --------
+    >>> f = xr.DataArray(np.zeros(2), dims="x", coords={"x": [0.0, 1.0]})
+    >>> type(indexes_of(f)["x"]).__name__
+    'PandasIndex'
+    """
+    if _DIRECT:
+        return obj._indexes
+    return obj.xindexes
 
 
 def like_field(field: xr.DataArray, data: Any) -> xr.DataArray:
@@ -42,7 +71,7 @@ def like_field(field: xr.DataArray, data: Any) -> xr.DataArray:
         out = field.copy(deep=False, data=data)
         out.attrs, out.name = {}, None
         return out
-    return _direct(xr.Variable(field.dims, data), field.coords.variables, dict(field.xindexes))
+    return _direct(field.dims, data, field._coords, field._indexes)
 
 
 def with_component_dim(like: xr.DataArray, data: Any, dim: Hashable, labels: Iterable[Hashable]) -> xr.DataArray:
@@ -61,16 +90,28 @@ def with_component_dim(like: xr.DataArray, data: Any, dim: Hashable, labels: Ite
     labels = tuple(str(v) for v in labels)
     _check_shape(data, (len(labels), *like.shape))
     index = _component_index(labels, dim)
-    variables = {**like.coords.variables, **index.create_variables()}
-    indexes = {**like.xindexes, dim: index}
     if not _DIRECT:
+        variables = {**like.coords.variables, **index.create_variables()}
+        indexes = {**like.xindexes, dim: index}
         return xr.DataArray(data, dims=(dim, *like.dims), coords=xr.Coordinates(variables, indexes=indexes))
-    return _direct(xr.Variable((dim, *like.dims), data), variables, indexes)
+    return _direct((dim, *like.dims), data, {**like._coords, **index.create_variables()}, {**like._indexes, dim: index})
 
 
-def _direct(variable: xr.Variable, coords: Any, indexes: dict[Hashable, Any]) -> xr.DataArray:
-    copies = {name: var.copy(deep=False) for name, var in coords.items()}
-    return xr.DataArray._construct_direct(variable, copies, None, indexes)
+def _direct(
+    dims: tuple[Hashable, ...], data: Any, coords: dict[Hashable, Any], indexes: dict[Hashable, Any]
+) -> xr.DataArray:
+    """The DataArray of ``data`` on ``dims`` with shallow copies of ``coords`` (new Variables and attrs,
+    shared values) and a new dict of the (immutable, shared) ``indexes``."""
+    copies = {name: _shallow_copy(var) for name, var in coords.items()}
+    # fastpath: data is an array fieldgrad made (numpy, dask or pint), used as is, as xarray's own operations do
+    variable = xr.Variable(dims, data, fastpath=True)
+    return xr.DataArray._construct_direct(variable, copies, None, dict(indexes))
+
+
+def _shallow_copy(var: xr.Variable) -> xr.Variable:
+    """``var.copy(deep=False)``, without its generic machinery: the same values, a copy of attrs and encoding."""
+    values: Any = var._data  # as stored (an IndexVariable keeps its pandas adapter): nothing converted
+    return type(var)(var.dims, values, var._attrs, var._encoding, fastpath=True)
 
 
 @functools.lru_cache(maxsize=64)

@@ -40,6 +40,7 @@ import xarray as xr
 from . import calculus
 from .cf import vector_standard_name
 from .geometry import FRAMES, Differentiator, Metric, add, as_keys, metric_for, mul, sub
+from .labelled import coord_variables
 from .signatures import shows_keywords
 from .units import base_label as _base
 from .units import component_labels, derivative_long_name, derivative_name, divide_units, prefixed_name, split_pint
@@ -299,7 +300,8 @@ def partial(obj: xr.DataArray | xr.Dataset, spec: Any, order: int = 1, **kwargs:
     """
     geometric = kwargs.get("geometry", "cartesian") != "cartesian"
     keys = as_keys(spec) or []
-    two_d = [k for k in keys if k in obj.coords and obj.coords.variables[k].ndim == 2 and k not in obj.dims]
+    variables = coord_variables(obj)
+    two_d = [k for k in keys if k in variables and variables[k].ndim == 2 and k not in obj.dims]
     if not geometric and not two_d:
         extra = [k for k in _GEOMETRY_KEYWORDS if k in kwargs and not (k == "geometry" and kwargs[k] == "cartesian")]
         if extra:

@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["INT_TABLES", "FLOAT_TABLES", "kernel", "ready", "ready_kernel", "compile_now", "compile_in_background"]
+__all__ = [
+    "FLOAT_TABLES",
+    "INT_TABLES",
+    "compile_in_background",
+    "compile_now",
+    "kernel",
+    "read_only",
+    "ready",
+    "ready_kernel",
+]
 
 # The kernel's tables, in the order it unpacks them (int64 arrays, then float64 arrays).
 INT_TABLES = (
@@ -206,6 +215,16 @@ def kernel() -> Any:
     return _dispatcher
 
 
+def read_only(f: np.ndarray) -> np.ndarray:
+    """The kernel's input as a read-only view: numba types read-only and writable arrays apart, so
+    the kernel would otherwise be compiled twice per dtype, and a read-only field (from xarray, zarr,
+    ``np.broadcast_to``) would compile, and wait, in a call where the dtype's kernel is ready."""
+    if f.flags.writeable:
+        f = f.view()
+        f.flags.writeable = False
+    return f
+
+
 def ready(dtype: np.dtype) -> bool:
     """Whether the kernel for input ``dtype`` is compiled in this process (never waits)."""
     return dtype in _ready
@@ -252,7 +271,8 @@ def _warm(k: Any, dtype: np.dtype, out_dtype: np.dtype) -> None:
     signature (or loads it from the disk cache) and computes nothing."""
     ints, floats = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float64)
     int_ptr, float_ptr = np.zeros(len(INT_TABLES) + 1, np.int64), np.zeros(len(FLOAT_TABLES) + 1, np.int64)
-    k(np.zeros((1, 1), dtype=dtype), np.zeros((1, 1, 1), dtype=out_dtype), ints, int_ptr, floats, float_ptr, 1, 0, 0)
+    f = read_only(np.zeros((1, 1), dtype=dtype))
+    k(f, np.zeros((1, 1, 1), dtype=out_dtype), ints, int_ptr, floats, float_ptr, 1, 0, 0)
 
 
 def _after_fork() -> None:  # pragma: no cover - runs in a forked child

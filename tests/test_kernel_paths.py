@@ -140,10 +140,11 @@ def test_auto_uses_numpy_for_small_fields_and_never_waits_for_compilation(monkey
         np.testing.assert_array_equal(got, apply_stencils(big, [(1, st)]))
 
 
-def test_a_read_only_field_compiles_nothing_more_once_its_dtype_is_ready():
+def test_read_only_integer_and_boolean_fields_compile_nothing_more_than_float64(monkeypatch):
     """numba types read-only arrays apart from writable ones: the kernel must see one kind only, or a
     read-only field (from xarray, zarr, ``np.broadcast_to``) would compile a new signature, and wait
-    for it, in a call where the dtype's kernel is ready."""
+    for it, in a call where the dtype's kernel is ready. Integer and boolean fields are computed by
+    the float64 kernel: no compilation per integer dtype."""
     with set_options(jit="always"):  # float64's kernel ready
         apply_stencils(np.ones((4, 8)), [(1, build_stencil(AxisCoord(np.arange(8.0), 1.0), 1, 2, 2, "one-sided"))])
     signatures = list(compiled.kernel().signatures)
@@ -152,12 +153,16 @@ def test_a_read_only_field_compiles_nothing_more_once_its_dtype_is_ready():
     frozen.flags.writeable = False
     terms = [(0, build_stencil(AxisCoord(np.arange(30.0), 1.0), 1, 2, 2, "one-sided"))]
     terms.append((1, build_stencil(AxisCoord(np.arange(40.0), 1.0), 1, 2, 2, "one-sided")))
+    started = []
+    monkeypatch.setattr(compiled, "compile_in_background", lambda *a: started.append(a))
+    monkeypatch.setattr(kernels, "_numpy_calls", kernels._NUMPY_CALLS_BEFORE_COMPILING)  # any dtype not ready asks
     with set_options(jit="auto"):
-        for field in (f, frozen, np.broadcast_to(f[:1], f.shape)):
-            assert compiled.ready(field.dtype)
+        integers = (f * 100).astype(np.int16)
+        for field in (f, frozen, np.broadcast_to(f[:1], f.shape), integers, integers.T.copy().T, f > 0):
             got = apply_stencils(field, terms)
             with set_options(jit="never"):
                 np.testing.assert_array_equal(got, apply_stencils(field, terms))
+    assert started == []  # no other dtype's kernel was asked for
     assert list(compiled.kernel().signatures) == signatures
     assert f.flags.writeable  # the caller's array is left as it was
 

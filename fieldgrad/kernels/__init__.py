@@ -210,14 +210,20 @@ def _block(rows: int, length: int, nthreads: int) -> int:
 
 
 def _kernel_input(values: np.ndarray) -> np.ndarray:
-    """The array as the kernel reads it: C-contiguous, float16 widened, bool as uint8."""
+    """The array as the kernel reads it: C-contiguous, float32, float64 or complex.
+
+    float16 is widened to float32; integers and booleans become float64 (exactly, as numpy's
+    gradient converts them), so the compiled kernel exists for two real dtypes only: every other
+    one would be another compilation of several seconds in a fresh process. The engine hands
+    methods floating arrays anyway (:func:`fieldgrad.conventions.as_floating`).
+    """
     if type(values) is not np.ndarray:
         values = np.asarray(values)
     kind = values.dtype.kind
     if kind == "f" and values.dtype.itemsize == 2:
         values = values.astype(np.float32)
-    elif kind == "b":
-        values = values.view(np.uint8)
+    elif kind in "biu":
+        values = values.astype(np.float64, order="C")
     return values if values.flags.c_contiguous else np.ascontiguousarray(values)
 
 
@@ -231,7 +237,7 @@ def apply_stencils(
     Parameters
     ----------
     values : ndarray
-        Numeric array; integer and boolean input is read as is and computed in float64;
+        Numeric array; integer and boolean input is converted to float64 first;
         complex input as its real and imaginary parts. The compiled or the numpy kernel runs
         (option ``jit`` of :func:`fieldgrad.set_options`): the results are bit-identical.
     terms : list of (axis, AxisStencil)

@@ -2,8 +2,10 @@
 
 ``_run`` applies the stencils of one call (packed into tables by
 :func:`fieldgrad.kernels._pack`) to a range of tasks; a task is a piece of one row, for every
-output. It is compiled by numba (``nogil``, no fastmath, cached on disk), once per input/output
-dtype pair (complex fields are done as their real and imaginary parts).
+output. It is compiled by numba (``nogil``, no fastmath, cached on disk), once per input dtype:
+float32 and float64, read-only (:func:`read_only`). Other fields are converted before they reach
+it (integers and booleans to float64, float16 to float32), and complex fields are done as their
+real and imaginary parts.
 """
 
 from __future__ import annotations

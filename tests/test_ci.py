@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKS = ["run --locked ruff check", "run --locked ruff format --check", "run --locked mypy"]
 
 FAKE_UV = """#!/usr/bin/env bash
-echo "$*" >> "{log}"
+echo "${{UV_COMPILE_BYTECODE:+UV_COMPILE_BYTECODE=$UV_COMPILE_BYTECODE }}$*" >> "{log}"
 if [ "$*" = "{fail}" ]; then exit 1; fi
 exit 0
 """
@@ -25,7 +25,8 @@ def _run_ci(tmp_path: Path, fail: str) -> tuple[int, list[str]]:
     fake.parent.mkdir()
     fake.write_text(FAKE_UV.format(log=log, fail=fail))
     fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {k: v for k, v in os.environ.items() if k != "UV_COMPILE_BYTECODE"}  # as .ci/run sets it, per command
+    env["PATH"] = f"{fake.parent}{os.pathsep}{os.environ['PATH']}"
     proc = subprocess.run(["bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
     return proc.returncode, log.read_text().splitlines()
 
@@ -34,8 +35,9 @@ def test_ci_runs_the_checks_then_the_tests(tmp_path: Path) -> None:
     code, calls = _run_ci(tmp_path, fail="")
     assert code == 0
     assert calls[0] == "--version"
-    assert calls[1:4] == CHECKS
-    assert [c for c in calls[4:] if "pytest" in c] == calls[4:] and calls[4:], calls
+    assert calls[1] == "UV_COMPILE_BYTECODE=1 sync --locked"  # the environment compiled once, ahead
+    assert calls[2:5] == CHECKS
+    assert [c for c in calls[5:] if "pytest" in c] == calls[5:] and calls[5:], calls
 
 
 @pytest.mark.parametrize("failing", CHECKS)

@@ -1,8 +1,9 @@
 """Where a derivative runs: the in-memory engine for numpy arrays, halo exchange for dask arrays.
 
-The functional core (:mod:`fieldgrad.calculus`, :mod:`fieldgrad.numpy_compat`) calls these two
-functions; they take a :class:`~fieldgrad.plan.Plan` decided once and apply it to either kind
-of array with the same boundary and NaN rules, so chunked and in-memory results agree.
+The functional core (:mod:`fieldgrad.calculus`; :mod:`fieldgrad.numpy_compat` for dask arrays,
+its numpy arrays having no boundary or NaN rule to apply) calls these two functions; they take
+a :class:`~fieldgrad.plan.Plan` decided once and apply it to either kind of array with the same
+boundary and NaN rules, so chunked and in-memory results agree.
 """
 
 from __future__ import annotations

@@ -301,7 +301,7 @@ def _apply_real(values: np.ndarray, layout: _Layout, out: np.ndarray, nthreads: 
     block = _block(rows, length, nthreads)
     ntasks = rows * (-(-length // block))
     args = (
-        compiled.read_only(values.reshape(rows, length)),
+        compiled.read_only(values, (rows, length)),
         out.reshape(out.shape[0], rows, length),
         layout.ints,
         layout.int_ptr,

@@ -217,14 +217,14 @@ def kernel() -> Any:
     return _dispatcher
 
 
-def read_only(f: np.ndarray) -> np.ndarray:
-    """The kernel's input as a read-only view: numba types read-only and writable arrays apart, so
-    the kernel would otherwise be compiled twice per dtype, and a read-only field (from xarray, zarr,
-    ``np.broadcast_to``) would compile, and wait, in a call where the dtype's kernel is ready."""
-    if f.flags.writeable:
-        f = f.view()
-        f.flags.writeable = False
-    return f
+def read_only(f: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The kernel's input, C-contiguous ``f`` viewed as ``shape``, read-only: numba types read-only
+    and writable arrays apart, so the kernel would otherwise be compiled twice per dtype, and a
+    read-only field (from xarray, zarr, ``np.broadcast_to``) would compile, and wait, in a call
+    where the dtype's kernel is ready."""
+    view = f.reshape(shape)  # a new array object (a view), whose flags are its own
+    view.setflags(write=False)
+    return view
 
 
 def ready(dtype: np.dtype) -> bool:
@@ -273,7 +273,7 @@ def _warm(k: Any, dtype: np.dtype, out_dtype: np.dtype) -> None:
     signature (or loads it from the disk cache) and computes nothing."""
     ints, floats = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float64)
     int_ptr, float_ptr = np.zeros(len(INT_TABLES) + 1, np.int64), np.zeros(len(FLOAT_TABLES) + 1, np.int64)
-    f = read_only(np.zeros((1, 1), dtype=dtype))
+    f = read_only(np.zeros((1, 1), dtype=dtype), (1, 1))
     k(f, np.zeros((1, 1, 1), dtype=out_dtype), ints, int_ptr, floats, float_ptr, 1, 0, 0)
 
 

@@ -118,6 +118,20 @@ def test_a_method_cannot_change_the_shared_positions() -> None:
     np.testing.assert_array_equal(f["x"].values, np.linspace(0.0, 1.0, 7))
 
 
+def test_kept_kernel_tables_do_not_keep_their_stencils_alive() -> None:
+    import gc
+    import weakref
+
+    x = np.cumsum(np.random.default_rng(2).uniform(0.5, 1.5, 50))  # not shared: a stencil of its own
+    st = build_stencil(axis_coord(x), 1, 2, 2, "one-sided")
+    kernels.apply_stencils(np.ones((4, 50)), [(1, st)])
+    assert kernels._PACKED.get((st,), ((4, 50), (1,))) is not None  # its tables are kept
+    gone = weakref.ref(st)
+    del st
+    gc.collect()
+    assert gone() is None
+
+
 def test_the_kernel_tables_are_reused_only_for_the_same_stencils() -> None:
     rng = np.random.default_rng(1)
     values = rng.normal(size=(8, 9))

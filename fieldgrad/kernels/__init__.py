@@ -93,7 +93,7 @@ _PACKED = IdentityCache(size=64)  # _packed's: the tables per (stencils, shape, 
 class _Layout(NamedTuple):
     """What a call computes from its shape and stencils alone: checked once, kept (:func:`_packed`)."""
 
-    terms: list[tuple[int, AxisStencil]]  # axes made non-negative
+    axes: tuple[int, ...]  # the terms' axes, made non-negative (the stencils are not kept: the tables are)
     rows: int
     length: int
     ints: np.ndarray
@@ -119,7 +119,8 @@ def _packed(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> _La
             if shape[axis] != st.n:
                 raise ValueError(f"stencil is for {st.n} points but axis {axis} has {shape[axis]}")
         rows, length, (ints, int_ptr), (floats, float_ptr) = _pack(shape, terms)
-        layout = _PACKED.put(stencils, key, _Layout(terms, rows, length, ints, int_ptr, floats, float_ptr))
+        axes = tuple([axis for axis, _ in terms])
+        layout = _PACKED.put(stencils, key, _Layout(axes, rows, length, ints, int_ptr, floats, float_ptr))
     return layout
 
 
@@ -284,18 +285,21 @@ def apply_stencils(
         for part in ("real", "imag"):
             part_values = np.ascontiguousarray(getattr(values, part))
             part_out = np.empty(shape, dtype=result_dtype(part_values.dtype))
-            _apply_real(part_values, layout, part_out, nthreads)
+            _apply_real(part_values, terms, layout, part_out, nthreads)
             getattr(out, part)[...] = part_out
         return out
-    _apply_real(values, layout, out, nthreads)
+    _apply_real(values, terms, layout, out, nthreads)
     return out
 
 
-def _apply_real(values: np.ndarray, layout: _Layout, out: np.ndarray, nthreads: int) -> None:
-    """Apply the stencils to a real C-contiguous array, with the compiled or the numpy kernel."""
+def _apply_real(
+    values: np.ndarray, terms: list[tuple[int, AxisStencil]], layout: _Layout, out: np.ndarray, nthreads: int
+) -> None:
+    """Apply the stencils of ``terms`` (laid out in ``layout``) to a real C-contiguous array, with the
+    compiled or the numpy kernel."""
     kernel = _compiled_kernel(values.dtype, out.dtype, values.size)
     if kernel is None:
-        vectorised.apply(values, layout.terms, out)
+        vectorised.apply(values, [(layout.axes[k], st) for k, (_, st) in enumerate(terms)], out)
         return
     rows, length = layout.rows, layout.length
     block = _block(rows, length, nthreads)

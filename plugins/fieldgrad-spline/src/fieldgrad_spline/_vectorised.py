@@ -95,7 +95,8 @@ def _factor(
 
 
 def _solve(dy: np.ndarray, m: int, lr: np.ndarray, dinv: np.ndarray) -> np.ndarray:
-    """``A^-1 dy`` with per-lane factors."""
+    """``A^-1 dy`` with per-lane factors (``lr`` (m, nn, lanes), ``dinv`` (nn, lanes)), or with one
+    factorisation for all lanes (``lr`` (m, nn), ``dinv`` (nn, 1)): the products broadcast alike."""
     nn = dy.shape[0]
     z = np.empty_like(dy)
     for i in range(nn):
@@ -104,23 +105,6 @@ def _solve(dy: np.ndarray, m: int, lr: np.ndarray, dinv: np.ndarray) -> np.ndarr
         for k in range(1, min(m, i) + 1):
             zi -= lr[k - 1, i] * z[i - k]
     z *= dinv
-    for i in range(nn - 1, -1, -1):
-        zi = z[i]
-        for k in range(1, min(m, nn - 1 - i) + 1):
-            zi -= lr[k - 1, i + k] * z[i + k]
-    return z
-
-
-def _solve_shared(dy: np.ndarray, m: int, lr: np.ndarray, dinv: np.ndarray) -> np.ndarray:
-    """``A^-1 dy`` with one factorisation for all lanes (``lr`` (m, nn), ``dinv`` (nn,))."""
-    nn = dy.shape[0]
-    z = np.empty_like(dy)
-    for i in range(nn):
-        zi = z[i]
-        zi[...] = dy[i]
-        for k in range(1, min(m, i) + 1):
-            zi -= lr[k - 1, i] * z[i - k]
-    z *= dinv[:, None]
     for i in range(nn - 1, -1, -1):
         zi = z[i]
         for k in range(1, min(m, nn - 1 - i) + 1):
@@ -309,7 +293,7 @@ def _lines(
             if not sok[g]:
                 continue
             lg = 10.0 ** float(loggrid[g])
-            z = _solve_shared(dy, m, slr[g], sdinv[g])
+            z = _solve(dy, m, slr[g], sdinv[g][:, None])
             rss = _rss(z, dc, m, lg, n)
             dof = n - (m + float(s_tr[g]))
             v = n * rss / (dof * dof) if dof > 1e-9 * n else np.full(lanes, np.inf)

@@ -5,10 +5,12 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
+from . import operators as operators  # fieldgrad.operators.gradient, ...: the operators, one module
 from . import plugin
-from .calculus import partial
+from .grid import Grid
 from .method import DerivativeMethod, StencilMethod
 from .numpy_compat import gradient
+from .operators import partial
 from .options import get_options, set_options
 from .registry import FieldgradPluginWarning, available_methods, get_method, refresh_methods, register_method
 from .store import compute
@@ -16,6 +18,7 @@ from .store import compute
 __version__ = "0.1.0"
 
 __all__ = [
+    "Grid",
     "DerivativeMethod",
     "FieldgradPluginWarning",
     "available_methods",

@@ -1,15 +1,17 @@
-"""The labelled functional core: derivatives of xarray objects by dimension name.
+"""The labelled core: partial derivatives of a DataArray by dimension name.
 
-Every function here takes a DataArray or Dataset and keywords, resolves the labels (which
-axis, which coordinate, which units) and hands plain arrays to :mod:`fieldgrad.engine`. The
-``.grad`` accessor (:mod:`fieldgrad.accessor`) is a thin layer over these functions.
+:func:`derivative` (one mixed derivative) and :func:`first_derivatives` (the first derivatives
+along several dims in one pass) resolve the labels -- which axis, which coordinate, which
+units -- and hand plain arrays and a :class:`~fieldgrad.plan.Plan` to :mod:`fieldgrad.dispatch`.
+Every operator (:mod:`fieldgrad.operators`) takes its derivatives through them, with keywords
+validated once at the top of the call (:class:`fieldgrad.keywords.DerivativeKeywords`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,11 +21,10 @@ from xarray.indexes import PandasIndex
 from . import dispatch, plan
 from .cf import tendency_standard_name
 from .conventions import result_dtype
-from .coords import AxisCoord, _is_cftime, axis_coord, index_axis_coord, share, time_values
+from .coords import AxisCoord, axis_coord, index_axis_coord, is_time_coord, share, time_values
 from .labelled import coord_variables, indexes_of, like_field, with_component_dim
 from .units import (
     base_label,
-    datetime_unit_code,
     datetime_unit_symbol,
     derivative_long_name,
     derivative_name,
@@ -34,13 +35,22 @@ from .units import (
     split_pint,
 )
 
-__all__ = ["partial", "gradient", "map_variables"]
+if TYPE_CHECKING:
+    from .keywords import DerivativeKeywords
+
+__all__ = ["check_datetime_unit_applies", "derivative", "dim_of", "first_derivatives", "orders_of", "partial"]
 
 DerivativeSpec = Hashable | Mapping[Hashable, int] | Iterable[Hashable]
 
 
-def _orders(spec: DerivativeSpec, order: int) -> dict[Hashable, int]:
-    """``"x"`` -> {x: order}; ``{"x": 1, "y": 1}`` as is; ``["x", "x", "y"]`` -> {x: 2, y: 1}."""
+def orders_of(spec: DerivativeSpec, order: int = 1) -> dict[Hashable, int]:
+    """``"x"`` -> {x: order}; ``{"x": 1, "y": 1}`` as is; ``["x", "x", "y"]`` -> {x: 2, y: 1}.
+
+    Examples
+    --------
+    >>> orders_of(["x", "x", "y"]), orders_of("x", 2)
+    ({'x': 2, 'y': 1}, {'x': 2})
+    """
     if isinstance(spec, Mapping):
         if order != 1:
             raise ValueError("give either a {dim: order} mapping or order=, not both")
@@ -90,49 +100,11 @@ def dim_of(obj: xr.DataArray | xr.Dataset, key: Hashable) -> Hashable:
     raise ValueError(f"unknown dimension {key!r}; available dims: {[str(d) for d in obj.dims]}")
 
 
-def map_variables(
-    ds: xr.Dataset, keys: Iterable[Hashable], func: Callable[[xr.DataArray, Hashable], xr.DataArray]
-) -> xr.Dataset:
-    """Apply ``func(variable, name)`` to every data variable that has all the dims of ``keys``.
-
-    ``keys`` are dims or coordinates (a 2-D coordinate stands for its two dims). The others are
-    kept unchanged, as :meth:`xarray.Dataset.differentiate` does.
-
-    Examples
-    --------
-    >>> ds = xr.Dataset({"a": ("x", [1.0, 2.0]), "b": ("t", [3.0])})
-    >>> map_variables(ds, ["x"], lambda v, name: v * 10)["a"].values.tolist()
-    [10.0, 20.0]
-    """
-    dims: set[Hashable] = set()
-    for k in keys:
-        dims |= set(ds.coords[k].dims) if k in ds.coords and k not in ds.dims else {dim_of(ds, k)}
-    out = ds.copy()
-    for name, var in ds.data_vars.items():
-        if dims <= set(var.dims):
-            out[name] = func(var, name)
-    return out
-
-
-def is_time_coord(coord: xr.DataArray | xr.Variable) -> bool:
-    """Whether a coordinate holds datetimes or cftime dates (counted in a ``datetime_unit``).
-
-    Examples
-    --------
-    >>> t = xr.DataArray(np.array(["2000-01-01"], dtype="datetime64[ns]"))
-    >>> is_time_coord(t), is_time_coord(xr.DataArray([1.0]))
-    (True, False)
-    """
-    if coord.dtype.kind in "mM":
-        return True
-    return coord.dtype.kind == "O" and coord.size > 0 and _is_cftime(coord.values.flat[0])
-
-
-def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable], datetime_unit: Any) -> str | None:
-    """``datetime_unit`` as a numpy code; a ValueError when none of ``keys`` is a time coordinate."""
+def check_datetime_unit_applies(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable], datetime_unit: Any) -> None:
+    """A ValueError when ``datetime_unit`` is given but none of ``keys`` is a time coordinate and the
+    field's values are not datetimes or timedeltas (a unit of time with nothing to count in it)."""
     if datetime_unit is None:
-        return None
-    code = datetime_unit_code(datetime_unit)
+        return
     keys = list(keys)
     names = [k if k in obj.coords else dim_of(obj, k) for k in keys]
     if not any(n in obj.coords and is_time_coord(obj.coords.variables[n]) for n in names) and not has_time_values(obj):
@@ -141,7 +113,6 @@ def _check_datetime_unit(obj: xr.DataArray | xr.Dataset, keys: Iterable[Hashable
             f"along ({', '.join(map(str, keys))}) has a datetime or cftime coordinate, and the "
             "field's values are not datetimes or timedeltas"
         )
-    return code
 
 
 def has_time_values(obj: xr.DataArray | xr.Dataset) -> bool:
@@ -177,7 +148,13 @@ def _coord(
     dim = dim_of(obj, key)
     var = coord_variables(obj).get(key)
     if var is None:
-        return _positions_of_dim(obj.sizes[dim], str(key), None if period is None else float(period)), None
+        n = obj.sizes[dim]
+        if not isinstance(n, (int, np.integer)):  # a dask array of unknown chunk sizes
+            raise ValueError(
+                f"dim {str(dim)!r} has an unknown length (dask chunks of unknown sizes, e.g. after boolean "
+                "indexing): compute the chunk sizes first (dask's compute_chunk_sizes(), or .chunk(...))"
+            )
+        return _positions_of_dim(int(n), str(key), None if period is None else float(period)), None
     units = var.attrs.get("units")
     index = indexes_of(obj).get(key)
     if isinstance(index, PandasIndex) and index.dim == key and not isinstance(index.index, pd.MultiIndex):
@@ -208,39 +185,27 @@ def _positions_of_dim(n: int, name: str, period: float | None) -> AxisCoord:
 
 
 class _Prepared:
-    """The arrays and labels of one call, resolved and validated before anything is computed."""
+    """The arrays and labels of one derivative, resolved and validated before anything is computed."""
 
-    def __init__(
-        self,
-        da: xr.DataArray,
-        keys: list[Hashable],
-        orders: Mapping[Hashable, int],
-        *,
-        method: Any,
-        boundary: Any,
-        nan_policy: str,
-        fill_value: float,
-        period: Any,
-        datetime_unit: str | None,
-        options: dict[str, Any],
-    ) -> None:
+    def __init__(self, da: xr.DataArray, keys: list[Hashable], orders: Mapping[Hashable, int], kw: DerivativeKeywords):
         dims = [dim_of(da, k) for k in keys]
         if len(set(dims)) != len(dims):
             raise ValueError(f"{keys} name the same dimension more than once")
         self.axes = [da.get_axis_num(d) for d in dims]
-        boundaries = _per_dim(da, boundary, keys, "boundary", "one-sided")
-        periods = _per_dim(da, period, keys, "period", None)
+        datetime_unit = kw.datetime_unit
+        boundaries = _per_dim(da, kw.boundary, keys, "boundary", "one-sided")
+        periods = _per_dim(da, kw.period, keys, "period", None)
         self.coords: dict[int, AxisCoord] = {}
         self.coord_units: dict[Hashable, str | None] = {}
         for key, axis in zip(keys, self.axes, strict=True):
             self.coords[axis], self.coord_units[key] = _coord(da, key, periods[key], datetime_unit)
         self.plan = plan.make_plan(
-            method,
+            kw.method,
             tuple(sorted(set(orders.values()))),
             boundary={a: boundaries[k] for k, a in zip(keys, self.axes, strict=True)},
-            nan_policy=nan_policy,
-            fill_value=fill_value,
-            **options,
+            nan_policy=kw.nan_policy,
+            fill_value=kw.fill_value,  # type: ignore[arg-type]  # complex for complex fields, as the plan keeps it
+            **kw.options,
         )
         self.field_units: str | None = da.attrs.get("units")
         data, self.pint_units = split_pint(da.data)
@@ -284,9 +249,7 @@ class _Prepared:
         return self.pint_units._REGISTRY.Quantity(result, units)
 
 
-def _label(
-    da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None, *, name: Any = "derive"
-) -> xr.DataArray:
+def _label(da: xr.DataArray, result: xr.DataArray, orders: Mapping[Hashable, int], units: str | None) -> xr.DataArray:
     str_orders = {str(k): o for k, o in orders.items()}
     standard_name = None  # the field's own is never copied onto a derivative (fieldgrad.cf)
     if not any(orders.values()):  # order 0: the field itself
@@ -296,7 +259,7 @@ def _label(
         var = coord_variables(da).get(key)
         if var is not None and is_time_coord(var):
             standard_name = tendency_standard_name(da.attrs.get("standard_name"))
-    name = derivative_name(da.name, str_orders) if name == "derive" else name
+    name = derivative_name(da.name, str_orders)
     return label_result(
         result,
         da,
@@ -307,160 +270,45 @@ def _label(
     )
 
 
-def partial(
-    obj: xr.DataArray | xr.Dataset,
-    spec: DerivativeSpec,
-    order: int = 1,
-    *,
-    method: Any = "fd",
-    boundary: str | Mapping[Hashable, str] = "one-sided",
-    nan_policy: str = "propagate",
-    fill_value: float = np.nan,
-    period: float | Mapping[Hashable, float] | None = None,
-    datetime_unit: str | None = None,
-    **options: Any,
-) -> xr.DataArray | xr.Dataset:
-    """Partial derivative of a labelled field along named dimensions, using their coordinates.
-
-    Parameters
-    ----------
-    obj : DataArray or Dataset
-        The field. For a Dataset, every data variable that has all the dims is differentiated
-        (names kept, as :meth:`xarray.Dataset.differentiate` does); the others are kept as they are.
-    spec : str, mapping or list
-        ``"x"``; ``{"x": 1, "y": 1}`` for a mixed derivative; ``["x", "x"]`` counts repeats.
-        A 1-D non-dimension coordinate may be named instead of its dim.
-    order : int, default 1
-        Derivative order when ``spec`` names one dim (or a list of dims).
-    method : str, DerivativeMethod subclass or instance, default "fd"
-        See :func:`fieldgrad.available_methods`.
-    boundary : {"one-sided", "periodic", "fill"} or {dim: kind}, default "one-sided"
-        Treatment of points without a centred stencil.
-    nan_policy : {"propagate", "omit"}, default "propagate"
-        ``"omit"`` differentiates each NaN-free run along the axis as a domain of its own.
-    fill_value : float, default NaN
-        Value of the boundary points with ``boundary="fill"``.
-    period : float or {dim: float}, optional
-        Length of one period of a periodic coordinate (needed when it is not uniform).
-    datetime_unit : str, optional
-        Unit of time for datetime and cftime coordinates, as in
-        :meth:`xarray.DataArray.differentiate` (default: the coordinate's resolution; seconds
-        for cftime). Datetime64/timedelta64 *values* are counted in the same unit (default: that
-        of the time coordinate differentiated along, else their own resolution; NaT becomes
-        NaN), with ``units`` set to it: the derivative of timestamps along time is a
-        dimensionless ratio (``units`` ``"1"``).
-    **options
-        Options of the method, e.g. ``accuracy=4``, ``edge_order=1`` for ``"fd"``.
-
-    Returns
-    -------
-    DataArray or Dataset
-        Same dims, coords and chunks as ``obj``; named ``dV_dx`` (DataArray) with ``units``
-        and ``long_name`` attrs updated.
+def derivative(da: xr.DataArray, orders: Mapping[Hashable, int], kw: DerivativeKeywords) -> xr.DataArray:
+    """The mixed partial derivative of ``da`` of the given orders, labelled (``dV_dx``, ``units``...).
 
     Examples
     --------
+    >>> from fieldgrad.keywords import split_keywords
     >>> x = np.linspace(0, 2, 5)
     >>> V = xr.DataArray(x**2, dims="x", coords={"x": x}, name="V", attrs={"units": "V"})
     >>> V.coords["x"].attrs["units"] = "m"
-    >>> dV = partial(V, "x", accuracy=2, edge_order=2)
-    >>> dV.values
-    array([0., 1., 2., 3., 4.])
-    >>> dV.name, dV.attrs["units"]
-    ('dV_dx', 'V m-1')
+    >>> dV = derivative(V, {"x": 1}, split_keywords({"edge_order": 2})[0])
+    >>> dV.values, dV.name, dV.attrs["units"]
+    (array([0., 1., 2., 3., 4.]), 'dV_dx', 'V m-1')
     """
-    orders = _orders(spec, order)
-    datetime_unit = _check_datetime_unit(obj, orders, datetime_unit)
-    common = dict(
-        method=method,
-        boundary=boundary,
-        nan_policy=nan_policy,
-        fill_value=fill_value,
-        period=period,
-        datetime_unit=datetime_unit,
-        options=options,
-    )
-    if isinstance(obj, xr.Dataset):
-        return map_variables(obj, orders, lambda var, name: _partial_da(var, orders, common, name=name))
-    return _partial_da(obj, orders, common)
-
-
-def _partial_da(
-    da: xr.DataArray, orders: dict[Hashable, int], common: dict[str, Any], name: Any = "derive"
-) -> xr.DataArray:
-    prep = _Prepared(da, list(orders), orders, **common)
+    prep = _Prepared(da, list(orders), orders, kw)
     result = dispatch.derivative(prep.data, prep.coords, dict(zip(prep.axes, orders.values(), strict=True)), prep.plan)
     out = like_field(da, prep.wrap_data(result, orders))
-    return _label(da, out, orders, prep.units(orders), name=name)
+    return _label(da, out, orders, prep.units(orders))
 
 
-def gradient(
-    obj: xr.DataArray | xr.Dataset,
-    dims: Iterable[Hashable] | None = None,
-    *,
-    component_dim: Hashable = "component",
-    method: Any = "fd",
-    boundary: str | Mapping[Hashable, str] = "one-sided",
-    nan_policy: str = "propagate",
-    fill_value: float = np.nan,
-    period: float | Mapping[Hashable, float] | None = None,
-    datetime_unit: str | None = None,
-    **options: Any,
-) -> xr.DataArray | xr.Dataset:
-    """Gradient of a scalar field: the vector of first partial derivatives along ``dims``.
-
-    Parameters
-    ----------
-    obj : DataArray or Dataset
-        The field; for a Dataset, each data variable with all ``dims`` becomes a vector field.
-    dims : list of str, optional
-        Dimensions (or 1-D coordinates) to differentiate along; default all dims of ``obj``.
-    component_dim : str, default "component"
-        Name of the new leading dimension; its coordinate labels are the dims.
-    method, boundary, nan_policy, fill_value, period, datetime_unit, **options
-        As in :func:`partial`.
-
-    Returns
-    -------
-    DataArray or Dataset
-        With a new leading dimension ``component_dim``. ``units`` are set when every
-        coordinate has the same units.
+def first_derivatives(
+    da: xr.DataArray, keys: list[Hashable], component_dim: Hashable, kw: DerivativeKeywords
+) -> xr.DataArray:
+    """The first derivatives of ``da`` along ``keys`` in one pass, stacked along a new leading
+    ``component_dim`` labelled by the keys (named ``grad_V``; ``units`` when they agree).
 
     Examples
     --------
+    >>> from fieldgrad.keywords import split_keywords
     >>> x = np.arange(4.0)
-    >>> V = xr.DataArray(np.add.outer(2 * x**2, 3 * x**2), dims=("x", "y"),
-    ...                  coords={"x": x, "y": x}, name="V")
-    >>> g = gradient(V, accuracy=2, edge_order=2)
-    >>> g.dims, g.component.values.tolist()
-    (('component', 'x', 'y'), ['x', 'y'])
-    >>> g.sel(component="x", y=0).values
-    array([ 0.,  4.,  8., 12.])
+    >>> V = xr.DataArray(np.add.outer(2 * x**2, 3 * x**2), dims=("x", "y"), coords={"x": x, "y": x}, name="V")
+    >>> g = first_derivatives(V, ["x", "y"], "component", split_keywords({"edge_order": 2})[0])
+    >>> g.dims, g.sel(component="x", y=0).values
+    (('component', 'x', 'y'), array([ 0.,  4.,  8., 12.]))
     """
-    keys: list[Hashable] = list(obj.dims) if dims is None else ([dims] if isinstance(dims, str) else list(dims))
-    datetime_unit = _check_datetime_unit(obj, keys, datetime_unit)
-    common = dict(
-        method=method,
-        boundary=boundary,
-        nan_policy=nan_policy,
-        fill_value=fill_value,
-        period=period,
-        datetime_unit=datetime_unit,
-        options=options,
-    )
-    if isinstance(obj, xr.Dataset):
-        return map_variables(obj, keys, lambda var, name: _gradient_da(var, keys, component_dim, common, name=name))
-    return _gradient_da(obj, keys, component_dim, common)
-
-
-def _gradient_da(
-    da: xr.DataArray, keys: list[Hashable], component_dim: Hashable, common: dict[str, Any], name: Any = "derive"
-) -> xr.DataArray:
     if not keys:
         raise ValueError("gradient needs at least one dimension")
     if component_dim in da.dims:
         raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
-    prep = _Prepared(da, keys, dict.fromkeys(keys, 1), **common)
+    prep = _Prepared(da, keys, dict.fromkeys(keys, 1), kw)
     result = dispatch.first_derivatives(prep.data, prep.coords, prep.axes, prep.plan)
     units = {prep.units({k: 1}) for k in keys}
     if prep.pint_units is not None and len({prep.coord_units[k] for k in keys}) > 1:
@@ -473,7 +321,36 @@ def _gradient_da(
     return label_result(
         out,
         da,
-        prefixed_name("grad", da.name) if name == "derive" else name,
+        prefixed_name("grad", da.name),
         f"gradient of {base_label(da)}",
         units.pop() if len(units) == 1 and None not in units else None,
     )
+
+
+def partial(
+    f: xr.DataArray, spec: DerivativeSpec, order: int, kw: DerivativeKeywords, *, grid: bool = False
+) -> xr.DataArray:
+    """One term of an operator: ``∂f`` along ``spec`` with the call's keywords.
+
+    ``datetime_unit`` applies where the term runs along time (or the values are datetimes);
+    ``grid=True`` for a grid's own coefficients, which lack some of the field's dims (per-dim
+    keywords for those are dropped).
+
+    Examples
+    --------
+    >>> from fieldgrad.keywords import split_keywords
+    >>> kw, _ = split_keywords({"accuracy": 4})
+    >>> x = np.linspace(0, 1, 11)
+    >>> round(float(partial(xr.DataArray(x**3, dims="x", coords={"x": x}), "x", 1, kw)[5]), 12)  # 3 x² at 0.5
+    0.75
+    """
+    orders = orders_of(spec, order)
+    kw = kw.restricted_to(f) if grid else kw
+    return derivative(f, orders, kw.for_terms(f, orders))
+
+
+def first_derivatives_of(
+    f: xr.DataArray, dims: list[Hashable], component_dim: Hashable, kw: DerivativeKeywords
+) -> xr.DataArray:
+    """:func:`first_derivatives` as one term of an operator (``datetime_unit`` where it applies)."""
+    return first_derivatives(f, dims, component_dim, kw.for_terms(f, dict.fromkeys(dims, 1)))

@@ -9,7 +9,9 @@ The table entries used here, each checked against the table:
 
 * ``tendency_of_X`` ("derivative of X with respect to time") for the names ``X`` in
   :data:`TENDENCY_OF`;
-* divergence and (upward) curl of horizontal velocity vectors, :data:`VECTOR_NAMES`.
+* divergence and (upward) curl of horizontal velocity vectors, :data:`VECTOR_NAMES`;
+* ``tendency_of_X_due_to_advection`` for the names ``X`` in :data:`ADVECTED` (the advection term
+  of X's tendency: ``-u·∇X``, per second).
   ``atmosphere_upward_relative_vorticity`` is the table's entry; ``atmosphere_relative_vorticity``
   is its alias.
 """
@@ -18,9 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .units import same_dimension
+from .units import divide_units, same_dimension
 
-__all__ = ["TENDENCY_OF", "VECTOR_NAMES", "tendency_standard_name", "vector_standard_name"]
+__all__ = [
+    "ADVECTED",
+    "TENDENCY_OF",
+    "VECTOR_NAMES",
+    "advection_standard_name",
+    "tendency_standard_name",
+    "vector_standard_name",
+]
 
 #: standard names X for which the table has ``tendency_of_X``
 TENDENCY_OF = frozenset(
@@ -75,6 +84,25 @@ VECTOR_NAMES: dict[tuple[str, str], dict[str, str]] = {
 }
 _VECTOR_UNITS = "s-1"  # the canonical units of every name in VECTOR_NAMES
 
+#: standard names X of fields for which the table has ``tendency_of_X_due_to_advection`` (X per second)
+ADVECTED = frozenset(
+    {
+        "air_temperature",
+        "eastward_wind",
+        "mass_fraction_of_cloud_condensed_water_in_air",
+        "mass_fraction_of_cloud_ice_in_air",
+        "mass_fraction_of_cloud_liquid_water_in_air",
+        "mass_fraction_of_stratiform_cloud_condensed_water_in_air",
+        "mass_fraction_of_stratiform_cloud_ice_in_air",
+        "mass_fraction_of_stratiform_cloud_liquid_water_in_air",
+        "northward_wind",
+        "sea_water_salinity",
+        "sea_water_temperature",
+        "specific_humidity",
+        "upward_air_velocity",
+    }
+)
+
 
 def tendency_standard_name(standard_name: str | None) -> str | None:
     """``tendency_of_X`` for a first derivative in time of a field with standard name X, if in the table.
@@ -115,3 +143,21 @@ def vector_standard_name(operation: str, components: Sequence[str | None], units
     if names is None or operation not in names or not same_dimension(units, _VECTOR_UNITS):
         return None
     return names[operation]
+
+
+def advection_standard_name(standard_name: str | None, units: str | None, field_units: str | None) -> str | None:
+    """``tendency_of_X_due_to_advection`` for the advection of a field with standard name X, if in the
+    table, when ``units`` are the field's per unit of time.
+
+    Examples
+    --------
+    >>> advection_standard_name("air_temperature", "K s-1", "K")
+    'tendency_of_air_temperature_due_to_advection'
+    >>> advection_standard_name("air_temperature", "K m-1", "K") is None  # a flow without time units
+    True
+    """
+    if standard_name not in ADVECTED or units is None or field_units is None:
+        return None
+    if not same_dimension(units, divide_units(field_units, {"s": 1})):
+        return None
+    return f"tendency_of_{standard_name}_due_to_advection"

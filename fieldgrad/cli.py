@@ -639,7 +639,7 @@ def _is_spatial(coord: Any) -> bool:
 
 def _unit_kind(coord: Any) -> str | None:
     """What a dim's positions are measured in, for comparing dims: latitude/longitude are degrees."""
-    from .geometry import EAST_UNITS, NORTH_UNITS
+    from .geometry.axes import EAST_UNITS, NORTH_UNITS
 
     if coord is None:
         return None

@@ -9,7 +9,16 @@ import numpy as np
 
 from .reuse import IdentityCache
 
-__all__ = ["AxisCoord", "as_positions", "axis_coord", "index_axis_coord", "is_shared", "share", "time_values"]
+__all__ = [
+    "AxisCoord",
+    "as_positions",
+    "axis_coord",
+    "index_axis_coord",
+    "is_shared",
+    "is_time_coord",
+    "share",
+    "time_values",
+]
 
 # Positions within this many ulps of max|x| of an arithmetic progression count as uniform:
 # np.linspace and np.arange(n) * 0.1 are uniform to round-off but not bit-for-bit.
@@ -148,6 +157,22 @@ def time_values(data: Any, datetime_unit: str | None = None) -> Any:
 
 def _is_cftime(value: object) -> bool:
     return type(value).__module__.split(".")[0] == "cftime"
+
+
+def is_time_coord(coord: Any) -> bool:
+    """Whether a coordinate (DataArray or Variable) holds datetimes or cftime dates, counted in a
+    ``datetime_unit``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> t = xr.DataArray(np.array(["2000-01-01"], dtype="datetime64[ns]"))
+    >>> is_time_coord(t), is_time_coord(xr.DataArray([1.0]))
+    (True, False)
+    """
+    if coord.dtype.kind in "mM":
+        return True
+    return coord.dtype.kind == "O" and coord.size > 0 and _is_cftime(coord.values.flat[0])
 
 
 def _cftime_positions(arr: np.ndarray, unit: str) -> np.ndarray:

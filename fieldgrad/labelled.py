@@ -22,7 +22,7 @@ from xarray.indexes import PandasIndex
 
 from .units import component_labels
 
-__all__ = ["coord_variables", "indexes_of", "like_field", "with_component_dim"]
+__all__ = ["coord_variables", "coords_dataset", "indexes_of", "like_field", "with_component_dim"]
 
 # xarray's direct constructor, and the field's coordinate Variables and indexes as xarray keeps them
 _DIRECT = all(hasattr(xr.DataArray, a) for a in ("_construct_direct", "_coords", "_indexes"))
@@ -123,3 +123,18 @@ def _component_index(labels: tuple[str, ...], dim: Hashable) -> PandasIndex:
 def _check_shape(data: Any, shape: tuple[int, ...]) -> None:
     if tuple(data.shape) != tuple(shape):
         raise ValueError(f"data of shape {tuple(data.shape)} cannot be labelled as a result of shape {shape}")
+
+
+def coords_dataset(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
+    """The coordinates of ``obj`` as a Dataset without data variables (the same Variables and indexes).
+
+    Examples
+    --------
+    >>> f = xr.DataArray(np.zeros(2), dims="x", coords={"x": [0.0, 1.0], "s": ("x", [5.0, 6.0])})
+    >>> sorted(coords_dataset(f).coords), len(coords_dataset(f).data_vars)
+    (['s', 'x'], 0)
+    """
+    if _DIRECT and hasattr(xr.Dataset, "_construct_direct"):
+        variables = dict(obj._coords) if isinstance(obj, xr.DataArray) else dict(obj.coords.variables)
+        return xr.Dataset._construct_direct(variables, set(variables), indexes=dict(indexes_of(obj)))
+    return obj.coords.to_dataset()

@@ -298,6 +298,19 @@ def _resolve_class(name: str) -> type[DerivativeMethod]:
     raise ValueError(f"unknown derivative method {name!r}; available methods: {sorted(available_methods())}")
 
 
+def method_options(method: str | type[DerivativeMethod] | DerivativeMethod = "fd") -> dict[str, Any]:
+    """The options (and their defaults) a method declares, without making the method object.
+
+    Examples
+    --------
+    >>> method_options("fd")
+    {'accuracy': 2, 'edge_order': None}
+    """
+    if isinstance(method, str):
+        return _resolve_class(method).options
+    return get_method(method).options
+
+
 def get_method(method: str | type[DerivativeMethod] | DerivativeMethod = "fd") -> DerivativeMethod:
     """The method object for a registry name, a DerivativeMethod subclass, or an instance.
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import fieldgrad
-from fieldgrad import accessor, cli, registry, vector
+from fieldgrad import accessor, cli, operators, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -99,9 +99,9 @@ def public_callables() -> dict[str, object]:
     found: dict[str, object] = {}
     for name in fieldgrad.__all__:
         found[f"fieldgrad.{name}"] = getattr(fieldgrad, name)
-    for name in vector.__all__:
+    for name in operators.__all__:
         if name != "gradient":
-            found[f"fieldgrad.vector.{name}"] = getattr(vector, name)
+            found[f"fieldgrad.operators.{name}"] = getattr(operators, name)
     for cls, owner in ((accessor.GradDataArrayAccessor, "DataArray"), (accessor.GradDatasetAccessor, "Dataset")):
         for name, member in inspect.getmembers(cls, inspect.isfunction):
             if not name.startswith("_"):

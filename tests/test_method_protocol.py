@@ -68,7 +68,7 @@ def test_options_are_declared_by_the_signature() -> None:
     assert ThreePoint.options == {"scale": 1.0}
     assert Gradient.options == {"edge_order": 1}
     assert fieldgrad.get_method("fd").options == {"accuracy": 2, "edge_order": None}
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['window'\].*valid options: edge_order"):
+    with pytest.raises(TypeError, match=r"unexpected keyword 'window'.*options of method .*: edge_order"):
         xr.DataArray(np.arange(5.0), dims="x").grad.partial("x", method=Gradient, window=3)
 
 

@@ -1,0 +1,102 @@
+"""The algebra of metric coefficients: constants and bare DataArrays, with 0 and 1 short-cut.
+
+Entries of a :class:`~fieldgrad.geometry.metric.Metric` are Python floats (constants) or bare
+DataArrays (no coordinates, so they broadcast by dim name against any field on the grid). The
+operations skip multiplications by 0 and 1 and additions of 0, so that on a flat grid (the
+identity metric) every operator costs exactly its partial derivatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["Coef", "add", "bare", "det", "div", "is_const", "mul", "safe_div", "sub"]
+
+Coef = float | xr.DataArray
+
+
+def is_const(c: Any, value: float) -> bool:
+    """Whether ``c`` is the constant ``value`` (a float, not an array that happens to hold it)."""
+    return isinstance(c, float) and c == value
+
+
+def mul(a: Any, b: Coef) -> Any:
+    """``a * b`` with 0 and 1 short-cut; ``a`` first, so the result keeps ``a``'s dim order."""
+    if is_const(b, 1.0):
+        return a
+    if is_const(b, 0.0) or is_const(a, 0.0):
+        return 0.0
+    if is_const(a, 1.0):
+        return b
+    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
+        b = _like(b, a)
+    return a * b
+
+
+def add(a: Any, b: Any) -> Any:
+    """``a + b`` with 0 short-cut."""
+    if is_const(a, 0.0):
+        return b
+    if is_const(b, 0.0):
+        return a
+    return a + b
+
+
+def sub(a: Any, b: Any) -> Any:
+    """``a - b`` with 0 short-cut."""
+    if is_const(b, 0.0):
+        return a
+    if is_const(a, 0.0):
+        return -b
+    return a - b
+
+
+def div(a: Any, b: Coef) -> Any:
+    """``a / b`` with 1 and 0 short-cut."""
+    if is_const(b, 1.0) or is_const(a, 0.0):
+        return a
+    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
+        b = _like(b, a)
+    return a / b
+
+
+def _like(coef: xr.DataArray, arr: xr.DataArray) -> xr.DataArray:
+    """A float64 metric coefficient cast to a float32 field's precision (results keep float32)."""
+    if coef.dtype == np.float64 and arr.dtype in (np.float32, np.complex64):
+        return coef.astype(np.float32)
+    return coef
+
+
+def bare(values: Any, dims: Sequence[Hashable]) -> xr.DataArray:
+    """A coefficient: ``values`` on ``dims``, without coordinates."""
+    return xr.DataArray(values, dims=tuple(dims))
+
+
+def det(m: Mapping[tuple[int, int], Coef], rows: list[int], cols: list[int]) -> Coef:
+    """Determinant by Laplace expansion along the first row, skipping zero entries (n ≤ 4 here)."""
+    if not rows:
+        return 1.0
+    r0, rest = rows[0], rows[1:]
+    total: Coef = 0.0
+    for k, c in enumerate(cols):
+        e = m.get((r0, c), 0.0)
+        if is_const(e, 0.0):
+            continue
+        minor = det(m, rest, [x for x in cols if x != c])
+        term = mul(e, minor) if isinstance(e, xr.DataArray) or not isinstance(minor, xr.DataArray) else mul(minor, e)
+        total = add(total, term) if k % 2 == 0 else sub(total, term)
+    return total
+
+
+def safe_div(a: Any, b: Coef) -> Any:
+    """``a / b`` with NaN (never ±inf, and no warning) where ``b`` is zero."""
+    if isinstance(b, xr.DataArray):
+        nonzero = b != 0
+        return div(a, b.where(nonzero, 1.0)).where(nonzero)
+    if b == 0:
+        return float("nan")
+    return div(a, float(b))

@@ -1,0 +1,89 @@
+"""``geometry="cartesian"``: flat grids (the identity metric) and planar curvilinear grids.
+
+Dims or 1-D coordinates named for the derivatives give the identity metric. Two 2-D
+coordinates ``x(j, i)``, ``y(j, i)`` named in place of dims are a planar curvilinear grid:
+``G`` is the grid's Jacobian ``∂(x, y)/∂(j, i)``, differentiated with the call's own stencils.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
+
+import xarray as xr
+
+from .algebra import Coef, det
+from .axes import default_dims
+from .base import Geometry, Grid, register_geometry
+from .metric import Metric
+from .terms import check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
+
+if TYPE_CHECKING:
+    from ..keywords import DerivativeKeywords
+
+__all__ = ["Cartesian"]
+
+
+@register_geometry
+class Cartesian(Geometry):
+    """Flat grids and planar curvilinear grids (2-D coordinates named in place of dims)."""
+
+    name = "cartesian"
+
+    def default_keys(self, grid: Grid, field: xr.DataArray | xr.Dataset) -> list[Hashable]:
+        return default_dims(field)
+
+    def metric(self, grid: Grid, keys: Sequence[Hashable], kw: DerivativeKeywords) -> Metric:
+        two_d = [k for k in keys if grid.is_2d_coordinate(k)]
+        if two_d:
+            return _curvilinear(grid, keys, two_d, kw)
+        labels = tuple(str(k) for k in keys)
+        if not labels:
+            raise ValueError("no dimension given to differentiate along")
+        return Metric(
+            kind="cartesian",
+            labels=labels,
+            dims=labels,
+            G={(k, k): 1.0 for k in labels},
+            length_units={str(k): grid.length_unit(k, kw.datetime_unit) for k in keys},
+        )
+
+
+def _curvilinear(grid: Grid, keys: Sequence[Hashable], two_d: list[Hashable], kw: DerivativeKeywords) -> Metric:
+    """Planar 2-D coordinates ``x(j, i)``, ``y(j, i)``: G is the grid's Jacobian."""
+    coords = grid.coords
+    if len(two_d) != 2:
+        raise ValueError(
+            f"a curvilinear grid needs two 2-D coordinates (e.g. x(j, i) and y(j, i)), got {[str(k) for k in two_d]}"
+        )
+    grid_dims = coords[two_d[0]].dims
+    if set(coords[two_d[1]].dims) != set(grid_dims):
+        raise ValueError(
+            f"the 2-D coordinates {two_d[0]!r} and {two_d[1]!r} must have the same dims, got "
+            f"{coords[two_d[0]].dims} and {coords[two_d[1]].dims}"
+        )
+    clash = [k for k in keys if k in grid_dims]
+    if clash:
+        raise ValueError(
+            f"name either the 2-D coordinates {[str(k) for k in two_d]} or their dims, not both "
+            f"(got {[str(k) for k in keys]})"
+        )
+    G: dict[tuple[str, str], Coef] = {}
+    for name in two_d:
+        for q, dq in coordinate_derivatives(grid, name, kw).items():
+            G[str(name), q] = dq
+    labels2 = tuple(str(k) for k in two_d)
+    qs = tuple(str(d) for d in grid_dims)
+    jacobian = det({(i, j): G[a, q] for i, a in enumerate(labels2) for j, q in enumerate(qs)}, [0, 1], [0, 1])
+    check_jacobian(jacobian, two_d)  # type: ignore[arg-type]
+    extra, extra_G, extra_units = extra_axes(grid, keys, two_d, kw)
+    units = {str(k): grid.length_unit(k) for k in two_d}
+    return Metric(
+        kind="curvilinear",
+        labels=tuple(str(k) for k in keys),
+        dims=index_dims_in_place(keys, two_d, qs),
+        G={**G, **extra_G},
+        length_units={**units, **extra_units},
+        orientation=labels2 + tuple(extra),
+        grid_frame=(qs[1], qs[0]),
+    )

@@ -1,0 +1,106 @@
+"""The grid's own derivatives: ``∂c/∂q`` of 2-D coordinates, and the checks that the grid is one.
+
+The metric of a grid given by 2-D coordinates (a curvilinear planar grid, a 2-D latitude and
+longitude) is built from the derivatives of those coordinates along the grid's index dims,
+taken with the call's own method, stencils and accuracy, so that the metric terms carry the
+same truncation order as the field's derivatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+
+from ..calculus import partial
+from .algebra import bare
+from .axes import check_finite, coord_values
+from .base import Grid
+
+if TYPE_CHECKING:
+    from ..keywords import DerivativeKeywords
+
+__all__ = ["check_jacobian", "coordinate_derivatives", "extra_axes", "index_dims_in_place"]
+
+
+def coordinate_derivatives(
+    grid: Grid, name: Hashable, kw: DerivativeKeywords, periodic_angle: float | None = None
+) -> dict[str, xr.DataArray]:
+    """``∂c/∂q`` of the 2-D coordinate ``name`` along each of its dims, kept by the grid.
+
+    An angle (``periodic_angle`` = one turn in its units) is unwrapped along each dim first, or
+    differentiated through its sine and cosine where a dim wraps around (periodic boundary).
+    """
+    dims = grid.coords[name].dims
+    key = ("coordinate derivatives", name, periodic_angle, kw.key(), tuple(kw.boundary_of(d) for d in dims))
+    return grid.memo(key, lambda: _derivatives(grid.coords, name, kw, periodic_angle), depends_on=(name, *dims))
+
+
+def _derivatives(
+    coords: xr.Dataset, name: Hashable, kw: DerivativeKeywords, periodic_angle: float | None
+) -> dict[str, xr.DataArray]:
+    values = coord_values(coords, name)
+    var = coords[name]
+    check_finite(values, name)
+    dim_coords = {d: coords[d] for d in var.dims if d in coords.coords}
+    out: dict[str, xr.DataArray] = {}
+    for axis, d in enumerate(var.dims):
+        unwrapped = values if periodic_angle is None else np.unwrap(values, period=periodic_angle, axis=axis)
+        if periodic_angle is not None and kw.boundary_of(d) == "periodic":
+            turn = 2 * np.pi / periodic_angle
+            s, co = np.sin(values * turn), np.cos(values * turn)
+            ds = partial(xr.DataArray(s, dims=var.dims, coords=dim_coords), d, 1, kw, grid=True)
+            dc = partial(xr.DataArray(co, dims=var.dims, coords=dim_coords), d, 1, kw, grid=True)
+            result = (co * ds - s * dc) / turn
+        else:
+            result = partial(xr.DataArray(unwrapped, dims=var.dims, coords=dim_coords), d, 1, kw, grid=True)
+        data = result.data.compute() if hasattr(result.data, "compute") else result.data
+        out[str(d)] = bare(np.asarray(data, dtype=np.float64), var.dims)
+    return out
+
+
+def check_jacobian(det: xr.DataArray, names: Sequence[Hashable], skip: np.ndarray | None = None) -> None:
+    """Refuse folded or degenerate grids: the Jacobian determinant must keep one sign and not vanish."""
+    d = np.asarray(det.values)
+    ok = np.ones(d.shape, bool) if skip is None else ~skip
+    bad_nan = ok & ~np.isfinite(d)
+    if bad_nan.any():
+        where = tuple(int(i) for i in np.argwhere(bad_nan)[0])
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} has a non-finite Jacobian at index "
+            f"{where} of dims {list(det.dims)}"
+        )
+    vals = d[ok]
+    scale = np.max(np.abs(vals)) if vals.size else 0.0
+    zero = ok & (np.abs(d) <= 1e-12 * scale)
+    if zero.any() or scale == 0:
+        where = tuple(int(i) for i in np.argwhere(zero)[0]) if zero.any() else ()
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} is degenerate (Jacobian determinant "
+            f"zero) at index {where} of dims {list(det.dims)}"
+        )
+    if (vals > 0).any() and (vals < 0).any():
+        minority = d > 0 if (vals > 0).sum() < (vals < 0).sum() else d < 0
+        where = tuple(int(i) for i in np.argwhere(ok & minority)[0])
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} folds over itself (its Jacobian "
+            f"determinant changes sign) at index {where} of dims {list(det.dims)}"
+        )
+
+
+def extra_axes(
+    grid: Grid, keys: Sequence[Hashable], horizontal: Sequence[Hashable], kw: DerivativeKeywords
+) -> tuple[list[str], dict[tuple[str, str], float], dict[str, str | None]]:
+    """Cartesian axes named beside the horizontal ones (a vertical dim, say): identity entries."""
+    extra = [str(k) for k in keys if k not in set(horizontal)]
+    return extra, {(k, k): 1.0 for k in extra}, {k: grid.length_unit(k, kw.datetime_unit) for k in extra}
+
+
+def index_dims_in_place(
+    keys: Sequence[Hashable], two_d: Sequence[Hashable], grid_dims: Sequence[str]
+) -> tuple[str, ...]:
+    """The keys with the grid's index dims where its 2-D coordinates stand (``[x, z]`` -> ``[j, z]``)."""
+    it = iter(grid_dims)
+    return tuple(next(it) if k in two_d else str(k) for k in keys)

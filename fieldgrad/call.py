@@ -469,7 +469,9 @@ def finish(
         field_units = like.attrs.get("units")
         factor = None if times is None else times.attrs.get("units")
         if field_units is not None and (times is None or factor is not None):
-            units = divide_units(field_units, {**({factor: -1} if factor is not None else {}), **per})
+            if factor is not None:
+                per[factor] = per.get(factor, 0) - 1
+            units = divide_units(field_units, per)
     if call.pint_units is not None:
         if length is None:
             raise ValueError(

@@ -137,7 +137,9 @@ def apply_to_dataset(
         if name in metadata:
             continue
         if dims <= set(var.dims):
-            results[name] = run(op, var, tuple(rest), own, kw, geo, grid=grid).rename(name)
+            result = run(op, var, tuple(rest), own, kw, geo, grid=grid).rename(name)
+            clash = [c for c in result.coords if c in ds.data_vars]  # (a grid mapping a flow carried)
+            results[name] = result.drop_vars(clash) if clash else result
         else:
             lacking.append(name)
     if lacking and on_missing == "raise":

@@ -322,6 +322,7 @@ class DerivativeKeywords:
     period: float | Mapping[Hashable, float | None] | None = None
     datetime_unit: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    given: frozenset[str] = frozenset()  # the keywords the call named (a named boundary wins over the grid's)
 
     def for_terms(self, f: xr.DataArray, orders: Mapping[Hashable, int]) -> DerivativeKeywords:
         """These keywords for one term of an operator: ``datetime_unit`` only where a term runs along
@@ -349,22 +350,29 @@ class DerivativeKeywords:
         return str(self.boundary)
 
     def names_boundary(self, *dims: Hashable) -> bool:
-        """Whether the call chose a boundary for any of ``dims`` (a mapping naming it, or one kind
-        for every dim other than the default)."""
+        """Whether the call chose the boundary of any of ``dims`` (one kind for every dim, or a
+        mapping naming one of them)."""
         if isinstance(self.boundary, Mapping):
             return any(d in self.boundary for d in dims)
-        return self.boundary != "one-sided"
+        return "boundary" in self.given
 
     def with_grid_defaults(
         self, boundary: Mapping[Hashable, str], period: Mapping[Hashable, float]
     ) -> DerivativeKeywords:
-        """The grid's defaults (a periodic longitude) under what the call chose itself."""
+        """The grid's defaults (a periodic longitude) under what the call chose itself: a boundary
+        or period given for every dim, or per dim for the dims it names."""
         if not boundary and not period:
             return self
-        new_boundary = {**boundary, **self.boundary} if isinstance(self.boundary, Mapping) else dict(boundary)
-        new_period = {**period, **self.period} if isinstance(self.period, Mapping) else dict(period)
-        if not isinstance(self.boundary, Mapping) and self.boundary != "one-sided":
-            new_boundary = self.boundary  # type: ignore[assignment]  # one kind chosen for every dim
+        new_boundary: Any = dict(boundary)
+        if isinstance(self.boundary, Mapping):
+            new_boundary.update(self.boundary)
+        elif "boundary" in self.given:
+            new_boundary = self.boundary
+        new_period: Any = dict(period)
+        if isinstance(self.period, Mapping):
+            new_period.update(self.period)
+        elif self.period is not None:
+            new_period = self.period
         return replace(self, boundary=new_boundary, period=new_period)
 
     def method_object(self) -> DerivativeMethod:
@@ -372,12 +380,14 @@ class DerivativeKeywords:
 
     def key(self) -> tuple[Any, ...]:
         """A hashable summary distinguishing every call that can give other numbers (types included)."""
-        return tuple((name, _keyed(getattr(self, name))) for name in (*DERIVATIVE_NAMES, "options"))
+        return tuple((name, _keyed(getattr(self, name))) for name in (*DERIVATIVE_NAMES, "options", "given"))
 
 
 def _keyed(value: Any) -> Any:
     if isinstance(value, Mapping):
         return tuple(sorted(((repr(k), _keyed(v)) for k, v in value.items())))
+    if isinstance(value, frozenset):
+        return tuple(sorted(value))
     if isinstance(value, float) and math.isnan(value):
         return ("nan",)
     return (type(value).__name__, repr(value))
@@ -458,7 +468,6 @@ def split_keywords(
             unknown.append(name)
     if unknown:
         raise KeywordError(_unknown_message(unknown, method, declared))
-    derivative["method"] = method
     if geometry.get("grid") is not None:
         clash = [n for n in ("geometry", "latitude", "longitude", "radius", "crs") if n in geometry]
         if clash:
@@ -466,7 +475,9 @@ def split_keywords(
                 f"give either grid= or the geometry keywords that build one ({', '.join(clash)}), not both: "
                 "the grid already says which geometry its coordinates have"
             )
-    return DerivativeKeywords(options=options, **derivative), GeometryKeywords(**geometry)
+    given = frozenset(derivative)
+    derivative["method"] = method
+    return DerivativeKeywords(options=options, given=given, **derivative), GeometryKeywords(**geometry)
 
 
 def _unknown_message(unknown: list[str], method: Any, declared: Mapping[str, Any]) -> str:

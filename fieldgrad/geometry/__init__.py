@@ -9,7 +9,7 @@
 Build a :class:`fieldgrad.Grid` to resolve a grid once and reuse it.
 """
 
-from . import cartesian, projected, sphere  # noqa: F401  (each registers its geometry)
+from . import cartesian, sphere, projected  # noqa: F401, I001  (each registers its geometry, in this order)
 from .axes import DefaultDimsError, as_keys, cf_kind, cf_role, default_dims, lat_lon_coords
 from .base import Geometry, geometries, geometry_builder, register_geometry
 from .metric import Metric, PolarCaps

@@ -266,6 +266,8 @@ class Operator:
         Whether those keys also choose the axes on a sphere or projection (else the geometry's own).
     vectors : tuple of str
         Other arguments that are vector fields (a Dataset form gives them as ``{direction: variable}``).
+    new_dims : tuple of str
+        Arguments that name the dims the result adds (``component_dim``...): they must be new.
     derivatives : bool
         Whether the operator takes derivatives (and so the derivative keywords and method options).
     summary : str
@@ -282,6 +284,7 @@ class Operator:
     dims: Callable[[Mapping[str, Any]], Any]
     dims_on_curved_grids: bool = True
     vectors: tuple[str, ...] = ()
+    new_dims: tuple[str, ...] = ()
     derivatives: bool = True
     summary: str = ""
     example: str = ""
@@ -338,6 +341,7 @@ def run(
     if not op.derivatives:
         return op.call_body(None, arguments)
     _check_field_dtype(field)
+    _check_new_dims(op, field, arguments)
     call = resolve(op, field, arguments, kw, geo, grid)
     given = dict(arguments)
     if op.takes == "scalar":  # a vector field is given as is: call.vector_in() reads its components
@@ -353,6 +357,16 @@ class Labelled:
     """A body's result that it labelled itself (a partial derivative of the identity metric)."""
 
     result: xr.DataArray
+
+
+def _check_new_dims(op: Operator, field: xr.DataArray, arguments: Mapping[str, Any]) -> None:
+    """The dims an operator adds must be new: not a dim of the field, and not one another."""
+    names = [arguments[a] for a in op.new_dims]
+    for a, name in zip(op.new_dims, names, strict=True):
+        if name in field.dims:
+            raise ValueError(f"the field already has a dimension {name!r}; pass another {a}=")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{' and '.join(op.new_dims)} must differ, got {names}")
 
 
 def _check_field_dtype(field: xr.DataArray) -> None:

@@ -45,10 +45,6 @@ def vector_from(ds: xr.Dataset, comps: Any, component_dim: Hashable = "component
     missing = [v for v in comps.values() if v not in ds.data_vars]
     if missing:
         raise ValueError(f"unknown variable(s) {missing}; data variables: {[str(v) for v in ds.data_vars]}")
-    labels = [str(a) for a in comps]
-    repeated = sorted({a for a in labels if labels.count(a) > 1})
-    if repeated:
-        raise ValueError(f"the components point along distinct directions; {repeated} is given twice")
     parts = [_with_grid_mapping(ds, ds[v]) for v in comps.values()]
     field = xr.concat(parts, dim=component_dim, coords="minimal", compat="override")
     field = field.assign_coords({component_dim: component_labels(comps)})

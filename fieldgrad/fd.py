@@ -45,12 +45,12 @@ class FiniteDifference(StencilMethod):
     def check_options(self, order: int, **options: Any) -> dict[str, Any]:
         opts = super().check_options(order, **options)
         accuracy = opts["accuracy"]
-        if accuracy not in VALID_ACCURACIES or isinstance(accuracy, bool):
+        if not _is_int(accuracy) or accuracy not in VALID_ACCURACIES:
             raise ValueError(f"accuracy must be one of {VALID_ACCURACIES}, got {accuracy!r}")
         edge_order = opts["edge_order"]
         if edge_order is None:
             opts["edge_order"] = accuracy
-        elif isinstance(edge_order, bool) or not isinstance(edge_order, (int, np.integer)) or not 1 <= edge_order <= 8:
+        elif not _is_int(edge_order) or not 1 <= edge_order <= 8:
             raise ValueError(f"edge_order must be an integer from 1 to 8, or None (= accuracy), got {edge_order!r}")
         return opts
 
@@ -84,3 +84,8 @@ class FiniteDifference(StencilMethod):
         if n <= order:
             return None
         return {"accuracy": accuracy, "edge_order": max(1, min(edge_order or accuracy, n - order))}
+
+
+def _is_int(value: Any) -> bool:
+    """An integer, not a bool nor a float that equals one (4.0 is a typo for 4, not 4)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

@@ -149,7 +149,9 @@ def check_fill_value(value: Any) -> float | complex:
     try:
         return complex(value) if isinstance(value, (complex, np.complexfloating)) else float(value)  # type: ignore[arg-type]
     except OverflowError:
-        raise ValueError(f"fill_value={value!r} is too large for a float64") from None
+        text = str(value)
+        shown = text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
+        raise ValueError(f"fill_value={shown} is too large for a float64") from None
 
 
 def check_datetime_unit(value: Any) -> str | None:

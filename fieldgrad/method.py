@@ -165,6 +165,13 @@ class DerivativeMethod:
         """Fewest points along the axis for which :meth:`derivative` is defined."""
         return order + 1
 
+    def check_axis(self, coord: AxisCoord, order: int, **options: Any) -> None:
+        """Raise ValueError, naming the option and what would be valid, when the method cannot take
+        this axis with these options (called when the operation is called, before any computing).
+
+        The default accepts every axis that has :meth:`min_points`.
+        """
+
     def fill_width(self, coord: AxisCoord, order: int, **options: Any) -> int:
         """Points at each domain end without a centred stencil: set to ``fill_value`` by ``boundary="fill"``.
 

@@ -155,6 +155,7 @@ def partial(call: Call, field: xr.DataArray, spec: Any, order: int = 1) -> xr.Da
 @operator(
     takes="scalar",
     label=Label(prefixed("grad"), "gradient of {}"),
+    new_dims=("component_dim",),
     summary="gradient (vector of first derivatives) over dims",
     example="""
     >>> da = xr.DataArray(np.arange(9.0).reshape(3, 3), dims=("y", "x"))
@@ -193,8 +194,6 @@ def gradient(
     >>> g.attrs["units"], float(abs(g.sel(component="lon")).max())
     ('K m-1', 0.0)
     """
-    if component_dim in field.dims:
-        raise ValueError(f"the field already has a dimension {component_dim!r}; pass another component_dim=")
     if call.metric.flat:  # the identity metric: the first derivatives themselves, computed in one pass
         return call.gradient(field, component_dim)
     parts = call.gradient_parts(field)
@@ -403,6 +402,7 @@ def laplacian(call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None =
 @operator(
     takes="scalar",
     label=Label(prefixed("hessian"), "Hessian of {}", order=2),
+    new_dims=("component_dim", "component_dim2"),
     summary="Hessian (matrix of second derivatives) over dims",
     example="""
     >>> x = np.arange(4.0)
@@ -484,6 +484,7 @@ def _jacobian_keys(arguments: Mapping[str, Any]) -> Any:
     takes="vector",
     label=Label(prefixed("jacobian"), "Jacobian of {}"),
     dims=_jacobian_keys,
+    new_dims=("component_dim2",),
     dims_on_curved_grids=False,
     summary="Jacobian ∂F_i/∂j of a vector field",
     example="""
@@ -680,6 +681,7 @@ def directional(call: Call, field: xr.DataArray, direction: Mapping[Hashable, fl
     ),
     dims=lambda a: list(a["path"]) if isinstance(a["path"], Mapping) else None,
     dims_on_curved_grids=False,
+    new_dims=("path_dim",),
     summary="rate of change along a path of points, per unit arc length",
     example="""
     >>> x = np.arange(5.0)

@@ -115,7 +115,8 @@ def make_plan(
                 tuple(sorted(boundary.items())) if boundary else (),
                 nan_policy,
                 _FILL_KEY if fill_value is np.nan else _fill_key(fill_value),
-                tuple(sorted(options.items())) if len(options) > 1 else tuple(options.items()),
+                # with each value's type: 4.0 == 4 == True as keys, but only 4 is a valid accuracy
+                tuple((k, type(v), v) for k, v in (sorted(options.items()) if len(options) > 1 else options.items())),
             )
             hash(key)
         except TypeError:  # an option value that is not hashable (an array): not kept
@@ -139,7 +140,12 @@ def _cached_plan(key: tuple) -> Plan:
     if isinstance(fill_value, bytes):
         fill_value = float(np.frombuffer(fill_value, dtype=np.float64)[0])
     return _make_plan(
-        method, orders, boundary=dict(boundary), nan_policy=nan_policy, fill_value=fill_value, **dict(options)
+        method,
+        orders,
+        boundary=dict(boundary),
+        nan_policy=nan_policy,
+        fill_value=fill_value,
+        **{k: v for k, _, v in options},
     )
 
 
@@ -213,6 +219,7 @@ def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order
         raise ValueError(
             f"boundary='periodic' on the non-uniform coordinate {name!r} needs period= (the length of one period)"
         )
+    m.check_axis(plan.method_coord(coord, axis), order, **plan.options)
     need = plan.min_points(coord, axis, order)
     if n < need:
         raise ValueError(

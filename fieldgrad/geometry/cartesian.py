@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from .algebra import Coef, det
-from .axes import default_dims
+from .axes import coord_values, default_dims
 from .base import Geometry, Grid, register_geometry
 from .metric import Metric
-from .terms import check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
+from .terms import check_cells, check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
 
 if TYPE_CHECKING:
     from ..keywords import DerivativeKeywords
@@ -76,6 +76,7 @@ def _curvilinear(grid: Grid, keys: Sequence[Hashable], two_d: list[Hashable], kw
     qs = tuple(str(d) for d in grid_dims)
     jacobian = det({(i, j): G[a, q] for i, a in enumerate(labels2) for j, q in enumerate(qs)}, [0, 1], [0, 1])
     check_jacobian(jacobian, two_d)  # type: ignore[arg-type]
+    check_cells(coord_values(coords, two_d[0]), coord_values(coords, two_d[1]), two_d, grid_dims)
     extra, extra_G, extra_units = extra_axes(grid, keys, two_d, kw)
     units = {str(k): grid.length_unit(k) for k in two_d}
     return Metric(

@@ -21,7 +21,7 @@ from .algebra import Coef, bare, det, safe_div
 from .axes import DEGREES, EAST_UNITS, NORTH_UNITS, RADIANS, cf_kind, coord_values, lat_lon_coords, units_of
 from .base import Geometry, Grid, register_geometry
 from .metric import Metric, PolarCaps
-from .terms import check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
+from .terms import check_cells, check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
 
 if TYPE_CHECKING:
     from ..keywords import DerivativeKeywords
@@ -249,6 +249,8 @@ def _sphere_2d(grid: Grid, keys: list[Hashable], lat: Hashable, lon: Hashable, k
             G[str(lon), q] = dlam[q] * (radius * lon_to_rad) * cos_da
         jac = det({(0, 0): dphi[qs[0]], (0, 1): dphi[qs[1]], (1, 0): dlam[qs[0]], (1, 1): dlam[qs[1]]}, [0, 1], [0, 1])
         check_jacobian(jac, (lat, lon), skip=pole)  # type: ignore[arg-type]
+        lam_values = coord_values(coords, lon)
+        check_cells(lam_values, coord_values(coords, lat), (lon, lat), grid_dims, period=2 * np.pi / lon_to_rad)
         east_north = det(
             {(i, j): G[a, q] for i, a in enumerate((str(lon), str(lat))) for j, q in enumerate(qs)}, [0, 1], [0, 1]
         )

@@ -22,7 +22,7 @@ from .base import Grid
 if TYPE_CHECKING:
     from ..keywords import DerivativeKeywords
 
-__all__ = ["check_jacobian", "coordinate_derivatives", "extra_axes", "index_dims_in_place"]
+__all__ = ["check_cells", "check_jacobian", "coordinate_derivatives", "extra_axes", "index_dims_in_place"]
 
 
 def coordinate_derivatives(
@@ -87,6 +87,37 @@ def check_jacobian(det: xr.DataArray, names: Sequence[Hashable], skip: np.ndarra
         raise ValueError(
             f"the grid of coordinates {[str(n) for n in names]} folds over itself (its Jacobian "
             f"determinant changes sign) at index {where} of dims {list(det.dims)}"
+        )
+
+
+def check_cells(
+    first: np.ndarray,
+    second: np.ndarray,
+    names: Sequence[Hashable],
+    dims: Sequence[Hashable],
+    period: float | None = None,
+) -> None:
+    """Refuse grids whose cells fold over: the cross product of each cell's two edges, from the
+    coordinates' own differences, keeps one sign (a stencil spanning a fold can miss it).
+
+    ``first``, ``second`` are the two 2-D coordinates (``x``, ``y``; or longitude, latitude with
+    ``period`` the longitude's turn, its steps taken modulo the turn).
+    """
+    d1 = [np.diff(first, axis=a) for a in (0, 1)]
+    if period is not None:
+        d1 = [(d + period / 2) % period - period / 2 for d in d1]
+    d2 = [np.diff(second, axis=a) for a in (0, 1)]
+    # the two edges of cell (j, i): along axis 1 at row j, along axis 0 at column i
+    cross = d1[1][:-1, :] * d2[0][:, :-1] - d2[1][:-1, :] * d1[0][:, :-1]
+    scale = np.abs(cross).max() if cross.size else 0.0
+    signs = np.sign(np.where(np.abs(cross) <= 1e-12 * scale, 0.0, cross))
+    positive, negative = (signs > 0).sum(), (signs < 0).sum()
+    if positive and negative:
+        minority = signs > 0 if positive < negative else signs < 0
+        where = tuple(int(i) for i in np.argwhere(minority)[0])
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} folds over itself at the cell at index {where} "
+            f"of dims {[str(d) for d in dims]} (its coordinates turn back there)"
         )
 
 

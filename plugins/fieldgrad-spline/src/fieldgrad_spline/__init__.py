@@ -71,6 +71,22 @@ def _check_smoothing(smoothing: Any, degree: int) -> float | str | None:
     return smoothing if isinstance(smoothing, str) else float(smoothing)
 
 
+def _unit_penalty(smoothing: float, step: float, m: int) -> float:
+    """The penalty per unit spacing, ``smoothing / step**(2m - 1)``, taken in logarithms (a spacing of
+    1e-300 underflows its power); 0 stays 0. ValueError where it is not a finite number."""
+    if smoothing == 0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        lam = float(np.exp(np.log(smoothing) - (2 * m - 1) * np.log(abs(step))))
+    if not np.isfinite(lam):
+        raise ValueError(
+            f"smoothing={smoothing!r} is out of range for a coordinate spaced {abs(step):g} apart (the penalty "
+            f"per unit spacing, smoothing / step**{2 * m - 1}, overflows): rescale the coordinate, or give a "
+            "smaller smoothing"
+        )
+    return lam
+
+
 def _lines(values: np.ndarray, axis: int) -> tuple[np.ndarray, tuple[int, ...]]:
     """``values`` as an ``(n, lines)`` float64 array, and the moved shape to restore it."""
     moved = np.moveaxis(np.asarray(values), axis, 0)
@@ -185,7 +201,7 @@ def spline_derivative(
         if smoothing == "auto":
             out, lam_u = fit_auto(y, system, order=direct, parallel=parallel)
         else:
-            lam_u = np.full(y.shape[1], smoothing / step ** (2 * m - 1))
+            lam_u = np.full(y.shape[1], _unit_penalty(float(smoothing), step, m))
             out = fit_fixed(y, system, float(lam_u[0]), order=direct, parallel=parallel)
         lam = lam_u * step ** (2 * m - 1)
         if order and not direct:
@@ -246,6 +262,14 @@ class SplineFit(DerivativeMethod):
 
     def halo(self, coord: AxisCoord, order: int, **options: Any) -> None:
         return None
+
+    def check_axis(
+        self, coord: AxisCoord, order: int, *, degree: int = 3, smoothing: float | str | None = "auto"
+    ) -> None:
+        """A penalty that cannot be scaled to this axis's spacing is refused before computing."""
+        if isinstance(smoothing, (int, float)) and coord.size > 1:
+            step = (coord.values[-1] - coord.values[0]) / (coord.size - 1)
+            _unit_penalty(float(smoothing), float(step), (degree + 1) // 2)
 
     def min_points(self, coord: AxisCoord, order: int, *, degree: int = 3, **options: Any) -> int:
         return degree + 1

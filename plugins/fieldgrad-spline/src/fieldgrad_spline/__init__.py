@@ -263,7 +263,7 @@ class SplineFit(DerivativeMethod):
     def halo(self, coord: AxisCoord, order: int, **options: Any) -> None:
         return None
 
-    def check_axis(
+    def check_axis(  # type: ignore[override]  # allow LSP violation: options are keyword-only, not **options
         self, coord: AxisCoord, order: int, *, degree: int = 3, smoothing: float | str | None = "auto"
     ) -> None:
         """A penalty that cannot be scaled to this axis's spacing is refused before computing."""

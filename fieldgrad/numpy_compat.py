@@ -98,8 +98,8 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
     ndarray or tuple of ndarray
         One array per axis (a single array when there is one axis), each of ``f``'s shape.
         Integer and boolean input gives float64; datetime64 gives timedelta64 of the same unit
-        (computed in float64 and truncated toward zero). Several outputs are views of one
-        allocation, so they cost one pass over memory.
+        (computed in float64 and truncated toward zero; NaT wherever the stencil touches a NaT, as
+        in numpy). Several outputs are views of one allocation, so they cost one pass over memory.
 
     Examples
     --------
@@ -180,14 +180,79 @@ def _prepare(f: Any) -> tuple[Any, Any]:
     (None: it already is)."""
     kind = f.dtype.kind
     if kind in "mM":
-        unit = np.datetime_data(f.dtype)[0]
-        as_int = f.view("int64") if not is_dask(f) else f.astype("int64")
-        first = as_int.reshape(-1)[:1]
-        values = (as_int - first).astype(np.float64)  # small numbers keep float64 exact
-
-        return values, lambda d: np.trunc(d).astype(np.int64).astype(f"m8[{unit}]")
+        return _time_values(f)
     if kind == "f" and f.dtype.itemsize == 2:
         return f, lambda d: d.astype(np.float16)
     if kind == "O":
         raise TypeError(f"gradient needs a numeric array, got dtype {f.dtype}")
     return f, None
+
+
+_NAT = np.iinfo(np.int64).min  # NaT's int64
+
+
+def _time_values(f: Any) -> tuple[Any, Any]:
+    """datetime64/timedelta64 values as float64 numbers of their unit, and the conversion of a
+    derivative back to timedelta64 of that unit.
+
+    The numbers are counted from the first valid time (in C order; the first element unless it
+    is NaT): small integers, exact in float64, so differences are numpy's integer ones. NaT
+    becomes NaN, which spoils the points whose stencil touches it, as NaT does in numpy's
+    timedelta arithmetic; a NaN (or infinite) derivative becomes NaT, as numpy's division by a
+    zero step does. Dask arrays stay lazy: the first valid time is a reduction.
+    """
+    unit = np.datetime_data(f.dtype)[0]
+    out_dtype = np.dtype(f"m8[{unit}]")
+    if is_dask(f):
+        values = _dask_time_values(f)
+        return values, lambda d: d.map_blocks(_to_timedelta, out_dtype, dtype=out_dtype)
+    ints = f.view(np.int64)
+    nat = ints == _NAT
+    if f.size == 0:
+        return ints.astype(np.float64), lambda d: _to_timedelta(d, out_dtype)
+    first = ints[(0,) * f.ndim]
+    if first == _NAT:
+        valid = np.flatnonzero(~nat)
+        first = ints.flat[valid[0]] if valid.size else 0
+    values = (ints - first).astype(np.float64)  # small numbers keep float64 exact
+    if nat.any():
+        values[nat] = np.nan
+    return values, lambda d: _to_timedelta(d, out_dtype)
+
+
+def _to_timedelta(d: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A float64 derivative as timedelta64 ``dtype``: truncated toward zero, NaT where not finite."""
+    with np.errstate(invalid="ignore"):  # NaN and inf cast to some integer, replaced below
+        ints = np.trunc(d).astype(np.int64)
+    ints[~np.isfinite(d)] = _NAT
+    return ints.view(dtype)
+
+
+def _dask_time_values(f: Any) -> Any:
+    """:func:`_time_values`'s numbers of a dask array, lazily: the first valid time in C order is a
+    reduction over the array (taken from a second read of it when it reads from storage, as the
+    halos are: :func:`fieldgrad.chunked.halo_source`)."""
+    import dask.array as da
+
+    from .chunked import halo_source
+
+    def as_ints(x: Any) -> Any:
+        return x.astype(np.int64)  # NaT is int64's minimum
+
+    ints = as_ints(f)
+    if f.size == 0:
+        return ints.astype(np.float64)
+    source = as_ints(halo_source(f))
+    # the flat (C order) index of every element, from one range per axis chunked like the array
+    index: Any = np.int64(0)
+    stride = 1
+    for ax in range(f.ndim - 1, -1, -1):
+        shape = [1] * f.ndim
+        shape[ax] = f.shape[ax]
+        index = index + (da.arange(f.shape[ax], chunks=(f.chunks[ax],), dtype=np.int64) * stride).reshape(shape)
+        stride *= f.shape[ax]
+    big = np.iinfo(np.int64).max
+    key = da.where(source == _NAT, big, index)
+    first_index = key.min()
+    first = da.where(key == first_index, source, big).min()  # all NaT: NaT, and every value is NaN
+    return da.where(ints == _NAT, np.nan, (ints - first).astype(np.float64))

@@ -418,6 +418,89 @@ def test_datetime64_edge_order_2_and_nonuniform_truncate_total() -> None:
         assert diff.max() <= 3
 
 
+_NAT_CASES = {
+    "middle": ["2000-01-01", "NaT", "2000-01-03", "2000-01-04", "2000-01-07"],
+    "first": ["NaT", "2000-01-02", "2000-01-03", "2000-01-05", "2000-01-06"],
+    "last": ["2000-01-01", "2000-01-02", "2000-01-04", "2000-01-05", "NaT"],
+    "two": ["NaT", "2000-01-02", "2000-01-03", "NaT", "2000-01-09"],
+    "all": ["NaT", "NaT", "NaT", "NaT", "NaT"],
+}
+
+
+def _times(case: str, kind: str) -> np.ndarray:
+    t = np.array(_NAT_CASES[case], dtype="datetime64[D]")
+    return t if kind == "datetime" else t - np.datetime64("1999-12-25", "D")  # timedelta64[D], NaT kept
+
+
+def _as_numbers(t: np.ndarray) -> np.ndarray:
+    """Days since the earliest valid time as float64, NaN for NaT (the reference's input)."""
+    days = t.astype("m8[D]" if t.dtype.kind == "m" else "M8[D]").astype(np.int64).astype(np.float64)
+    days[np.isnat(t)] = np.nan
+    return days - np.nanmin(days) if not np.isnat(t).all() else days
+
+
+@pytest.mark.parametrize("kind", ["datetime", "timedelta"])
+@pytest.mark.parametrize("case", list(_NAT_CASES))
+@pytest.mark.parametrize("chunks", [None, 1, 2])
+def test_datetime_with_nat(case: str, kind: str, chunks: int | None) -> None:
+    """NaT spoils the points whose stencil touches it, as in numpy's timedelta arithmetic; every other
+    point keeps its value (NaT first included), for numpy and dask input."""
+    t = _times(case, kind)
+    f = t if chunks is None else dsa.from_array(t, chunks=chunks)
+    x = np.array([0.0, 1.0, 3.0, 4.0, 6.5])
+    with np.errstate(invalid="ignore"):  # all-NaT: numpy's reference of the reference warns
+        for args, kw in [((), {}), ((2,), {}), ((), {"edge_order": 2}), ((x,), {}), ((x,), {"edge_order": 2})]:
+            expected = np.gradient(t, *args, **kw)
+            actual = fieldgrad.gradient(f, *args, **kw)
+            if chunks is not None:
+                assert isinstance(actual, dsa.Array)
+                actual = actual.compute()
+            assert actual.dtype == expected.dtype == np.dtype("m8[D]")
+            np.testing.assert_array_equal(np.isnat(actual), np.isnat(expected))
+            if not kw and (not args or np.ndim(args[0]) == 0):  # uniform, edge_order=1: exact integer differences
+                np.testing.assert_array_equal(actual, expected)
+            # numpy truncates every term, fieldgrad the total: compare with the float computation
+            exact = np.trunc(np.gradient(_as_numbers(t), *args, **kw))
+            valid = ~np.isnat(actual)
+            np.testing.assert_array_equal(actual[valid].astype(np.int64), exact[valid])
+
+
+@pytest.mark.parametrize("first_nat", [False, True])
+def test_datetime_with_nat_2d_numpy_and_dask_agree(first_nat: bool) -> None:
+    rng = np.random.default_rng(20)
+    t = np.datetime64("2000-01-01", "ns") + rng.integers(0, 10**12, (6, 7)).astype("m8[ns]")
+    t[rng.random(t.shape) < 0.2] = np.datetime64("NaT")
+    if first_nat:
+        t[0, :3] = np.datetime64("NaT")
+    y = np.cumsum(rng.uniform(0.5, 2.0, 7))
+    for args, kw in [((), {}), ((2.0, y), {}), ((2.0, y), {"edge_order": 2})]:
+        expected = np.gradient(t, *args, **kw)
+        actual = fieldgrad.gradient(t, *args, **kw)
+        lazy = fieldgrad.gradient(dsa.from_array(t, chunks=(2, 3)), *args, **kw)
+        for a, e, d in zip(actual, expected, lazy, strict=True):
+            assert a.dtype == e.dtype == d.dtype
+            np.testing.assert_array_equal(np.isnat(a), np.isnat(e))
+            np.testing.assert_array_equal(d.compute(), a)
+            if not args:
+                np.testing.assert_array_equal(a, e)
+
+
+def test_datetime_zero_step_gives_nat() -> None:
+    t = np.array([1, 5, 9], dtype="m8[s]")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.gradient(t, 0.0)
+        actual = fieldgrad.gradient(t, 0.0)
+    np.testing.assert_array_equal(actual, expected)
+
+
+def test_datetime_empty() -> None:
+    t = np.zeros((0, 3), dtype="M8[s]")
+    expected = np.gradient(t, axis=1)
+    assert fieldgrad.gradient(t, axis=1).shape == expected.shape
+    assert fieldgrad.gradient(t, axis=1).dtype == expected.dtype
+    assert fieldgrad.gradient(dsa.from_array(t), axis=1).compute().shape == expected.shape
+
+
 # ---------------------------------------------------------------------------------------------
 # dask arrays
 

@@ -23,7 +23,9 @@ class AxisCoord:
     Attributes
     ----------
     values : ndarray
-        float64 positions, strictly monotonic (increasing or decreasing).
+        float64 positions, strictly monotonic (increasing or decreasing). (The numpy drop-in keeps
+        a float16 or float32 spacing's own dtype: stencils are computed in the positions' dtype, as
+        :func:`numpy.gradient` computes its weights in the spacing's.)
     spacing : float or None
         The constant step, signed like ``values[1] - values[0]``, when the positions of the
         *whole* axis are uniform to round-off; else None. A chunk or a NaN-free run of a

@@ -3,10 +3,11 @@
 Same signature, semantics, errors and return types as numpy, computed by fieldgrad's stencil
 engine (one pass over memory for all axes, multi-threaded) instead of numpy's slicing. The
 arithmetic is numpy's (``(f[2:] - f[:-2]) / (2 * dx)``, its ``a, b, c`` weights on non-uniform
-spacing and at ``edge_order=2`` ends), so float64 and integer input give numpy's results bit
-for bit; numpy's own ``TestGradient`` runs against this function (tests/test_numpy_suite.py).
-float32 input is computed in float64 and rounded once (numpy rounds the differences to float32
-first): it may differ from numpy's by an ulp.
+spacing and at ``edge_order=2`` ends, computed in the dtype numpy computes them in: a float16 or
+float32 spacing's own), so float64 and integer input give numpy's results bit for bit; numpy's
+own ``TestGradient`` runs against this function (tests/test_numpy_suite.py). float32 input is
+computed in float64 and rounded once (numpy rounds every difference and product to float32): it
+may differ from numpy's by an ulp, more where the differences cancel.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 
 
 def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple[Any, ...]) -> list[AxisCoord]:
-    """numpy's spacing rules: nothing (unit), one scalar for all, or a scalar or 1-D coordinate per axis."""
+    """numpy's spacing rules: nothing (unit), one scalar for all, or a scalar or 1-D coordinate per axis.
+
+    The positions keep the dtype numpy computes a spacing's weights in (:func:`_step_dtype`), so
+    that the stencil is built in it (:func:`fieldgrad.stencil.build_stencil`).
+    """
     n = len(varargs)
     if n == 0:
         spacings: list[Any] = [1.0] * len(axes)
@@ -55,13 +60,13 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
             continue
         x = np.asanyarray(spacing)
         if x.ndim == 0:
-            coords.append(_uniform_coord(size, float(x)))
+            coords.append(_uniform_coord(size, float(x), _step_dtype(x.dtype)))
             continue
         if x.ndim != 1:
             raise ValueError("distances must be either scalars or 1d")
         if len(x) != size:
             raise ValueError("when 1d, distances must match the length of the corresponding dimension")
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=_step_dtype(x.dtype))
         d = np.diff(x)
         # numpy's rule: exactly constant steps take the uniform formula, anything else the general one
         uniform = d.size > 0 and bool((d == d[0]).all())
@@ -69,10 +74,25 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
     return coords
 
 
+def _step_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype numpy.gradient computes the weights of a spacing of ``dtype`` in: float16 and
+    float32 their own (a float32 step's ``-1.5 / dx`` is float32, and a float32 coordinate's steps
+    are ``np.diff`` in float32), anything else float64 (integers are converted first; a Python
+    scalar takes the field's dtype and a float64 field's is float64). Extended precision and
+    complex spacings are taken as float64."""
+    return dtype if dtype.kind == "f" and dtype.itemsize <= 4 else _FLOAT64
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
 @functools.lru_cache(maxsize=64)
-def _uniform_coord(size: int, h: float) -> AxisCoord:
-    """Positions ``0, h, 2h, ...`` of an axis given by its step (read-only: shared between calls)."""
-    return share(AxisCoord(values=np.arange(size) * h, spacing=h))
+def _uniform_coord(size: int, h: float, dtype: np.dtype = _FLOAT64) -> AxisCoord:
+    """Positions ``0, h, 2h, ...`` of an axis given by its step (read-only: shared between calls), in
+    the dtype the step's weights are computed in."""
+    with np.errstate(over="ignore"):  # float16 positions of a long axis: inf, and never read
+        values = (np.arange(size) * h).astype(dtype, copy=False)
+    return share(AxisCoord(values=values, spacing=h))
 
 
 def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, edge_order: int = 1) -> Any:

@@ -17,7 +17,9 @@ the 3-point first derivative, as :func:`numpy.gradient`'s ``(f[2:] - f[:-2]) / (
 one-sided uniform windows with integer weights too (``(f[1] - f[0]) / dx``), others weights
 ``(n / D) / h**order`` (numpy's ``-1.5 / dx`` for ``edge_order=2``). Non-uniform 3-point first
 derivatives use numpy's own ``a, b, c`` formulas from the two steps; other non-uniform stencils
-Fornberg's weights. So accuracy-2 first derivatives are numpy's bit for bit.
+Fornberg's weights. Weights are computed in the positions' dtype (float64, or float16/float32
+from the numpy drop-in, as numpy computes a float32 spacing's weights in float32), then applied
+in float64. So accuracy-2 first derivatives are numpy's bit for bit.
 
 Terms with an exactly-zero weight are dropped, so a NaN spoils exactly the points whose stencil
 touches it (the centre of a uniform first derivative is not touched, as in ``numpy.gradient``).
@@ -43,6 +45,8 @@ from .coords import AxisCoord, is_shared
 from .reuse import IdentityCache
 
 __all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points", "stencil_from_rows"]
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,9 @@ def build_stencil(
         raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         try:
-            return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
+            return _uniform_stencil(
+                n, float(h), order, accuracy, edge_order, boundary, float(fill_value), coord.values.dtype
+            )
         except TypeError:  # an unhashable option: say which
             check_options(order, accuracy, edge_order, boundary)
             raise
@@ -199,9 +205,16 @@ def _stencil_of_shared(
 
 @functools.lru_cache(maxsize=512, typed=True)  # typed: True is not taken for 1, and is checked on the miss
 def _uniform_stencil(
-    n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str, fill_value: float
+    n: int,
+    h: float,
+    order: int,
+    accuracy: int,
+    edge_order: int,
+    boundary: str,
+    fill_value: float,
+    dtype: np.dtype = _FLOAT64,
 ) -> AxisStencil:
-    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value)
+    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value, dtype)
 
 
 def _stencil(
@@ -213,9 +226,17 @@ def _stencil(
     edge_order: int,
     boundary: str,
     fill_value: float,
+    dtype: np.dtype = _FLOAT64,
 ) -> AxisStencil:
-    """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None."""
+    """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None.
+
+    ``dtype``: what the weights of a uniform stencil are computed in, with ``h`` of that dtype
+    (float16 or float32 positions: as :func:`numpy.gradient` computes them for such a step).
+    Non-uniform weights are computed in the positions' own dtype.
+    """
     check_options(order, accuracy, edge_order, boundary)
+    if dtype != _FLOAT64 and h is not None:
+        h = dtype.type(h)  # exact: the step came from this dtype
     x = coord.values if coord is not None else None
     periodic = boundary == "periodic"
     uniform = h is not None
@@ -234,7 +255,7 @@ def _stencil(
         w = np.array(ints, dtype=np.float64)
         keep = w != 0
         offsets, weights = offsets[keep], w[keep][:, None].copy()
-        band_div = den * h**order
+        band_div = float(den * h**order)
     else:
         assert x is not None  # non-uniform: the positions of coord
         band_div = 1.0
@@ -281,9 +302,9 @@ def _stencil(
         for k, (row, row_idx) in enumerate(zip(rows, idx, strict=True)):
             ints, den = exact_uniform_weights(tuple((row_idx - row).tolist()), order)
             if den == 1:  # integer weights, one division: numpy's (f[1] - f[0]) / dx
-                w[k], div[k] = ints, h**order
-            else:  # numpy's -1.5 / dx, 2 / dx, -0.5 / dx
-                w[k] = [(m / den) / h**order for m in ints]
+                w[k], div[k] = ints, float(h**order)
+            else:  # numpy's -1.5 / dx, 2 / dx, -0.5 / dx (in the step's dtype, as numpy: NEP 50)
+                w[k] = [float((m / den) / h**order) for m in ints]
     else:
         assert x is not None  # non-uniform: the positions of coord
         if order == 1 and q == 2:  # numpy's (f[1] - f[0]) / (x[1] - x[0])

@@ -174,11 +174,9 @@ def test_numpy_corner_cases(edge_order: int) -> None:
     """Inputs numpy accepts without validation give numpy's numbers (repeated, non-monotonic or NaN
     coordinates included: numpy.gradient does not check them, and neither does the drop-in)."""
     f = np.array([1.0, 4.0, 2.0, 8.0, 3.0, 5.0])
-    # (*) with edge_order=2 numpy computes its boundary weights -1.5 / dx in float32 when dx is a
-    # float32 scalar (NEP 50), 1.5e-8 off; fieldgrad's float64 weights are the exact ones.
     for x in (
         np.array([0, 1, 3, 4, 7, 8]),  # integer, non-uniform
-        np.float32(0.1) if edge_order == 1 else 0.1,  # float32 scalar spacing (*)
+        np.float32(0.1),  # float32 scalar spacing: its edge_order=2 weights are float32, as numpy's
         np.array([0.0, 2.0, 1.0, 3.0, 4.0, 5.0]),  # non-monotonic
         np.array([0.0, 1.0, 1.0, 2.0, 3.0, 4.0]),  # repeated value
         np.array([0.0, 1.0, 2.0, np.nan, 4.0, 5.0]),
@@ -325,6 +323,68 @@ def test_float32(edge_order: int) -> None:
     for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype == np.float32
         assert_bitwise_close(a, e, rtol=2e-6)
+
+
+def _spacings(n: int) -> dict[str, Any]:
+    """Spacings of every dtype numpy computes its weights in differently (NEP 50): a float16 or float32
+    step's ``-1.5 / dx`` is float16/float32, a float16/float32 coordinate's steps are ``np.diff`` in its
+    dtype (and its a, b, c weights too), integers are converted to float64 first."""
+    rng = np.random.default_rng(21)
+    x = np.cumsum(rng.uniform(0.2, 1.5, n)) - 2.0
+    return {
+        "python float": 0.1,
+        "np.float64": np.float64(0.1),
+        "np.float32": np.float32(0.1),
+        "np.float16": np.float16(0.1),
+        "0-d float32 array": np.array(0.3, dtype=np.float32),
+        "np.int32": np.int32(3),
+        "np.uint8": np.uint8(2),
+        "float32 coordinate": x.astype(np.float32),
+        "float16 coordinate": x.astype(np.float16),
+        "float32 exactly uniform": np.arange(n, dtype=np.float32) * np.float32(0.25),
+        "float32 uniform to round-off": np.linspace(0.0, 1.0, n, dtype=np.float32),
+        "float32 decreasing": x[::-1].astype(np.float32),
+        "int16 coordinate": np.array([0, 1, 3, 4, 7, 8, 10, 13, 14], dtype=np.int16)[:n],
+        "uint8 uniform coordinate": (np.arange(n) * 3).astype(np.uint8),
+    }
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("name", list(_spacings(9)))
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_spacing_dtypes_exact(name: str, dtype: str, edge_order: int) -> None:
+    """The weights are computed in the dtype numpy computes them in: float64 results equal numpy's
+    bit for bit, whatever the spacing's dtype."""
+    f = (smooth_field((7, 9), seed=22) * 100).astype(dtype)
+    spacing = _spacings(9)[name]
+    with np.errstate(all="ignore"):
+        expected = np.gradient(f, spacing, axis=1, edge_order=edge_order)
+        actual = fieldgrad.gradient(f, spacing, axis=1, edge_order=edge_order)
+        assert actual.dtype == expected.dtype
+        np.testing.assert_array_equal(actual, expected)
+        lazy = fieldgrad.gradient(dsa.from_array(f, chunks=(3, 4)), spacing, axis=1, edge_order=edge_order)
+        np.testing.assert_array_equal(lazy.compute(), expected)
+        if np.ndim(spacing) == 0:  # one scalar for every axis
+            for a, e in zip(
+                fieldgrad.gradient(f, spacing, edge_order=edge_order),
+                np.gradient(f, spacing, edge_order=edge_order),
+                strict=True,
+            ):
+                np.testing.assert_array_equal(a, e)
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("name", list(_spacings(9)))
+def test_spacing_dtypes_float32_field(name: str, edge_order: int) -> None:
+    """A float32 field is differentiated in float64 with numpy's weights and rounded once: numpy's
+    float64 result on the same values, rounded (numpy itself rounds every term to float32)."""
+    f = smooth_field((7, 9), seed=23).astype(np.float32)
+    spacing = _spacings(9)[name]
+    with np.errstate(all="ignore"):
+        reference = np.gradient(f.astype(np.float64), spacing, axis=1, edge_order=edge_order).astype(np.float32)
+        actual = fieldgrad.gradient(f, spacing, axis=1, edge_order=edge_order)
+        assert actual.dtype == np.gradient(f, spacing, axis=1, edge_order=edge_order).dtype == np.float32
+        np.testing.assert_array_equal(actual, reference)
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])

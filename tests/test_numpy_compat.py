@@ -412,6 +412,48 @@ def test_complex(dtype: type, edge_order: int) -> None:
         assert_bitwise_close(a, e, rtol=rtol)
 
 
+def assert_same_complex(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Each part: NaN and signed infinities in the same places, finite values bitwise-close."""
+    assert actual.dtype == expected.dtype
+    for part in ("real", "imag"):
+        a, e = getattr(actual, part), getattr(expected, part)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(e), err_msg=f"NaN in the {part} parts")
+        np.testing.assert_array_equal(np.isposinf(a), np.isposinf(e), err_msg=f"+inf in the {part} parts")
+        np.testing.assert_array_equal(np.isneginf(a), np.isneginf(e), err_msg=f"-inf in the {part} parts")
+        assert_bitwise_close(a, e)
+
+
+NON_FINITE = {
+    "nan+0j": complex(np.nan, 0.0),
+    "0+nanj": complex(0.0, np.nan),
+    "nan+nanj": complex(np.nan, np.nan),
+    "inf+0j": complex(np.inf, 0.0),
+    "1-infj": complex(1.0, -np.inf),
+    "inf+infj": complex(np.inf, np.inf),
+    "-inf+nanj": complex(-np.inf, np.nan),
+}
+
+
+@pytest.mark.parametrize("chunks", [None, (2, 3)])
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("spacing", ["unit", "scalar", "coordinates"])
+@pytest.mark.parametrize("bad", list(NON_FINITE))
+def test_complex_non_finite_parts(bad: str, spacing: str, edge_order: int, chunks: tuple[int, int] | None) -> None:
+    """A NaN or infinite part spoils the other part of the points whose stencil reaches it, as numpy's
+    complex arithmetic does (``0 * inf`` and ``0 * nan`` in the cross terms), in memory and on dask."""
+    f = smooth_field((6, 7), seed=24) + 1j * smooth_field((6, 7), seed=25)
+    for idx in [(0, 0), (2, 3), (5, 4), (3, 6)]:  # a corner, the interior, two edges
+        f[idx] = NON_FINITE[bad]
+    args = {"unit": (), "scalar": (0.5,), "coordinates": (nonuniform_coord(6), nonuniform_coord(7, seed=1))}[spacing]
+    with np.errstate(invalid="ignore"):
+        expected = np.gradient(f, *args, edge_order=edge_order)
+        actual = fieldgrad.gradient(
+            f if chunks is None else dsa.from_array(f, chunks=chunks), *args, edge_order=edge_order
+        )
+    for a, e in zip(actual, expected, strict=True):
+        assert_same_complex(np.asarray(a), e)
+
+
 @pytest.mark.parametrize("edge_order", [1, 2])
 @pytest.mark.parametrize("uniform", [True, False])
 def test_masked_arrays(edge_order: int, uniform: bool) -> None:

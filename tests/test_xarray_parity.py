@@ -120,6 +120,38 @@ def test_non_dimension_coordinate() -> None:
         assert_parity(ours, da.differentiate("dist", edge_order=eo))
 
 
+def assert_same_non_finite(ours: Any, ref: Any) -> None:
+    """NaN and signed infinities in the same places (each part of a complex array), the rest close."""
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    assert ours.dtype == ref.dtype
+    for part in ("real", "imag") if ref.dtype.kind == "c" else ("real",):
+        a, e = getattr(ours, part), getattr(ref, part)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(e), err_msg=f"NaN in the {part} parts")
+        np.testing.assert_array_equal(np.isposinf(a), np.isposinf(e), err_msg=f"+inf in the {part} parts")
+        np.testing.assert_array_equal(np.isneginf(a), np.isneginf(e), err_msg=f"-inf in the {part} parts")
+        assert_values_close(a, e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("kind", ["arange", "nonuniform", "decreasing"])
+@pytest.mark.parametrize("bad", [complex(np.nan, 0), complex(0, np.nan), complex(np.inf, 1), complex(2, -np.inf)])
+def test_complex_non_finite_parts(bad: complex, kind: str, edge_order: int, chunked: bool) -> None:
+    """A NaN or infinite part spoils both parts where the stencil reaches it, as xarray's (numpy's) complex
+    arithmetic does; in memory and chunked."""
+    da = field({"y": COORDS["nonuniform"](5), "x": COORDS[kind](9)}, seed=11)
+    da = da + 1j * field({"y": COORDS["nonuniform"](5), "x": COORDS[kind](9)}, seed=12)
+    data = da.values.copy()
+    for idx in [(0, 0), (2, 4), (4, 8), (1, 7)]:
+        data[idx] = bad
+    da = da.copy(data=data)
+    for dim in da.dims:
+        with np.errstate(invalid="ignore"):
+            ref = da.differentiate(dim, edge_order=edge_order)
+            ours = (da.chunk({"y": 2, "x": 4}) if chunked else da).grad.partial(dim, edge_order=edge_order)
+        assert_same_non_finite(ours.values, ref.values)
+
+
 # ---------------------------------------------------------------------------------------------
 # datetime coordinates
 

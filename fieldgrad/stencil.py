@@ -23,6 +23,10 @@ in float64. So accuracy-2 first derivatives are numpy's bit for bit.
 
 Terms with an exactly-zero weight are dropped, so a NaN spoils exactly the points whose stencil
 touches it (the centre of a uniform first derivative is not touched, as in ``numpy.gradient``).
+On an axis uniform only to round-off (a :class:`~fieldgrad.coords.RoundoffStep`, e.g.
+``np.linspace``) they are kept, as zero terms: on its exact positions those weights are not zero
+(numpy and xarray use their non-uniform formula there, which multiplies every point), so a NaN
+spoils the same points as theirs while the values are the uniform stencil's.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from .coefficients import (
     three_point_first_derivative,
 )
 from .conventions import BOUNDARIES
-from .coords import AxisCoord, is_shared
+from .coords import AxisCoord, RoundoffStep, is_shared
 from .reuse import IdentityCache
 
 __all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points", "stencil_from_rows"]
@@ -174,7 +178,15 @@ def build_stencil(
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         try:
             return _uniform_stencil(
-                n, float(h), order, accuracy, edge_order, boundary, float(fill_value), coord.values.dtype
+                n,
+                float(h),
+                order,
+                accuracy,
+                edge_order,
+                boundary,
+                float(fill_value),
+                coord.values.dtype,
+                type(h) is RoundoffStep,
             )
         except TypeError:  # an unhashable option: say which
             check_options(order, accuracy, edge_order, boundary)
@@ -213,8 +225,9 @@ def _uniform_stencil(
     boundary: str,
     fill_value: float,
     dtype: np.dtype = _FLOAT64,
+    roundoff: bool = False,
 ) -> AxisStencil:
-    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value, dtype)
+    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value, dtype, roundoff)
 
 
 def _stencil(
@@ -227,12 +240,15 @@ def _stencil(
     boundary: str,
     fill_value: float,
     dtype: np.dtype = _FLOAT64,
+    roundoff: bool = False,
 ) -> AxisStencil:
     """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None.
 
     ``dtype``: what the weights of a uniform stencil are computed in, with ``h`` of that dtype
     (float16 or float32 positions: as :func:`numpy.gradient` computes them for such a step).
-    Non-uniform weights are computed in the positions' own dtype.
+    Non-uniform weights are computed in the positions' own dtype. ``roundoff``: the axis is uniform
+    only to round-off (:class:`~fieldgrad.coords.RoundoffStep`), so the uniform stencil keeps its
+    exactly-zero weights as terms.
     """
     check_options(order, accuracy, edge_order, boundary)
     if dtype != _FLOAT64 and h is not None:
@@ -253,7 +269,7 @@ def _stencil(
     if h is not None:  # uniform
         ints, den = exact_uniform_weights(tuple(offsets.tolist()), order)
         w = np.array(ints, dtype=np.float64)
-        keep = w != 0
+        keep = (w != 0) | roundoff
         offsets, weights = offsets[keep], w[keep][:, None].copy()
         band_div = float(den * h**order)
     else:
@@ -275,7 +291,9 @@ def _stencil(
             nodes = coord.periodic_extension(-r, n + r).values[idx + r]
             w = _nonuniform_weights(nodes, x[rows], order, r)
             div = np.ones(rows.shape[0])
-        return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]), band_div, div)
+        return _with_edges(
+            n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]), band_div, div, roundoff
+        )
     if boundary == "fill":
         empty = np.zeros((rows.shape[0], 0))
         return _with_edges(
@@ -323,7 +341,7 @@ def _stencil(
             )
         else:
             w = fornberg_weights(x[idx], x[rows], order)
-    return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div)
+    return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div, roundoff)
 
 
 def _nonuniform_weights(nodes: np.ndarray, at: np.ndarray, order: int, r: int) -> np.ndarray:
@@ -346,11 +364,12 @@ def _with_edges(
     const: np.ndarray,
     band_div: float,
     edge_div: np.ndarray,
+    keep_zeros: bool = False,
 ) -> AxisStencil:
-    """Pack per-row (index, weight) tables into compressed rows, dropping zero weights."""
+    """Pack per-row (index, weight) tables into compressed rows, dropping zero weights (unless ``keep_zeros``)."""
     idx = np.asarray(idx, dtype=np.int64).reshape(rows.shape[0], -1)
     w = np.asarray(w, dtype=np.float64).reshape(rows.shape[0], -1)
-    keep = w != 0
+    keep = (w != 0) | keep_zeros
     ptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
     np.cumsum(keep.sum(axis=1), out=ptr[1:])
     return AxisStencil(

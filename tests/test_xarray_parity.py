@@ -152,6 +152,58 @@ def test_complex_non_finite_parts(bad: complex, kind: str, edge_order: int, chun
         assert_same_non_finite(ours.values, ref.values)
 
 
+NEAR_UNIFORM = {
+    "linspace": lambda n: np.linspace(0.0, 0.5, n),  # steps differ in their last bits
+    "0.1*arange": lambda n: 0.1 * np.arange(n),
+    "decreasing-linspace": lambda n: np.linspace(5.0, -1.0, n),
+    "arange": lambda n: np.arange(n, dtype=float),  # exactly uniform: the centre is not touched
+    "nonuniform": lambda n: nonuniform(n, seed=3),
+}
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("kind", list(NEAR_UNIFORM))
+def test_nan_reach_on_near_uniform_coordinates(kind: str, edge_order: int) -> None:
+    """A NaN spoils the points xarray's differentiate spoils. On a coordinate uniform only to round-off
+    xarray (numpy.gradient) takes its non-uniform formula, which multiplies the centre point too, even
+    where its weight happens to be exactly 0; fieldgrad keeps the uniform stencil's values but its
+    zero-weight centre as a term. Chunked results equal the in-memory ones bit for bit."""
+    x = NEAR_UNIFORM[kind](12)
+    rng = np.random.default_rng(13)
+    data = rng.standard_normal((6, 12))
+    data[0, 1] = data[1, 2] = data[2, 0] = data[3, 11] = data[4, 5] = data[4, 7] = np.nan  # ends, runs, isolated
+    data[5, rng.random(12) < 0.3] = np.nan
+    da = xr.DataArray(data, dims=("y", "x"), coords={"x": x}, name="V")
+    ref = da.differentiate("x", edge_order=edge_order)
+    ours = da.grad.partial("x", edge_order=edge_order)
+    np.testing.assert_array_equal(np.isnan(ours.values), np.isnan(ref.values))
+    assert_parity(ours, ref, rtol=1e-12)
+    for chunks in (1, 3, 5):
+        lazy = da.chunk({"x": chunks}).grad.partial("x", edge_order=edge_order)
+        np.testing.assert_array_equal(lazy.values, ours.values)
+    # the gradient (both dims in one pass) too
+    da2 = da.assign_coords(y=NEAR_UNIFORM[kind](6))
+    g = da2.grad.gradient(edge_order=edge_order)
+    for k, dim in enumerate(da2.dims):
+        ref = da2.differentiate(dim, edge_order=edge_order).values
+        np.testing.assert_array_equal(np.isnan(g.values[k]), np.isnan(ref))
+        np.testing.assert_array_equal(da2.chunk({"y": 2, "x": 5}).grad.gradient(edge_order=edge_order).values, g.values)
+
+
+@pytest.mark.parametrize("accuracy", [4, 6])
+def test_nan_reach_near_uniform_higher_accuracy_chunked(accuracy: int) -> None:
+    """The same rule at higher accuracy (no xarray counterpart): the zero-weight centre of a coordinate
+    uniform only to round-off is touched, chunked or not; on an exactly uniform one it is not."""
+    data = np.arange(20.0) ** 2
+    data[9] = np.nan
+    for x, centre_touched in [(np.linspace(0.0, 1.9, 20), True), (np.arange(20) * 0.5, False)]:
+        da = xr.DataArray(data, dims="x", coords={"x": x})
+        ours = da.grad.partial("x", accuracy=accuracy).values
+        assert np.isnan(ours[9]) == centre_touched
+        for chunks in (1, 4, 7):
+            np.testing.assert_array_equal(da.chunk({"x": chunks}).grad.partial("x", accuracy=accuracy).values, ours)
+
+
 # ---------------------------------------------------------------------------------------------
 # datetime coordinates
 

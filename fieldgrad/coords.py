@@ -32,8 +32,10 @@ class RoundoffStep(float):
     numbers), but a weight that is exactly zero there (the centre of a first derivative) is not
     zero on the exact positions, where :func:`numpy.gradient` and
     :meth:`xarray.DataArray.differentiate` use their non-uniform formula and multiply every point
-    of the stencil. So it is kept, as a zero term: a NaN spoils the same points as theirs. A float
-    in every other respect; :class:`AxisCoord` hands it on to the axis's chunks and runs.
+    of the stencil. So it is kept, as a zero term: a NaN spoils the same points as theirs. (An
+    infinite value there gives NaN, ``0 * inf``; theirs is NaN where their round-off weight is
+    exactly 0 and an infinity signed like that weight elsewhere.) A float in every other respect;
+    :class:`AxisCoord` hands it on to the axis's chunks and runs.
 
     Examples
     --------

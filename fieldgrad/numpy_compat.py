@@ -227,21 +227,24 @@ def _time_values(f: Any) -> tuple[Any, Any]:
         values = _dask_time_values(f)
         return values, lambda d: d.map_blocks(_to_timedelta, out_dtype, dtype=out_dtype)
     ints = f.view(np.int64)
-    nat = ints == _NAT
     if f.size == 0:
         return ints.astype(np.float64), lambda d: _to_timedelta(d, out_dtype)
     first = ints[(0,) * f.ndim]
-    if first == _NAT:
-        valid = np.flatnonzero(~nat)
-        first = ints.flat[valid[0]] if valid.size else 0
     values = (ints - first).astype(np.float64)  # small numbers keep float64 exact
-    if nat.any():
+    if ints.min() == _NAT:  # (NaT is int64's minimum: a reduction, no temporary)
+        nat = ints == _NAT
+        if first == _NAT:
+            valid = np.flatnonzero(~nat)
+            first = ints.flat[valid[0]] if valid.size else 0
+            values = (ints - first).astype(np.float64)
         values[nat] = np.nan
     return values, lambda d: _to_timedelta(d, out_dtype)
 
 
 def _to_timedelta(d: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A float64 derivative as timedelta64 ``dtype``: truncated toward zero, NaT where not finite."""
+    if np.isfinite(np.add.reduce(d, axis=None)):  # every value finite (a cheap test: no temporary)
+        return np.trunc(d).astype(np.int64).view(dtype)
     with np.errstate(invalid="ignore"):  # NaN and inf cast to some integer, replaced below
         ints = np.trunc(d).astype(np.int64)
     ints[~np.isfinite(d)] = _NAT

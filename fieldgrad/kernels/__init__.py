@@ -310,8 +310,10 @@ def _cross_non_finite(
     NaN at those values and 0 elsewhere.
     """
     for k, other in enumerate(("imag", "real")):
+        if np.isfinite(np.add.reduce(parts[k], axis=None)):  # no NaN or inf (a cheap test: no temporary)
+            continue
         bad = ~np.isfinite(parts[k])
-        if not bad.any():
+        if not bad.any():  # the sum overflowed
             continue
         marker = np.where(bad, np.nan, 0.0).astype(parts[k].dtype, copy=False)
         touched = np.empty(out.shape, dtype=result_dtype(marker.dtype))

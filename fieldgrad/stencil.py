@@ -177,16 +177,11 @@ def build_stencil(
         raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         try:
+            dtype = coord.values.dtype
+            if dtype is _FLOAT64 and type(h) is not RoundoffStep:  # the common case, keyed as it always was
+                return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
             return _uniform_stencil(
-                n,
-                float(h),
-                order,
-                accuracy,
-                edge_order,
-                boundary,
-                float(fill_value),
-                coord.values.dtype,
-                type(h) is RoundoffStep,
+                n, float(h), order, accuracy, edge_order, boundary, float(fill_value), dtype, type(h) is RoundoffStep
             )
         except TypeError:  # an unhashable option: say which
             check_options(order, accuracy, edge_order, boundary)
@@ -251,7 +246,7 @@ def _stencil(
     exactly-zero weights as terms.
     """
     check_options(order, accuracy, edge_order, boundary)
-    if dtype != _FLOAT64 and h is not None:
+    if h is not None and dtype.kind == "f" and dtype.itemsize < 8:
         h = dtype.type(h)  # exact: the step came from this dtype
     x = coord.values if coord is not None else None
     periodic = boundary == "periodic"

@@ -75,11 +75,11 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
 
 
 def _step_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype numpy.gradient computes the weights of a spacing of ``dtype`` in: float16 and
-    float32 their own (a float32 step's ``-1.5 / dx`` is float32, and a float32 coordinate's steps
-    are ``np.diff`` in float32), anything else float64 (integers are converted first; a Python
-    scalar takes the field's dtype and a float64 field's is float64). Extended precision and
-    complex spacings are taken as float64."""
+    """The dtype numpy.gradient computes the weights of a (numpy) spacing of ``dtype`` in: float16
+    and float32 their own (a float32 step's ``-1.5 / dx`` is float32, and a float32 coordinate's
+    steps are ``np.diff`` in float32), integers and float64 float64 (numpy converts integer
+    coordinates first). Extended precision and complex spacings are taken as float64 here, where
+    numpy would compute in them."""
     return dtype if dtype.kind == "f" and dtype.itemsize <= 4 else _FLOAT64
 
 

@@ -11,6 +11,7 @@ from .reuse import IdentityCache
 
 __all__ = [
     "AxisCoord",
+    "RoundoffStep",
     "as_positions",
     "axis_coord",
     "index_axis_coord",
@@ -25,6 +26,38 @@ __all__ = [
 _UNIFORM_ULPS = 64
 
 
+class RoundoffStep(float):
+    """The step of an axis that is uniform only to round-off: its positions' steps are not all equal.
+
+    Such an axis takes the uniform stencils (exact weights, one division by the step: the better
+    numbers), but a weight that is exactly zero there (the centre of a first derivative) is not
+    zero on the exact positions, where :func:`numpy.gradient` and
+    :meth:`xarray.DataArray.differentiate` use their non-uniform formula and multiply every point
+    of the stencil. So it is kept, as a zero term: a NaN spoils the same points as theirs. (An
+    infinite value there gives NaN, ``0 * inf``; theirs is NaN where their round-off weight is
+    exactly 0 and an infinity signed like that weight elsewhere.) A float in every other respect;
+    :class:`AxisCoord` hands it on to the axis's chunks and runs.
+
+    Examples
+    --------
+    >>> axis_coord(np.linspace(0.0, 0.5, 6)).spacing  # the steps differ in their last bits
+    RoundoffStep(0.1)
+    >>> type(axis_coord(np.arange(6) * 0.5).spacing)  # every step exactly 0.5
+    <class 'float'>
+    """
+
+    __slots__ = ()
+
+    def __neg__(self) -> RoundoffStep:
+        return RoundoffStep(-float(self))
+
+    def __abs__(self) -> RoundoffStep:
+        return RoundoffStep(abs(float(self)))
+
+    def __repr__(self) -> str:
+        return f"RoundoffStep({float(self)!r})"
+
+
 @dataclass(frozen=True)
 class AxisCoord:
     """The positions of the points along one axis, validated: what a derivative method receives.
@@ -32,11 +65,14 @@ class AxisCoord:
     Attributes
     ----------
     values : ndarray
-        float64 positions, strictly monotonic (increasing or decreasing).
+        float64 positions, strictly monotonic (increasing or decreasing). (The numpy drop-in keeps
+        a float16 or float32 spacing's own dtype: stencils are computed in the positions' dtype, as
+        :func:`numpy.gradient` computes its weights in the spacing's.)
     spacing : float or None
         The constant step, signed like ``values[1] - values[0]``, when the positions of the
         *whole* axis are uniform to round-off; else None. A chunk or a NaN-free run of a
-        non-uniform axis may look uniform: decide by ``spacing``, not by the positions.
+        non-uniform axis may look uniform: decide by ``spacing``, not by the positions. A
+        :class:`RoundoffStep` when the steps are not all exactly equal (:func:`axis_coord`).
     period : float or None
         Given to a method, the length of one period when the axis wraps around
         (``boundary="periodic"``): point ``i`` of ``n`` is also at ``values[i] ± period``.
@@ -248,7 +284,23 @@ def axis_coord(
         span = abs(x[-1] - x[0]) if x.shape[0] > 1 else 0.0
         if period <= span:
             raise ValueError(f"period={period!r} must exceed the span of coordinate {name!r} ({float(span)!r})")
-    return AxisCoord(values=x, spacing=detect_spacing(x), period=period)
+    spacing = detect_spacing(x)
+    if spacing is not None and not exactly_uniform(x):
+        spacing = RoundoffStep(spacing)
+    return AxisCoord(values=x, spacing=spacing, period=period)
+
+
+def exactly_uniform(x: np.ndarray) -> bool:
+    """Whether every step of ``x`` equals the first bit for bit (numpy.gradient's test for its
+    uniform formula).
+
+    Examples
+    --------
+    >>> exactly_uniform(np.arange(5) * 0.5), exactly_uniform(np.linspace(0.0, 0.5, 6))
+    (True, False)
+    """
+    d = np.diff(x)
+    return bool((d == d[0]).all()) if d.size else True
 
 
 _BY_INDEX = IdentityCache(size=256)  # index_axis_coord's: (datetime_unit, period) per index

@@ -3,10 +3,11 @@
 Same signature, semantics, errors and return types as numpy, computed by fieldgrad's stencil
 engine (one pass over memory for all axes, multi-threaded) instead of numpy's slicing. The
 arithmetic is numpy's (``(f[2:] - f[:-2]) / (2 * dx)``, its ``a, b, c`` weights on non-uniform
-spacing and at ``edge_order=2`` ends), so float64 and integer input give numpy's results bit
-for bit; numpy's own ``TestGradient`` runs against this function (tests/test_numpy_suite.py).
-float32 input is computed in float64 and rounded once (numpy rounds the differences to float32
-first): it may differ from numpy's by an ulp.
+spacing and at ``edge_order=2`` ends, computed in the dtype numpy computes them in: a float16 or
+float32 spacing's own), so float64 and integer input give numpy's results bit for bit; numpy's
+own ``TestGradient`` runs against this function (tests/test_numpy_suite.py). float32 input is
+computed in float64 and rounded once (numpy rounds every difference and product to float32): it
+may differ from numpy's by an ulp, more where the differences cancel.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 
 
 def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple[Any, ...]) -> list[AxisCoord]:
-    """numpy's spacing rules: nothing (unit), one scalar for all, or a scalar or 1-D coordinate per axis."""
+    """numpy's spacing rules: nothing (unit), one scalar for all, or a scalar or 1-D coordinate per axis.
+
+    The positions keep the dtype numpy computes a spacing's weights in (:func:`_step_dtype`), so
+    that the stencil is built in it (:func:`fieldgrad.stencil.build_stencil`).
+    """
     n = len(varargs)
     if n == 0:
         spacings: list[Any] = [1.0] * len(axes)
@@ -55,13 +60,13 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
             continue
         x = np.asanyarray(spacing)
         if x.ndim == 0:
-            coords.append(_uniform_coord(size, float(x)))
+            coords.append(_uniform_coord(size, float(x), _step_dtype(x.dtype)))
             continue
         if x.ndim != 1:
             raise ValueError("distances must be either scalars or 1d")
         if len(x) != size:
             raise ValueError("when 1d, distances must match the length of the corresponding dimension")
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=_step_dtype(x.dtype))
         d = np.diff(x)
         # numpy's rule: exactly constant steps take the uniform formula, anything else the general one
         uniform = d.size > 0 and bool((d == d[0]).all())
@@ -69,10 +74,25 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
     return coords
 
 
+def _step_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype numpy.gradient computes the weights of a (numpy) spacing of ``dtype`` in: float16
+    and float32 their own (a float32 step's ``-1.5 / dx`` is float32, and a float32 coordinate's
+    steps are ``np.diff`` in float32), integers and float64 float64 (numpy converts integer
+    coordinates first). Extended precision and complex spacings are taken as float64 here, where
+    numpy would compute in them."""
+    return dtype if dtype.kind == "f" and dtype.itemsize <= 4 else _FLOAT64
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
 @functools.lru_cache(maxsize=64)
-def _uniform_coord(size: int, h: float) -> AxisCoord:
-    """Positions ``0, h, 2h, ...`` of an axis given by its step (read-only: shared between calls)."""
-    return share(AxisCoord(values=np.arange(size) * h, spacing=h))
+def _uniform_coord(size: int, h: float, dtype: np.dtype = _FLOAT64) -> AxisCoord:
+    """Positions ``0, h, 2h, ...`` of an axis given by its step (read-only: shared between calls), in
+    the dtype the step's weights are computed in."""
+    with np.errstate(over="ignore"):  # float16 positions of a long axis: inf, and never read
+        values = (np.arange(size) * h).astype(dtype, copy=False)
+    return share(AxisCoord(values=values, spacing=h))
 
 
 def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, edge_order: int = 1) -> Any:
@@ -98,8 +118,8 @@ def gradient(f: Any, *varargs: Any, axis: int | tuple[int, ...] | None = None, e
     ndarray or tuple of ndarray
         One array per axis (a single array when there is one axis), each of ``f``'s shape.
         Integer and boolean input gives float64; datetime64 gives timedelta64 of the same unit
-        (computed in float64 and truncated toward zero). Several outputs are views of one
-        allocation, so they cost one pass over memory.
+        (computed in float64 and truncated toward zero; NaT wherever the stencil touches a NaT, as
+        in numpy). Several outputs are views of one allocation, so they cost one pass over memory.
 
     Examples
     --------
@@ -180,14 +200,82 @@ def _prepare(f: Any) -> tuple[Any, Any]:
     (None: it already is)."""
     kind = f.dtype.kind
     if kind in "mM":
-        unit = np.datetime_data(f.dtype)[0]
-        as_int = f.view("int64") if not is_dask(f) else f.astype("int64")
-        first = as_int.reshape(-1)[:1]
-        values = (as_int - first).astype(np.float64)  # small numbers keep float64 exact
-
-        return values, lambda d: np.trunc(d).astype(np.int64).astype(f"m8[{unit}]")
+        return _time_values(f)
     if kind == "f" and f.dtype.itemsize == 2:
         return f, lambda d: d.astype(np.float16)
     if kind == "O":
         raise TypeError(f"gradient needs a numeric array, got dtype {f.dtype}")
     return f, None
+
+
+_NAT = np.iinfo(np.int64).min  # NaT's int64
+
+
+def _time_values(f: Any) -> tuple[Any, Any]:
+    """datetime64/timedelta64 values as float64 numbers of their unit, and the conversion of a
+    derivative back to timedelta64 of that unit.
+
+    The numbers are counted from the first valid time (in C order; the first element unless it
+    is NaT): small integers, exact in float64, so differences are numpy's integer ones. NaT
+    becomes NaN, which spoils the points whose stencil touches it, as NaT does in numpy's
+    timedelta arithmetic; a NaN (or infinite) derivative becomes NaT, as numpy's division by a
+    zero step does. Dask arrays stay lazy: the first valid time is a reduction.
+    """
+    unit = np.datetime_data(f.dtype)[0]
+    out_dtype = np.dtype(f"m8[{unit}]")
+    if is_dask(f):
+        values = _dask_time_values(f)
+        return values, lambda d: d.map_blocks(_to_timedelta, out_dtype, dtype=out_dtype)
+    ints = f.view(np.int64)
+    if f.size == 0:
+        return ints.astype(np.float64), lambda d: _to_timedelta(d, out_dtype)
+    first = ints[(0,) * f.ndim]
+    values = (ints - first).astype(np.float64)  # small numbers keep float64 exact
+    if ints.min() == _NAT:  # (NaT is int64's minimum: a reduction, no temporary)
+        nat = ints == _NAT
+        if first == _NAT:
+            valid = np.flatnonzero(~nat)
+            first = ints.flat[valid[0]] if valid.size else 0
+            values = (ints - first).astype(np.float64)
+        values[nat] = np.nan
+    return values, lambda d: _to_timedelta(d, out_dtype)
+
+
+def _to_timedelta(d: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A float64 derivative as timedelta64 ``dtype``: truncated toward zero, NaT where not finite."""
+    if np.isfinite(np.add.reduce(d, axis=None)):  # every value finite (a cheap test: no temporary)
+        return np.trunc(d).astype(np.int64).view(dtype)
+    with np.errstate(invalid="ignore"):  # NaN and inf cast to some integer, replaced below
+        ints = np.trunc(d).astype(np.int64)
+    ints[~np.isfinite(d)] = _NAT
+    return ints.view(dtype)
+
+
+def _dask_time_values(f: Any) -> Any:
+    """:func:`_time_values`'s numbers of a dask array, lazily: the first valid time in C order is a
+    reduction over the array (taken from a second read of it when it reads from storage, as the
+    halos are: :func:`fieldgrad.chunked.halo_source`)."""
+    import dask.array as da
+
+    from .chunked import halo_source
+
+    def as_ints(x: Any) -> Any:
+        return x.astype(np.int64)  # NaT is int64's minimum
+
+    ints = as_ints(f)
+    if f.size == 0:
+        return ints.astype(np.float64)
+    source = as_ints(halo_source(f))
+    # the flat (C order) index of every element, from one range per axis chunked like the array
+    index: Any = np.int64(0)
+    stride = 1
+    for ax in range(f.ndim - 1, -1, -1):
+        shape = [1] * f.ndim
+        shape[ax] = f.shape[ax]
+        index = index + (da.arange(f.shape[ax], chunks=(f.chunks[ax],), dtype=np.int64) * stride).reshape(shape)
+        stride *= f.shape[ax]
+    big = np.iinfo(np.int64).max
+    key = da.where(source == _NAT, big, index)
+    first_index = key.min()
+    first = da.where(key == first_index, source, big).min()  # all NaT: NaT, and every value is NaN
+    return da.where(ints == _NAT, np.nan, (ints - first).astype(np.float64))

@@ -17,10 +17,16 @@ the 3-point first derivative, as :func:`numpy.gradient`'s ``(f[2:] - f[:-2]) / (
 one-sided uniform windows with integer weights too (``(f[1] - f[0]) / dx``), others weights
 ``(n / D) / h**order`` (numpy's ``-1.5 / dx`` for ``edge_order=2``). Non-uniform 3-point first
 derivatives use numpy's own ``a, b, c`` formulas from the two steps; other non-uniform stencils
-Fornberg's weights. So accuracy-2 first derivatives are numpy's bit for bit.
+Fornberg's weights. Weights are computed in the positions' dtype (float64, or float16/float32
+from the numpy drop-in, as numpy computes a float32 spacing's weights in float32), then applied
+in float64. So accuracy-2 first derivatives are numpy's bit for bit.
 
 Terms with an exactly-zero weight are dropped, so a NaN spoils exactly the points whose stencil
 touches it (the centre of a uniform first derivative is not touched, as in ``numpy.gradient``).
+On an axis uniform only to round-off (a :class:`~fieldgrad.coords.RoundoffStep`, e.g.
+``np.linspace``) they are kept, as zero terms: on its exact positions those weights are not zero
+(numpy and xarray use their non-uniform formula there, which multiplies every point), so a NaN
+spoils the same points as theirs while the values are the uniform stencil's.
 """
 
 from __future__ import annotations
@@ -39,10 +45,12 @@ from .coefficients import (
     three_point_first_derivative,
 )
 from .conventions import BOUNDARIES
-from .coords import AxisCoord, is_shared
+from .coords import AxisCoord, RoundoffStep, is_shared
 from .reuse import IdentityCache
 
 __all__ = ["AxisStencil", "build_stencil", "BOUNDARIES", "minimum_points", "stencil_from_rows"]
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,12 @@ def build_stencil(
         raise ValueError("boundary='periodic' on a non-uniform coordinate needs period= (the length of one period)")
     if h is not None:  # depends on (n, h) alone: built once (chunked blocks ask for the same ones)
         try:
-            return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
+            dtype = coord.values.dtype
+            if dtype is _FLOAT64 and type(h) is not RoundoffStep:  # the common case, keyed as it always was
+                return _uniform_stencil(n, float(h), order, accuracy, edge_order, boundary, float(fill_value))
+            return _uniform_stencil(
+                n, float(h), order, accuracy, edge_order, boundary, float(fill_value), dtype, type(h) is RoundoffStep
+            )
         except TypeError:  # an unhashable option: say which
             check_options(order, accuracy, edge_order, boundary)
             raise
@@ -199,9 +212,17 @@ def _stencil_of_shared(
 
 @functools.lru_cache(maxsize=512, typed=True)  # typed: True is not taken for 1, and is checked on the miss
 def _uniform_stencil(
-    n: int, h: float, order: int, accuracy: int, edge_order: int, boundary: str, fill_value: float
+    n: int,
+    h: float,
+    order: int,
+    accuracy: int,
+    edge_order: int,
+    boundary: str,
+    fill_value: float,
+    dtype: np.dtype = _FLOAT64,
+    roundoff: bool = False,
 ) -> AxisStencil:
-    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value)
+    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value, dtype, roundoff)
 
 
 def _stencil(
@@ -213,9 +234,20 @@ def _stencil(
     edge_order: int,
     boundary: str,
     fill_value: float,
+    dtype: np.dtype = _FLOAT64,
+    roundoff: bool = False,
 ) -> AxisStencil:
-    """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None."""
+    """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None.
+
+    ``dtype``: what the weights of a uniform stencil are computed in, with ``h`` of that dtype
+    (float16 or float32 positions: as :func:`numpy.gradient` computes them for such a step).
+    Non-uniform weights are computed in the positions' own dtype. ``roundoff``: the axis is uniform
+    only to round-off (:class:`~fieldgrad.coords.RoundoffStep`), so the uniform stencil keeps its
+    exactly-zero weights as terms.
+    """
     check_options(order, accuracy, edge_order, boundary)
+    if h is not None and dtype.kind == "f" and dtype.itemsize < 8:
+        h = dtype.type(h)  # exact: the step came from this dtype
     x = coord.values if coord is not None else None
     periodic = boundary == "periodic"
     uniform = h is not None
@@ -232,9 +264,9 @@ def _stencil(
     if h is not None:  # uniform
         ints, den = exact_uniform_weights(tuple(offsets.tolist()), order)
         w = np.array(ints, dtype=np.float64)
-        keep = w != 0
+        keep = (w != 0) | roundoff
         offsets, weights = offsets[keep], w[keep][:, None].copy()
-        band_div = den * h**order
+        band_div = float(den * h**order)
     else:
         assert x is not None  # non-uniform: the positions of coord
         band_div = 1.0
@@ -254,7 +286,9 @@ def _stencil(
             nodes = coord.periodic_extension(-r, n + r).values[idx + r]
             w = _nonuniform_weights(nodes, x[rows], order, r)
             div = np.ones(rows.shape[0])
-        return _with_edges(n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]), band_div, div)
+        return _with_edges(
+            n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]), band_div, div, roundoff
+        )
     if boundary == "fill":
         empty = np.zeros((rows.shape[0], 0))
         return _with_edges(
@@ -281,9 +315,9 @@ def _stencil(
         for k, (row, row_idx) in enumerate(zip(rows, idx, strict=True)):
             ints, den = exact_uniform_weights(tuple((row_idx - row).tolist()), order)
             if den == 1:  # integer weights, one division: numpy's (f[1] - f[0]) / dx
-                w[k], div[k] = ints, h**order
-            else:  # numpy's -1.5 / dx, 2 / dx, -0.5 / dx
-                w[k] = [(m / den) / h**order for m in ints]
+                w[k], div[k] = ints, float(h**order)
+            else:  # numpy's -1.5 / dx, 2 / dx, -0.5 / dx (in the step's dtype, as numpy: NEP 50)
+                w[k] = [float((m / den) / h**order) for m in ints]
     else:
         assert x is not None  # non-uniform: the positions of coord
         if order == 1 and q == 2:  # numpy's (f[1] - f[0]) / (x[1] - x[0])
@@ -302,7 +336,7 @@ def _stencil(
             )
         else:
             w = fornberg_weights(x[idx], x[rows], order)
-    return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div)
+    return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div, roundoff)
 
 
 def _nonuniform_weights(nodes: np.ndarray, at: np.ndarray, order: int, r: int) -> np.ndarray:
@@ -325,11 +359,12 @@ def _with_edges(
     const: np.ndarray,
     band_div: float,
     edge_div: np.ndarray,
+    keep_zeros: bool = False,
 ) -> AxisStencil:
-    """Pack per-row (index, weight) tables into compressed rows, dropping zero weights."""
+    """Pack per-row (index, weight) tables into compressed rows, dropping zero weights (unless ``keep_zeros``)."""
     idx = np.asarray(idx, dtype=np.int64).reshape(rows.shape[0], -1)
     w = np.asarray(w, dtype=np.float64).reshape(rows.shape[0], -1)
-    keep = w != 0
+    keep = (w != 0) | keep_zeros
     ptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
     np.cumsum(keep.sum(axis=1), out=ptr[1:])
     return AxisStencil(

@@ -174,11 +174,9 @@ def test_numpy_corner_cases(edge_order: int) -> None:
     """Inputs numpy accepts without validation give numpy's numbers (repeated, non-monotonic or NaN
     coordinates included: numpy.gradient does not check them, and neither does the drop-in)."""
     f = np.array([1.0, 4.0, 2.0, 8.0, 3.0, 5.0])
-    # (*) with edge_order=2 numpy computes its boundary weights -1.5 / dx in float32 when dx is a
-    # float32 scalar (NEP 50), 1.5e-8 off; fieldgrad's float64 weights are the exact ones.
     for x in (
         np.array([0, 1, 3, 4, 7, 8]),  # integer, non-uniform
-        np.float32(0.1) if edge_order == 1 else 0.1,  # float32 scalar spacing (*)
+        np.float32(0.1),  # float32 scalar spacing: its edge_order=2 weights are float32, as numpy's
         np.array([0.0, 2.0, 1.0, 3.0, 4.0, 5.0]),  # non-monotonic
         np.array([0.0, 1.0, 1.0, 2.0, 3.0, 4.0]),  # repeated value
         np.array([0.0, 1.0, 2.0, np.nan, 4.0, 5.0]),
@@ -327,6 +325,68 @@ def test_float32(edge_order: int) -> None:
         assert_bitwise_close(a, e, rtol=2e-6)
 
 
+def _spacings(n: int) -> dict[str, Any]:
+    """Spacings of every dtype numpy computes its weights in differently (NEP 50): a float16 or float32
+    step's ``-1.5 / dx`` is float16/float32, a float16/float32 coordinate's steps are ``np.diff`` in its
+    dtype (and its a, b, c weights too), integers are converted to float64 first."""
+    rng = np.random.default_rng(21)
+    x = np.cumsum(rng.uniform(0.2, 1.5, n)) - 2.0
+    return {
+        "python float": 0.1,
+        "np.float64": np.float64(0.1),
+        "np.float32": np.float32(0.1),
+        "np.float16": np.float16(0.1),
+        "0-d float32 array": np.array(0.3, dtype=np.float32),
+        "np.int32": np.int32(3),
+        "np.uint8": np.uint8(2),
+        "float32 coordinate": x.astype(np.float32),
+        "float16 coordinate": x.astype(np.float16),
+        "float32 exactly uniform": np.arange(n, dtype=np.float32) * np.float32(0.25),
+        "float32 uniform to round-off": np.linspace(0.0, 1.0, n, dtype=np.float32),
+        "float32 decreasing": x[::-1].astype(np.float32),
+        "int16 coordinate": np.array([0, 1, 3, 4, 7, 8, 10, 13, 14], dtype=np.int16)[:n],
+        "uint8 uniform coordinate": (np.arange(n) * 3).astype(np.uint8),
+    }
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("name", list(_spacings(9)))
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_spacing_dtypes_exact(name: str, dtype: str, edge_order: int) -> None:
+    """The weights are computed in the dtype numpy computes them in: float64 results equal numpy's
+    bit for bit, whatever the spacing's dtype."""
+    f = (smooth_field((7, 9), seed=22) * 100).astype(dtype)
+    spacing = _spacings(9)[name]
+    with np.errstate(all="ignore"):
+        expected = np.gradient(f, spacing, axis=1, edge_order=edge_order)
+        actual = fieldgrad.gradient(f, spacing, axis=1, edge_order=edge_order)
+        assert actual.dtype == expected.dtype
+        np.testing.assert_array_equal(actual, expected)
+        lazy = fieldgrad.gradient(dsa.from_array(f, chunks=(3, 4)), spacing, axis=1, edge_order=edge_order)
+        np.testing.assert_array_equal(lazy.compute(), expected)
+        if np.ndim(spacing) == 0:  # one scalar for every axis
+            for a, e in zip(
+                fieldgrad.gradient(f, spacing, edge_order=edge_order),
+                np.gradient(f, spacing, edge_order=edge_order),
+                strict=True,
+            ):
+                np.testing.assert_array_equal(a, e)
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("name", list(_spacings(9)))
+def test_spacing_dtypes_float32_field(name: str, edge_order: int) -> None:
+    """A float32 field is differentiated in float64 with numpy's weights and rounded once: numpy's
+    float64 result on the same values, rounded (numpy itself rounds every term to float32)."""
+    f = smooth_field((7, 9), seed=23).astype(np.float32)
+    spacing = _spacings(9)[name]
+    with np.errstate(all="ignore"):
+        reference = np.gradient(f.astype(np.float64), spacing, axis=1, edge_order=edge_order).astype(np.float32)
+        actual = fieldgrad.gradient(f, spacing, axis=1, edge_order=edge_order)
+        assert actual.dtype == np.gradient(f, spacing, axis=1, edge_order=edge_order).dtype == np.float32
+        np.testing.assert_array_equal(actual, reference)
+
+
 @pytest.mark.parametrize("edge_order", [1, 2])
 def test_float16_keeps_numpy_dtype(edge_order: int) -> None:
     """numpy.gradient keeps float16; so does the drop-in (computed in float32, so closer to exact)."""
@@ -350,6 +410,48 @@ def test_complex(dtype: type, edge_order: int) -> None:
     for a, e in zip(actual, expected, strict=True):
         assert a.dtype == e.dtype
         assert_bitwise_close(a, e, rtol=rtol)
+
+
+def assert_same_complex(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Each part: NaN and signed infinities in the same places, finite values bitwise-close."""
+    assert actual.dtype == expected.dtype
+    for part in ("real", "imag"):
+        a, e = getattr(actual, part), getattr(expected, part)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(e), err_msg=f"NaN in the {part} parts")
+        np.testing.assert_array_equal(np.isposinf(a), np.isposinf(e), err_msg=f"+inf in the {part} parts")
+        np.testing.assert_array_equal(np.isneginf(a), np.isneginf(e), err_msg=f"-inf in the {part} parts")
+        assert_bitwise_close(a, e)
+
+
+NON_FINITE = {
+    "nan+0j": complex(np.nan, 0.0),
+    "0+nanj": complex(0.0, np.nan),
+    "nan+nanj": complex(np.nan, np.nan),
+    "inf+0j": complex(np.inf, 0.0),
+    "1-infj": complex(1.0, -np.inf),
+    "inf+infj": complex(np.inf, np.inf),
+    "-inf+nanj": complex(-np.inf, np.nan),
+}
+
+
+@pytest.mark.parametrize("chunks", [None, (2, 3)])
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("spacing", ["unit", "scalar", "coordinates"])
+@pytest.mark.parametrize("bad", list(NON_FINITE))
+def test_complex_non_finite_parts(bad: str, spacing: str, edge_order: int, chunks: tuple[int, int] | None) -> None:
+    """A NaN or infinite part spoils the other part of the points whose stencil reaches it, as numpy's
+    complex arithmetic does (``0 * inf`` and ``0 * nan`` in the cross terms), in memory and on dask."""
+    f = smooth_field((6, 7), seed=24) + 1j * smooth_field((6, 7), seed=25)
+    for idx in [(0, 0), (2, 3), (5, 4), (3, 6)]:  # a corner, the interior, two edges
+        f[idx] = NON_FINITE[bad]
+    args = {"unit": (), "scalar": (0.5,), "coordinates": (nonuniform_coord(6), nonuniform_coord(7, seed=1))}[spacing]
+    with np.errstate(invalid="ignore"):
+        expected = np.gradient(f, *args, edge_order=edge_order)
+        actual = fieldgrad.gradient(
+            f if chunks is None else dsa.from_array(f, chunks=chunks), *args, edge_order=edge_order
+        )
+    for a, e in zip(actual, expected, strict=True):
+        assert_same_complex(np.asarray(a), e)
 
 
 @pytest.mark.parametrize("edge_order", [1, 2])
@@ -416,6 +518,89 @@ def test_datetime64_edge_order_2_and_nonuniform_truncate_total() -> None:
         np.testing.assert_array_equal(actual.astype(np.int64), np.trunc(np.gradient(hours, *args, **kw)))
         diff = np.abs(actual.astype(np.int64) - np.gradient(t, *args, **kw).astype(np.int64))
         assert diff.max() <= 3
+
+
+_NAT_CASES = {
+    "middle": ["2000-01-01", "NaT", "2000-01-03", "2000-01-04", "2000-01-07"],
+    "first": ["NaT", "2000-01-02", "2000-01-03", "2000-01-05", "2000-01-06"],
+    "last": ["2000-01-01", "2000-01-02", "2000-01-04", "2000-01-05", "NaT"],
+    "two": ["NaT", "2000-01-02", "2000-01-03", "NaT", "2000-01-09"],
+    "all": ["NaT", "NaT", "NaT", "NaT", "NaT"],
+}
+
+
+def _times(case: str, kind: str) -> np.ndarray:
+    t = np.array(_NAT_CASES[case], dtype="datetime64[D]")
+    return t if kind == "datetime" else t - np.datetime64("1999-12-25", "D")  # timedelta64[D], NaT kept
+
+
+def _as_numbers(t: np.ndarray) -> np.ndarray:
+    """Days since the earliest valid time as float64, NaN for NaT (the reference's input)."""
+    days = t.astype("m8[D]" if t.dtype.kind == "m" else "M8[D]").astype(np.int64).astype(np.float64)
+    days[np.isnat(t)] = np.nan
+    return days - np.nanmin(days) if not np.isnat(t).all() else days
+
+
+@pytest.mark.parametrize("kind", ["datetime", "timedelta"])
+@pytest.mark.parametrize("case", list(_NAT_CASES))
+@pytest.mark.parametrize("chunks", [None, 1, 2])
+def test_datetime_with_nat(case: str, kind: str, chunks: int | None) -> None:
+    """NaT spoils the points whose stencil touches it, as in numpy's timedelta arithmetic; every other
+    point keeps its value (NaT first included), for numpy and dask input."""
+    t = _times(case, kind)
+    f = t if chunks is None else dsa.from_array(t, chunks=chunks)
+    x = np.array([0.0, 1.0, 3.0, 4.0, 6.5])
+    with np.errstate(invalid="ignore"):  # all-NaT: numpy's reference of the reference warns
+        for args, kw in [((), {}), ((2,), {}), ((), {"edge_order": 2}), ((x,), {}), ((x,), {"edge_order": 2})]:
+            expected = np.gradient(t, *args, **kw)
+            actual = fieldgrad.gradient(f, *args, **kw)
+            if chunks is not None:
+                assert isinstance(actual, dsa.Array)
+                actual = actual.compute()
+            assert actual.dtype == expected.dtype == np.dtype("m8[D]")
+            np.testing.assert_array_equal(np.isnat(actual), np.isnat(expected))
+            if not kw and (not args or np.ndim(args[0]) == 0):  # uniform, edge_order=1: exact integer differences
+                np.testing.assert_array_equal(actual, expected)
+            # numpy truncates every term, fieldgrad the total: compare with the float computation
+            exact = np.trunc(np.gradient(_as_numbers(t), *args, **kw))
+            valid = ~np.isnat(actual)
+            np.testing.assert_array_equal(actual[valid].astype(np.int64), exact[valid])
+
+
+@pytest.mark.parametrize("first_nat", [False, True])
+def test_datetime_with_nat_2d_numpy_and_dask_agree(first_nat: bool) -> None:
+    rng = np.random.default_rng(20)
+    t = np.datetime64("2000-01-01", "ns") + rng.integers(0, 10**12, (6, 7)).astype("m8[ns]")
+    t[rng.random(t.shape) < 0.2] = np.datetime64("NaT")
+    if first_nat:
+        t[0, :3] = np.datetime64("NaT")
+    y = np.cumsum(rng.uniform(0.5, 2.0, 7))
+    for args, kw in [((), {}), ((2.0, y), {}), ((2.0, y), {"edge_order": 2})]:
+        expected = np.gradient(t, *args, **kw)
+        actual = fieldgrad.gradient(t, *args, **kw)
+        lazy = fieldgrad.gradient(dsa.from_array(t, chunks=(2, 3)), *args, **kw)
+        for a, e, d in zip(actual, expected, lazy, strict=True):
+            assert a.dtype == e.dtype == d.dtype
+            np.testing.assert_array_equal(np.isnat(a), np.isnat(e))
+            np.testing.assert_array_equal(d.compute(), a)
+            if not args:
+                np.testing.assert_array_equal(a, e)
+
+
+def test_datetime_zero_step_gives_nat() -> None:
+    t = np.array([1, 5, 9], dtype="m8[s]")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.gradient(t, 0.0)
+        actual = fieldgrad.gradient(t, 0.0)
+    np.testing.assert_array_equal(actual, expected)
+
+
+def test_datetime_empty() -> None:
+    t = np.zeros((0, 3), dtype="M8[s]")
+    expected = np.gradient(t, axis=1)
+    assert fieldgrad.gradient(t, axis=1).shape == expected.shape
+    assert fieldgrad.gradient(t, axis=1).dtype == expected.dtype
+    assert fieldgrad.gradient(dsa.from_array(t), axis=1).compute().shape == expected.shape
 
 
 # ---------------------------------------------------------------------------------------------

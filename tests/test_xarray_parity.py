@@ -120,6 +120,90 @@ def test_non_dimension_coordinate() -> None:
         assert_parity(ours, da.differentiate("dist", edge_order=eo))
 
 
+def assert_same_non_finite(ours: Any, ref: Any) -> None:
+    """NaN and signed infinities in the same places (each part of a complex array), the rest close."""
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    assert ours.dtype == ref.dtype
+    for part in ("real", "imag") if ref.dtype.kind == "c" else ("real",):
+        a, e = getattr(ours, part), getattr(ref, part)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(e), err_msg=f"NaN in the {part} parts")
+        np.testing.assert_array_equal(np.isposinf(a), np.isposinf(e), err_msg=f"+inf in the {part} parts")
+        np.testing.assert_array_equal(np.isneginf(a), np.isneginf(e), err_msg=f"-inf in the {part} parts")
+        assert_values_close(a, e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("kind", ["arange", "nonuniform", "decreasing"])
+@pytest.mark.parametrize("bad", [complex(np.nan, 0), complex(0, np.nan), complex(np.inf, 1), complex(2, -np.inf)])
+def test_complex_non_finite_parts(bad: complex, kind: str, edge_order: int, chunked: bool) -> None:
+    """A NaN or infinite part spoils both parts where the stencil reaches it, as xarray's (numpy's) complex
+    arithmetic does; in memory and chunked."""
+    da = field({"y": COORDS["nonuniform"](5), "x": COORDS[kind](9)}, seed=11)
+    da = da + 1j * field({"y": COORDS["nonuniform"](5), "x": COORDS[kind](9)}, seed=12)
+    data = da.values.copy()
+    for idx in [(0, 0), (2, 4), (4, 8), (1, 7)]:
+        data[idx] = bad
+    da = da.copy(data=data)
+    for dim in da.dims:
+        with np.errstate(invalid="ignore"):
+            ref = da.differentiate(dim, edge_order=edge_order)
+            ours = (da.chunk({"y": 2, "x": 4}) if chunked else da).grad.partial(dim, edge_order=edge_order)
+        assert_same_non_finite(ours.values, ref.values)
+
+
+NEAR_UNIFORM = {
+    "linspace": lambda n: np.linspace(0.0, 0.5, n),  # steps differ in their last bits
+    "0.1*arange": lambda n: 0.1 * np.arange(n),
+    "decreasing-linspace": lambda n: np.linspace(5.0, -1.0, n),
+    "arange": lambda n: np.arange(n, dtype=float),  # exactly uniform: the centre is not touched
+    "nonuniform": lambda n: nonuniform(n, seed=3),
+}
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("kind", list(NEAR_UNIFORM))
+def test_nan_reach_on_near_uniform_coordinates(kind: str, edge_order: int) -> None:
+    """A NaN spoils the points xarray's differentiate spoils. On a coordinate uniform only to round-off
+    xarray (numpy.gradient) takes its non-uniform formula, which multiplies the centre point too, even
+    where its weight happens to be exactly 0; fieldgrad keeps the uniform stencil's values but its
+    zero-weight centre as a term. Chunked results equal the in-memory ones bit for bit."""
+    x = NEAR_UNIFORM[kind](12)
+    rng = np.random.default_rng(13)
+    data = rng.standard_normal((6, 12))
+    data[0, 1] = data[1, 2] = data[2, 0] = data[3, 11] = data[4, 5] = data[4, 7] = np.nan  # ends, runs, isolated
+    data[5, rng.random(12) < 0.3] = np.nan
+    da = xr.DataArray(data, dims=("y", "x"), coords={"x": x}, name="V")
+    ref = da.differentiate("x", edge_order=edge_order)
+    ours = da.grad.partial("x", edge_order=edge_order)
+    np.testing.assert_array_equal(np.isnan(ours.values), np.isnan(ref.values))
+    assert_parity(ours, ref, rtol=1e-12)
+    for chunks in (1, 3, 5):
+        lazy = da.chunk({"x": chunks}).grad.partial("x", edge_order=edge_order)
+        np.testing.assert_array_equal(lazy.values, ours.values)
+    # the gradient (both dims in one pass) too
+    da2 = da.assign_coords(y=NEAR_UNIFORM[kind](6))
+    g = da2.grad.gradient(edge_order=edge_order)
+    for k, dim in enumerate(da2.dims):
+        ref = da2.differentiate(dim, edge_order=edge_order).values
+        np.testing.assert_array_equal(np.isnan(g.values[k]), np.isnan(ref))
+        np.testing.assert_array_equal(da2.chunk({"y": 2, "x": 5}).grad.gradient(edge_order=edge_order).values, g.values)
+
+
+@pytest.mark.parametrize("accuracy", [4, 6])
+def test_nan_reach_near_uniform_higher_accuracy_chunked(accuracy: int) -> None:
+    """The same rule at higher accuracy (no xarray counterpart): the zero-weight centre of a coordinate
+    uniform only to round-off is touched, chunked or not; on an exactly uniform one it is not."""
+    data = np.arange(20.0) ** 2
+    data[9] = np.nan
+    for x, centre_touched in [(np.linspace(0.0, 1.9, 20), True), (np.arange(20) * 0.5, False)]:
+        da = xr.DataArray(data, dims="x", coords={"x": x})
+        ours = da.grad.partial("x", accuracy=accuracy).values
+        assert np.isnan(ours[9]) == centre_touched
+        for chunks in (1, 4, 7):
+            np.testing.assert_array_equal(da.chunk({"x": chunks}).grad.partial("x", accuracy=accuracy).values, ours)
+
+
 # ---------------------------------------------------------------------------------------------
 # datetime coordinates
 

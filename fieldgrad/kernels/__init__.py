@@ -16,9 +16,10 @@ The arithmetic is defined once (:mod:`fieldgrad.stencil`): products in float64 s
 stencil order, one division by the band's or edge row's divisor, one rounding to the output
 dtype; no fused multiply-adds, no reassociation. So the results do not depend on threads,
 blocking or which kernel ran, and accuracy-2 first derivatives equal :func:`numpy.gradient`'s
-bit for bit. Complex fields are computed as their real and imaginary parts. Exactly-zero band
-weights of uniform axes were dropped when the stencil was built, so a NaN spoils exactly the
-points whose stencil touches it.
+bit for bit. Complex fields are computed as their real and imaginary parts; where a part is NaN
+or infinite, the other part of the points its stencil reaches is NaN, as in numpy's complex
+arithmetic. Exactly-zero band weights of uniform axes were dropped when the stencil was built,
+so a NaN spoils exactly the points whose stencil touches it.
 
 The package, one purpose per module:
 
@@ -282,14 +283,42 @@ def apply_stencils(
     if size == 0:
         return out
     if values.dtype.kind == "c":  # the real and imaginary parts, each as a real field
+        parts = []
         for part in ("real", "imag"):
             part_values = np.ascontiguousarray(getattr(values, part))
             part_out = np.empty(shape, dtype=result_dtype(part_values.dtype))
             _apply_real(part_values, terms, layout, part_out, nthreads)
             getattr(out, part)[...] = part_out
+            parts.append(part_values)
+        _cross_non_finite(parts, terms, layout, out, nthreads)
         return out
     _apply_real(values, terms, layout, out, nthreads)
     return out
+
+
+def _cross_non_finite(
+    parts: list[np.ndarray], terms: list[tuple[int, AxisStencil]], layout: _Layout, out: np.ndarray, nthreads: int
+) -> None:
+    """numpy's complex arithmetic where a part is NaN or infinite: the other part of the result is NaN.
+
+    A real weight times a complex value is ``(w + 0j) * (x + iy) = (w*x - 0*y) + i(w*y + 0*x)``, and
+    a division by a real step ``(x + iy) / (d + 0j)`` likewise multiplies each part by 0 into the
+    other; ``0 * inf`` and ``0 * NaN`` are NaN. So wherever a stencil touches a value with a
+    non-finite real (imaginary) part, the imaginary (real) part of the result is NaN, as in
+    :func:`numpy.gradient` and :meth:`xarray.DataArray.differentiate`; each part's own result is its
+    own arithmetic's. "Touches" is the stencil's own reach: the stencil applied to a field that is
+    NaN at those values and 0 elsewhere.
+    """
+    for k, other in enumerate(("imag", "real")):
+        if np.isfinite(np.add.reduce(parts[k], axis=None)):  # no NaN or inf (a cheap test: no temporary)
+            continue
+        bad = ~np.isfinite(parts[k])
+        if not bad.any():  # the sum overflowed
+            continue
+        marker = np.where(bad, np.nan, 0.0).astype(parts[k].dtype, copy=False)
+        touched = np.empty(out.shape, dtype=result_dtype(marker.dtype))
+        _apply_real(marker, terms, layout, touched, nthreads)
+        getattr(out, other)[np.isnan(touched)] = np.nan
 
 
 def _apply_real(

@@ -120,7 +120,7 @@ class Grid:
         self.frame: str = geo.frame or "earth"
         self._shared = shared
         self._memo: dict[Any, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock() if not shared else None  # (a call's own grid keeps nothing itself)
         self._source: xr.DataArray | xr.Dataset | None = obj
         self._coords: xr.Dataset | None = None
         self._variables = coord_variables(obj)
@@ -233,6 +233,7 @@ class Grid:
         if self._shared:
             key = (key, self.geometry, tuple(self._fingerprint(name) for name in depends_on))
             return _recent(key, compute)
+        assert self._lock is not None
         with self._lock:
             if key in self._memo:
                 return self._memo[key]
@@ -294,7 +295,7 @@ class Grid:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._variables = self._coords.variables  # type: ignore[union-attr]
-        self._lock = threading.Lock()
+        self._lock = threading.Lock() if not self._shared else None
 
 
 def _check_geometry_name(geometry: Any) -> str:

@@ -20,11 +20,13 @@ docs), and the command line builds its flags from the same table.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -32,7 +34,7 @@ import numpy as np
 from .conventions import BOUNDARIES, NAN_POLICIES
 from .coords import is_time_coord
 from .method import DerivativeMethod
-from .registry import get_method, method_options
+from .registry import BUILTIN, get_method, method_options
 from .units import datetime_unit_code
 
 if TYPE_CHECKING:
@@ -110,6 +112,8 @@ def check_method(value: Any) -> Any:
 
 def _method_options(value: Any) -> Mapping[str, Any]:
     """The options a method declares (ValueError for an unknown name, naming the available ones)."""
+    if isinstance(value, str) and value in BUILTIN:  # a built-in name never changes its method
+        return _builtin_options(value)
     if isinstance(value, str) or isinstance(value, DerivativeMethod) or inspect.isclass(value):
         return method_options(value)  # type: ignore[arg-type]  # a class that is no method is refused there
     raise KeywordError(f"method must be a method name, a DerivativeMethod subclass or instance, got {value!r}")
@@ -157,6 +161,11 @@ def check_fill_value(value: Any) -> float | complex:
 def check_datetime_unit(value: Any) -> str | None:
     """``datetime_unit``: None or a unit of time (``"s"``, ``"h"``, ``"hours"``...), as its numpy code."""
     return None if value is None else datetime_unit_code(value)
+
+
+@functools.cache
+def _builtin_options(name: str) -> Mapping[str, Any]:
+    return method_options(name)
 
 
 def check_name(name: str) -> Callable[[Any], Hashable | None]:
@@ -454,6 +463,8 @@ def split_keywords(
     ...
     fieldgrad.keywords.KeywordError: unexpected keyword 'acuracy'. ...; options of method 'fd': accuracy, edge_order
     """
+    if not kwargs:  # the common call: every default (immutable, so shared)
+        return _DEFAULTS_SPLIT
     derivative: dict[str, Any] = {}
     geometry: dict[str, Any] = {}
     options: dict[str, Any] = {}
@@ -480,6 +491,9 @@ def split_keywords(
     given = frozenset(derivative)
     derivative["method"] = method
     return DerivativeKeywords(options=options, given=given, **derivative), GeometryKeywords(**geometry)
+
+
+_DEFAULTS_SPLIT = (DerivativeKeywords(options=MappingProxyType({})), GeometryKeywords())
 
 
 def _unknown_message(unknown: list[str], method: Any, declared: Mapping[str, Any]) -> str:

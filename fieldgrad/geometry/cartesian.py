@@ -8,6 +8,7 @@ coordinates ``x(j, i)``, ``y(j, i)`` named in place of dims are a planar curvili
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import xarray as xr
@@ -40,13 +41,20 @@ class Cartesian(Geometry):
         labels = tuple(str(k) for k in keys)
         if not labels:
             raise ValueError("no dimension given to differentiate along")
-        return Metric(
-            kind="cartesian",
-            labels=labels,
-            dims=labels,
-            G={(k, k): 1.0 for k in labels},
-            length_units={str(k): grid.length_unit(k, kw.datetime_unit) for k in keys},
-        )
+        return identity_metric(labels, tuple(grid.length_unit(k, kw.datetime_unit) for k in keys))
+
+
+@lru_cache(maxsize=128)
+def identity_metric(labels: tuple[str, ...], units: tuple[str | None, ...]) -> Metric:
+    """The metric of a flat grid along ``labels`` (the same object for the same labels and units:
+    what it derives, its determinant and inverse, is kept with it)."""
+    return Metric(
+        kind="cartesian",
+        labels=labels,
+        dims=labels,
+        G={(k, k): 1.0 for k in labels},
+        length_units=dict(zip(labels, units, strict=True)),
+    )
 
 
 def _curvilinear(grid: Grid, keys: Sequence[Hashable], two_d: list[Hashable], kw: DerivativeKeywords) -> Metric:

@@ -1112,7 +1112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue  # ignored by whoever started us (nohup, a background job): stays ignored
         with contextlib.suppress(ValueError):  # not in the main thread
             previous[signum] = signal.signal(signum, _SIGNALS.handler)
-    code: int | None = None
+    code: int | None = None  # the status of a failed run (not with FIELDGRAD_DEBUG's tracebacks)
+    interrupted = False
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         args = parser.parse_args(argv)
@@ -1124,23 +1125,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        code = 2
+        return code
     except (KeyboardInterrupt, _Interrupted) as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         print(f"{PROG}: {what}; no output written", file=sys.stderr)
-        code = EXIT_STATUS.get(signum, 130)
+        code, interrupted = EXIT_STATUS.get(signum, 130), True
         return code
     except ImportError as exc:
         if debug:
             raise
         print(f"{PROG}: error: a package is missing: {_first_line(exc)}", file=sys.stderr)
-        return 2
+        code = 2
+        return code
     except (ValueError, TypeError, KeyError, OSError) as exc:
         if debug:
             raise
         print(f"{PROG}: error: {_first_line(exc)}", file=sys.stderr)
-        return 2
+        code = 2
+        return code
     except Exception as exc:
         if debug:
             raise
@@ -1149,10 +1153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(set FIELDGRAD_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
-        return 1
+        code = 1
+        return code
     finally:
         warnings.showwarning = showwarning
-        if code is not None and from_command_line:
+        # interrupted, or an output abandoned midway (its write failed): the process ends now
+        if code is not None and from_command_line and (interrupted or _PENDING_REMOVALS):
             _exit_now(code)
         if from_command_line:
             _SIGNALS.mode = "done"  # the outcome is decided: a late signal does not turn it into a traceback
@@ -1164,11 +1170,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _exit_now(code: int) -> NoReturn:
-    """End an interrupted command-line run now: remove what dask threads may have rewritten, flush, exit.
+    """End a command-line run that was interrupted or whose output was abandoned: remove the
+    temporary (which dask threads may have rewritten), flush, exit.
 
-    The interpreter's normal shutdown would wait for dask threads still finishing a chunk and
-    close HDF5 files from finalizers, which can block for long or print "Exception ignored"
-    tracebacks when a second signal arrives; there is nothing left to save, so skip it.
+    There is nothing left to save, and the interpreter's normal shutdown would do harm: it waits
+    for dask threads still finishing a chunk, and it closes the output's HDF5 file from finalizers
+    (xarray's file manager, h5py's object ids) and from HDF5's own exit handler. That can block for
+    long or print "Exception ignored" tracebacks when a second signal arrives. After a write that
+    failed (a full disk), HDF5 cannot flush that file any more: every attempt to close it fails
+    again ("Can't decrement id ref count ... No space left on device"), and the library, left with
+    half-closed datasets, can crash the process when it closes them at exit (SIGSEGV in H5D_close),
+    after the one-line error. So the file is never touched again.
     """
     for tmp in _PENDING_REMOVALS:
         _remove(tmp)

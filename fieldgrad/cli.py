@@ -467,6 +467,7 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     tmp = parent / f".{out.name}.fieldgrad-tmp-{tag}"
     try:
         yield tmp
+        _SIGNALS.check()  # a signal noted while the last chunks were written: no output
     except BaseException:
         _remove(tmp)
         # a dask worker thread may still be finishing a chunk into tmp: remove it again at exit,
@@ -475,7 +476,6 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
             _PENDING_REMOVALS.append(tmp)
             atexit.register(_remove, tmp)
         raise
-    _SIGNALS.check()  # a signal noted while the last chunks were written: no output
     with _SIGNALS.deferred():  # the output is complete: moving it into place is not interrupted
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to {tmp}")

@@ -558,6 +558,31 @@ def test_exception_mid_write_leaves_nothing(
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("ext", ["zarr", "nc"])
+def test_signal_noted_as_the_write_ends_leaves_nothing(
+    files: dict[str, Path],
+    tmp_path: Path,
+    ext: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A signal noted by the handler while the last chunk was written (the main thread polling
+    saw the write finish first): the run stops before the move, and its temporary is removed."""
+    if ext == "nc" and not HAVE_H5PY:
+        pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
+    real_write = cli._write
+
+    def write_then_signal(ds: xr.Dataset, tmp: Path, fmt: str, quiet: bool) -> None:
+        real_write(ds, tmp, fmt, quiet)
+        cli._SIGNALS.received = signal.SIGTERM  # what the handler does in the "poll" mode
+
+    monkeypatch.setattr(cli, "_write", write_then_signal)
+    out = tmp_path / f"res.{ext}"
+    assert cli.main(["partial", str(files["zarr"]), "--var", "V", "--dims", "x", "--out", str(out), "-q"]) == 143
+    assert capsys.readouterr().err.strip() == "fieldgrad: terminated (SIGTERM); no output written"
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
 SLOW_RUNNER = textwrap.dedent('''
     import sys, time
     import dask

@@ -440,7 +440,8 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary sibling of ``out`` to write to; move it to ``out`` only on success.
 
     On any exception (or interruption) the temporary is removed and ``out`` is left as it was.
-    An existing ``out`` is replaced only with ``overwrite``.
+    An existing ``out`` is replaced only with ``overwrite``; without it, an ``out`` that appeared
+    while the output was being written (another run finished first) is a CLIError too.
 
     Examples
     --------
@@ -479,21 +480,88 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     with _SIGNALS.deferred():  # the output is complete: moving it into place is not interrupted
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to {tmp}")
-        if out.exists():
-            if out.is_file() and tmp.is_file():
-                os.replace(tmp, out)  # atomic
-                return
-            old = parent / f".{out.name}.fieldgrad-old-{tag}"
-            os.replace(out, old)
-            try:
+        try:
+            if not overwrite:
+                try:  # another run may have written OUT since the check above: it is not replaced
+                    _move_no_replace(tmp, out)
+                except FileExistsError:
+                    raise CLIError(f"output exists: {out} (pass --overwrite to replace it)") from None
+            elif not out.exists():
                 os.replace(tmp, out)
-            except BaseException:
-                os.replace(old, out)
-                _remove(tmp)
-                raise
-            _remove(old)
-        else:
-            os.replace(tmp, out)
+            elif out.is_file() and tmp.is_file():
+                os.replace(tmp, out)  # atomic
+            else:
+                old = parent / f".{out.name}.fieldgrad-old-{tag}"
+                os.replace(out, old)
+                try:
+                    os.replace(tmp, out)
+                except BaseException:
+                    os.replace(old, out)
+                    raise
+                _remove(old)
+        except BaseException:
+            _remove(tmp)
+            raise
+
+
+_AT_FDCWD = -100  # <fcntl.h>: paths relative to the working directory
+_RENAME_NOREPLACE = 1  # <linux/fs.h>: fail with EEXIST rather than replace the target
+
+
+def _renameat2() -> Any:
+    """The C library's ``renameat2`` (Linux, glibc 2.28 or later), or None."""
+    import ctypes
+
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):  # not Linux, or an older C library
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def _move_no_replace(src: Path, dst: Path) -> None:
+    """Rename ``src`` (a file or a folder) to ``dst``; FileExistsError if ``dst`` exists, even when it
+    appears at the last moment (two runs writing the same output).
+
+    ``renameat2(RENAME_NOREPLACE)`` does that in one step. Where the system or the file system lacks
+    it, ``dst`` is first claimed with a call that fails if it exists: a hard link to the file (then
+    the temporary name is dropped), or else an empty placeholder (an empty folder, replaced by the
+    folder, or an empty file, replaced by the file); another run claiming ``dst`` meanwhile fails.
+    """
+    import ctypes
+
+    renameat2 = _renameat2()
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):  # not a lack of support
+            raise OSError(code, os.strerror(code), str(src), None, str(dst))  # FileExistsError for EEXIST
+    if src.is_dir():
+        os.mkdir(dst)
+        try:
+            os.rename(src, dst)  # an empty folder is replaced
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rmdir(dst)
+            raise
+        return
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (some network and FAT file systems)
+        os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        try:
+            os.replace(src, dst)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(dst)
+            raise
+        return
+    os.unlink(src)
 
 
 # ----------------------------------------------------------------------------- commands

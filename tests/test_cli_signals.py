@@ -491,3 +491,39 @@ def test_disk_full_netcdf_small_chunks(tmp_path: Path) -> None:
                 done.stderr,
             )
             assert sorted(p.name for p in mnt.iterdir()) == [], attempt
+
+
+# ----------------------------------------------------------------------------- two runs, one output
+
+
+@pytest.mark.parametrize("fmt", ["nc", "zarr"])
+def test_two_runs_onto_one_new_output(slow_setup: Path, tmp_path: Path, fmt: str) -> None:
+    """Two runs writing the same new output without --overwrite, both started before either
+    finished (both found no output): the first to finish moves its output into place, the other
+    does not replace it: status 2, 'output exists', its temporary removed."""
+    out = tmp_path / f"out.{fmt}"
+    runs = [start(fieldgrad_command(), slow_setup, "compute", tmp_path, "--out", str(out))[0] for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(leftovers(tmp_path)) < 2:  # both past the check, writing their temporaries
+            assert all(proc.poll() is None for proc in runs), [proc.communicate() for proc in runs]
+            assert time.monotonic() < deadline, "the runs never started writing"
+            time.sleep(0.02)
+        results = [(proc.wait(timeout=120), *proc.communicate()) for proc in runs]
+    finally:
+        for proc in runs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    results.sort()
+    (won, won_out, won_err), (lost, lost_out, lost_err) = results
+    assert "error" not in won_err, results
+    assert (won, lost) == (0, 2), results
+    assert won_out.startswith(f"wrote df_dx('x', 'y') to {out}"), results
+    assert (
+        lost_out == ""
+        and lost_err.strip() == f"fieldgrad: error: output exists: {out} (pass --overwrite to replace it)"
+    )
+    assert leftovers(tmp_path) == []
+    with xr.open_dataset(out, engine="zarr" if fmt == "zarr" else "h5netcdf") as got:
+        np.testing.assert_allclose(got["df_dx"].values[1:-1, 0], 2 * np.arange(1.0, 39.0))

@@ -20,15 +20,17 @@ The input is read lazily with dask (zarr: a directory or a ``.zarr`` path; anyth
 netCDF-4/HDF5 through h5netcdf), and the output format follows the extension of ``--out``
 (``.zarr`` or ``.nc``). The output is written to a hidden temporary sibling and renamed into
 place only once it is complete, so an interrupted run never leaves a partial file under the
-output name. An existing output is never replaced without ``--overwrite``, and the input never
-(OUT = IN is refused). zarr outputs have consolidated metadata.
+output name. An existing output is never replaced without ``--overwrite``, not even one that
+another run wrote meanwhile, and the input never (OUT = IN is refused). zarr outputs have
+consolidated metadata.
 
 Exit status: 0 on success; 2 for any bad input (missing file, variable or dimension, an
 unreadable file, an invalid option) or an output that cannot be written (full disk, read-only
 folder), with a one-line message on stderr; 130 when interrupted by SIGINT (Ctrl-C) and 143 when
 terminated by SIGTERM, whichever phase the run is in, within about a second and leaving no
 temporary; 1 for an unexpected internal error (one line; set ``FIELDGRAD_DEBUG=1`` for the
-traceback).
+traceback). The ``fieldgrad`` console script enters through ``_fieldgrad_command.main``, which
+handles SIGINT and SIGTERM the same way while this module and its dependencies are imported.
 """
 
 from __future__ import annotations

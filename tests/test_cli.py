@@ -897,11 +897,32 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
 
 
 def test_console_script_entry_point() -> None:
+    """The console script enters through _fieldgrad_command.main, which runs cli.main after
+    installing start-up handlers that stop the run as cli.main does: same line, same status."""
     from importlib.metadata import entry_points
 
+    import _fieldgrad_command
+
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "fieldgrad"]
-    assert ep.value == "fieldgrad.cli:main"
-    assert ep.load() is cli.main
+    assert ep.value == "_fieldgrad_command:main"
+    assert ep.load() is _fieldgrad_command.main
+    stopped = {sig: (line.decode(), status) for sig, (line, status) in _fieldgrad_command.STOPPED.items()}
+    assert stopped == {
+        signal.SIGINT: ("fieldgrad: interrupted; no output written\n", cli.EXIT_STATUS[signal.SIGINT]),
+        signal.SIGTERM: ("fieldgrad: terminated (SIGTERM); no output written\n", cli.EXIT_STATUS[signal.SIGTERM]),
+    }
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_console_script_entry_module_imports_nothing_heavy() -> None:
+    """Importing the console script's entry module loads no numpy, xarray, dask or fieldgrad: its
+    signal handlers are in place before those imports (about half a second) begin."""
+    code = (
+        "import sys, _fieldgrad_command; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'xarray', 'dask', 'pandas', 'fieldgrad'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT.parent)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
 
 
 @pytest.mark.parametrize("command", ["info", "methods", "partial", "gradient", "laplacian", "divergence", "curl"])

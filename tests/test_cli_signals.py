@@ -527,3 +527,99 @@ def test_two_runs_onto_one_new_output(slow_setup: Path, tmp_path: Path, fmt: str
     assert leftovers(tmp_path) == []
     with xr.open_dataset(out, engine="zarr" if fmt == "zarr" else "h5netcdf") as got:
         np.testing.assert_allclose(got["df_dx"].values[1:-1, 0], 2 * np.arange(1.0, 39.0))
+
+
+# ----------------------------------------------------------------------------- signals from the first instruction
+
+START_HOOKS = textwrap.dedent('''
+    """Test hooks for fieldgrad's start-up interruption tests (an audit hook, no import of its own)."""
+    import os
+    import sys
+    import time
+
+    _MARKER = os.environ["FIELDGRAD_TEST_MARKER"]
+    _INPUT = os.environ["FIELDGRAD_TEST_INPUT"]
+    _DELAY = float(os.environ.get("FIELDGRAD_TEST_DELAY", "3"))
+    _seen = set()
+
+
+    def _hook(event, args):
+        if event == "import" and "fieldgrad" not in _seen and str(args[0]).split(".")[0] == "fieldgrad":
+            # the fieldgrad package starts loading (numpy, xarray, dask...): the test counts its
+            # delay from here, once the marker is complete (renamed into place)
+            _seen.add("fieldgrad")
+            with open(_MARKER + ".tmp", "w") as fh:
+                fh.write(str(args[0]))
+            os.replace(_MARKER + ".tmp", _MARKER)
+        elif event == "open" and "input" not in _seen and isinstance(args[0], (str, os.PathLike)):
+            if os.fspath(args[0]) == _INPUT:  # the run's first look at its input: a slow disk
+                _seen.add("input")
+                time.sleep(_DELAY)
+
+
+    sys.addaudithook(_hook)
+''')
+
+# delays from the moment the fieldgrad package starts loading (the imports take half a second to
+# a second or more, then the run opens its input, slowly), each with both signals, sent alternately
+# to the process and to its group
+START_DELAYS = [0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.3]
+
+
+@pytest.fixture(scope="module")
+def start_hooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("start") / "hooks"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(START_HOOKS)
+    return folder
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.parametrize("delay", START_DELAYS)
+def test_signal_from_the_first_instruction(
+    slow_setup: Path, start_hooks: Path, tmp_path: Path, delay: float, sig: signal.Signals
+) -> None:
+    """SIGINT or SIGTERM from the moment the fieldgrad package starts loading (the console script's
+    first import before, once its entry module had installed its handlers now), through the
+    imports of numpy, xarray, dask... and into the run: exit 130/143 with the one-line message, no
+    traceback, nothing written. Python's defaults gave a KeyboardInterrupt traceback or a death by
+    SIGTERM (-15) until fieldgrad.cli.main installed its handlers, after the imports."""
+    out = tmp_path / "out.nc"
+    before = write_previous(out)
+    marker = tmp_path / "marker"
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(start_hooks), os.environ.get("PYTHONPATH", "")]),
+        FIELDGRAD_TEST_MARKER=str(marker),
+        FIELDGRAD_TEST_INPUT=str(slow_setup / "in.nc"),
+    )
+    cmd = [*fieldgrad_command(), "partial", str(slow_setup / "in.nc"), "--var", "f", "--dims", "x"]
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(out), "--overwrite"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+    )
+    group = START_DELAYS.index(delay) % 2 == (sig == signal.SIGTERM)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.001)
+        time.sleep(delay)
+        os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == cli.EXIT_STATUS[sig], (proc.returncode, stderr)
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("fieldgrad: warning:")]
+    assert lines == [MESSAGE[sig]], stderr
+    assert stdout == ""
+    assert leftovers(tmp_path) == [] and snapshot(out) == before

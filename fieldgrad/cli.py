@@ -20,15 +20,17 @@ The input is read lazily with dask (zarr: a directory or a ``.zarr`` path; anyth
 netCDF-4/HDF5 through h5netcdf), and the output format follows the extension of ``--out``
 (``.zarr`` or ``.nc``). The output is written to a hidden temporary sibling and renamed into
 place only once it is complete, so an interrupted run never leaves a partial file under the
-output name. An existing output is never replaced without ``--overwrite``, and the input never
-(OUT = IN is refused). zarr outputs have consolidated metadata.
+output name. An existing output is never replaced without ``--overwrite``, not even one that
+another run wrote meanwhile, and the input never (OUT = IN is refused). zarr outputs have
+consolidated metadata.
 
 Exit status: 0 on success; 2 for any bad input (missing file, variable or dimension, an
 unreadable file, an invalid option) or an output that cannot be written (full disk, read-only
 folder), with a one-line message on stderr; 130 when interrupted by SIGINT (Ctrl-C) and 143 when
 terminated by SIGTERM, whichever phase the run is in, within about a second and leaving no
 temporary; 1 for an unexpected internal error (one line; set ``FIELDGRAD_DEBUG=1`` for the
-traceback).
+traceback). The ``fieldgrad`` console script enters through ``_fieldgrad_command.main``, which
+handles SIGINT and SIGTERM the same way while this module and its dependencies are imported.
 """
 
 from __future__ import annotations
@@ -440,7 +442,8 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary sibling of ``out`` to write to; move it to ``out`` only on success.
 
     On any exception (or interruption) the temporary is removed and ``out`` is left as it was.
-    An existing ``out`` is replaced only with ``overwrite``.
+    An existing ``out`` is replaced only with ``overwrite``; without it, an ``out`` that appeared
+    while the output was being written (another run finished first) is a CLIError too.
 
     Examples
     --------
@@ -467,6 +470,7 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     tmp = parent / f".{out.name}.fieldgrad-tmp-{tag}"
     try:
         yield tmp
+        _SIGNALS.check()  # a signal noted while the last chunks were written: no output
     except BaseException:
         _remove(tmp)
         # a dask worker thread may still be finishing a chunk into tmp: remove it again at exit,
@@ -475,25 +479,91 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
             _PENDING_REMOVALS.append(tmp)
             atexit.register(_remove, tmp)
         raise
-    _SIGNALS.check()  # a signal noted while the last chunks were written: no output
     with _SIGNALS.deferred():  # the output is complete: moving it into place is not interrupted
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to {tmp}")
-        if out.exists():
-            if out.is_file() and tmp.is_file():
-                os.replace(tmp, out)  # atomic
-                return
-            old = parent / f".{out.name}.fieldgrad-old-{tag}"
-            os.replace(out, old)
-            try:
+        try:
+            if not overwrite:
+                try:  # another run may have written OUT since the check above: it is not replaced
+                    _move_no_replace(tmp, out)
+                except FileExistsError:
+                    raise CLIError(f"output exists: {out} (pass --overwrite to replace it)") from None
+            elif not out.exists():
                 os.replace(tmp, out)
-            except BaseException:
-                os.replace(old, out)
-                _remove(tmp)
-                raise
-            _remove(old)
-        else:
-            os.replace(tmp, out)
+            elif out.is_file() and tmp.is_file():
+                os.replace(tmp, out)  # atomic
+            else:
+                old = parent / f".{out.name}.fieldgrad-old-{tag}"
+                os.replace(out, old)
+                try:
+                    os.replace(tmp, out)
+                except BaseException:
+                    os.replace(old, out)
+                    raise
+                _remove(old)
+        except BaseException:
+            _remove(tmp)
+            raise
+
+
+_AT_FDCWD = -100  # <fcntl.h>: paths relative to the working directory
+_RENAME_NOREPLACE = 1  # <linux/fs.h>: fail with EEXIST rather than replace the target
+
+
+def _renameat2() -> Any:
+    """The C library's ``renameat2`` (Linux, glibc 2.28 or later), or None."""
+    import ctypes
+
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):  # not Linux, or an older C library
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def _move_no_replace(src: Path, dst: Path) -> None:
+    """Rename ``src`` (a file or a folder) to ``dst``; FileExistsError if ``dst`` exists, even when it
+    appears at the last moment (two runs writing the same output).
+
+    ``renameat2(RENAME_NOREPLACE)`` does that in one step. Where the system or the file system lacks
+    it, ``dst`` is first claimed with a call that fails if it exists: a hard link to the file (then
+    the temporary name is dropped), or else an empty placeholder (an empty folder, replaced by the
+    folder, or an empty file, replaced by the file); another run claiming ``dst`` meanwhile fails.
+    """
+    import ctypes
+
+    renameat2 = _renameat2()
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):  # not a lack of support
+            raise OSError(code, os.strerror(code), str(src), None, str(dst))  # FileExistsError for EEXIST
+    if src.is_dir():
+        os.mkdir(dst)
+        try:
+            os.rename(src, dst)  # an empty folder is replaced
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rmdir(dst)
+            raise
+        return
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (some network and FAT file systems)
+        os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        try:
+            os.replace(src, dst)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(dst)
+            raise
+        return
+    os.unlink(src)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -1112,7 +1182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue  # ignored by whoever started us (nohup, a background job): stays ignored
         with contextlib.suppress(ValueError):  # not in the main thread
             previous[signum] = signal.signal(signum, _SIGNALS.handler)
-    code: int | None = None
+    code: int | None = None  # the status of a failed run (not with FIELDGRAD_DEBUG's tracebacks)
+    interrupted = False
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         args = parser.parse_args(argv)
@@ -1124,23 +1195,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        code = 2
+        return code
     except (KeyboardInterrupt, _Interrupted) as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         print(f"{PROG}: {what}; no output written", file=sys.stderr)
-        code = EXIT_STATUS.get(signum, 130)
+        code, interrupted = EXIT_STATUS.get(signum, 130), True
         return code
     except ImportError as exc:
         if debug:
             raise
         print(f"{PROG}: error: a package is missing: {_first_line(exc)}", file=sys.stderr)
-        return 2
+        code = 2
+        return code
     except (ValueError, TypeError, KeyError, OSError) as exc:
         if debug:
             raise
         print(f"{PROG}: error: {_first_line(exc)}", file=sys.stderr)
-        return 2
+        code = 2
+        return code
     except Exception as exc:
         if debug:
             raise
@@ -1149,10 +1223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(set FIELDGRAD_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
-        return 1
+        code = 1
+        return code
     finally:
         warnings.showwarning = showwarning
-        if code is not None and from_command_line:
+        # interrupted, or an output abandoned midway (its write failed): the process ends now
+        if code is not None and from_command_line and (interrupted or _PENDING_REMOVALS):
             _exit_now(code)
         if from_command_line:
             _SIGNALS.mode = "done"  # the outcome is decided: a late signal does not turn it into a traceback
@@ -1164,11 +1240,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _exit_now(code: int) -> NoReturn:
-    """End an interrupted command-line run now: remove what dask threads may have rewritten, flush, exit.
+    """End a command-line run that was interrupted or whose output was abandoned: remove the
+    temporary (which dask threads may have rewritten), flush, exit.
 
-    The interpreter's normal shutdown would wait for dask threads still finishing a chunk and
-    close HDF5 files from finalizers, which can block for long or print "Exception ignored"
-    tracebacks when a second signal arrives; there is nothing left to save, so skip it.
+    There is nothing left to save, and the interpreter's normal shutdown would do harm: it waits
+    for dask threads still finishing a chunk, and it closes the output's HDF5 file from finalizers
+    (xarray's file manager, h5py's object ids) and from HDF5's own exit handler. That can block for
+    long or print "Exception ignored" tracebacks when a second signal arrives. After a write that
+    failed (a full disk), HDF5 cannot flush that file any more: every attempt to close it fails
+    again ("Can't decrement id ref count ... No space left on device"), and the library, left with
+    half-closed datasets, can crash the process when it closes them at exit (SIGSEGV in H5D_close),
+    after the one-line error. So the file is never touched again.
     """
     for tmp in _PENDING_REMOVALS:
         _remove(tmp)

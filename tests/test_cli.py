@@ -11,6 +11,7 @@ SIGKILL) during the write.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import signal
@@ -33,6 +34,7 @@ needs_netcdf = pytest.mark.skipif(
     not HAVE_H5PY, reason="h5py is not installed: h5netcdf>=1.8 reads/writes netCDF only with its [h5py] extra"
 )
 ROOT = Path(__file__).resolve().parents[1]
+HAVE_RENAMEAT2 = sys.platform == "linux" and hasattr(ctypes.CDLL(None), "renameat2")
 
 
 def make_dataset() -> xr.Dataset:
@@ -558,6 +560,113 @@ def test_exception_mid_write_leaves_nothing(
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("ext", ["zarr", "nc"])
+def test_signal_noted_as_the_write_ends_leaves_nothing(
+    files: dict[str, Path],
+    tmp_path: Path,
+    ext: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A signal noted by the handler while the last chunk was written (the main thread polling
+    saw the write finish first): the run stops before the move, and its temporary is removed."""
+    if ext == "nc" and not HAVE_H5PY:
+        pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
+    real_write = cli._write
+
+    def write_then_signal(ds: xr.Dataset, tmp: Path, fmt: str, quiet: bool) -> None:
+        real_write(ds, tmp, fmt, quiet)
+        cli._SIGNALS.received = signal.SIGTERM  # what the handler does in the "poll" mode
+
+    monkeypatch.setattr(cli, "_write", write_then_signal)
+    out = tmp_path / f"res.{ext}"
+    assert cli.main(["partial", str(files["zarr"]), "--var", "V", "--dims", "x", "--out", str(out), "-q"]) == 143
+    assert capsys.readouterr().err.strip() == "fieldgrad: terminated (SIGTERM); no output written"
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def open_output(out: Path) -> xr.Dataset:
+    if out.suffix == ".zarr":
+        return xr.open_dataset(out, engine="zarr", consolidated=False)
+    return xr.open_dataset(out, engine="h5netcdf")
+
+
+def _write_other(out: Path) -> None:
+    """The output of another run: one variable, ``other``."""
+    other = xr.Dataset({"other": ("p", [1.0, 2.0])})
+    other.to_zarr(out, consolidated=False) if out.suffix == ".zarr" else other.to_netcdf(out, engine="h5netcdf")
+
+
+@pytest.mark.parametrize(
+    "ext,move",
+    [("zarr", "renameat2"), ("zarr", "mkdir"), ("nc", "renameat2"), ("nc", "link"), ("nc", "placeholder")],
+)
+def test_output_written_meanwhile_is_not_replaced(
+    files: dict[str, Path],
+    tmp_path: Path,
+    ext: str,
+    move: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two runs onto the same new output without --overwrite: both find no output when they start;
+    the other finishes first. This one does not replace it: status 2, 'output exists', the other's
+    output intact, this run's temporary removed. Through renameat2(RENAME_NOREPLACE), and through the
+    fallbacks where it is missing: a hard link (file) or an empty folder (zarr), or an empty
+    placeholder file where hard links are not supported."""
+    if ext == "nc" and not HAVE_H5PY:
+        pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
+    if move == "renameat2":
+        if not HAVE_RENAMEAT2:
+            pytest.skip("no renameat2 in this C library")
+    else:
+        monkeypatch.setattr(cli, "_renameat2", lambda: None, raising=False)
+    if move == "placeholder":
+
+        def no_link(src: object, dst: object) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    out = tmp_path / f"res.{ext}"
+    real_write = cli._write
+
+    def write_and_lose_the_race(ds: xr.Dataset, tmp: Path, fmt: str, quiet: bool) -> None:
+        real_write(ds, tmp, fmt, quiet)
+        _write_other(out)  # the other run moves its output into place first
+
+    monkeypatch.setattr(cli, "_write", write_and_lose_the_race)
+    result = run_cli(IN_PROCESS, capsys, "partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q")
+    assert_one_line_error(*result, f"output exists: {out}", "--overwrite")
+    with open_output(out) as got:
+        assert list(got.data_vars) == ["other"]
+    assert leftovers(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+    # with --overwrite, the output written meanwhile is replaced
+    out_of_the_way = tmp_path / f"first.{ext}"
+    out.rename(out_of_the_way)
+    assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q", "--overwrite") == 0
+    with open_output(out) as got:
+        assert list(got.data_vars) == ["dV_dx"]
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("ext", ["zarr", "nc"])
+@pytest.mark.parametrize("move", ["renameat2", "fallback"])
+def test_new_output_moved_into_place(
+    files: dict[str, Path], tmp_path: Path, ext: str, move: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No race: the output is moved into place whichever way the move is made."""
+    if ext == "nc" and not HAVE_H5PY:
+        pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
+    if move != "renameat2":
+        monkeypatch.setattr(cli, "_renameat2", lambda: None, raising=False)
+    out = tmp_path / f"res.{ext}"
+    assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q") == 0
+    with open_output(out) as got:
+        np.testing.assert_allclose(got["dV_dx"].values, make_dataset().V.grad.partial("x").values)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
 SLOW_RUNNER = textwrap.dedent('''
     import sys, time
     import dask
@@ -788,11 +897,32 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
 
 
 def test_console_script_entry_point() -> None:
+    """The console script enters through _fieldgrad_command.main, which runs cli.main after
+    installing start-up handlers that stop the run as cli.main does: same line, same status."""
     from importlib.metadata import entry_points
 
+    import _fieldgrad_command
+
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "fieldgrad"]
-    assert ep.value == "fieldgrad.cli:main"
-    assert ep.load() is cli.main
+    assert ep.value == "_fieldgrad_command:main"
+    assert ep.load() is _fieldgrad_command.main
+    stopped = {sig: (line.decode(), status) for sig, (line, status) in _fieldgrad_command.STOPPED.items()}
+    assert stopped == {
+        signal.SIGINT: ("fieldgrad: interrupted; no output written\n", cli.EXIT_STATUS[signal.SIGINT]),
+        signal.SIGTERM: ("fieldgrad: terminated (SIGTERM); no output written\n", cli.EXIT_STATUS[signal.SIGTERM]),
+    }
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_console_script_entry_module_imports_nothing_heavy() -> None:
+    """Importing the console script's entry module loads no numpy, xarray, dask or fieldgrad: its
+    signal handlers are in place before those imports (about half a second) begin."""
+    code = (
+        "import sys, _fieldgrad_command; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'xarray', 'dask', 'pandas', 'fieldgrad'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT.parent)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
 
 
 @pytest.mark.parametrize("command", ["info", "methods", "partial", "gradient", "laplacian", "divergence", "curl"])

@@ -18,6 +18,7 @@ dask interleaves reading, computing and writing chunk by chunk anyway.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -406,20 +408,26 @@ def test_disk_full_while_writing_in_process(
     assert leftovers(tmp_path) == [] and snapshot(out) == before
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Path:
-    """A 256 KiB tmpfs mounted on a folder of tmp_path (root only; skipped elsewhere)."""
-    mnt = tmp_path / "mnt"
+@contextlib.contextmanager
+def mount_tmpfs(mnt: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on the new folder ``mnt`` (root only; skipped elsewhere)."""
     mnt.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs mounted on a folder of tmp_path (root only; skipped elsewhere)."""
+    with mount_tmpfs(tmp_path / "mnt", "256k") as mnt:
+        yield mnt
 
 
 @pytest.fixture
@@ -461,3 +469,157 @@ def test_read_only_output_folder(small_tmpfs: Path, big_input: Path, ext: str) -
         f"fieldgrad: error: cannot write to the output folder {small_tmpfs}: read-only file system"
     ), done.stderr
     assert leftovers(small_tmpfs) == [] and snapshot(out) == before
+
+
+def test_disk_full_netcdf_small_chunks(tmp_path: Path) -> None:
+    """A full disk under a netCDF output written in many small chunks: after the failed write HDF5
+    cannot close the file any more, and the run used to print its one-line error and then crash
+    (SIGSEGV in HDF5's exit handler, about half of the runs). Every run: status 2, that one line,
+    nothing left on the disk."""
+    pytest.importorskip("h5py")
+    src = tmp_path / "in.nc"
+    x = np.arange(600.0)
+    noise = np.random.default_rng(1).random((600, 600))  # a 2.9 MB result: three times the disk
+    xr.Dataset({"f": (("x", "y"), noise)}, coords={"x": x, "y": x}).to_netcdf(src, engine="h5netcdf")
+    with mount_tmpfs(tmp_path / "mnt", "1m") as mnt:
+        out = mnt / "o.nc"
+        for attempt in range(8):
+            done = run_cli("partial", str(src), "--var", "f", "--dims", "x", "--chunks", "x=5", "--out", str(out))
+            assert (done.returncode, done.stdout) == (2, ""), (attempt, done.returncode, done.stderr)
+            assert done.stderr.strip() == f"fieldgrad: error: cannot write {out}: No space left on device", (
+                attempt,
+                done.stderr,
+            )
+            assert sorted(p.name for p in mnt.iterdir()) == [], attempt
+
+
+# ----------------------------------------------------------------------------- two runs, one output
+
+
+@pytest.mark.parametrize("fmt", ["nc", "zarr"])
+def test_two_runs_onto_one_new_output(slow_setup: Path, tmp_path: Path, fmt: str) -> None:
+    """Two runs writing the same new output without --overwrite, both started before either
+    finished (both found no output): the first to finish moves its output into place, the other
+    does not replace it: status 2, 'output exists', its temporary removed."""
+    out = tmp_path / f"out.{fmt}"
+    runs = [start(fieldgrad_command(), slow_setup, "compute", tmp_path, "--out", str(out))[0] for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(leftovers(tmp_path)) < 2:  # both past the check, writing their temporaries
+            assert all(proc.poll() is None for proc in runs), [proc.communicate() for proc in runs]
+            assert time.monotonic() < deadline, "the runs never started writing"
+            time.sleep(0.02)
+        results = [(proc.wait(timeout=120), *proc.communicate()) for proc in runs]
+    finally:
+        for proc in runs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    results.sort()
+    (won, won_out, won_err), (lost, lost_out, lost_err) = results
+    assert "error" not in won_err, results
+    assert (won, lost) == (0, 2), results
+    assert won_out.startswith(f"wrote df_dx('x', 'y') to {out}"), results
+    assert (
+        lost_out == ""
+        and lost_err.strip() == f"fieldgrad: error: output exists: {out} (pass --overwrite to replace it)"
+    )
+    assert leftovers(tmp_path) == []
+    with xr.open_dataset(out, engine="zarr" if fmt == "zarr" else "h5netcdf") as got:
+        np.testing.assert_allclose(got["df_dx"].values[1:-1, 0], 2 * np.arange(1.0, 39.0))
+
+
+# ----------------------------------------------------------------------------- signals from the first instruction
+
+START_HOOKS = textwrap.dedent('''
+    """Test hooks for fieldgrad's start-up interruption tests (an audit hook, no import of its own)."""
+    import os
+    import sys
+    import time
+
+    _MARKER = os.environ["FIELDGRAD_TEST_MARKER"]
+    _INPUT = os.environ["FIELDGRAD_TEST_INPUT"]
+    _DELAY = float(os.environ.get("FIELDGRAD_TEST_DELAY", "3"))
+    _seen = set()
+
+
+    def _hook(event, args):
+        if event == "import" and "fieldgrad" not in _seen and str(args[0]).split(".")[0] == "fieldgrad":
+            # the fieldgrad package starts loading (numpy, xarray, dask...): the test counts its
+            # delay from here, once the marker is complete (renamed into place)
+            _seen.add("fieldgrad")
+            with open(_MARKER + ".tmp", "w") as fh:
+                fh.write(str(args[0]))
+            os.replace(_MARKER + ".tmp", _MARKER)
+        elif event == "open" and "input" not in _seen and isinstance(args[0], (str, os.PathLike)):
+            if os.fspath(args[0]) == _INPUT:  # the run's first look at its input: a slow disk
+                _seen.add("input")
+                time.sleep(_DELAY)
+
+
+    sys.addaudithook(_hook)
+''')
+
+# delays from the moment the fieldgrad package starts loading (the imports take half a second to
+# a second or more, then the run opens its input, slowly), each with both signals, sent alternately
+# to the process and to its group
+START_DELAYS = [0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.3]
+
+
+@pytest.fixture(scope="module")
+def start_hooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("start") / "hooks"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(START_HOOKS)
+    return folder
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.parametrize("delay", START_DELAYS)
+def test_signal_from_the_first_instruction(
+    slow_setup: Path, start_hooks: Path, tmp_path: Path, delay: float, sig: signal.Signals
+) -> None:
+    """SIGINT or SIGTERM from the moment the fieldgrad package starts loading (the console script's
+    first import before, once its entry module had installed its handlers now), through the
+    imports of numpy, xarray, dask... and into the run: exit 130/143 with the one-line message, no
+    traceback, nothing written. Python's defaults gave a KeyboardInterrupt traceback or a death by
+    SIGTERM (-15) until fieldgrad.cli.main installed its handlers, after the imports."""
+    out = tmp_path / "out.nc"
+    before = write_previous(out)
+    marker = tmp_path / "marker"
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(start_hooks), os.environ.get("PYTHONPATH", "")]),
+        FIELDGRAD_TEST_MARKER=str(marker),
+        FIELDGRAD_TEST_INPUT=str(slow_setup / "in.nc"),
+    )
+    cmd = [*fieldgrad_command(), "partial", str(slow_setup / "in.nc"), "--var", "f", "--dims", "x"]
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(out), "--overwrite"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+    )
+    group = START_DELAYS.index(delay) % 2 == (sig == signal.SIGTERM)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.001)
+        time.sleep(delay)
+        os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == cli.EXIT_STATUS[sig], (proc.returncode, stderr)
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("fieldgrad: warning:")]
+    assert lines == [MESSAGE[sig]], stderr
+    assert stdout == ""
+    assert leftovers(tmp_path) == [] and snapshot(out) == before

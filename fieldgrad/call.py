@@ -275,6 +275,8 @@ class Operator:
     example, dataset_example : str
         Doctests of the accessor forms (``da.grad.NAME(...)``, ``ds.grad.NAME(...)``); an operator
         is on an accessor when it has its example.
+    cli_example : str
+        A ``fieldgrad NAME ...`` command line, shown by ``fieldgrad NAME --help``.
     """
 
     name: str
@@ -289,6 +291,7 @@ class Operator:
     summary: str = ""
     example: str = ""
     dataset_example: str = ""
+    cli_example: str = ""
     signature: inspect.Signature = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:

@@ -100,8 +100,13 @@ def apply_to_dataset(
     geo: GeometryKeywords,
     *,
     on_missing: str = "keep",
+    rename: bool = True,
 ) -> xr.Dataset | xr.DataArray:
-    """Run ``op`` on a Dataset: mapped over its variables, or on a vector field of its variables."""
+    """Run ``op`` on a Dataset: mapped over its variables, or on a vector field of its variables.
+
+    Results take their variable's name (as :meth:`xarray.Dataset.differentiate` gives them), or with
+    ``rename=False`` keep their own (``grad_T``: the command line writes them so).
+    """
     if on_missing not in ON_MISSING:
         raise ValueError(f"on_missing must be one of {ON_MISSING}, got {on_missing!r}")
     component_dim = own.get("component_dim", "component")
@@ -133,7 +138,8 @@ def apply_to_dataset(
         if name in metadata:
             continue
         if dims <= set(var.dims):
-            result = run(op, var, tuple(rest), own, kw, geo, grid=grid).rename(name)
+            result = run(op, var, tuple(rest), own, kw, geo, grid=grid)
+            result = result.rename(name) if rename or result.name is None else result
             clash = [c for c in result.coords if c in ds.data_vars]  # (a grid mapping a flow carried)
             results[name] = result.drop_vars(clash) if clash else result
         else:
@@ -158,7 +164,8 @@ def _assemble(
     variables: dict[Hashable, xr.DataArray] = {}
     for name in order:
         if name in results:
-            variables[name] = results[name]
+            result = results[name]
+            variables[result.name if result.name is not None else name] = result  # (its own with rename=False)
             continue
         var = ds[name]
         clash = replaced & set(var.dims)

@@ -95,6 +95,7 @@ def _partial_direction(arguments: Mapping[str, Any]) -> str:
     >>> out["a"].values, out["c"].values   # c has no dim x: kept
     (array([0., 2., 4., 6.]), array([1.]))
     """,
+    cli_example="fieldgrad partial era5.nc --var t u --dims time --datetime-unit h --out tendency.zarr",
 )
 def partial(call: Call, field: xr.DataArray, spec: Any, order: int = 1) -> xr.DataArray:
     """Partial derivative along dims or 1-D coordinates, or physical along a geometry's direction.
@@ -169,6 +170,7 @@ def partial(call: Call, field: xr.DataArray, spec: Any, order: int = 1) -> xr.Da
     >>> ds.grad.gradient()["T"].mean(["x", "y"]).values
     array([1., 2.])
     """,
+    cli_example="fieldgrad gradient era5.nc --var t --geometry sphere --out grad_t.nc",
 )
 def gradient(
     call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None = None, *, component_dim: Hashable = "component"
@@ -232,6 +234,7 @@ def _vector_name(operation: str) -> Any:
     >>> float(ds.grad.divergence({"x": "u", "y": "v"}).mean())
     3.0
     """,
+    cli_example="fieldgrad divergence era5.nc --var u v --dims longitude latitude --geometry sphere --out div.nc",
 )
 def divergence(call: Call, field: xr.DataArray, *, component_dim: Hashable = "component") -> xr.DataArray:
     """Divergence of a vector field: ``Σ ∂F_i/∂i`` on flat grids, with metric terms otherwise.
@@ -289,6 +292,7 @@ def _curl_long_name(call: Call, arguments: Mapping[str, Any]) -> str:
     >>> float(ds.grad.curl({"x": "u", "y": "v"}).mean())
     2.0
     """,
+    cli_example="fieldgrad curl wrf.nc --var U10 V10 --dims x y --geometry projected --out vorticity.nc",
 )
 def curl(call: Call, field: xr.DataArray, *, component_dim: Hashable = "component") -> xr.DataArray:
     """Curl of a vector field: 3 components give a vector, 2 components the scalar normal component.
@@ -360,6 +364,7 @@ def _sum(terms: Iterable[Any]) -> Any:
     >>> float(ds.grad.laplacian(["x", "y"])["f"].mean()), float(ds.grad.laplacian(["x", "y"])["c"][0])
     (4.0, 1.0)
     """,
+    cli_example="fieldgrad laplacian era5.nc --var z --geometry sphere --accuracy 4 --out lap_z.nc",
 )
 def laplacian(call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None = None) -> xr.DataArray:
     """Laplacian with true second-derivative stencils (not div∘grad), with metric terms.
@@ -418,6 +423,7 @@ def laplacian(call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None =
     array([[0., 1.],
            [1., 0.]])
     """,
+    cli_example="fieldgrad hessian in.zarr --var V --dims x y --out hessian.zarr",
 )
 def hessian(
     call: Call,
@@ -503,6 +509,7 @@ def _jacobian_keys(arguments: Mapping[str, Any]) -> Any:
     array([[1., 0.],
            [0., 3.]])
     """,
+    cli_example="fieldgrad jacobian in.zarr --var u v --dims x y --out jacobian.zarr",
 )
 def jacobian(
     call: Call,
@@ -595,6 +602,7 @@ def jacobian(
     >>> ds.grad.magnitude({"x": "u", "y": "v"}).values
     array([5.])
     """,
+    cli_example="fieldgrad magnitude era5.nc --var u v --dims longitude latitude --out speed.nc",
 )
 def magnitude(call: Call | None, field: xr.DataArray, *, component_dim: Hashable = "component") -> xr.DataArray:
     """Euclidean norm ``|F|`` over the components (``abs`` for complex fields).
@@ -646,6 +654,7 @@ def _unit_vector(direction: Mapping[Hashable, float]) -> dict[str, float]:
     >>> round(float(ds.grad.directional({"x": 1, "y": 1})["f"].mean()), 6)
     1.414214
     """,
+    cli_example="fieldgrad directional in.nc --var T --direction x=1,y=1 --out dT_ds.nc",
 )
 def directional(call: Call, field: xr.DataArray, direction: Mapping[Hashable, float]) -> xr.DataArray:
     """Derivative along a direction ``{direction: component}`` (normalised to unit length).
@@ -695,6 +704,7 @@ def directional(call: Call, field: xr.DataArray, direction: Mapping[Hashable, fl
     >>> ds.grad.along({"x": [0.5, 2.5], "y": [1.0, 1.0]})["f"].values
     array([1., 1.])
     """,
+    cli_example="fieldgrad along in.nc --var T --path x=0,5,10 --path y=0,5,5 --out along.nc",
 )
 def along(
     call: Call,
@@ -803,6 +813,7 @@ def along(
     >>> float(ds.grad.advection({"x": "u", "y": "v"})["T"].mean())
     -2.0
     """,
+    cli_example="fieldgrad advection era5.nc --var t --flow longitude=u,latitude=v --geometry sphere --out adv.nc",
 )
 def advection(
     call: Call, field: xr.DataArray, flow: xr.DataArray, *, component_dim: Hashable = "component"

@@ -44,6 +44,7 @@ def operator(
     summary: str = "",
     example: str = "",
     dataset_example: str = "",
+    cli_example: str = "",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``body(call, field, ...)`` as an operator and return its public function.
 
@@ -68,6 +69,7 @@ def operator(
             summary=summary or (body.__doc__ or "").strip().splitlines()[0],
             example=example,
             dataset_example=dataset_example,
+            cli_example=cli_example,
             signature=public_sig,
         )
 

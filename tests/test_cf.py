@@ -498,7 +498,10 @@ def test_cli_default_dims_of_incompatible_units_are_an_error(
     )
 
 
-def test_cli_default_dims_without_cf_marks_leave_out_time(tmp_path: Path) -> None:
+def test_cli_default_dims_without_cf_marks_never_mix_in_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The library's rule: no spatial marks and a time dim beside the others is a question, not a guess."""
     t = np.datetime64("2020-01-01", "ns") + np.arange(4) * np.timedelta64(1, "h")
     x = np.arange(5.0)
     src = tmp_path / "plain.nc"
@@ -507,7 +510,11 @@ def test_cli_default_dims_without_cf_marks_leave_out_time(tmp_path: Path) -> Non
         coords={"time": t, "a": x, "b": x},
     ).to_netcdf(src, engine="h5netcdf")
     out = tmp_path / "g.nc"
-    assert cli.main(["gradient", str(src), "--var", "f", "--out", str(out), "-q"]) == 0
+    assert cli.main(["gradient", str(src), "--var", "f", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "time dim 'time'" in err and "--dims" in err, err
+    assert not out.exists()
+    assert cli.main(["gradient", str(src), "--var", "f", "--dims", "a", "b", "--out", str(out), "-q"]) == 0
     got = _quiet_open(out)["grad_f"]
     assert list(got.component.values) == ["a", "b"]
     np.testing.assert_allclose(got.sel(component="b").values, 3.0, rtol=1e-12)

@@ -537,7 +537,7 @@ def test_exception_mid_write_leaves_nothing(
 ) -> None:
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
-    real_write = cli._write
+    real_write = cli.files.write
     seen: list[Path] = []
 
     def failing_write(ds: xr.Dataset, tmp: Path, fmt: str, quiet: bool) -> None:
@@ -546,7 +546,7 @@ def test_exception_mid_write_leaves_nothing(
         assert tmp.exists()
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(cli, "_write", failing_write)
+    monkeypatch.setattr(cli.files, "write", failing_write)
     out = tmp_path / f"res.{ext}"
     assert cli.main(["gradient", str(files["zarr"]), "--var", "V", "--out", str(out), "-q"]) == 2
     assert "disk full (simulated)" in capsys.readouterr().err
@@ -572,13 +572,13 @@ def test_signal_noted_as_the_write_ends_leaves_nothing(
     saw the write finish first): the run stops before the move, and its temporary is removed."""
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
-    real_write = cli._write
+    real_write = cli.files.write
 
     def write_then_signal(ds: xr.Dataset, tmp: Path, fmt: str, quiet: bool) -> None:
         real_write(ds, tmp, fmt, quiet)
-        cli._SIGNALS.received = signal.SIGTERM  # what the handler does in the "poll" mode
+        cli.signals.SIGNALS.received = signal.SIGTERM  # what the handler does in the "poll" mode
 
-    monkeypatch.setattr(cli, "_write", write_then_signal)
+    monkeypatch.setattr(cli.files, "write", write_then_signal)
     out = tmp_path / f"res.{ext}"
     assert cli.main(["partial", str(files["zarr"]), "--var", "V", "--dims", "x", "--out", str(out), "-q"]) == 143
     assert capsys.readouterr().err.strip() == "fieldgrad: terminated (SIGTERM); no output written"
@@ -620,7 +620,7 @@ def test_output_written_meanwhile_is_not_replaced(
         if not HAVE_RENAMEAT2:
             pytest.skip("no renameat2 in this C library")
     else:
-        monkeypatch.setattr(cli, "_renameat2", lambda: None, raising=False)
+        monkeypatch.setattr(cli.files, "_renameat2", lambda: None, raising=False)
     if move == "placeholder":
 
         def no_link(src: object, dst: object) -> None:
@@ -628,13 +628,13 @@ def test_output_written_meanwhile_is_not_replaced(
 
         monkeypatch.setattr(os, "link", no_link)
     out = tmp_path / f"res.{ext}"
-    real_write = cli._write
+    real_write = cli.files.write
 
     def write_and_lose_the_race(ds: xr.Dataset, tmp: Path, fmt: str, quiet: bool) -> None:
         real_write(ds, tmp, fmt, quiet)
         _write_other(out)  # the other run moves its output into place first
 
-    monkeypatch.setattr(cli, "_write", write_and_lose_the_race)
+    monkeypatch.setattr(cli.files, "write", write_and_lose_the_race)
     result = run_cli(IN_PROCESS, capsys, "partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q")
     assert_one_line_error(*result, f"output exists: {out}", "--overwrite")
     with open_output(out) as got:
@@ -659,7 +659,7 @@ def test_new_output_moved_into_place(
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
     if move != "renameat2":
-        monkeypatch.setattr(cli, "_renameat2", lambda: None, raising=False)
+        monkeypatch.setattr(cli.files, "_renameat2", lambda: None, raising=False)
     out = tmp_path / f"res.{ext}"
     assert call("partial", files["zarr"], "--var", "V", "--dims", "x", "--out", out, "-q") == 0
     with open_output(out) as got:
@@ -783,7 +783,7 @@ def test_interruption_mid_write_in_process(
     slow tests above and tests/test_cli_signals.py)."""
     if ext == "nc" and not HAVE_H5PY:
         pytest.skip("h5py is not installed: writing netCDF needs the h5netcdf[h5py] extra")
-    real_write = cli._write
+    real_write = cli.files.write
     seen: list[Path] = []
     before = signal.getsignal(signal.SIGTERM)
 
@@ -793,11 +793,11 @@ def test_interruption_mid_write_in_process(
         assert tmp.exists()
         if how == "ctrl-c":
             raise KeyboardInterrupt
-        assert signal.getsignal(signal.SIGTERM) == cli._SIGNALS.handler  # else the signal would end pytest
+        assert signal.getsignal(signal.SIGTERM) == cli.signals.SIGNALS.handler  # else the signal would end pytest
         signal.raise_signal(signal.SIGTERM)
         raise AssertionError("the SIGTERM handler did not interrupt the write")
 
-    monkeypatch.setattr(cli, "_write", interrupted_write)
+    monkeypatch.setattr(cli.files, "write", interrupted_write)
     out = tmp_path / f"res.{ext}"
     code, stdout, stderr = run_cli(IN_PROCESS, capsys, "gradient", files["zarr"], "--var", "V", "--out", out, "-q")
     assert code == (130 if how == "ctrl-c" else 143), (stdout, stderr)

@@ -358,7 +358,7 @@ def test_interruption_dropped_in_a_weakref_callback_is_raised_again(
             pass
         return real(ds, args)
 
-    monkeypatch.setattr(cli, "compute_result", signalled)
+    monkeypatch.setattr(cli.commands, "compute_result", signalled)
     out = tmp_path / "o.zarr"
     assert cli.main(["partial", str(src), "--var", "V", "--dims", "x", "--out", str(out), "-q"]) == 130
     err = capsys.readouterr().err

@@ -132,7 +132,7 @@ def test_public_callables_have_runnable_examples(name: str) -> None:
 
 
 def _cli_options() -> dict[str, set[str]]:
-    parser = cli._build_parser()
+    parser = cli.parser.build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return {
         name: {s for a in sub._actions for s in a.option_strings if s.startswith("--") and s != "--help"}

@@ -52,7 +52,14 @@ METRES = {
 
 
 class DefaultDimsError(ValueError):
-    """No dims were named, and the field's own do not say which to differentiate along."""
+    """No dims were named, and the field's own do not say which to differentiate along.
+
+    ``problem`` says what is ambiguous; the message adds how to name the dims.
+    """
+
+    def __init__(self, problem: str, advice: str) -> None:
+        super().__init__(f"{problem}; {advice}")
+        self.problem = problem
 
 
 def as_keys(dims: Hashable | Iterable[Hashable] | None) -> list[Hashable] | None:
@@ -300,17 +307,19 @@ def default_dims(obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable] | None
         if times and len(candidates) > 1:
             raise DefaultDimsError(
                 f"no dims named, and the field has the time dim {str(times[0])!r} beside "
-                f"{[str(d) for d in candidates if d not in times]}: name the dims to differentiate along "
-                "(a time derivative is not mixed with space unless asked for), or mark the spatial "
-                "coordinates with CF 'axis' attributes (X, Y, Z)"
+                f"{[str(d) for d in candidates if d not in times]} (a time derivative is not mixed with space "
+                "unless asked for)",
+                "name the dims to differentiate along, or mark the spatial coordinates with CF 'axis' "
+                "attributes (X, Y, Z)",
             )
         chosen, what = candidates, "dims"
     kinds = {d: unit_kind(coords[d]) for d in chosen}
     if len(chosen) > 1 and not _compatible(list(kinds.values())):
         listed = ", ".join(f"{d} ({k or 'no units'})" for d, k in kinds.items())
         raise DefaultDimsError(
-            f"no dims named, and the {what} are measured in different units: {listed}; name the dims to "
-            "differentiate along (for latitude/longitude in degrees beside lengths, use geometry='sphere')"
+            f"no dims named, and the {what} are measured in different units: {listed}",
+            "name the dims to differentiate along (for latitude/longitude in degrees beside lengths, use "
+            "geometry='sphere')",
         )
     return chosen
 

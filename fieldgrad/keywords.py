@@ -133,16 +133,25 @@ def _per_dim(name: str, check_one: Callable[[Any], Any]) -> Callable[[Any], Any]
 _check_boundary_kind = _choice("boundary", BOUNDARIES)
 
 
-def _check_period_value(value: Any) -> float | None:
-    value = _scalar(value)
-    if value is None:
-        return None
-    if not _is_real(value):
-        raise KeywordError(f"period must be a positive number (or a {{dim: number}} mapping), got {value!r}")
-    period = float(value)
-    if not math.isfinite(period) or period <= 0:
-        raise ValueError(f"period must be a positive finite number, got {value!r}")
-    return period
+def _positive(name: str, what: str, forms: str = "") -> Callable[[Any], float | None]:
+    """None, or a positive finite number (a 0-d array too), as a float."""
+
+    def check(value: Any) -> float | None:
+        value = _scalar(value)
+        if value is None:
+            return None
+        if not _is_real(value):
+            raise KeywordError(f"{name} must be a positive {what}{forms}, got {value!r} ({_kind(value)})")
+        number = float(value)
+        if not math.isfinite(number) or number <= 0:
+            raise ValueError(f"{name} must be a positive finite {what}, got {value!r}")
+        return number
+
+    return check
+
+
+_check_period_value = _positive("period", "number", " (or a {dim: number} mapping)")
+check_radius = _positive("radius", "length in metres")
 
 
 def check_fill_value(value: Any) -> float | complex:
@@ -175,18 +184,6 @@ def check_name(name: str) -> Callable[[Any], Hashable | None]:
         return value
 
     return check
-
-
-def check_radius(value: Any) -> float | None:
-    value = _scalar(value)
-    if value is None:
-        return None
-    if not _is_real(value):
-        raise KeywordError(f"radius must be a length in metres, got {value!r} ({_kind(value)})")
-    radius = float(value)
-    if not math.isfinite(radius) or radius <= 0:
-        raise ValueError(f"radius must be a positive finite length in metres, got {value!r}")
-    return radius
 
 
 def check_crs(value: Any) -> Any:

@@ -189,7 +189,7 @@ def build_stencil(
     check_options(order, accuracy, edge_order, boundary)
     if is_shared(coord.values):  # positions that never change (a dimension coordinate's): built once
         return _stencil_of_shared(coord, order, accuracy, edge_order, boundary, float(fill_value))
-    return _stencil(n, coord, None, order, accuracy, edge_order, boundary, fill_value)
+    return _stencil(n, None, order, accuracy, edge_order, boundary, fill_value, coord=coord)
 
 
 _STENCILS = IdentityCache(size=128)  # _stencil_of_shared's: the stencils per array of positions
@@ -205,29 +205,15 @@ def _stencil_of_shared(
     st = _STENCILS.get((coord.values,), key)
     if st is None:
         st = _STENCILS.put(
-            (coord.values,), key, _stencil(coord.size, coord, None, order, accuracy, edge_order, boundary, fill_value)
+            (coord.values,),
+            key,
+            _stencil(coord.size, None, order, accuracy, edge_order, boundary, fill_value, coord=coord),
         )
     return st
 
 
-@functools.lru_cache(maxsize=512, typed=True)  # typed: True is not taken for 1, and is checked on the miss
-def _uniform_stencil(
-    n: int,
-    h: float,
-    order: int,
-    accuracy: int,
-    edge_order: int,
-    boundary: str,
-    fill_value: float,
-    dtype: np.dtype = _FLOAT64,
-    roundoff: bool = False,
-) -> AxisStencil:
-    return _stencil(n, None, h, order, accuracy, edge_order, boundary, fill_value, dtype, roundoff)
-
-
 def _stencil(
     n: int,
-    coord: AxisCoord | None,
     h: float | None,
     order: int,
     accuracy: int,
@@ -236,6 +222,7 @@ def _stencil(
     fill_value: float,
     dtype: np.dtype = _FLOAT64,
     roundoff: bool = False,
+    coord: AxisCoord | None = None,
 ) -> AxisStencil:
     """The stencil on ``n`` points with step ``h``, or at the positions of ``coord`` when ``h`` is None.
 
@@ -337,6 +324,11 @@ def _stencil(
         else:
             w = fornberg_weights(x[idx], x[rows], order)
     return _with_edges(n, lo, hi, offsets, weights, rows, idx, w, np.zeros(rows.shape[0]), band_div, div, roundoff)
+
+
+#: uniform stencils depend on (n, h) and the options alone: built once (chunked blocks ask for the same
+#: ones); typed: True is not taken for 1, and is checked on the miss
+_uniform_stencil = functools.lru_cache(maxsize=512, typed=True)(_stencil)
 
 
 def _nonuniform_weights(nodes: np.ndarray, at: np.ndarray, order: int, r: int) -> np.ndarray:

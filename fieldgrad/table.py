@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import xarray as xr
@@ -33,51 +33,38 @@ OPERATORS: dict[str, Operator] = {}
 
 
 def operator(
-    *,
-    takes: str,
-    label: Label | None,
-    dims: Callable[[Mapping[str, Any]], Any] | str | None = "dims",
-    dims_on_curved_grids: bool = True,
-    vectors: tuple[str, ...] = (),
-    new_dims: tuple[str, ...] = (),
-    derivatives: bool = True,
-    summary: str = "",
-    example: str = "",
-    dataset_example: str = "",
-    cli_example: str = "",
+    *, takes: str, label: Label | None, dims: Any = "dims", **options: Any
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``body(call, field, ...)`` as an operator and return its public function.
 
     The public function takes the field (a DataArray; a Dataset for operators on scalar fields,
     mapped over its variables), the body's own arguments and the keyword table's keywords.
+
+    Parameters
+    ----------
+    takes, label
+        What the first argument is and how the result is labelled (:class:`fieldgrad.call.Operator`).
+    dims : str, callable or None, default "dims"
+        Where the keys of the derivatives come from: a parameter's name, ``dims(arguments)``, or
+        None (the grid's defaults, or a vector's directions).
+    **options
+        The other fields of :class:`fieldgrad.call.Operator` (``vectors``, ``new_dims``, examples...).
     """
 
     def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
         params = list(inspect.signature(body).parameters.values())[1:]  # without `call`
         public_sig = inspect.Signature(params, return_annotation=inspect.signature(body).return_annotation)
         dims_of = dims if callable(dims) else ((lambda a, name=dims: a.get(name)) if dims else (lambda a: None))
+        fields = {"summary": (body.__doc__ or "").strip().splitlines()[0], **options}
         op = Operator(
-            name=body.__name__,
-            body=body,
-            takes=takes,
-            label=label,
-            dims=dims_of,
-            dims_on_curved_grids=dims_on_curved_grids,
-            vectors=vectors,
-            new_dims=new_dims,
-            derivatives=derivatives,
-            summary=summary or (body.__doc__ or "").strip().splitlines()[0],
-            example=example,
-            dataset_example=dataset_example,
-            cli_example=cli_example,
-            signature=public_sig,
+            name=body.__name__, body=body, takes=takes, label=label, dims=dims_of, signature=public_sig, **fields
         )
 
         @functools.wraps(body)
         def public(obj: Any, *args: Any, **kwargs: Any) -> Any:
             return apply(op, obj, args, kwargs)
 
-        public.__signature__ = _with_keywords(public_sig, derivatives)  # type: ignore[attr-defined]
+        public.__signature__ = _with_keywords(public_sig, op.derivatives)  # type: ignore[attr-defined]
         OPERATORS[op.name] = op
         return public
 

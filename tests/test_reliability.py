@@ -57,7 +57,7 @@ def test_a_valid_call_first_does_not_let_a_float_through() -> None:
         ({"boundary": "periodic", "period": -1.0}, r"period must be a positive finite number"),
         ({"nan_policy": 1}, r"nan_policy must be one of \('propagate', 'omit'\), got 1 \(int\)"),
         ({"method": 3}, r"method must be a method name"),
-        ({"radius": "6371"}, r"radius must be a length in metres"),
+        ({"radius": "6371"}, r"radius must be a positive length in metres, got '6371' \(str\)"),
     ],
 )
 def test_invalid_values_name_the_argument(kwargs: dict, match: str) -> None:

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import fieldgrad
+from fieldgrad.coords import exactly_uniform
 
 QUICK_EXAMPLES, FULL_EXAMPLES = 10, 25
 QUICK = settings(max_examples=QUICK_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -325,7 +326,16 @@ def test_scaling_and_translating_the_coordinate(p: Problem, scale: float, shift:
         return  # the fill value is not scaled
     # translation loses ~|shift| / h digits of the positions
     h = np.abs(np.diff(x)).min()
-    assert_close(moved * scale**order, base, rtol=1e-10 * (1 + abs(shift) / (scale * h)))
+    rtol = 1e-10 * (1 + abs(shift) / (scale * h))
+    if exactly_uniform(x) != exactly_uniform(scale * x + shift):
+        # one is uniform only to round-off: its NaNs reach their stencils' centres too, as numpy's and
+        # xarray's do on such positions; the values agree wherever both are defined
+        rounded, exact = (base, moved) if not exactly_uniform(x) else (moved, base)
+        assert not (np.isnan(exact) & ~np.isnan(rounded)).any()
+        both = ~np.isnan(base) & ~np.isnan(moved)
+        assert_close((moved * scale**order)[both], base[both], rtol=rtol)
+        return
+    assert_close(moved * scale**order, base, rtol=rtol)
 
 
 @quick_and_full(st.data())

@@ -56,8 +56,8 @@ class PolarCaps:
             value: Any = 0.0
             for r, w in zip(rings, weights, strict=True):
                 value = add(value, ring_values.isel({self.lat: r}, drop=True).mean(self.lon) * (w * sign * hemisphere))
-            at_pole = xr.DataArray(np.arange(result.sizes[self.lat]) == index, dims=(self.lat,))
-            out = xr.where(at_pole, value, out, keep_attrs=True)
+            elsewhere = xr.DataArray(np.arange(result.sizes[self.lat]) != index, dims=(self.lat,))
+            out = out.where(elsewhere, value)  # the result's own coordinates and attributes kept
         return out.transpose(*result.dims)
 
     def curl(self, result: xr.DataArray, east: xr.DataArray) -> xr.DataArray:

@@ -7,6 +7,7 @@
 from . import accessor as _accessor  # noqa: F401  (registers .grad)
 from . import operators as operators  # fieldgrad.operators.gradient, ...: the operators, one module
 from . import plugin
+from .geometry import GeometryWarning
 from .grid import Grid
 from .method import DerivativeMethod, StencilMethod
 from .numpy_compat import gradient
@@ -21,6 +22,7 @@ __all__ = [
     "Grid",
     "DerivativeMethod",
     "FieldgradPluginWarning",
+    "GeometryWarning",
     "available_methods",
     "compute",
     "get_method",

@@ -14,15 +14,17 @@ only mathematics (as MetPy's ``preprocess_and_wrap`` does):
 from __future__ import annotations
 
 import inspect
+import sys
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import xarray as xr
 
 from .calculus import check_datetime_unit_applies, dim_of, first_derivatives_of, partial
 from .geometry.algebra import add, mul
-from .geometry.axes import as_keys
+from .geometry.axes import GeometryWarning, as_keys, curved_grid_hint
 from .geometry.metric import Metric
 from .grid import Grid
 from .keywords import DerivativeKeywords, GeometryKeywords
@@ -97,6 +99,7 @@ class Call:
     pint_units: Any = None
     stripped: bool = False
     unit_labels: list[str] | None = None
+    flat_on_curved: bool = False  # a flat grid on coordinates that describe a curved one (no CF names then)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -345,6 +348,10 @@ def run(
         return op.call_body(None, arguments)
     _check_field_dtype(field)
     _check_new_dims(op, field, arguments)
+    grid = _grid_of(field, geo, grid)
+    seam = grid.seam()
+    if seam is not None and seam in field.dims:
+        return _without_seam(op, field, arguments, kw, geo, grid, seam)
     call = resolve(op, field, arguments, kw, geo, grid)
     given = dict(arguments)
     if op.takes == "scalar":  # a vector field is given as is: call.vector_in() reads its components
@@ -353,6 +360,38 @@ def run(
     if isinstance(out, Labelled):
         return out.result
     return finish(call, op.label, out, field, given)  # type: ignore[arg-type]
+
+
+def _grid_of(field: xr.DataArray, geo: GeometryKeywords, grid: Grid | None) -> Grid:
+    """The call's grid: ``grid=`` (checked against the field), one given by a Dataset loop, or built."""
+    if geo.grid is not None:
+        if not isinstance(geo.grid, Grid):
+            raise TypeError(f"grid must be a fieldgrad.Grid, got {type(geo.grid).__name__}")
+        geo.grid.check_field(field)
+        return geo.grid
+    return grid if grid is not None else Grid.for_call(field, geo)
+
+
+def _without_seam(
+    op: Operator,
+    field: xr.DataArray,
+    arguments: dict[str, Any],
+    kw: DerivativeKeywords,
+    geo: GeometryKeywords,
+    grid: Grid,
+    seam: Hashable,
+) -> Any:
+    """A longitude whose last column repeats the first (0 ... 360): the operator on the other columns,
+    around the closed circle, and the first column's result repeated as the last."""
+    inner = {k: v.isel({seam: slice(0, -1)}) if isinstance(v, xr.DataArray) and seam in v.dims else v
+             for k, v in arguments.items()}  # fmt: skip
+    first = op._positional[0]  # type: ignore[attr-defined]
+    own = {k: v for k, v in inner.items() if k != first}
+    out = run(op, inner[first], (), own, kw, replace(geo, grid=None), grid=grid.without(seam))
+    if not isinstance(out, xr.DataArray) or seam not in out.dims:
+        return out
+    last = out.isel({seam: [0]}).assign_coords({seam: field[seam].isel({seam: [-1]})})
+    return xr.concat([out, last], dim=seam, coords="minimal", compat="override", combine_attrs="override")
 
 
 @dataclass(frozen=True)
@@ -390,13 +429,7 @@ def resolve(
     grid: Grid | None = None,
 ) -> Call:
     """The grid, keys, metric and prepared field of one call (before anything is computed)."""
-    if geo.grid is not None:
-        grid = geo.grid
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be a fieldgrad.Grid, got {type(grid).__name__}")
-        grid.check_field(field)
-    elif grid is None:
-        grid = Grid.for_call(field, geo)
+    grid = _grid_of(field, geo, grid)
     frame = geo.frame if geo.frame is not None else grid.frame
     source = "field" if op.takes == "vector" else (op.vectors[0] if op.vectors else None)
     vector = arguments.get(source) if source is not None else None
@@ -421,6 +454,8 @@ def resolve(
         mapped = [earth.get(a, a) for a in vector_labels]
         if set(mapped) - set(metric.labels):
             metric = grid.metric([*metric.labels, *[a for a in mapped if a not in metric.labels]], kw)
+    if vector is not None:
+        _check_component_names(vector, metric, grid.geometry)
     if metric.options:
         kw = kw.with_grid_defaults(metric.options["boundary"], metric.options["period"])
     if frame == "grid" and metric.grid_frame is None and metric.kind != "projected":
@@ -429,6 +464,9 @@ def resolve(
             f"are already along its axes {list(metric.labels)}"
         )
     check_datetime_unit_applies(field, metric.dims, kw.datetime_unit)
+    flat_on_curved = None if curved else curved_grid_hint(grid.coords, keys)
+    if flat_on_curved is not None and "geometry" not in geo.given and geo.grid is None:
+        warnings.warn(flat_on_curved, GeometryWarning, stacklevel=_caller())
     stripped = not metric.flat
     prepared = _without_grid_coords(field) if stripped else field
     data, pint_units = split_pint(prepared.data)
@@ -443,6 +481,7 @@ def resolve(
         frame=frame,
         pint_units=pint_units,
         stripped=stripped,
+        flat_on_curved=flat_on_curved is not None,
     )
 
 
@@ -458,6 +497,65 @@ def _check_keys(field: xr.DataArray, keys: Sequence[Hashable]) -> None:
     for k in keys:
         if k not in field.dims and k not in field.coords:
             raise ValueError(f"unknown dimension {k!r}; available dims: {[str(d) for d in field.dims]}")
+
+
+def _direction_of(standard_name: str | None) -> str | None:
+    """``"east"``, ``"north"`` (earth-relative), ``"x"``, ``"y"`` (along the grid) or None: what a CF
+    standard name says its component points along."""
+    if not standard_name:
+        return None
+    for prefix, direction in (("eastward_", "east"), ("northward_", "north"), ("grid_eastward", "x")):
+        if standard_name.startswith(prefix):
+            return direction
+    if standard_name.startswith("grid_northward"):
+        return "y"
+    if standard_name.startswith("x_") or "_x_" in standard_name:
+        return "x"
+    if standard_name.startswith("y_") or "_y_" in standard_name:
+        return "y"
+    return None
+
+
+def _check_component_names(vector: xr.DataArray, metric: Metric, geometry: str) -> None:
+    """Components whose CF standard names contradict their labels (swapped, or earth-relative
+    winds labelled with a grid's dims) are refused, naming the fix."""
+    names = vector.encoding.get(COMPONENT_STANDARD_NAMES, {})
+    if not names or geometry == "cartesian" or len(metric.handed) < 2:
+        return
+    first, second = metric.handed[:2]  # east and north on the sphere; x and y of a projection
+    roles = {first: "east", second: "north"} if geometry == "sphere" else {first: "x", second: "y"}
+    if metric.grid_frame is not None:
+        roles.update(dict(zip(metric.grid_frame, ("x", "y"), strict=True)))
+    for label, name in names.items():
+        said, role = _direction_of(name), roles.get(label)
+        if said is None or role is None or said == role:
+            continue
+        opposite = {"east": "north", "north": "east", "x": "y", "y": "x"}
+        if opposite[said] == role:
+            raise ValueError(
+                f"the component along {label!r} is {name!r}: the components are swapped (give each variable "
+                "as the component its standard name says)"
+            )
+        frame = "earth-relative (east/north)" if said in ("east", "north") else "grid-relative (along the grid)"
+        where = (
+            "the grid's index dims"
+            if label in (metric.grid_frame or ())
+            else ("the projection's axes" if geometry == "projected" else "latitude/longitude")
+        )
+        raise ValueError(
+            f"the component along {label!r} is {name!r}, {frame}, but {label!r} is one of {where}: label "
+            "earth-relative components by the longitude/latitude and grid-relative ones by the grid's index "
+            "dims (frame='grid')"
+        )
+
+
+def _caller() -> int:
+    """The ``stacklevel`` of the first frame outside fieldgrad (the user's call), for a warning."""
+    frame, level = sys._getframe(1), 1
+    package = __name__.rpartition(".")[0]
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package + "."):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level
 
 
 def _planar_coordinates(field: xr.DataArray, grid_dims: list[str]) -> list[Hashable]:

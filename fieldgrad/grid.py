@@ -71,7 +71,7 @@ class Grid:
       dims: lat (19), lon (36)
       latitude: lat ('lat',) in degrees_north
       longitude: lon ('lon',) in degrees_east
-      radius: 6.371e+06 m
+      radius: 6.371e+06 m (the Earth's mean radius)
       poles: south pole at lat[0], north pole at lat[18]
       periodic: lon (period 360)
     >>> lap = ds.T.grad.laplacian(grid=grid)   # the same numbers as geometry="sphere", grid resolved once
@@ -118,6 +118,7 @@ class Grid:
                 raise ValueError(f"{name}= applies to geometry={users[0]!r} only" if users else f"{name}= is unused")
         self.geometry: str = geo.geometry
         self.frame: str = geo.frame or "earth"
+        self._geo = geo
         self._shared = shared
         self._memo: dict[Any, Any] = {}
         self._lock = threading.Lock() if not shared else None  # (a call's own grid keeps nothing itself)
@@ -197,6 +198,25 @@ class Grid:
             return {}
         detected = self.geometry_builder.periodic(self)
         return {d: detected.get(d) for d in self._periodic}
+
+    def seam(self) -> Hashable | None:
+        """The dim of a longitude whose last column repeats the first (0 ... 360), if any."""
+        return self.geometry_builder.seam(self)
+
+    def without(self, dim: Hashable) -> Grid:
+        """This grid without the last column of ``dim`` (a longitude's repeated seam)."""
+
+        def build() -> Grid:
+            coords = self.coords.isel({dim: slice(0, -1)})
+            if self._shared:
+                return Grid.for_call(coords, self._geo)
+            grid = Grid.__new__(Grid)
+            grid._setup(coords, self._geo, periodic=self._periodic, shared=False)
+            return grid
+
+        if self._shared:
+            return build()
+        return self.memo(("without", dim), build)
 
     def derivative_defaults(self) -> tuple[dict[Hashable, str], dict[Hashable, float]]:
         """``boundary`` and ``period`` for the periodic dims the user asked for (``periodic=[...]``);

@@ -408,8 +408,8 @@ class GeometryKeywords:
     Examples
     --------
     >>> _, geo = split_keywords({"geometry": "sphere", "radius": 6.4e6})
-    >>> geo.geometry, geo.radius, geo.given
-    ('sphere', 6400000.0, True)
+    >>> geo.geometry, geo.radius, sorted(geo.given)
+    ('sphere', 6400000.0, ['geometry', 'radius'])
     """
 
     geometry: str = "cartesian"
@@ -419,11 +419,7 @@ class GeometryKeywords:
     crs: Any = None
     frame: str | None = None  # None: the grid's (``"earth"`` unless a Grid says otherwise)
     grid: Any = None
-
-    @property
-    def given(self) -> bool:
-        """Whether the call names a geometry other than the flat default (keywords or a grid)."""
-        return self.grid is not None or self.geometry != "cartesian" or self.grid_keywords() != {}
+    given: frozenset[str] = frozenset()  # the keywords the call named
 
     def grid_keywords(self) -> dict[str, Any]:
         """The keywords that describe the grid (not the frame of the result), as given."""
@@ -487,7 +483,10 @@ def split_keywords(
             )
     given = frozenset(derivative)
     derivative["method"] = method
-    return DerivativeKeywords(options=options, given=given, **derivative), GeometryKeywords(**geometry)
+    return (
+        DerivativeKeywords(options=options, given=given, **derivative),
+        GeometryKeywords(given=frozenset(geometry), **geometry),
+    )
 
 
 _DEFAULTS_SPLIT = (DerivativeKeywords(options=MappingProxyType({})), GeometryKeywords())

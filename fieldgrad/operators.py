@@ -208,6 +208,8 @@ def _vector_name(operation: str) -> Any:
     """The CF standard name of a divergence or curl of named components (the table's, else None)."""
 
     def standard_name(call: Call, field: xr.DataArray, units: str | None) -> str | None:
+        if call.flat_on_curved:  # per degree, or without the map factors: not the quantity the name says
+            return None
         names = field.encoding.get(COMPONENT_STANDARD_NAMES, {})
         labels = call.metric.handed if operation == "curl" else call.metric.labels
         return vector_standard_name(operation, [names.get(a) for a in labels], units)

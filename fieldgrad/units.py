@@ -219,6 +219,8 @@ def divide_units(field_units: str, per: Mapping[str, int]) -> str:
     's-1'
     >>> divide_units("1", {"mm": 1})
     'mm-1'
+    >>> divide_units("meter second-1", {"m": 1})  # two spellings of one unit cancel
+    'second-1'
     """
     powers = _parse(field_units)
     denominators = [_parse(u) for u in per]
@@ -231,8 +233,34 @@ def divide_units(field_units: str, per: Mapping[str, int]) -> str:
         return f"{head} {tail}"
     for d, p in zip(denominators, per.values(), strict=True):
         for sym, q in d.items():  # type: ignore[union-attr]
+            sym = _spelled_as(sym, powers)
             powers[sym] = powers.get(sym, 0) - q * p
     return _format(powers)
+
+
+# spellings of one unit in udunits strings (a symbol of the field's units and another of a
+# coordinate's cancel: "meter second-1" per "m" is "second-1")
+_SAME_UNIT = [
+    {"m", "meter", "meters", "metre", "metres"},
+    {"km", "kilometer", "kilometers", "kilometre", "kilometres"},
+    {"s", "sec", "secs", "second", "seconds"},
+    {"min", "minute", "minutes"},
+    {"h", "hr", "hour", "hours"},
+    {"day", "days", "d"},
+    {"K", "kelvin"},
+    {"Pa", "pascal", "pascals"},
+]
+_SPELLINGS = {name: group for group in _SAME_UNIT for name in group}
+
+
+def _spelled_as(symbol: str, powers: Mapping[str, int]) -> str:
+    """``symbol`` as the field's units spell the same unit, if they do (else as it is)."""
+    if symbol in powers:
+        return symbol
+    for other in _SPELLINGS.get(symbol, ()):
+        if powers.get(other):
+            return other
+    return symbol
 
 
 def _order_suffix(order: int) -> str:

@@ -10,7 +10,7 @@ Build a :class:`fieldgrad.Grid` to resolve a grid once and reuse it.
 """
 
 from . import cartesian, sphere, projected  # noqa: F401, I001  (each registers its geometry, in this order)
-from .axes import DefaultDimsError, as_keys, cf_kind, cf_role, default_dims, lat_lon_coords
+from .axes import DefaultDimsError, GeometryWarning, as_keys, cf_kind, cf_role, default_dims, lat_lon_coords
 from .base import Geometry, geometries, geometry_builder, register_geometry
 from .metric import Metric, PolarCaps
 from .sphere import EARTH_RADIUS
@@ -19,6 +19,7 @@ __all__ = [
     "EARTH_RADIUS",
     "DefaultDimsError",
     "Geometry",
+    "GeometryWarning",
     "Metric",
     "PolarCaps",
     "as_keys",

@@ -24,6 +24,8 @@ __all__ = [
     "NORTH_UNITS",
     "RADIANS",
     "DefaultDimsError",
+    "GeometryWarning",
+    "curved_grid_hint",
     "as_keys",
     "cf_kind",
     "cf_role",
@@ -49,6 +51,11 @@ METRES = {
     "kilometres": 1e3,
     "kilometers": 1e3,
 }
+
+
+class GeometryWarning(UserWarning):
+    """A call on a flat grid whose coordinates say the grid is not flat (latitude/longitude in
+    degrees, or a map projection): the numbers are per degree, or lack the map factors."""
 
 
 class DefaultDimsError(ValueError):
@@ -328,3 +335,32 @@ def is_time_dim(obj: xr.DataArray | xr.Dataset, key: Hashable) -> bool:
     """Whether ``key`` names a coordinate of datetimes or cftime dates."""
     var = obj.coords.variables.get(key)
     return var is not None and is_time_coord(var)
+
+
+def curved_grid_hint(grid_coords: xr.Dataset, keys: Sequence[Hashable]) -> str | None:
+    """Why differentiating along ``keys`` on a flat grid is not what the coordinates describe (they
+    are latitude/longitude, or the x/y of a map projection), with the geometry to use; else None.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(coords={"lat": ("lat", [0.0, 1.0], {"units": "degrees_north"})})
+    >>> curved_grid_hint(ds, ["lat"]).split(":")[0]
+    'lat is a latitude in degrees'
+    """
+    variables = grid_coords.variables
+    for key in keys:
+        var = variables.get(key)
+        if var is not None and cf_kind(var) is not None:
+            return (
+                f"{key} is a {cf_kind(var)} in degrees: the result is per degree; pass geometry='sphere' for "
+                "derivatives per metre on the sphere (or geometry='cartesian' to mean per degree)"
+            )
+    mapping = grid_coords.attrs.get("grid_mapping")
+    kind = variables[mapping].attrs.get("grid_mapping_name") if mapping in variables else None
+    xy = projection_xy(grid_coords)
+    if kind not in (None, "latitude_longitude") and xy is not None and set(xy) & set(keys):
+        return (
+            f"the grid is a {kind} map projection (grid_mapping {mapping!r}): its x and y need the map factors; pass "
+            "geometry='projected' (or geometry='cartesian' to mean distances on the map)"
+        )
+    return None

@@ -77,6 +77,10 @@ class Geometry:
         """The grid's periodic dims and their periods (a longitude that closes the circle)."""
         return {}
 
+    def seam(self, grid: Grid) -> Hashable | None:
+        """The dim of a periodic coordinate whose last point repeats the first (``None``: none)."""
+        return None
+
     def describe(self, grid: Grid) -> list[str]:
         """Lines for the grid's repr: what was detected, as a user would check it."""
         return []

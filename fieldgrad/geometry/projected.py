@@ -153,16 +153,20 @@ def _metres_per_unit(coords: xr.Dataset, name: Hashable) -> float:
 
 def grid_mapping_name(obj: xr.DataArray | xr.Dataset) -> Hashable | None:
     """The name of the CF grid-mapping variable ``obj`` refers to: its ``grid_mapping`` attribute (or
-    encoding); for a Dataset, the one its data variables share. ``"crs: x y"`` forms give ``"crs"``."""
+    encoding); for a Dataset, the one its data variables share. ``"crs: x y"`` forms give ``"crs"``.
+    Without one (arithmetic drops attributes: ``ds.T2 - 273.15``), the one coordinate that is a
+    grid-mapping variable (it has a ``grid_mapping_name``)."""
     candidates = [obj] if isinstance(obj, xr.DataArray) else [obj, *obj.data_vars.values()]
-    names = []
+    names: list[Hashable] = []
     for var in candidates:
         gm = var.attrs.get("grid_mapping") or getattr(var, "encoding", {}).get("grid_mapping")
         if gm:
             names.append(str(gm).split(":")[0].strip())
         if names and var is obj:
             break
-    distinct = list(dict.fromkeys(names))
+    distinct: list[Hashable] = list(dict.fromkeys(names))
+    if not distinct:
+        distinct = [name for name, var in obj.coords.items() if "grid_mapping_name" in var.attrs]
     return distinct[0] if len(distinct) == 1 else None
 
 
@@ -177,7 +181,9 @@ def _read_crs(coords: xr.Dataset, crs: Any, pyproj: Any) -> tuple[Any, str]:
     name = coords.attrs.get("grid_mapping")
     if name is None:
         raise ValueError(
-            "geometry='projected' needs the projection: a CF 'grid_mapping' attribute naming its variable, or crs="
+            "geometry='projected' needs the projection: a CF 'grid_mapping' attribute naming its variable, or crs=; "
+            "arithmetic drops attributes (ds.T2 - 273.15): keep them with xr.set_options(keep_attrs=True), or attach "
+            "the grid-mapping variable as a coordinate (T.assign_coords(crs=ds.crs))"
         )
     if name not in coords.variables:
         raise ValueError(

@@ -40,6 +40,7 @@ class SphereAxes:
     radius: float
     given: tuple[Hashable | None, Hashable | None]  # latitude=, longitude= as the user gave them
     problem: str | None = None  # why latitude/longitude could not be found (reported when needed)
+    radius_source: str = "the Earth's mean radius"
 
 
 @register_geometry
@@ -51,12 +52,12 @@ class Sphere(Geometry):
 
     def detect(self, coords: xr.Dataset, **keywords: Any) -> SphereAxes:
         latitude, longitude, radius = (keywords.get(k) for k in ("latitude", "longitude", "radius"))
-        r = EARTH_RADIUS if radius is None else float(radius)
+        r, source = (float(radius), "radius=") if radius is not None else file_radius(coords)
         try:
             lat, lon = lat_lon_coords(coords, latitude, longitude)
         except ValueError as err:
-            return SphereAxes(None, None, r, (latitude, longitude), problem=str(err))
-        return SphereAxes(lat, lon, r, (latitude, longitude))
+            return SphereAxes(None, None, r, (latitude, longitude), problem=str(err), radius_source=source)
+        return SphereAxes(lat, lon, r, (latitude, longitude), radius_source=source)
 
     def _lat_lon(self, grid: Grid, keys: Sequence[Hashable] | None) -> tuple[Hashable, Hashable]:
         """The latitude and longitude of a call: named ones among ``keys`` when the grid has several."""
@@ -86,6 +87,18 @@ class Sphere(Geometry):
         full_circle = h is not None and abs(abs(h) * lam.size - turn) < 1e-6 * turn
         return {lon: turn} if full_circle else {}
 
+    def seam(self, grid: Grid) -> Hashable | None:
+        """A 1-D uniform longitude from 0 to 360 (both ends: the seam column repeated): its dim."""
+        axes: SphereAxes = grid.axes
+        lon = axes.longitude
+        if lon is None or lon not in grid.coords.coords or grid.coords[lon].ndim != 1 or grid.coords[lon].size < 3:
+            return None
+        lam = coord_values(grid.coords, lon)
+        h = detect_spacing(lam)
+        turn = 2 * np.pi / to_radians(grid.coords[lon], lon)
+        closes = h is not None and abs(abs(lam[-1] - lam[0]) - turn) < 1e-6 * turn
+        return grid.coords[lon].dims[0] if closes else None
+
     def describe(self, grid: Grid) -> list[str]:
         axes: SphereAxes = grid.axes
         if axes.latitude is None:
@@ -94,7 +107,10 @@ class Sphere(Geometry):
         for kind, name in (("latitude", axes.latitude), ("longitude", axes.longitude)):
             var = grid.coords[name]
             out.append(f"{kind}: {name} {tuple(map(str, var.dims))} in {units_of(var) or 'degrees (no units)'}")
-        out.append(f"radius: {axes.radius:g} m")
+        out.append(f"radius: {axes.radius:g} m ({axes.radius_source})")
+        seam = self.seam(grid)
+        if seam is not None:
+            out.append(f"seam: the last {seam} column repeats the first (computed once, around the circle)")
         lat = axes.latitude
         if grid.coords[lat].ndim == 1:
             phi, _, pole = latitude_terms(grid.coords, lat, to_radians(grid.coords[lat], lat))
@@ -123,10 +139,33 @@ class Sphere(Geometry):
         return _sphere_2d(grid, keys, lat, lon, kw)
 
 
+def file_radius(coords: xr.Dataset) -> tuple[float, str]:
+    """The sphere's radius the file states (its CF grid mapping's ``earth_radius``, or a
+    ``semi_major_axis`` of a sphere), else the Earth's mean radius; and where it came from."""
+    name = coords.attrs.get("grid_mapping")
+    attrs = coords[name].attrs if name is not None and name in coords.variables else {}
+    if "earth_radius" in attrs:
+        return float(attrs["earth_radius"]), f"earth_radius of grid_mapping variable {name!r}"
+    major = attrs.get("semi_major_axis")
+    if major is not None and (attrs.get("inverse_flattening", 0) == 0 or attrs.get("semi_minor_axis") == major):
+        return float(major), f"semi_major_axis of grid_mapping variable {name!r} (a sphere)"
+    return EARTH_RADIUS, "the Earth's mean radius"
+
+
 def to_radians(var: xr.DataArray, name: Hashable) -> float:
-    """Radians per unit of a latitude/longitude coordinate, from its units."""
+    """Radians per unit of a latitude/longitude coordinate, from its units. Without units, degrees
+    when the values can only be degrees; values that fit radians too are a question: a ValueError."""
     units = units_of(var).replace(" ", "_")
-    if units in NORTH_UNITS or units in EAST_UNITS or units in DEGREES or units == "":
+    if units == "":
+        limit = np.pi / 2 if cf_kind(var) == "latitude" else 2 * np.pi
+        values = np.abs(np.asarray(var.values, dtype=np.float64))
+        if values.size and np.nanmax(values) <= limit * (1 + 1e-12):
+            raise ValueError(
+                f"coordinate {name!r} has no units, and its values fit radians as well as degrees: set its units "
+                "attribute ('degrees_north'/'degrees_east', or 'radians')"
+            )
+        return np.pi / 180.0
+    if units in NORTH_UNITS or units in EAST_UNITS or units in DEGREES:
         return np.pi / 180.0
     if units in RADIANS:
         return 1.0

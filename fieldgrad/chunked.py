@@ -128,7 +128,7 @@ def _reads_storage(x: Any) -> bool:
 def halo_source(x: Any) -> Any:
     """The dask array the halo slabs of ``x`` are cut from: ``x`` itself or a second read of it.
 
-    A second, independent read (:func:`dask.graph_manipulation.clone`, with deterministic keys)
+    A second, independent read (:func:`_second_read`: every task again, under deterministic new keys)
     is used when ``x`` reads from storage (see the module notes) or when the option
     ``halo_source`` (:func:`fieldgrad.set_options`) is ``"reread"``; ``"neighbours"`` always cuts
     from ``x``.
@@ -147,14 +147,64 @@ def halo_source(x: Any) -> Any:
     >>> halo_source(y) is y
     True
     """
-    from dask.graph_manipulation import clone
-
     from .options import OPTIONS
 
     mode = OPTIONS["halo_source"]  # validated by fieldgrad.set_options
     if mode == "reread" or (mode == "auto" and _reads_storage(x)):
-        return clone(x, seed=("fieldgrad-halo-source", x.name))
+        return _second_read(x, seed=("fieldgrad-halo-source", x.name))
     return x
+
+
+def _second_read(x: Any, seed: Any) -> Any:
+    """``x`` computed again under new keys (deterministic in ``seed``): every task of its graph is
+    copied, each under the key :func:`dask.base.clone_key` gives it, and every reference to a key
+    of the graph is renamed likewise, so the copy shares no task with ``x``.
+
+    What :func:`dask.graph_manipulation.clone` means to do; but its generic layer clone renames only
+    a layer's dictionary keys and legacy tuple tasks: a layer holding ``dask._task_spec`` nodes
+    (xarray's and dask's indexing, ``da.concatenate`` of them) kept each node's own ``key`` and its
+    references to the original keys. The copy then read the original blocks instead of its own,
+    and dask's linear fusion, which goes by each node's ``key``, found two outputs in one chain
+    ("Cannot fuse tasks with multiple outputs", in an order that depends on ``PYTHONHASHSEED``).
+    Here every layer that is not a Blockwise (which renames itself without materialising) is
+    copied node by node with :meth:`GraphNode.substitute`.
+    """
+    from dask._task_spec import Alias, DataNode, GraphNode, convert_legacy_task
+    from dask.array import Array
+    from dask.base import clone_key
+    from dask.blockwise import Blockwise
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    graph = x.__dask_graph__()
+    if not isinstance(graph, HighLevelGraph):
+        graph = HighLevelGraph.from_collections(x.name, graph, dependencies=())
+    keys = graph.get_all_external_keys()
+    names, todo = set(), [x.name]
+    while todo:  # the layers x depends on (a graph may hold others)
+        name = todo.pop()
+        if name not in names:
+            names.add(name)
+            todo.extend(graph.dependencies.get(name, ()))
+
+    def copy_node(key: Key, value: Any) -> GraphNode:
+        node = convert_legacy_task(key, value, keys)
+        new_key = clone_key(key, seed)
+        if not isinstance(node, GraphNode):
+            return DataNode(new_key, node)
+        if isinstance(node, Alias):  # (its substitute keeps the old key when the target stays)
+            return Alias(new_key, clone_key(node.target, seed) if node.target in keys else node.target)
+        return node.substitute({d: clone_key(d, seed) for d in node.dependencies if d in keys}, key=new_key)
+
+    layers, deps = {}, {}
+    for name in names:
+        layer = graph.layers[name]
+        new_name = clone_key(name, seed)
+        if isinstance(layer, Blockwise):
+            layers[new_name] = layer.clone(keys, seed)[0]
+        else:
+            layers[new_name] = MaterializedLayer({clone_key(k, seed): copy_node(k, v) for k, v in layer.items()})
+        deps[new_name] = {clone_key(d, seed) for d in graph.dependencies.get(name, ())}
+    return Array(HighLevelGraph(layers, deps), clone_key(x.name, seed), x.chunks, meta=x._meta)
 
 
 def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:

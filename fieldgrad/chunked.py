@@ -73,6 +73,11 @@ def block_extents(
     [(0, 2, 0, 2), (2, 3, 2, 2), (3, 5, 2, 0)]
     >>> block_extents((3, 3), halo=2, min_points=5, periodic=True)
     [(0, 3, 2, 2), (3, 6, 2, 2)]
+
+    A periodic window may be longer than the axis (the points wrap around more than once):
+
+    >>> block_extents((1, 2), halo=1, min_points=4, periodic=True)
+    [(0, 1, 2, 2), (1, 3, 1, 1)]
     """
     n = int(sum(chunks))
     bounds = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
@@ -83,7 +88,10 @@ def block_extents(
             left = right = halo
         else:
             left, right = min(s, halo), min(n - e, halo)
-        while (e + right) - (s - left) < min(min_points, n):  # every block must be a valid domain
+        # every block must be a valid domain: on an interval at most the whole axis, while a
+        # periodic window may wrap past it (the method's own periodic stencils need fewer points
+        # than the one-sided ends a block is differentiated with)
+        while (e + right) - (s - left) < (min_points if periodic else min(min_points, n)):
             right = right + 1 if periodic else min(n - e, right + 1)
             left = left + 1 if periodic else min(s, left + 1)
         out.append((s, e, left, right))

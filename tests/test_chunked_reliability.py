@@ -2,10 +2,13 @@
 
 * ``halo_source="reread"`` builds a second read of any graph (:func:`fieldgrad.chunked.halo_source`):
   it must be a whole copy under new keys, or dask's fusion fails in an order set by ``PYTHONHASHSEED``.
+* A periodic axis needs fewer points than a block's one-sided ends: a block's window may wrap past
+  the whole axis (:func:`fieldgrad.chunked.block_extents`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -102,3 +105,41 @@ def test_reread_from_zarr_works_in_every_process(tmp_path: Path):
         if proc.returncode:
             failed[seed] = proc.stderr.strip().splitlines()[-1:]
     assert not failed, failed
+
+
+# ----------------------------------------------------------------------------- periodic axis at its minimum length
+
+
+def chunkings(n: int) -> list[tuple[int, ...]]:
+    """Every way to cut ``n`` points into chunks."""
+    out = []
+    for cuts in itertools.chain.from_iterable(itertools.combinations(range(1, n), k) for k in range(n)):
+        bounds = (0, *cuts, n)
+        out.append(tuple(b - a for a, b in itertools.pairwise(bounds)))
+    return out
+
+
+# the central stencils of the textbooks, (offset, weight) on unit spacing
+CENTRAL = {
+    (1, 2): {-1: -1 / 2, 1: 1 / 2},
+    (2, 2): {-1: 1.0, 0: -2.0, 1: 1.0},
+    (1, 4): {-2: 1 / 12, -1: -2 / 3, 1: 2 / 3, 2: -1 / 12},
+    (2, 4): {-2: -1 / 12, -1: 4 / 3, 0: -5 / 2, 1: 4 / 3, 2: -1 / 12},
+}
+
+
+@pytest.mark.parametrize(("order", "accuracy", "n"), [(1, 2, 3), (2, 2, 3), (1, 4, 5), (2, 4, 5)])
+def test_periodic_axis_at_its_minimum_length_any_chunking(order, accuracy, n):
+    """Fewer points than one-sided ends need: chunked equals numpy's wrapped stencil and in memory."""
+    rng = np.random.default_rng(n)
+    h = 0.5
+    v = rng.normal(size=(n, 2))
+    if n == 3:
+        v[:, 0] = [1.0, 4.0, 2.0]
+    f = xr.DataArray(v, dims=("x", "y"), coords={"x": np.arange(n) * h})
+    want = sum(w * np.roll(v, -k, axis=0) for k, w in CENTRAL[order, accuracy].items()) / h**order
+    kw = dict(order=order, accuracy=accuracy, boundary="periodic")
+    np.testing.assert_allclose(f.grad.partial("x", **kw).values, want, rtol=1e-12, atol=1e-12)
+    for chunks in chunkings(n):
+        got = f.chunk({"x": chunks}).grad.partial("x", **kw).values
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=str(chunks))

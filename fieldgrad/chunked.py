@@ -34,6 +34,7 @@ one task per block (one read of each block, :meth:`DerivativeMethod.derivatives`
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -304,9 +305,48 @@ def _sub(coord: AxisCoord, start: int, stop: int) -> AxisCoord:
     return AxisCoord(values=coord.values[start:stop], spacing=coord.spacing, period=None)
 
 
-def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, order: int, plan: Plan) -> np.ndarray:
-    """The derivative along ``axis`` of ``parts`` joined along it (a thin strip), as a view laid
-    out like the parts.
+def _window_derivative(
+    values: np.ndarray, coord: AxisCoord, start: int, axis: int, order: int, setup: AxisSetup, along: int
+) -> np.ndarray:
+    """The derivative along ``axis`` of a window of the axis ``along`` whose first point is the
+    axis's point ``start`` (negative, or past the end, where the window wraps around); ``coord``
+    holds the window's positions.
+
+    Usually the window is an interval, differentiated with one-sided ends (the block plan). On
+    an axis whose periodic wrap is the method's own and not uniform (:func:`_seam_coord`), a
+    window across the seam is differentiated the way the whole axis is in memory: as a periodic
+    domain of its own, its points rotated to start at the seam and given the axis's period.
+    Then the points near the seam get the method's wrap-around stencils, as in memory, and not
+    interior stencils of the window, which may differ from them where a term has an exactly zero
+    weight (``fd`` drops such terms from its wrap-around rows, so a NaN there spoils nothing).
+    The window's own two ends meet in the ring; the points near them are never used.
+    """
+    plan, ring = setup.plan, setup.seam
+    size, n = values.shape[axis], setup.n
+    if ring is not None and not 0 <= start <= n - size:
+        plan = setup.seam_plan
+        if size >= n:  # a whole period in the window: the axis itself, as in memory
+            whole = np.take(values, (np.arange(n) - start) % n, axis=axis)
+            out = derivative_along(whole, ring, axis, order, _turned(plan, axis, along))
+            return np.take(out, (start + np.arange(size)) % n, axis=axis)
+        k = -start % n  # the window's point at the seam: the ring starts there
+        at = np.concatenate([np.arange(size - k), np.arange(n - k, n)])  # the ring's points on the axis
+        ring_coord = AxisCoord(values=ring.values[at], spacing=None, period=ring.period)
+        out = derivative_along(np.roll(values, -k, axis=axis), ring_coord, axis, order, _turned(plan, axis, along))
+        return np.roll(out, k, axis=axis)
+    return derivative_along(values, coord, axis, order, _turned(plan, axis, along))
+
+
+def _turned(plan: Plan, axis: int, along: int) -> Plan:
+    """The plan for data whose axis ``along`` was moved to ``axis`` (the plan's boundaries go by axis)."""
+    return plan if axis == along else plan.with_boundary(axis, plan.boundary_of(along))
+
+
+def _strip_derivative(
+    parts: list[np.ndarray], coord: AxisCoord, start: int, axis: int, order: int, setup: AxisSetup
+) -> np.ndarray:
+    """The derivative along ``axis`` of ``parts`` joined along it (a thin strip starting at the
+    axis's point ``start``, see :func:`_window_derivative`), as a view laid out like the parts.
 
     Along the contiguous last axis the strip is built turned, with that axis first: the kernel
     then runs along long rows instead of doing a few points per row (half the time for the
@@ -314,9 +354,8 @@ def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, orde
     """
     if axis == parts[0].ndim - 1 and axis > 0:
         strip = np.concatenate([np.moveaxis(p, axis, 0) for p in parts], axis=0)
-        turned = plan.with_boundary(0, plan.boundary_of(axis))  # the plan's boundaries go by axis
-        return np.moveaxis(derivative_along(strip, coord, 0, order, turned), 0, axis)
-    return derivative_along(np.concatenate(parts, axis=axis), coord, axis, order, plan)
+        return np.moveaxis(_window_derivative(strip, coord, start, 0, order, setup, axis), 0, axis)
+    return _window_derivative(np.concatenate(parts, axis=axis), coord, start, axis, order, setup, axis)
 
 
 def _patch_ends(
@@ -327,16 +366,22 @@ def _patch_ends(
     coord: AxisCoord,
     axis: int,
     order: int,
-    plan: Plan,
-    halo: int,
-    width: int,
+    setup: AxisSetup,
+    b: int,
 ) -> None:
-    """Recompute the points within ``halo`` of the block's ends from thin strips with the slabs."""
+    """Recompute the points within ``halo`` of block ``b``'s ends from thin strips with the slabs."""
     L, C, R = left.shape[axis], block.shape[axis], right.shape[axis]
-    d = _strip_derivative([left, _slice(block, axis, 0, width)], _sub(coord, 0, L + width), axis, order, plan)
+    halo, width = setup.halo, _strip_width(setup.halo, setup.min_points)
+    s = setup.extents[b][0]
+    d = _strip_derivative([left, _slice(block, axis, 0, width)], _sub(coord, 0, L + width), s - L, axis, order, setup)
     _slice(out, axis, 0, halo)[...] = _slice(d, axis, L, L + halo)
     d = _strip_derivative(
-        [_slice(block, axis, C - width, C), right], _sub(coord, L + C - width, L + C + R), axis, order, plan
+        [_slice(block, axis, C - width, C), right],
+        _sub(coord, L + C - width, L + C + R),
+        s + C - width,
+        axis,
+        order,
+        setup,
     )
     _slice(out, axis, C - halo, C)[...] = _slice(d, axis, width - halo, width)
 
@@ -373,9 +418,10 @@ def _differentiate_block(
     with serial_kernels():
         if C < 2 * width:  # small block: join it to its slabs and do it whole
             ext = np.concatenate([left, block, right], axis=axis)
-            return _slice(derivative_along(ext, coord, axis, order, plan), axis, L, L + C)
+            d = _window_derivative(ext, coord, setup.extents[b][0] - L, axis, order, setup, axis)
+            return _slice(d, axis, L, L + C)
         out = np.asarray(derivative_along(block, _sub(coord, L, L + C), axis, order, plan))
-        _patch_ends(out, block, left, right, coord, axis, order, plan, halo, width)
+        _patch_ends(out, block, left, right, coord, axis, order, setup, b)
         return out
 
 
@@ -409,10 +455,34 @@ class AxisSetup:
     extents: list[tuple[int, int, int, int]]
     coords: list[AxisCoord]
     plan: Plan
+    n: int  # the axis's points
+    seam: AxisCoord | None  # the axis as the method sees it, when a window across the seam is a ring
+    seam_plan: Plan  # the plan with the axis periodic (for the ring)
+
+
+def _seam_coord(coord: AxisCoord, axis: int, plan: Plan) -> AxisCoord | None:
+    """The axis with its period, when the method wraps it itself and it is not uniform; else None.
+
+    Then every window of the axis is non-uniform too (``spacing`` None), as the whole axis is to
+    the method, and a window across the seam is differentiated as a ring
+    (:func:`_window_derivative`). A uniform axis whose period is its number of steps (within the
+    round-off that ``fd``'s stencils allow) has uniform windows and stencils that do not depend on
+    where the axis wraps: its blocks are one-sided windows, bit for bit the in-memory values.
+    """
+    if plan.boundary_of(axis) != "periodic" or not plan.native(axis):
+        return None
+    seen = plan.method_coord(coord, axis)
+    period, h = seen.period, seen.spacing
+    if period is None or (h is not None and abs(period - seen.size * abs(h)) <= 1e-12 * period):
+        return None
+    return dataclasses.replace(seen, spacing=None)
 
 
 def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
     """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
+    seam = _seam_coord(coord, axis, plan)
+    if seam is not None:  # (a uniform axis whose period is not its steps: its stencils are non-uniform ones)
+        coord = dataclasses.replace(coord, spacing=None)
     halo = plan.halo(coord, axis, order)
     assert halo is not None  # the callers send a method that needs the whole axis to _whole_axis
     periodic = plan.boundary_of(axis) == "periodic"
@@ -421,7 +491,9 @@ def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int, pl
     min_points = block_plan.min_points(coord, axis, order)
     extents = block_extents(x.chunks[axis], halo, min_points, periodic)
     left, right = halo_slabs(source, axis, extents)
-    return AxisSetup(halo, min_points, extents, _block_coords(coord, extents, periodic), block_plan), left, right
+    coords = _block_coords(coord, extents, periodic)
+    setup = AxisSetup(halo, min_points, extents, coords, block_plan, coord.size, seam, plan)
+    return setup, left, right
 
 
 def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> Any:
@@ -496,7 +568,7 @@ def _gradient_block(
         out = first_derivatives(block, own, axes, boundary.block_plan(setups[0].plan, axes))
         for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
             left, right, coord = ends[k]
-            _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo, _strip_width(st.halo, st.min_points))
+            _patch_ends(out[k], block, left, right, coord, a, 1, st, block_id[a])
         return out
 
 

@@ -4,6 +4,9 @@
   it must be a whole copy under new keys, or dask's fusion fails in an order set by ``PYTHONHASHSEED``.
 * A periodic axis needs fewer points than a block's one-sided ends: a block's window may wrap past
   the whole axis (:func:`fieldgrad.chunked.block_extents`).
+* On a non-uniform periodic axis the points near the seam are the method's wrap-around stencils, in
+  memory and in a block alike (:func:`fieldgrad.chunked._window_derivative`): a NaN spoils exactly
+  the points whose stencil gives it a non-zero weight.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import pytest
 import xarray as xr
 from dask._task_spec import convert_legacy_graph, fuse_linear_task_spec
 from dask.core import flatten
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fieldgrad
 from fieldgrad.chunked import halo_source
@@ -143,3 +148,89 @@ def test_periodic_axis_at_its_minimum_length_any_chunking(order, accuracy, n):
     for chunks in chunkings(n):
         got = f.chunk({"x": chunks}).grad.partial("x", **kw).values
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=str(chunks))
+
+
+# ----------------------------------------------------------------------------- NaN at the seam of a non-uniform axis
+
+
+def _three_point_by_the_rule(x: np.ndarray, period: float, f: np.ndarray) -> np.ndarray:
+    """The periodic first derivative from numpy's three-point weights (numpy.gradient's interior
+    formulas), summing only the terms whose weight is not zero: a NaN spoils exactly the points
+    whose stencil gives it a non-zero weight."""
+    xs = np.concatenate([[x[-1] - period], x, [x[0] + period]])
+    fs = np.concatenate([f[-1:], f, f[:1]])
+    out = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        dx1, dx2 = xs[i + 1] - xs[i], xs[i + 2] - xs[i + 1]
+        weights = (-dx2 / (dx1 * (dx1 + dx2)), (dx2 - dx1) / (dx1 * dx2), dx1 / (dx2 * (dx1 + dx2)))
+        out[i] = sum(w * v for w, v in zip(weights, fs[i : i + 3], strict=True) if w != 0)
+    return out
+
+
+# the steps around the seam are equal (0.5, 0.5 from 2.0 over 2.5 to 3.0 = 0.0 + period), the others not
+SEAM_X, SEAM_PERIOD = np.array([0.0, 0.5, 1.5, 2.0, 2.5]), 3.0
+
+
+@pytest.mark.parametrize("at", [0, 4])
+def test_nan_at_the_seam_spoils_only_the_points_that_weigh_it(at):
+    """At the NaN itself the centre weight is exactly zero: its derivative stays finite, in memory
+    and in every chunking; its two neighbours across and before the seam are NaN."""
+    v = np.array([0.3, -0.2, 0.7, 0.4, 0.1])
+    v[at] = np.nan
+    want = _three_point_by_the_rule(SEAM_X, SEAM_PERIOD, v)
+    assert np.isfinite(want[at]) and np.isnan(want[(at - 1) % 5]) and np.isnan(want[(at + 1) % 5])
+    f = xr.DataArray(v, dims="x", coords={"x": SEAM_X})
+    kw = dict(boundary="periodic", period=SEAM_PERIOD)
+    np.testing.assert_allclose(f.grad.partial("x", **kw).values, want, rtol=1e-12, atol=1e-12)
+    with dask.config.set(scheduler="sync"):
+        for chunks in chunkings(5):
+            got = f.chunk({"x": chunks}).grad.partial("x", **kw).values
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=str(chunks))
+
+
+def test_gradient_with_a_nan_at_the_seam_chunked_equals_in_memory():
+    """The gradient's blocks (one fused pass, then end strips across the seam) agree too."""
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(5, 40))
+    v[4, 7] = v[0, 30] = np.nan
+    f = xr.DataArray(v, dims=("x", "y"), coords={"x": SEAM_X, "y": np.cumsum(rng.uniform(0.5, 1.5, 40))})
+    kw = dict(boundary="periodic", period={"x": SEAM_PERIOD, "y": 50.0})
+    want = f.grad.gradient(**kw).values
+    assert np.isfinite(want[0, 4, 7]) and np.isfinite(want[0, 0, 30])
+    with dask.config.set(scheduler="sync"):
+        for chunks in [{"x": 1, "y": 40}, {"x": (2, 3), "y": 13}, {"x": 5, "y": (30, 10)}, {"x": (4, 1), "y": 1}]:
+            got = f.chunk(chunks).grad.gradient(**kw).values
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=str(chunks))
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
+@st.composite
+def seam_problems(draw):
+    """A periodic axis of steps 0.5, 1 or 1.5 (equal steps around many points, the seam included
+    or not), a few NaNs, a derivative and a chunking."""
+    n = draw(st.integers(3, 9))
+    steps = np.array(draw(st.lists(st.sampled_from([0.5, 1.0, 1.5]), min_size=n, max_size=n)))
+    x = np.concatenate([[0.0], np.cumsum(steps[:-1])])
+    period = float(x[-1] + steps[-1])
+    v = np.random.default_rng(draw(st.integers(0, 2**16))).normal(size=(n, 2))
+    for i in draw(st.sets(st.integers(0, n - 1), max_size=2)):
+        v[i, 0] = np.nan
+    order, accuracy = draw(st.sampled_from([(1, 2), (2, 2), (1, 4), (3, 2)]))
+    nan_policy = draw(st.sampled_from(["propagate", "omit"]))
+    chunks = draw(st.sampled_from(chunkings(n)))
+    kw = dict(order=order, accuracy=accuracy, boundary="periodic", period=period, nan_policy=nan_policy)
+    return xr.DataArray(v, dims=("x", "y"), coords={"x": x}), kw, chunks
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seam_problems())
+def test_periodic_nonuniform_axis_with_nans_any_chunking_equals_in_memory(problem):
+    f, kw, chunks = problem
+    try:
+        want = f.grad.partial("x", **kw).values
+    except ValueError:  # too few points for these options: nothing to compare
+        return
+    with dask.config.set(scheduler="sync"):
+        got = f.chunk({"x": chunks}).grad.partial("x", **kw).values
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))

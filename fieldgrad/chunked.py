@@ -46,7 +46,7 @@ from .conventions import result_dtype
 from .coords import AxisCoord
 from .engine import derivative_along, first_derivatives
 from .kernels import serial_kernels
-from .plan import Plan
+from .plan import Plan, wraps_uniformly
 
 if TYPE_CHECKING:
     from dask.typing import Key
@@ -289,7 +289,7 @@ def _block_coords(coord: AxisCoord, extents: list[tuple[int, int, int, int]], pe
     out = []
     for s, e, left, right in extents:
         if periodic:
-            out.append(coord.periodic_extension(s - left, e + right))
+            out.append(boundary.wrapped_positions(coord, s - left, e + right))
         else:
             out.append(AxisCoord(values=coord.values[s - left : e + right], spacing=coord.spacing, period=coord.period))
     return out
@@ -471,21 +471,18 @@ def _seam_coord(coord: AxisCoord, axis: int, plan: Plan) -> AxisCoord | None:
     """
     if plan.boundary_of(axis) != "periodic" or not plan.native(axis):
         return None
-    seen = plan.method_coord(coord, axis)
-    period, h = seen.period, seen.spacing
-    if period is None or (h is not None and abs(period - seen.size * abs(h)) <= 1e-12 * period):
-        return None
-    return dataclasses.replace(seen, spacing=None)
+    seen = plan.method_coord(coord, axis)  # (not uniform across the wrap: without spacing)
+    return seen if seen.spacing is None and seen.period is not None else None
 
 
 def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
     """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
-    seam = _seam_coord(coord, axis, plan)
-    if seam is not None:  # (a uniform axis whose period is not its steps: its stencils are non-uniform ones)
+    periodic = plan.boundary_of(axis) == "periodic"
+    if periodic and not wraps_uniformly(coord):  # as the method sees the whole axis (or its padding)
         coord = dataclasses.replace(coord, spacing=None)
+    seam = _seam_coord(coord, axis, plan)
     halo = plan.halo(coord, axis, order)
     assert halo is not None  # the callers send a method that needs the whole axis to _whole_axis
-    periodic = plan.boundary_of(axis) == "periodic"
     # a periodic block carries its wrap in the halos and is differentiated with one-sided ends
     block_plan = boundary.block_plan(plan, [axis])
     min_points = block_plan.min_points(coord, axis, order)

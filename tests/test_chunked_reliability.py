@@ -7,6 +7,8 @@
 * On a non-uniform periodic axis the points near the seam are the method's wrap-around stencils, in
   memory and in a block alike (:func:`fieldgrad.chunked._window_derivative`): a NaN spoils exactly
   the points whose stencil gives it a non-zero weight.
+* A uniform coordinate given a ``period`` other than its number of steps is not uniform across its
+  wrap (:func:`fieldgrad.plan.wraps_uniformly`): every layer sees the other step there.
 """
 
 from __future__ import annotations
@@ -234,3 +236,53 @@ def test_periodic_nonuniform_axis_with_nans_any_chunking_equals_in_memory(proble
         got = f.chunk({"x": chunks}).grad.partial("x", **kw).values
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
+# ----------------------------------------------------------------------------- a period that is not the steps
+
+
+@pytest.mark.parametrize("period", [5.5, 4.75])
+def test_uniform_axis_with_another_period_sees_the_step_across_the_wrap(period):
+    """Steps of 0.5 and a wrap of 1.0 or 0.75: numpy's non-uniform formulas there, in memory, in
+    every chunking, and with nan_policy="omit" whatever NaN is elsewhere on the axis."""
+    x = np.arange(10) * 0.5
+    v = np.sin(2 * np.pi * x / period)
+    want = _three_point_by_the_rule(x, period, v)
+    f = xr.DataArray(v, dims="x", coords={"x": x})
+    kw = dict(boundary="periodic", period=period)
+    np.testing.assert_allclose(f.grad.partial("x", **kw).values, want, rtol=1e-12, atol=1e-12)
+    holed = f.copy(data=np.where(np.arange(10) == 5, np.nan, v))
+    omit = holed.grad.partial("x", nan_policy="omit", **kw).values
+    far = np.abs(np.arange(10) - 5) > 2  # the NaN's run ends change the points near it only
+    np.testing.assert_allclose(omit[far], want[far], rtol=1e-12, atol=1e-12)
+    with dask.config.set(scheduler="sync"):
+        for chunks in [1, 2, 3, (9, 1), (1, 9), 10]:
+            got = f.chunk({"x": chunks}).grad.partial("x", **kw).values
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=str(chunks))
+            got = holed.chunk({"x": chunks}).grad.partial("x", nan_policy="omit", **kw).values
+            np.testing.assert_allclose(got, omit, rtol=1e-12, atol=1e-12, err_msg=str(chunks))
+        second = f.grad.partial("x", order=2, **kw).values
+        got = f.chunk({"x": 1}).grad.partial("x", order=2, **kw).values
+        np.testing.assert_allclose(got, second, rtol=1e-12, atol=1e-12)
+
+
+def test_a_uniform_only_method_refuses_a_period_that_is_not_the_steps():
+    class UniformOnly(fieldgrad.DerivativeMethod):
+        name = "uniform-only-wrap"
+        max_order = 1
+
+        def halo(self, coord, order):
+            return 1
+
+        def derivative(self, values, coord, *, axis, order):
+            assert coord.spacing is not None  # never called on positions that are not uniform
+            return np.gradient(values, coord.spacing, axis=axis)
+
+    x = np.arange(6.0)
+    f = xr.DataArray(np.sin(x), dims="x", coords={"x": x})
+    want = (np.roll(np.sin(x), -1) - np.roll(np.sin(x), 1)) / 2
+    np.testing.assert_allclose(f.grad.partial("x", method=UniformOnly, boundary="periodic").values, want)
+    np.testing.assert_allclose(f.grad.partial("x", method=UniformOnly, boundary="periodic", period=6.0).values, want)
+    for data in (f, f.chunk({"x": 2})):
+        with pytest.raises(ValueError, match=r"'x' is not uniform across its periodic wrap \(period=7.0"):
+            data.grad.partial("x", method=UniformOnly, boundary="periodic", period=7.0)

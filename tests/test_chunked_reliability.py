@@ -9,12 +9,15 @@
   the points whose stencil gives it a non-zero weight.
 * A uniform coordinate given a ``period`` other than its number of steps is not uniform across its
   wrap (:func:`fieldgrad.plan.wraps_uniformly`): every layer sees the other step there.
+* Nothing grows with the number of blocks per block: a block's task holds its own window, not those
+  of every block (a scheduler ships each task on its own: that was O(N²) bytes for N blocks).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -286,3 +289,36 @@ def test_a_uniform_only_method_refuses_a_period_that_is_not_the_steps():
     for data in (f, f.chunk({"x": 2})):
         with pytest.raises(ValueError, match=r"'x' is not uniform across its periodic wrap \(period=7.0"):
             data.grad.partial("x", method=UniformOnly, boundary="periodic", period=7.0)
+
+
+# ----------------------------------------------------------------------------- per-block cost
+
+
+def _task_bytes(lazy: xr.DataArray, prefix: str) -> float:
+    """Mean bytes of a block task, each pickled on its own (as a distributed scheduler sends it)."""
+    tasks = [t for k, t in convert_legacy_graph(dict(lazy.data.__dask_graph__())).items() if k[0].startswith(prefix)]
+    return float(np.mean([len(pickle.dumps(t)) for t in tasks[:50]]))
+
+
+@pytest.mark.parametrize("boundary", ["one-sided", "periodic"])
+def test_a_block_task_does_not_grow_with_the_number_of_blocks(boundary):
+    def field(n: int) -> xr.DataArray:
+        x = np.cumsum(np.random.default_rng(n).uniform(0.5, 1.5, n))
+        return xr.DataArray(np.sin(x), dims="x", coords={"x": x}).chunk(1)
+
+    def partial(f: xr.DataArray) -> xr.DataArray:
+        return f.grad.partial("x", accuracy=4, boundary=boundary, period=float(f.x[-1]) + 1.0)
+
+    small, large = (_task_bytes(partial(field(n)), "_differentiate_block") for n in (40, 640))
+    assert large < 1.2 * small, (small, large)
+    f = field(640)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(partial(f))).values, partial(f.compute()).values, rtol=1e-12)
+
+
+def test_a_gradient_block_task_does_not_grow_with_the_number_of_blocks():
+    def grad(n: int) -> xr.DataArray:
+        f = xr.DataArray(np.ones((2 * n, 2 * n)), dims=("x", "y"), coords={"x": np.arange(2.0 * n) ** 1.5})
+        return f.chunk(2).grad.gradient(boundary="periodic", period={"x": (2.0 * n) ** 1.5})
+
+    small, large = _task_bytes(grad(8), "_gradient_block"), _task_bytes(grad(64), "_gradient_block")
+    assert large < 1.2 * small, (small, large)

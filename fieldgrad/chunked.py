@@ -21,11 +21,16 @@ explicit (after ``dask/array/overlap.py``):
 3. :func:`halo_slabs` -- the borrowed points as two thin dask arrays (left and right slabs),
    one chunk per block; a slab may span several neighbouring chunks (chunks of one point work)
    or wrap around the domain.
-4. :func:`_differentiate_block` -- one task per block receives the block and its two slabs.
-   It never copies the block: by the locality contract of methods, points at least ``halo``
-   from the block's ends are exact when the block is differentiated alone, so only two thin
-   strips (slab + the block's first/last rows) are differentiated again for the points near
-   the ends. Blocks too small for that are joined to their slabs and done whole.
+4. :func:`_differentiate_block` -- one task per block receives the block, its two slabs and
+   its :class:`Window` (its span and the positions of its points and borrowed points: each
+   task holds its own, so no task grows with the number of blocks). It never copies the
+   block: by the locality contract of methods, points at least ``halo`` from the block's ends
+   are exact when the block is differentiated alone, so only two thin strips (slab + the
+   block's first/last rows) are differentiated again for the points near the ends. Blocks too
+   small for that are joined to their slabs and done whole. Such a window is an interval with
+   one-sided ends, except across the seam of a non-uniform axis that the method wraps itself:
+   there it is a periodic domain of its own, so that the points near the seam get the method's
+   wrap-around stencils, as in memory (:func:`_window_derivative`).
 
 A method whose ``halo`` is None gets the whole axis in one chunk (the other axes stay chunked)
 and the result is rechunked back to the input's chunks. The gradient computes all its axes in

@@ -16,15 +16,16 @@ whether a kind is native to a method is the plan's answer (:meth:`fieldgrad.plan
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from .conventions import is_dask
 from .coords import AxisCoord
-from .plan import Plan
+from .plan import Plan, wraps_uniformly
 
-__all__ = ["pad_periodic", "trim", "fill_edges", "open_plan", "block_plan"]
+__all__ = ["pad_periodic", "wrapped_positions", "trim", "fill_edges", "open_plan", "block_plan"]
 
 
 def pad_periodic(values: np.ndarray, coord: AxisCoord, axis: int, halo: int) -> tuple[np.ndarray, AxisCoord]:
@@ -39,7 +40,23 @@ def pad_periodic(values: np.ndarray, coord: AxisCoord, axis: int, halo: int) -> 
     """
     n = values.shape[axis]
     padded = np.take(values, np.arange(-halo, n + halo) % n, axis=axis)
-    return padded, coord.periodic_extension(-halo, n + halo)
+    return padded, wrapped_positions(coord, -halo, n + halo)
+
+
+def wrapped_positions(coord: AxisCoord, start: int, stop: int) -> AxisCoord:
+    """The positions of the points ``start..stop-1`` of the axis repeated periodically, uniform only
+    if the axis is uniform across its wrap (:func:`fieldgrad.plan.wraps_uniformly`).
+
+    Examples
+    --------
+    >>> from fieldgrad.coords import axis_coord
+    >>> c = wrapped_positions(axis_coord(np.arange(3.0), period=4.0), -1, 4)
+    >>> c.values, c.spacing
+    (array([-2.,  0.,  1.,  2.,  4.]), None)
+    """
+    ext = coord.periodic_extension(start, stop)
+    crosses = start < 0 or stop > coord.size
+    return ext if ext.spacing is None or not crosses or wraps_uniformly(coord) else replace(ext, spacing=None)
 
 
 def trim(values: np.ndarray, axis: int, halo: int, n: int) -> np.ndarray:

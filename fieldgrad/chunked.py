@@ -21,11 +21,16 @@ explicit (after ``dask/array/overlap.py``):
 3. :func:`halo_slabs` -- the borrowed points as two thin dask arrays (left and right slabs),
    one chunk per block; a slab may span several neighbouring chunks (chunks of one point work)
    or wrap around the domain.
-4. :func:`_differentiate_block` -- one task per block receives the block and its two slabs.
-   It never copies the block: by the locality contract of methods, points at least ``halo``
-   from the block's ends are exact when the block is differentiated alone, so only two thin
-   strips (slab + the block's first/last rows) are differentiated again for the points near
-   the ends. Blocks too small for that are joined to their slabs and done whole.
+4. :func:`_differentiate_block` -- one task per block receives the block, its two slabs and
+   its :class:`Window` (its span and the positions of its points and borrowed points: each
+   task holds its own, so no task grows with the number of blocks). It never copies the
+   block: by the locality contract of methods, points at least ``halo`` from the block's ends
+   are exact when the block is differentiated alone, so only two thin strips (slab + the
+   block's first/last rows) are differentiated again for the points near the ends. Blocks too
+   small for that are joined to their slabs and done whole. Such a window is an interval with
+   one-sided ends, except across the seam of a non-uniform axis that the method wraps itself:
+   there it is a periodic domain of its own, so that the points near the seam get the method's
+   wrap-around stencils, as in memory (:func:`_window_derivative`).
 
 A method whose ``halo`` is None gets the whole axis in one chunk (the other axes stay chunked)
 and the result is rechunked back to the input's chunks. The gradient computes all its axes in
@@ -34,6 +39,7 @@ one task per block (one read of each block, :meth:`DerivativeMethod.derivatives`
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -45,7 +51,7 @@ from .conventions import result_dtype
 from .coords import AxisCoord
 from .engine import derivative_along, first_derivatives
 from .kernels import serial_kernels
-from .plan import Plan
+from .plan import Plan, wraps_uniformly
 
 if TYPE_CHECKING:
     from dask.typing import Key
@@ -73,6 +79,11 @@ def block_extents(
     [(0, 2, 0, 2), (2, 3, 2, 2), (3, 5, 2, 0)]
     >>> block_extents((3, 3), halo=2, min_points=5, periodic=True)
     [(0, 3, 2, 2), (3, 6, 2, 2)]
+
+    A periodic window may be longer than the axis (the points wrap around more than once):
+
+    >>> block_extents((1, 2), halo=1, min_points=4, periodic=True)
+    [(0, 1, 2, 2), (1, 3, 1, 1)]
     """
     n = int(sum(chunks))
     bounds = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
@@ -83,7 +94,10 @@ def block_extents(
             left = right = halo
         else:
             left, right = min(s, halo), min(n - e, halo)
-        while (e + right) - (s - left) < min(min_points, n):  # every block must be a valid domain
+        # every block must be a valid domain: on an interval at most the whole axis, while a
+        # periodic window may wrap past it (the method's own periodic stencils need fewer points
+        # than the one-sided ends a block is differentiated with)
+        while (e + right) - (s - left) < (min_points if periodic else min(min_points, n)):
             right = right + 1 if periodic else min(n - e, right + 1)
             left = left + 1 if periodic else min(s, left + 1)
         out.append((s, e, left, right))
@@ -128,7 +142,7 @@ def _reads_storage(x: Any) -> bool:
 def halo_source(x: Any) -> Any:
     """The dask array the halo slabs of ``x`` are cut from: ``x`` itself or a second read of it.
 
-    A second, independent read (:func:`dask.graph_manipulation.clone`, with deterministic keys)
+    A second, independent read (:func:`_second_read`: every task again, under deterministic new keys)
     is used when ``x`` reads from storage (see the module notes) or when the option
     ``halo_source`` (:func:`fieldgrad.set_options`) is ``"reread"``; ``"neighbours"`` always cuts
     from ``x``.
@@ -147,14 +161,64 @@ def halo_source(x: Any) -> Any:
     >>> halo_source(y) is y
     True
     """
-    from dask.graph_manipulation import clone
-
     from .options import OPTIONS
 
     mode = OPTIONS["halo_source"]  # validated by fieldgrad.set_options
     if mode == "reread" or (mode == "auto" and _reads_storage(x)):
-        return clone(x, seed=("fieldgrad-halo-source", x.name))
+        return _second_read(x, seed=("fieldgrad-halo-source", x.name))
     return x
+
+
+def _second_read(x: Any, seed: Any) -> Any:
+    """``x`` computed again under new keys (deterministic in ``seed``): every task of its graph is
+    copied, each under the key :func:`dask.base.clone_key` gives it, and every reference to a key
+    of the graph is renamed likewise, so the copy shares no task with ``x``.
+
+    What :func:`dask.graph_manipulation.clone` means to do; but its generic layer clone renames only
+    a layer's dictionary keys and legacy tuple tasks: a layer holding ``dask._task_spec`` nodes
+    (xarray's and dask's indexing, ``da.concatenate`` of them) kept each node's own ``key`` and its
+    references to the original keys. The copy then read the original blocks instead of its own,
+    and dask's linear fusion, which goes by each node's ``key``, found two outputs in one chain
+    ("Cannot fuse tasks with multiple outputs", in an order that depends on ``PYTHONHASHSEED``).
+    Here every layer that is not a Blockwise (which renames itself without materialising) is
+    copied node by node with :meth:`GraphNode.substitute`.
+    """
+    from dask._task_spec import Alias, DataNode, GraphNode, convert_legacy_task
+    from dask.array import Array
+    from dask.base import clone_key
+    from dask.blockwise import Blockwise
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    graph = x.__dask_graph__()
+    if not isinstance(graph, HighLevelGraph):
+        graph = HighLevelGraph.from_collections(x.name, graph, dependencies=())
+    keys = graph.get_all_external_keys()
+    names, todo = set(), [x.name]
+    while todo:  # the layers x depends on (a graph may hold others)
+        name = todo.pop()
+        if name not in names:
+            names.add(name)
+            todo.extend(graph.dependencies.get(name, ()))
+
+    def copy_node(key: Key, value: Any) -> GraphNode:
+        node = convert_legacy_task(key, value, keys)
+        new_key = clone_key(key, seed)
+        if not isinstance(node, GraphNode):
+            return DataNode(new_key, node)
+        if isinstance(node, Alias):  # (its substitute keeps the old key when the target stays)
+            return Alias(new_key, clone_key(node.target, seed) if node.target in keys else node.target)
+        return node.substitute({d: clone_key(d, seed) for d in node.dependencies if d in keys}, key=new_key)
+
+    layers, deps = {}, {}
+    for name in names:
+        layer = graph.layers[name]
+        new_name = clone_key(name, seed)
+        if isinstance(layer, Blockwise):
+            layers[new_name] = layer.clone(keys, seed)[0]
+        else:
+            layers[new_name] = MaterializedLayer({clone_key(k, seed): copy_node(k, v) for k, v in layer.items()})
+        deps[new_name] = {clone_key(d, seed) for d in graph.dependencies.get(name, ())}
+    return Array(HighLevelGraph(layers, deps), clone_key(x.name, seed), x.chunks, meta=x._meta)
 
 
 def _pieces(bounds: np.ndarray, start: int, stop: int) -> list[tuple[int, int, int]]:
@@ -225,15 +289,43 @@ def halo_slabs(x: Any, axis: int, extents: list[tuple[int, int, int, int]]) -> t
     return out[0], out[1]
 
 
-def _block_coords(coord: AxisCoord, extents: list[tuple[int, int, int, int]], periodic: bool) -> list[AxisCoord]:
-    """The positions of each block with its borrowed points (shifted by periods where wrapped)."""
-    out = []
+@dataclass(frozen=True)
+class Window:
+    """What one block needs along one axis beyond the axis's :class:`AxisSetup`: its span, the points
+    it borrows (``extent``: start, stop, left, right) and their positions. Each block's task holds
+    its own window only (:class:`_PerBlock`), so a task's size does not grow with the number of blocks."""
+
+    extent: tuple[int, int, int, int]
+    coord: AxisCoord  # positions of the points start - left .. stop + right - 1 (shifted by periods where wrapped)
+    own: np.ndarray | None  # across the seam of an axis differentiated as a ring: the same points' own positions
+
+
+def _windows(coord: AxisCoord, extents: list[tuple[int, int, int, int]], periodic: bool, ring: bool) -> list[Window]:
+    """The window of each block: its borrowed points' positions (shifted by periods where wrapped)."""
+    n, out = coord.size, []
     for s, e, left, right in extents:
+        a, b = s - left, e + right
         if periodic:
-            out.append(coord.periodic_extension(s - left, e + right))
+            own = coord.values[np.arange(a, b) % n] if ring and not 0 <= a <= b <= n else None
+            out.append(Window((s, e, left, right), boundary.wrapped_positions(coord, a, b), own))
         else:
-            out.append(AxisCoord(values=coord.values[s - left : e + right], spacing=coord.spacing, period=coord.period))
+            values = coord.values[a:b]
+            out.append(Window((s, e, left, right), AxisCoord(values, spacing=coord.spacing, period=coord.period), None))
     return out
+
+
+def _per_block(chunks: tuple[tuple[int, ...], ...], axis: int, items: list[Any], *what: Any) -> tuple[Any, str]:
+    """``items[i]`` handed to the task of every block ``i`` along ``axis`` (a map_blocks argument:
+    the task holds that item only), and a token of ``what`` makes the items."""
+    from dask.base import tokenize
+    from dask.layers import ArrayValuesDep
+
+    numblocks = tuple(len(c) for c in chunks)
+    column = np.empty(numblocks[axis], dtype=object)
+    column[:] = items
+    shape = [1] * len(chunks)
+    shape[axis] = numblocks[axis]
+    return ArrayValuesDep(chunks, np.broadcast_to(column.reshape(shape), numblocks)), tokenize(axis, *what)
 
 
 def _slice(values: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
@@ -246,19 +338,66 @@ def _sub(coord: AxisCoord, start: int, stop: int) -> AxisCoord:
     return AxisCoord(values=coord.values[start:stop], spacing=coord.spacing, period=None)
 
 
-def _strip_derivative(parts: list[np.ndarray], coord: AxisCoord, axis: int, order: int, plan: Plan) -> np.ndarray:
-    """The derivative along ``axis`` of ``parts`` joined along it (a thin strip), as a view laid
-    out like the parts.
+def _window_derivative(
+    values: np.ndarray,
+    coord: AxisCoord,
+    start: int,
+    axis: int,
+    order: int,
+    setup: AxisSetup,
+    along: int,
+    own: np.ndarray | None,
+) -> np.ndarray:
+    """The derivative along ``axis`` of a window of the axis ``along`` whose first point is the
+    axis's point ``start`` (negative, or past the end, where the window wraps around); ``coord``
+    holds the window's positions, ``own`` (across the seam of an axis that is a ring) the same
+    points' unshifted positions.
+
+    Usually the window is an interval, differentiated with one-sided ends (the block plan). On
+    an axis whose periodic wrap is the method's own and not uniform (:func:`_ring_period`), a
+    window across the seam is differentiated the way the whole axis is in memory: as a periodic
+    domain of its own, its points rotated to start at the seam and given the axis's period.
+    Then the points near the seam get the method's wrap-around stencils, as in memory, and not
+    interior stencils of the window, which may differ from them where a term has an exactly zero
+    weight (``fd`` drops such terms from its wrap-around rows, so a NaN there spoils nothing).
+    The window's own two ends meet in the ring; the points near them are never used.
+    """
+    size, n = values.shape[axis], setup.n
+    if own is not None and setup.ring_period is not None and not 0 <= start <= n - size:
+        plan = _turned(setup.ring_plan, axis, along)
+        if size >= n:  # a whole period in the window: the axis itself, as in memory
+            at = (np.arange(n) - start) % n
+            whole = AxisCoord(values=own[at], spacing=None, period=setup.ring_period)
+            out = derivative_along(np.take(values, at, axis=axis), whole, axis, order, plan)
+            return np.take(out, (start + np.arange(size)) % n, axis=axis)
+        k = -start % n  # the window's point at the seam: the ring starts there
+        ring = AxisCoord(values=np.roll(own, -k), spacing=None, period=setup.ring_period)
+        return np.roll(derivative_along(np.roll(values, -k, axis=axis), ring, axis, order, plan), k, axis=axis)
+    return derivative_along(values, coord, axis, order, _turned(setup.plan, axis, along))
+
+
+def _turned(plan: Plan, axis: int, along: int) -> Plan:
+    """The plan for data whose axis ``along`` was moved to ``axis`` (the plan's boundaries go by axis)."""
+    return plan if axis == along else plan.with_boundary(axis, plan.boundary_of(along))
+
+
+def _strip_derivative(
+    parts: list[np.ndarray], window: Window, a: int, b: int, axis: int, order: int, setup: AxisSetup
+) -> np.ndarray:
+    """The derivative along ``axis`` of ``parts`` joined along it: the points ``a..b-1`` of the
+    block's window (a thin strip, see :func:`_window_derivative`), as a view laid out like the parts.
 
     Along the contiguous last axis the strip is built turned, with that axis first: the kernel
     then runs along long rows instead of doing a few points per row (half the time for the
     strips of a 128³ block, ``benchmarks/bench_block.py``).
     """
+    s, _, left, _ = window.extent
+    coord, start = _sub(window.coord, a, b), s - left + a
+    own = None if window.own is None else window.own[a:b]
     if axis == parts[0].ndim - 1 and axis > 0:
         strip = np.concatenate([np.moveaxis(p, axis, 0) for p in parts], axis=0)
-        turned = plan.with_boundary(0, plan.boundary_of(axis))  # the plan's boundaries go by axis
-        return np.moveaxis(derivative_along(strip, coord, 0, order, turned), 0, axis)
-    return derivative_along(np.concatenate(parts, axis=axis), coord, axis, order, plan)
+        return np.moveaxis(_window_derivative(strip, coord, start, 0, order, setup, axis, own), 0, axis)
+    return _window_derivative(np.concatenate(parts, axis=axis), coord, start, axis, order, setup, axis, own)
 
 
 def _patch_ends(
@@ -266,19 +405,18 @@ def _patch_ends(
     block: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
-    coord: AxisCoord,
+    window: Window,
     axis: int,
     order: int,
-    plan: Plan,
-    halo: int,
-    width: int,
+    setup: AxisSetup,
 ) -> None:
     """Recompute the points within ``halo`` of the block's ends from thin strips with the slabs."""
     L, C, R = left.shape[axis], block.shape[axis], right.shape[axis]
-    d = _strip_derivative([left, _slice(block, axis, 0, width)], _sub(coord, 0, L + width), axis, order, plan)
+    halo, width = setup.halo, _strip_width(setup.halo, setup.min_points)
+    d = _strip_derivative([left, _slice(block, axis, 0, width)], window, 0, L + width, axis, order, setup)
     _slice(out, axis, 0, halo)[...] = _slice(d, axis, L, L + halo)
     d = _strip_derivative(
-        [_slice(block, axis, C - width, C), right], _sub(coord, L + C - width, L + C + R), axis, order, plan
+        [_slice(block, axis, C - width, C), right], window, L + C - width, L + C + R, axis, order, setup
     )
     _slice(out, axis, C - halo, C)[...] = _slice(d, axis, width - halo, width)
 
@@ -299,25 +437,23 @@ def _differentiate_block(
     block: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
+    window: Window,
     *,
     setup: AxisSetup,
     axis: int,
     order: int,
-    block_id: tuple[int, ...] | None = None,
 ) -> np.ndarray:
-    """One block's derivative along ``axis``, from the block and its two halo slabs."""
-    assert block_id is not None  # dask passes it (map_blocks, or _gradient_block)
-    b = block_id[axis]
-    coord, plan, halo, min_points = setup.coords[b], setup.plan, setup.halo, setup.min_points
-    left, right = _trim_slabs(left, right, setup.extents[b], axis)
+    """One block's derivative along ``axis``, from the block, its two halo slabs and its window."""
+    left, right = _trim_slabs(left, right, window.extent, axis)
     L, C = left.shape[axis], block.shape[axis]
-    width = _strip_width(halo, min_points)
+    width = _strip_width(setup.halo, setup.min_points)
     with serial_kernels():
         if C < 2 * width:  # small block: join it to its slabs and do it whole
             ext = np.concatenate([left, block, right], axis=axis)
-            return _slice(derivative_along(ext, coord, axis, order, plan), axis, L, L + C)
-        out = np.asarray(derivative_along(block, _sub(coord, L, L + C), axis, order, plan))
-        _patch_ends(out, block, left, right, coord, axis, order, plan, halo, width)
+            d = _window_derivative(ext, window.coord, window.extent[0] - L, axis, order, setup, axis, window.own)
+            return _slice(d, axis, L, L + C)
+        out = np.asarray(derivative_along(block, _sub(window.coord, L, L + C), axis, order, setup.plan))
+        _patch_ends(out, block, left, right, window, axis, order, setup)
         return out
 
 
@@ -344,26 +480,50 @@ def _whole_axis_block(block: np.ndarray, *, coord: AxisCoord, axis: int, order: 
 
 @dataclass(frozen=True)
 class AxisSetup:
-    """What every block of one axis needs: halo, minimum points, extents, coordinates, plan."""
+    """What every block of one axis needs, the same for all (each block's :class:`Window` is its own)."""
 
     halo: int
     min_points: int
-    extents: list[tuple[int, int, int, int]]
-    coords: list[AxisCoord]
-    plan: Plan
+    plan: Plan  # the block plan: one-sided ends on the axis
+    n: int  # the axis's points
+    ring_period: float | None  # the period of a window across the seam differentiated as a ring
+    ring_plan: Plan  # the plan with the axis periodic (for the ring)
 
 
-def _axis_setup(x: Any, source: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> tuple[AxisSetup, Any, Any]:
-    """The per-axis setup and the two halo slabs (cut from ``source``, see :func:`halo_source`)."""
+def _ring_period(coord: AxisCoord, axis: int, plan: Plan) -> float | None:
+    """The axis's period when the method wraps it itself and it is not uniform; else None.
+
+    Then a window across the seam is differentiated as a ring (:func:`_window_derivative`). A
+    uniform axis whose period is its number of steps has uniform windows and stencils that do not
+    depend on where the axis wraps: its blocks are one-sided windows, bit for bit the in-memory
+    values.
+    """
+    if plan.boundary_of(axis) != "periodic" or not plan.native(axis):
+        return None
+    seen = plan.method_coord(coord, axis)  # (not uniform across the wrap: without spacing)
+    return seen.period if seen.spacing is None else None
+
+
+def _axis_setup(
+    x: Any, source: Any, coord: AxisCoord, axis: int, order: int, plan: Plan
+) -> tuple[AxisSetup, Any, Any, tuple[Any, str]]:
+    """The per-axis setup, the two halo slabs (cut from ``source``, see :func:`halo_source`) and the
+    blocks' windows with their token (:func:`_per_block`: each block's task holds its own window)."""
+    periodic = plan.boundary_of(axis) == "periodic"
+    if periodic and not wraps_uniformly(coord):  # as the method sees the whole axis (or its padding)
+        coord = dataclasses.replace(coord, spacing=None)
+    ring_period = _ring_period(coord, axis, plan)
     halo = plan.halo(coord, axis, order)
     assert halo is not None  # the callers send a method that needs the whole axis to _whole_axis
-    periodic = plan.boundary_of(axis) == "periodic"
     # a periodic block carries its wrap in the halos and is differentiated with one-sided ends
     block_plan = boundary.block_plan(plan, [axis])
     min_points = block_plan.min_points(coord, axis, order)
     extents = block_extents(x.chunks[axis], halo, min_points, periodic)
     left, right = halo_slabs(source, axis, extents)
-    return AxisSetup(halo, min_points, extents, _block_coords(coord, extents, periodic), block_plan), left, right
+    ring = ring_period is not None
+    made_of = (coord.values, coord.spacing, coord.period, np.array(extents), periodic, ring)
+    windows = _per_block(x.chunks, axis, _windows(coord, extents, periodic, ring), *made_of)
+    return AxisSetup(halo, min_points, block_plan, coord.size, ring_period, plan), left, right, windows
 
 
 def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, plan: Plan) -> Any:
@@ -375,12 +535,18 @@ def derivative_along_chunked(x: Any, coord: AxisCoord, axis: int, order: int, pl
         return x.astype(dtype)
     if plan.halo(coord, axis, order) is None:
         return _whole_axis(x, coord, axis, order, plan)
-    setup, left, right = _axis_setup(x, halo_source(x), coord, axis, order, plan)
+    from dask.base import tokenize
+
+    setup, left, right, (windows, token) = _axis_setup(x, halo_source(x), coord, axis, order, plan)
+    # named here: map_blocks would tokenize the windows of every block
+    name = f"_differentiate_block-{tokenize(x.name, left.name, right.name, token, setup, axis, order)}"
     return da.map_blocks(
         _differentiate_block,
         x,
         left,
         right,
+        windows,
+        name=name,
         setup=setup,
         axis=axis,
         order=order,
@@ -409,36 +575,38 @@ def derivative_chunked(x: Any, coords: dict[int, AxisCoord], orders: dict[int, i
 
 def _gradient_block(
     block: np.ndarray,
-    *slabs: np.ndarray,
+    *per_axis: Any,
     setups: list[AxisSetup],
     axes: list[int],
     block_id: tuple[int, ...] | None = None,
 ) -> np.ndarray:
-    """All first derivatives of one block: one fused pass over the block, then the thin end strips."""
-    assert block_id is not None  # dask passes it (map_blocks)
-    block_id = block_id[1:]  # the output's leading (component) axis is new
+    """All first derivatives of one block: one fused pass over the block, then the thin end strips.
+
+    ``per_axis`` holds the left slab, right slab and :class:`Window` of each axis in turn. (``block_id``
+    is accepted for wrappers that pass dask's on, ``benchmarks/bench_block.py``; the windows say where
+    the block is.)
+    """
+    slabs = [per_axis[3 * k : 3 * k + 3] for k in range(len(axes))]
     small = any(block.shape[a] < 2 * _strip_width(st.halo, st.min_points) for a, st in zip(axes, setups, strict=True))
     with serial_kernels():
         if small:
             return np.stack(
                 [
-                    _differentiate_block(
-                        block, slabs[2 * k], slabs[2 * k + 1], setup=st, axis=a, order=1, block_id=block_id
-                    )
+                    _differentiate_block(block, *slabs[k], setup=st, axis=a, order=1)
                     for k, (a, st) in enumerate(zip(axes, setups, strict=True))
                 ]
             )
         own, ends = {}, []
-        for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
-            b = block_id[a]
-            left, right = _trim_slabs(slabs[2 * k], slabs[2 * k + 1], st.extents[b], a)
+        for k, a in enumerate(axes):
+            left, right, window = slabs[k]
+            left, right = _trim_slabs(left, right, window.extent, a)
             L = left.shape[a]
-            own[a] = _sub(st.coords[b], L, L + block.shape[a])
-            ends.append((left, right, st.coords[b]))
+            own[a] = _sub(window.coord, L, L + block.shape[a])
+            ends.append((left, right, window))
         out = first_derivatives(block, own, axes, boundary.block_plan(setups[0].plan, axes))
         for k, (a, st) in enumerate(zip(axes, setups, strict=True)):
-            left, right, coord = ends[k]
-            _patch_ends(out[k], block, left, right, coord, a, 1, st.plan, st.halo, _strip_width(st.halo, st.min_points))
+            left, right, window = ends[k]
+            _patch_ends(out[k], block, left, right, window, a, 1, st)
         return out
 
 
@@ -449,16 +617,20 @@ def first_derivatives_chunked(x: Any, coords: dict[int, AxisCoord], axes: list[i
     check_known_shape(x)
     if any(plan.halo(coords[a], a, 1) is None for a in axes) or len({plan.boundary_of(a) for a in axes}) > 1:
         return da.stack([derivative_along_chunked(x, coords[a], a, 1, plan) for a in axes], axis=0)
-    setups, slabs, source = [], [], halo_source(x)
+    from dask.base import tokenize
+
+    setups, per_axis, tokens, source = [], [], [], halo_source(x)
     for a in axes:
-        setup, left, right = _axis_setup(x, source, coords[a], a, 1, plan)
+        setup, left, right, (windows, token) = _axis_setup(x, source, coords[a], a, 1, plan)
         setups.append(setup)
-        slabs += [left, right]
+        per_axis += [left, right, windows]
+        tokens += [left.name, right.name, token]
     dtype = result_dtype(x.dtype)
     return da.map_blocks(
         _gradient_block,
         x,
-        *slabs,
+        *per_axis,
+        name=f"_gradient_block-{tokenize(x.name, tokens, setups, axes)}",  # (not tokenizing every block's window)
         setups=setups,
         axes=list(axes),
         new_axis=0,

@@ -24,7 +24,7 @@ from .coords import AxisCoord
 from .method import DerivativeMethod
 from .registry import BUILTIN, get_method
 
-__all__ = ["Plan", "make_plan", "check_axis", "usable_boundaries"]
+__all__ = ["Plan", "make_plan", "check_axis", "usable_boundaries", "wraps_uniformly"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,14 @@ class Plan:
         return dataclasses.replace(self, boundary={**self.boundary, axis: kind})
 
     def method_coord(self, coord: AxisCoord, axis: int) -> AxisCoord:
-        """The axis as the method sees it: with its ``period`` when it wraps around, else without."""
+        """The axis as the method sees it: with its ``period`` when it wraps around, else without.
+
+        A uniform axis that wraps around with a ``period`` other than its number of steps is not
+        uniform across the wrap: its ``spacing`` is dropped (the padding of an emulated wrap, too,
+        has that other step).
+        """
+        if self.boundary.get(axis) == "periodic" and not wraps_uniformly(coord):
+            coord = dataclasses.replace(coord, spacing=None)
         if self.boundary.get(axis) != "periodic" or not self.native(axis):  # an interval (emulation pads one)
             return coord if coord.period is None else dataclasses.replace(coord, period=None)
         if coord.period is not None:
@@ -84,6 +91,20 @@ class Plan:
 
     def result_dtype(self, dtype: np.dtype) -> np.dtype:
         return result_dtype(dtype)
+
+
+def wraps_uniformly(coord: AxisCoord) -> bool:
+    """Whether a uniform axis stays uniform across its periodic wrap: no ``period``, or a period of
+    its number of steps (to the relative 1e-12 that ``fd``'s stencils allow).
+
+    Examples
+    --------
+    >>> from fieldgrad.coords import axis_coord
+    >>> wraps_uniformly(axis_coord(np.arange(4.0), period=4.0)), wraps_uniformly(axis_coord(np.arange(4.0), period=5.0))
+    (True, False)
+    """
+    h, period = coord.spacing, coord.period
+    return h is not None and (period is None or abs(period - coord.size * abs(h)) <= 1e-12 * period)
 
 
 def make_plan(
@@ -194,10 +215,12 @@ def check_axis(values_shape: tuple[int, ...], axis: int, coord: AxisCoord, order
         raise ValueError(f"coordinate {name!r} has {coord.size} values but the axis has {n} points")
     if order == 0:
         return
-    if not coord.uniform and not m.supports_nonuniform and n > 1:
+    if not plan.method_coord(coord, axis).uniform and not m.supports_nonuniform and n > 1:
+        h = coord.spacing
+        across = f" across its periodic wrap (period={coord.period!r} is not {n} steps of {abs(h)!r})" if h else ""
         raise ValueError(
             f"method {m.name!r} needs uniformly spaced coordinates, but {name!r} is "
-            "not uniform; use a method that supports non-uniform coordinates, e.g. method='fd'"
+            f"not uniform{across}; use a method that supports non-uniform coordinates, e.g. method='fd'"
         )
     kind = plan.boundary_of(axis)
     if not plan.native(axis):

@@ -8,13 +8,13 @@ identity metric) every operator costs exactly its partial derivatives.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["Coef", "add", "bare", "det", "div", "is_const", "mul", "safe_div", "sub"]
+__all__ = ["Coef", "add", "bare", "det", "div", "is_const", "mul", "safe_div", "sub", "summed"]
 
 Coef = float | xr.DataArray
 
@@ -44,6 +44,20 @@ def add(a: Any, b: Any) -> Any:
     if is_const(b, 0.0):
         return a
     return a + b
+
+
+def summed(terms: Iterable[Any]) -> Any:
+    """The sum of ``terms`` (0.0 for none), with 0 short-cut.
+
+    Examples
+    --------
+    >>> summed([0.0, 2.0, 0.0]), summed([])
+    (2.0, 0.0)
+    """
+    out: Any = 0.0
+    for term in terms:
+        out = add(out, term)
+    return out
 
 
 def sub(a: Any, b: Any) -> Any:

@@ -333,17 +333,21 @@ class Operator:
         return self.body(call, *positional, **{n: arguments[n] for n in self._keyword})  # type: ignore[attr-defined]
 
 
-def run(
-    op: Operator,
-    field: xr.DataArray,
-    args: tuple[Any, ...],
-    own: Mapping[str, Any],
-    kw: DerivativeKeywords,
-    geo: GeometryKeywords,
-    grid: Grid | None = None,
-) -> Any:
-    """Resolve the call, run the body, label the result."""
-    arguments = op.arguments(field, args, own)
+@dataclass(frozen=True)
+class Request:
+    """What a call asks of an operator: its own arguments after the field (positional, and by name)
+    and the keyword groups, validated (:func:`fieldgrad.keywords.split_keywords`)."""
+
+    args: tuple[Any, ...]
+    own: Mapping[str, Any]
+    kw: DerivativeKeywords
+    geo: GeometryKeywords
+
+
+def run(op: Operator, field: xr.DataArray, request: Request, grid: Grid | None = None) -> Any:
+    """Resolve the call, run the body, label the result (``grid``: one a Dataset loop resolved)."""
+    kw, geo = request.kw, request.geo
+    arguments = op.arguments(field, request.args, request.own)
     if not op.derivatives:
         return op.call_body(None, arguments)
     _check_field_dtype(field)
@@ -351,7 +355,7 @@ def run(
     grid = _grid_of(field, geo, grid)
     seam = grid.seam()
     if seam is not None and seam in field.dims:
-        return _without_seam(op, field, arguments, kw, geo, grid, seam)
+        return _without_seam(op, field, arguments, request, grid, seam)
     call = resolve(op, field, arguments, kw, geo, grid)
     given = dict(arguments)
     if op.takes == "scalar":  # a vector field is given as is: call.vector_in() reads its components
@@ -373,13 +377,7 @@ def _grid_of(field: xr.DataArray, geo: GeometryKeywords, grid: Grid | None) -> G
 
 
 def _without_seam(
-    op: Operator,
-    field: xr.DataArray,
-    arguments: dict[str, Any],
-    kw: DerivativeKeywords,
-    geo: GeometryKeywords,
-    grid: Grid,
-    seam: Hashable,
+    op: Operator, field: xr.DataArray, arguments: dict[str, Any], request: Request, grid: Grid, seam: Hashable
 ) -> Any:
     """A longitude whose last column repeats the first (0 ... 360): the operator on the other columns,
     around the closed circle, and the first column's result repeated as the last."""
@@ -387,7 +385,7 @@ def _without_seam(
              for k, v in arguments.items()}  # fmt: skip
     first = op._positional[0]  # type: ignore[attr-defined]
     own = {k: v for k, v in inner.items() if k != first}
-    out = run(op, inner[first], (), own, kw, replace(geo, grid=None), grid=grid.without(seam))
+    out = run(op, inner[first], Request((), own, request.kw, replace(request.geo, grid=None)), grid.without(seam))
     if not isinstance(out, xr.DataArray) or seam not in out.dims:
         return out
     last = out.isel({seam: [0]}).assign_coords({seam: field[seam].isel({seam: [-1]})})

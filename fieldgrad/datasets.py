@@ -18,14 +18,15 @@ variable names, ``{"x": "u", "y": "v"}``, and give a DataArray.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import xarray as xr
 
-from .call import COMPONENT_STANDARD_NAMES, Operator, run
+from .call import COMPONENT_STANDARD_NAMES, Operator, Request, run
 from .geometry.axes import as_keys
 from .grid import Grid
-from .keywords import ON_MISSING, DerivativeKeywords, GeometryKeywords
+from .keywords import ON_MISSING
 from .units import component_labels
 
 __all__ = ["apply_to_dataset", "metadata_variables", "vector_from"]
@@ -92,15 +93,7 @@ def metadata_variables(ds: xr.Dataset) -> set[Hashable]:
 
 
 def apply_to_dataset(
-    op: Operator,
-    ds: xr.Dataset,
-    args: tuple[Any, ...],
-    own: dict[str, Any],
-    kw: DerivativeKeywords,
-    geo: GeometryKeywords,
-    *,
-    on_missing: str = "keep",
-    rename: bool = True,
+    op: Operator, ds: xr.Dataset, request: Request, *, on_missing: str = "keep", rename: bool = True
 ) -> xr.Dataset | xr.DataArray:
     """Run ``op`` on a Dataset: mapped over its variables, or on a vector field of its variables.
 
@@ -109,6 +102,7 @@ def apply_to_dataset(
     """
     if on_missing not in ON_MISSING:
         raise ValueError(f"on_missing must be one of {ON_MISSING}, got {on_missing!r}")
+    args, own, geo = request.args, request.own, request.geo
     component_dim = own.get("component_dim", "component")
     grid = geo.grid if geo.grid is not None else Grid.for_call(ds, geo)
     if geo.grid is not None:
@@ -117,7 +111,7 @@ def apply_to_dataset(
         if not args:
             raise TypeError(f"{op.name}() of a Dataset needs the components: {{direction: variable name}}")
         field = vector_from(ds, args[0], component_dim)
-        return run(op, field, args[1:], own, kw, geo, grid=grid)
+        return run(op, field, replace(request, args=args[1:]), grid)
     arguments = op.arguments(ds, args, own)
     for vector in op.vectors:
         if isinstance(arguments.get(vector), Mapping):
@@ -138,7 +132,7 @@ def apply_to_dataset(
         if name in metadata:
             continue
         if dims <= set(var.dims):
-            result = run(op, var, tuple(rest), own, kw, geo, grid=grid)
+            result = run(op, var, replace(request, args=tuple(rest)), grid)
             result = result.rename(name) if rename or result.name is None else result
             clash = [c for c in result.coords if c in ds.data_vars]  # (a grid mapping a flow carried)
             results[name] = result.drop_vars(clash) if clash else result

@@ -21,7 +21,7 @@ from typing import Any
 
 import xarray as xr
 
-from .call import Label, Operator, run
+from .call import Label, Operator, Request, run
 from .datasets import apply_to_dataset
 from .keywords import DERIVATIVE, GEOMETRY, KeywordError, expanded_signature, split_keywords
 
@@ -87,10 +87,11 @@ def apply(op: Operator, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
     if not op.derivatives and kwargs:
         raise KeywordError(f"{op.name}() got unexpected keyword(s) {sorted(kwargs)}; it takes {list(op.own_keywords)}")
     kw, geo = split_keywords(kwargs, method_options=op.derivatives)
+    request = Request(args, own, kw, geo)
     if isinstance(obj, xr.Dataset):
-        return apply_to_dataset(op, obj, args, own, kw, geo, on_missing=on_missing or "keep")
+        return apply_to_dataset(op, obj, request, on_missing=on_missing or "keep")
     if on_missing is not None:
         raise KeywordError("on_missing= applies to Datasets (what to do with variables that lack the dims)")
     if not isinstance(obj, xr.DataArray):
         raise TypeError(f"{op.name}() takes an xarray DataArray or Dataset, got {type(obj).__name__}")
-    return run(op, obj, args, own, kw, geo)
+    return run(op, obj, request)

@@ -16,7 +16,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..call import Operator
+from ..call import Operator, Request
 from ..datasets import apply_to_dataset, metadata_variables, vector_from
 from ..geometry import DefaultDimsError, cf_role
 from ..keywords import split_keywords
@@ -144,7 +144,7 @@ def compute_result(ds: Any, args: argparse.Namespace) -> Any:
         positional, own = _arguments(op, ds, args)
         derivative_kw, geometry_kw = split_keywords(_with_time_unit(kw, ds, dims), method_options=op.derivatives)
         comps = dict(zip(dims, args.var, strict=True))
-        result = apply_to_dataset(op, ds, (comps, *positional), own, derivative_kw, geometry_kw)
+        result = apply_to_dataset(op, ds, Request((comps, *positional), own, derivative_kw, geometry_kw))
         out = xr.Dataset({str(result.name) if result.name is not None else op.name: result})
     else:
         positional, own = _arguments(op, ds, args)
@@ -155,9 +155,8 @@ def compute_result(ds: Any, args: argparse.Namespace) -> Any:
         if op.name in SUMS and given is not None:
             _no_time_with_space(ds, op.name, dims)
         derivative_kw, geometry_kw = split_keywords(_with_time_unit(kw, ds, dims))
-        out = apply_to_dataset(
-            op, sub, tuple(positional), own, derivative_kw, geometry_kw, on_missing="raise", rename=False
-        )
+        request = Request(tuple(positional), own, derivative_kw, geometry_kw)
+        out = apply_to_dataset(op, sub, request, on_missing="raise", rename=False)
     out.attrs = dict(ds.attrs)
     history = " ".join([PROG, *map(str, getattr(args, "argv", []))])
     out.attrs["history"] = (str(ds.attrs["history"]) + "\n" if "history" in ds.attrs else "") + history

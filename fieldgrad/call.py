@@ -462,7 +462,7 @@ def resolve(
             f"are already along its axes {list(metric.labels)}"
         )
     check_datetime_unit_applies(field, metric.dims, kw.datetime_unit)
-    flat_on_curved = None if curved else curved_grid_hint(grid.coords, keys)
+    flat_on_curved = None if curved else curved_grid_hint(grid.variables, keys, grid.mapping_variable())
     if flat_on_curved is not None and "geometry" not in geo.given and geo.grid is None:
         warnings.warn(flat_on_curved, GeometryWarning, stacklevel=_caller())
     stripped = not metric.flat

@@ -154,6 +154,11 @@ class Grid:
     # ------------------------------------------------------------------ what the operators ask
 
     @property
+    def variables(self) -> Mapping[Hashable, xr.Variable]:
+        """The grid's coordinate Variables by name (without building :attr:`coords`)."""
+        return self._variables
+
+    @property
     def geometry_builder(self) -> Geometry:
         return geometry_builder(self.geometry)
 
@@ -238,6 +243,12 @@ class Grid:
         if not isinstance(var, xr.IndexVariable) and is_pint(var.data):
             return str(var.data.units)
         return var.attrs.get("units")
+
+    def mapping_variable(self) -> xr.Variable | None:
+        """The CF grid-mapping variable of the grid (a map projection's parameters), if it has one."""
+        if self._mapping is None:
+            return None
+        return self.coords.variables.get(self._mapping)
 
     def is_2d_coordinate(self, key: Hashable) -> bool:
         """Whether ``key`` names a 2-D coordinate (of a curvilinear grid) rather than a dim."""

@@ -9,7 +9,7 @@ choose the dims when none are named.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -190,8 +190,12 @@ def projection_xy(obj: xr.DataArray | xr.Dataset) -> tuple[Hashable, Hashable] |
     >>> projection_xy(ds)
     ('x', 'y')
     """
+    return _projection_xy(obj.coords.variables)
+
+
+def _projection_xy(variables: Mapping[Hashable, xr.Variable]) -> tuple[Hashable, Hashable] | None:
     xy: dict[str, Hashable] = {}
-    for name, var in obj.coords.items():
+    for name, var in variables.items():
         if var.ndim != 1:
             continue
         std = str(var.attrs.get("standard_name", ""))
@@ -337,17 +341,19 @@ def is_time_dim(obj: xr.DataArray | xr.Dataset, key: Hashable) -> bool:
     return var is not None and is_time_coord(var)
 
 
-def curved_grid_hint(grid_coords: xr.Dataset, keys: Sequence[Hashable]) -> str | None:
+def curved_grid_hint(
+    variables: Mapping[Hashable, xr.Variable], keys: Sequence[Hashable], mapping: xr.Variable | None = None
+) -> str | None:
     """Why differentiating along ``keys`` on a flat grid is not what the coordinates describe (they
-    are latitude/longitude, or the x/y of a map projection), with the geometry to use; else None.
+    are latitude/longitude, or the x/y of the map projection of the grid-mapping variable
+    ``mapping``), with the geometry to use; else None.
 
     Examples
     --------
     >>> ds = xr.Dataset(coords={"lat": ("lat", [0.0, 1.0], {"units": "degrees_north"})})
-    >>> curved_grid_hint(ds, ["lat"]).split(":")[0]
+    >>> curved_grid_hint(ds.coords.variables, ["lat"]).split(":")[0]
     'lat is a latitude in degrees'
     """
-    variables = grid_coords.variables
     for key in keys:
         var = variables.get(key)
         if var is not None and cf_kind(var) is not None:
@@ -355,12 +361,11 @@ def curved_grid_hint(grid_coords: xr.Dataset, keys: Sequence[Hashable]) -> str |
                 f"{key} is a {cf_kind(var)} in degrees: the result is per degree; pass geometry='sphere' for "
                 "derivatives per metre on the sphere (or geometry='cartesian' to mean per degree)"
             )
-    mapping = grid_coords.attrs.get("grid_mapping")
-    kind = variables[mapping].attrs.get("grid_mapping_name") if mapping in variables else None
-    xy = projection_xy(grid_coords)
-    if kind not in (None, "latitude_longitude") and xy is not None and set(xy) & set(keys):
+    kind = mapping.attrs.get("grid_mapping_name") if mapping is not None else None
+    xy = _projection_xy(variables) if kind not in (None, "latitude_longitude") else None
+    if xy is not None and set(xy) & set(keys):
         return (
-            f"the grid is a {kind} map projection (grid_mapping {mapping!r}): its x and y need the map factors; pass "
-            "geometry='projected' (or geometry='cartesian' to mean distances on the map)"
+            f"the grid is a {kind} map projection: its x and y need the map factors; pass geometry='projected' "
+            "(or geometry='cartesian' to mean distances on the map)"
         )
     return None

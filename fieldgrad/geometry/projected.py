@@ -156,6 +156,10 @@ def grid_mapping_name(obj: xr.DataArray | xr.Dataset) -> Hashable | None:
     encoding); for a Dataset, the one its data variables share. ``"crs: x y"`` forms give ``"crs"``.
     Without one (arithmetic drops attributes: ``ds.T2 - 273.15``), the one coordinate that is a
     grid-mapping variable (it has a ``grid_mapping_name``)."""
+    if isinstance(obj, xr.DataArray):  # (on every call: the attributes first, without building lists)
+        gm = obj.attrs.get("grid_mapping") or obj.encoding.get("grid_mapping")
+        if gm:
+            return str(gm).split(":")[0].strip()
     candidates = [obj] if isinstance(obj, xr.DataArray) else [obj, *obj.data_vars.values()]
     names: list[Hashable] = []
     for var in candidates:
@@ -166,7 +170,7 @@ def grid_mapping_name(obj: xr.DataArray | xr.Dataset) -> Hashable | None:
             break
     distinct: list[Hashable] = list(dict.fromkeys(names))
     if not distinct:
-        distinct = [name for name, var in obj.coords.items() if "grid_mapping_name" in var.attrs]
+        distinct = [name for name, var in obj.coords.variables.items() if "grid_mapping_name" in var.attrs]
     return distinct[0] if len(distinct) == 1 else None
 
 

@@ -62,7 +62,8 @@ def test_a_projection_without_geometry_warns_and_gets_no_cf_name() -> None:
     ds, _, _ = lambert(21)
     ds["u"].attrs["standard_name"] = "x_wind"
     ds["v"].attrs["standard_name"] = "y_wind"
-    with pytest.warns(fieldgrad.GeometryWarning, match=r"lambert_conformal_conic map projection: its x and y need the map factors; pass geometry='projected'"):
+    hint = r"lambert_conformal_conic map projection: its x and y need the map factors; pass geometry='projected'"
+    with pytest.warns(fieldgrad.GeometryWarning, match=hint):
         flat = ds.grad.curl({"x": "u", "y": "v"})
     assert "standard_name" not in flat.attrs  # not the vorticity: no map factors
     right = ds.grad.curl({"x": "u", "y": "v"}, geometry="projected")

@@ -340,7 +340,7 @@ def test_interruption_dropped_in_a_weakref_callback_is_raised_again(
 
     src = tmp_path / "in.zarr"
     xr.Dataset({"V": ("x", np.arange(8.0))}, coords={"x": np.arange(8.0)}).to_zarr(src)
-    real = cli.compute_result
+    real = cli.commands.compute_result
 
     def signalled(ds: xr.Dataset, args: object) -> xr.Dataset:
         class Thing:

@@ -144,6 +144,14 @@ def test_the_grid_repr_shows_what_was_detected() -> None:
     assert "grid_mapping variable 'lambert'" in text, text
 
 
+def test_a_cartesian_grid_repr_shows_its_default_dims_and_2d_coordinates() -> None:
+    text = repr(fieldgrad.Grid(planar(5)))
+    assert "default dims: j, i" in text and "2-D coordinates (a curvilinear grid when named): x('j', 'i')" in text
+    t = np.datetime64("2000-01-01", "ns") + np.arange(3) * np.timedelta64(1, "h")
+    text = repr(fieldgrad.Grid(xr.Dataset(coords={"time": t, "x": np.arange(3.0)})))
+    assert "default dims: none without naming them (no dims named, and the field has the time dim 'time'" in text
+
+
 def test_a_grid_refuses_a_field_that_is_not_on_it() -> None:
     ds, _, _ = rossby_haurwitz(10.0)
     grid = fieldgrad.Grid(ds, geometry="sphere")

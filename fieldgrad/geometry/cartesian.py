@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from .algebra import Coef, det
-from .axes import coord_values, default_dims
+from .axes import DefaultDimsError, coord_values, default_dims
 from .base import Geometry, Grid, register_geometry
 from .metric import Metric
 from .terms import check_cells, check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
@@ -33,6 +33,17 @@ class Cartesian(Geometry):
 
     def default_keys(self, grid: Grid, field: xr.DataArray | xr.Dataset) -> list[Hashable]:
         return default_dims(field)
+
+    def describe(self, grid: Grid) -> list[str]:
+        try:
+            dims = ", ".join(map(str, default_dims(grid.coords, list(grid.sizes)))) or "none"
+        except DefaultDimsError as err:
+            dims = f"none without naming them ({err.problem})"
+        out = [f"default dims: {dims}"]
+        two_d = [f"{k}{tuple(map(str, v.dims))}" for k, v in grid.variables.items() if v.ndim == 2]
+        if two_d:
+            out.append(f"2-D coordinates (a curvilinear grid when named): {', '.join(two_d)}")
+        return out
 
     def metric(self, grid: Grid, keys: Sequence[Hashable], kw: DerivativeKeywords) -> Metric:
         two_d = [k for k in keys if grid.is_2d_coordinate(k)]

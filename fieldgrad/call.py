@@ -450,8 +450,8 @@ def resolve(
         # the geometry's horizontal axes, and any other direction the vector has (a vertical one)
         earth = dict(zip(metric.grid_labels(), metric.labels, strict=True)) if metric.grid_frame else {}
         mapped = [earth.get(a, a) for a in vector_labels]
-        if set(mapped) - set(metric.labels):
-            metric = grid.metric([*metric.labels, *[a for a in mapped if a not in metric.labels]], kw)
+        if set(mapped) - set(metric.labels):  # the vector's own directions (another latitude, a vertical)
+            metric = grid.metric(mapped, kw)
     if vector is not None:
         _check_component_names(vector, metric, grid.geometry)
     if metric.options:

@@ -152,6 +152,22 @@ def test_a_cartesian_grid_repr_shows_its_default_dims_and_2d_coordinates() -> No
     assert "default dims: none without naming them (no dims named, and the field has the time dim 'time'" in text
 
 
+def test_a_vector_labelled_by_2d_lat_lon_beside_1d_rotated_coordinates() -> None:
+    """A rotated-pole file has 1-D grid_latitude/grid_longitude and 2-D latitude/longitude: a wind
+    labelled by the 2-D ones is differentiated through them (not through rlat/rlon plus them)."""
+    ds = rotated_pole(12)
+    rlat, rlon = np.linspace(-25, 25, 12), np.linspace(-30, 30, 16)
+    ds = ds.assign_coords(
+        rlat=("rlat", rlat, {"standard_name": "grid_latitude", "units": "degrees"}),
+        rlon=("rlon", rlon, {"standard_name": "grid_longitude", "units": "degrees"}),
+    )
+    vort = fieldgrad.datasets.vector_from(ds, {"lat": "v", "lon": "u"}).grad.curl(geometry="sphere")
+    want = fieldgrad.datasets.vector_from(ds.drop_vars(["rlat", "rlon"]), {"lat": "v", "lon": "u"}).grad.curl(
+        geometry="sphere"
+    )
+    np.testing.assert_allclose(vort.values, want.values, rtol=1e-12)
+
+
 def test_a_grid_refuses_a_field_that_is_not_on_it() -> None:
     ds, _, _ = rossby_haurwitz(10.0)
     grid = fieldgrad.Grid(ds, geometry="sphere")

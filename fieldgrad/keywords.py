@@ -13,9 +13,9 @@ command) takes the same keywords in three groups:
 :data:`KEYWORDS` is the table. :func:`split_keywords` sorts a call's keywords into the groups
 once, at the top of the call, validating each value by its keyword's own rule (type, range, the
 argument named in the message) before anything is looked up in a cache or computed; a name that
-belongs to no group is a TypeError that lists the groups. :func:`shows_keywords` writes the table
-into the signatures of the functions that forward ``**kwargs`` (``help()``, editors, the API
-docs), and the command line builds its flags from the same table.
+belongs to no group is a TypeError that lists the groups. :func:`expanded_signature` writes the
+table into the signatures of the operators, which forward ``**kwargs`` (``help()``, editors, the
+API docs), and the command line builds its flags from the same table.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numbers
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,10 +51,7 @@ __all__ = [
     "DerivativeKeywords",
     "GeometryKeywords",
     "split_keywords",
-    "shows_keywords",
 ]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 DERIVATIVE = "derivative"
 GEOMETRY = "geometry"
@@ -303,7 +300,6 @@ KEYWORDS: tuple[Keyword, ...] = (
 BY_NAME: dict[str, Keyword] = {k.name: k for k in KEYWORDS}
 DERIVATIVE_NAMES = tuple(k.name for k in KEYWORDS if k.group == DERIVATIVE)
 GEOMETRY_NAMES = tuple(k.name for k in KEYWORDS if k.group == GEOMETRY)
-_DEFAULTS = {k.name: k.default for k in KEYWORDS}
 
 
 # ----------------------------------------------------------------------------- resolved groups
@@ -521,22 +517,3 @@ def expanded_signature(func: Callable[..., Any], groups: tuple[str, ...] = (DERI
     names = {p.name for p in own}
     extra = [p for p in keyword_parameters(groups) if p.name not in names]
     return sig.replace(parameters=own + extra)
-
-
-def shows_keywords(groups: tuple[str, ...] = (DERIVATIVE, GEOMETRY)) -> Callable[[F], F]:
-    """Decorator: list the table's keywords in the signature of a function taking ``**kwargs``.
-
-    Examples
-    --------
-    >>> @shows_keywords()
-    ... def op(field, *, component_dim="component", **kwargs):
-    ...     return kwargs
-    >>> [p for p in inspect.signature(op).parameters][:4]
-    ['field', 'component_dim', 'method', 'boundary']
-    """
-
-    def decorate(func: F) -> F:
-        func.__signature__ = expanded_signature(func, groups)  # type: ignore[attr-defined]
-        return func
-
-    return decorate

@@ -335,12 +335,6 @@ def default_dims(obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable] | None
     return chosen
 
 
-def is_time_dim(obj: xr.DataArray | xr.Dataset, key: Hashable) -> bool:
-    """Whether ``key`` names a coordinate of datetimes or cftime dates."""
-    var = obj.coords.variables.get(key)
-    return var is not None and is_time_coord(var)
-
-
 def curved_grid_hint(
     variables: Mapping[Hashable, xr.Variable], keys: Sequence[Hashable], mapping: xr.Variable | None = None
 ) -> str | None:

@@ -16,13 +16,20 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import xarray as xr
 
 from .calculus import check_datetime_unit_applies, dim_of, first_derivatives_of, partial
+from .checks import (
+    COMPONENT_STANDARD_NAMES,
+    check_component_names,
+    check_field_dtype,
+    check_keys,
+    check_new_dims,
+)
 from .geometry.algebra import add, mul
 from .geometry.axes import GeometryWarning, as_keys, curved_grid_hint
 from .geometry.metric import Metric
@@ -41,9 +48,6 @@ __all__ = [
     "resolve",
     "run",
 ]
-
-# encoding key of a vector field built from variables: {component label: the variable's standard_name}
-COMPONENT_STANDARD_NAMES = "fieldgrad_component_standard_names"
 
 
 def components(field: xr.DataArray, component_dim: Hashable = "component") -> dict[str, xr.DataArray]:
@@ -350,8 +354,8 @@ def run(op: Operator, field: xr.DataArray, request: Request, grid: Grid | None =
     arguments = op.arguments(field, request.args, request.own)
     if not op.derivatives:
         return op.call_body(None, arguments)
-    _check_field_dtype(field)
-    _check_new_dims(op, field, arguments)
+    check_field_dtype(field)
+    check_new_dims(op, field, arguments)
     grid = _grid_of(field, geo, grid)
     seam = grid.seam()
     if seam is not None and seam in field.dims:
@@ -399,25 +403,6 @@ class Labelled:
     result: xr.DataArray
 
 
-def _check_new_dims(op: Operator, field: xr.DataArray, arguments: Mapping[str, Any]) -> None:
-    """The dims an operator adds must be new: not a dim of the field, and not one another."""
-    names = [arguments[a] for a in op.new_dims]
-    for a, name in zip(op.new_dims, names, strict=True):
-        if name in field.dims:
-            raise ValueError(f"the field already has a dimension {name!r}; pass another {a}=")
-    if len(set(names)) != len(names):
-        raise ValueError(f"{' and '.join(op.new_dims)} must differ, got {names}")
-
-
-def _check_field_dtype(field: xr.DataArray) -> None:
-    kind = field.dtype.kind
-    if kind not in "biufcmM":
-        raise TypeError(
-            "the field must be numeric (integer, boolean, float or complex), datetime64 or "
-            f"timedelta64, got dtype {field.dtype}"
-        )
-
-
 def resolve(
     op: Operator,
     field: xr.DataArray,
@@ -442,7 +427,7 @@ def resolve(
             keys = _planar_coordinates(field, vector_labels)
     if keys is None:
         keys = grid.default_keys(field)
-    _check_keys(field, keys)
+    check_keys(field, keys)
     boundary, period = grid.derivative_defaults()
     kw = kw.with_grid_defaults(boundary, period)
     metric = grid.metric(keys, kw)
@@ -453,7 +438,7 @@ def resolve(
         if set(mapped) - set(metric.labels):  # the vector's own directions (another latitude, a vertical)
             metric = grid.metric(mapped, kw)
     if vector is not None:
-        _check_component_names(vector, metric, grid.geometry)
+        check_component_names(vector, metric, grid.geometry)
     if metric.options:
         kw = kw.with_grid_defaults(metric.options["boundary"], metric.options["period"])
     if frame == "grid" and metric.grid_frame is None and metric.kind != "projected":
@@ -481,70 +466,6 @@ def resolve(
         stripped=stripped,
         flat_on_curved=flat_on_curved is not None,
     )
-
-
-def _check_keys(field: xr.DataArray, keys: Sequence[Hashable]) -> None:
-    """Each key a dim or coordinate of the field, and none named twice (the sum would count it twice)."""
-    repeated = sorted({str(k) for k in keys if list(keys).count(k) > 1})
-    if repeated:
-        raise ValueError(
-            f"{repeated} named more than once; each direction counts once (dims: {[str(k) for k in keys]})"
-        )
-    if not keys:
-        raise ValueError("no dimension given to differentiate along")
-    for k in keys:
-        if k not in field.dims and k not in field.coords:
-            raise ValueError(f"unknown dimension {k!r}; available dims: {[str(d) for d in field.dims]}")
-
-
-def _direction_of(standard_name: str | None) -> str | None:
-    """``"east"``, ``"north"`` (earth-relative), ``"x"``, ``"y"`` (along the grid) or None: what a CF
-    standard name says its component points along."""
-    if not standard_name:
-        return None
-    for prefix, direction in (("eastward_", "east"), ("northward_", "north"), ("grid_eastward", "x")):
-        if standard_name.startswith(prefix):
-            return direction
-    if standard_name.startswith("grid_northward"):
-        return "y"
-    if standard_name.startswith("x_") or "_x_" in standard_name:
-        return "x"
-    if standard_name.startswith("y_") or "_y_" in standard_name:
-        return "y"
-    return None
-
-
-def _check_component_names(vector: xr.DataArray, metric: Metric, geometry: str) -> None:
-    """Components whose CF standard names contradict their labels (swapped, or earth-relative
-    winds labelled with a grid's dims) are refused, naming the fix."""
-    names = vector.encoding.get(COMPONENT_STANDARD_NAMES, {})
-    if not names or geometry == "cartesian" or len(metric.handed) < 2:
-        return
-    first, second = metric.handed[:2]  # east and north on the sphere; x and y of a projection
-    roles = {first: "east", second: "north"} if geometry == "sphere" else {first: "x", second: "y"}
-    if metric.grid_frame is not None:
-        roles.update(dict(zip(metric.grid_frame, ("x", "y"), strict=True)))
-    for label, name in names.items():
-        said, role = _direction_of(name), roles.get(label)
-        if said is None or role is None or said == role:
-            continue
-        opposite = {"east": "north", "north": "east", "x": "y", "y": "x"}
-        if opposite[said] == role:
-            raise ValueError(
-                f"the component along {label!r} is {name!r}: the components are swapped (give each variable "
-                "as the component its standard name says)"
-            )
-        frame = "earth-relative (east/north)" if said in ("east", "north") else "grid-relative (along the grid)"
-        where = (
-            "the grid's index dims"
-            if label in (metric.grid_frame or ())
-            else ("the projection's axes" if geometry == "projected" else "latitude/longitude")
-        )
-        raise ValueError(
-            f"the component along {label!r} is {name!r}, {frame}, but {label!r} is one of {where}: label "
-            "earth-relative components by the longitude/latitude and grid-relative ones by the grid's index "
-            "dims (frame='grid')"
-        )
 
 
 def _caller() -> int:

@@ -83,6 +83,15 @@ def test_swapped_components_are_refused(tmp_path: Path) -> None:
     assert cli.main([*argv, "--out", str(tmp_path / "d.nc"), "-q"]) == 2
 
 
+def test_x_wind_on_a_regular_lat_lon_grid_is_the_eastward_wind() -> None:
+    ds, _, _ = rossby_haurwitz(10.0)
+    ds["u"].attrs["standard_name"], ds["v"].attrs["standard_name"] = "x_wind", "y_wind"
+    got = ds.grad.curl({"longitude": "u", "latitude": "v"}, geometry="sphere")  # the grid's x is east here
+    np.testing.assert_array_equal(got.values, wind(ds).grad.curl(geometry="sphere").values)
+    with pytest.raises(ValueError, match="swapped"):
+        ds.grad.curl({"latitude": "u", "longitude": "v"}, geometry="sphere")
+
+
 def test_earth_relative_winds_labelled_with_grid_dims_are_refused() -> None:
     from test_geometry import rotated_pole
 

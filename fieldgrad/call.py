@@ -355,7 +355,7 @@ def run(op: Operator, field: xr.DataArray, request: Request, grid: Grid | None =
     if not op.derivatives:
         return op.call_body(None, arguments)
     check_field_dtype(field)
-    check_new_dims(op, field, arguments)
+    check_new_dims(op.new_dims, field, arguments)
     grid = _grid_of(field, geo, grid)
     seam = grid.seam()
     if seam is not None and seam in field.dims:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 if TYPE_CHECKING:
-    from .call import Operator
     from .geometry.metric import Metric
 
 __all__ = ["check_component_names", "check_field_dtype", "check_keys", "check_new_dims"]
@@ -17,14 +16,15 @@ __all__ = ["check_component_names", "check_field_dtype", "check_keys", "check_ne
 COMPONENT_STANDARD_NAMES = "fieldgrad_component_standard_names"
 
 
-def check_new_dims(op: Operator, field: xr.DataArray, arguments: Mapping[str, Any]) -> None:
-    """The dims an operator adds must be new: not a dim of the field, and not one another."""
-    names = [arguments[a] for a in op.new_dims]
-    for a, name in zip(op.new_dims, names, strict=True):
+def check_new_dims(new_dims: Sequence[str], field: xr.DataArray, arguments: Mapping[str, Any]) -> None:
+    """The dims an operator adds (the arguments ``new_dims`` name them) must be new: not a dim of the
+    field, and not one another."""
+    names = [arguments[a] for a in new_dims]
+    for a, name in zip(new_dims, names, strict=True):
         if name in field.dims:
             raise ValueError(f"the field already has a dimension {name!r}; pass another {a}=")
     if len(set(names)) != len(names):
-        raise ValueError(f"{' and '.join(op.new_dims)} must differ, got {names}")
+        raise ValueError(f"{' and '.join(new_dims)} must differ, got {names}")
 
 
 def check_field_dtype(field: xr.DataArray) -> None:

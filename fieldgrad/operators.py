@@ -382,7 +382,6 @@ def laplacian(call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None =
     """
     metric = call.metric
     ginv = metric.inverse_metric()
-    det = metric.det()
     out: Any = 0.0
     for i, q in enumerate(metric.dims):
         for r in metric.dims[i:]:
@@ -392,11 +391,13 @@ def laplacian(call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None =
             second = call.partial(field, q, order=2) if q == r else call.partial(field, {q: 1, r: 1})
             out = add(out, mul(second, coef if q == r else mul(coef, 2.0)))
     first: dict[str, Any] = {}
+    smooth = metric.for_derivatives()  # the coefficients differentiated here
+    ginv_s, det_s = smooth.inverse_metric(), smooth.det()
     for r in metric.dims:
-        total = _sum(call.coef_derivative(mul(ginv.get((q, r), 0.0), det), q) for q in metric.dims)
+        total = _sum(call.coef_derivative(mul(ginv_s.get((q, r), 0.0), det_s), q) for q in metric.dims)
         if not (isinstance(total, float) and total == 0.0):
             first[r] = call.partial(field, r)
-            out = add(out, mul(first[r], mul(total, metric.reciprocal_det())))
+            out = add(out, mul(first[r], mul(total, smooth.reciprocal_det())))
     out = metric.mask_singular(out.transpose(*field.dims))
     if metric.caps is not None:
         lat = metric.handed[1]
@@ -550,7 +551,8 @@ def jacobian(
     # ∂G⁻¹ = −G⁻¹ (∂G) G⁻¹: only G and F are differentiated (G⁻¹ grows like 1/cos φ near a pole)
     contra = {k: _sum(mul(F[a], inv.get((k, a), 0.0)) for a in metric.labels) for k in qs}
     dF = {a: call.first(F[a]) for a in metric.labels}
-    dG = {(q, a, k): call.coef_derivative(metric.entry(a, k), q) for q in qs for a in metric.labels for k in qs}
+    smooth = metric.for_derivatives()
+    dG = {(q, a, k): call.coef_derivative(smooth.entry(a, k), q) for q in qs for a in metric.labels for k in qs}
     gamma = call.christoffel()
     nabla = {}
     for k in qs:

@@ -100,6 +100,10 @@ class Metric:
     grid_frame : tuple of str or None
         The index dims ``(i, j)`` of a curvilinear grid: grid-relative components are labelled by
         them, ``i`` along the grid lines of the last dim and ``j`` 90° counter-clockwise from it.
+    refined : Metric or None
+        The same metric from the coordinates differentiated two orders more accurately, for the
+        coefficients that operators differentiate again (:meth:`for_derivatives`) and for the
+        grid's direction; None where ``G`` is exact (1-D coordinates, projections).
     """
 
     kind: str
@@ -112,6 +116,7 @@ class Metric:
     caps: PolarCaps | None = None
     options: dict[str, Any] = field(default_factory=dict)
     grid_frame: tuple[str, str] | None = None
+    refined: Metric | None = field(default=None, repr=False, compare=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -119,6 +124,11 @@ class Metric:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def for_derivatives(self) -> Metric:
+        """The metric whose coefficients an operator differentiates (``∂_q(J g^qr)``, Christoffel
+        symbols): :attr:`refined` where ``G`` comes from differentiated coordinates, else itself."""
+        return self.refined if self.refined is not None else self
 
     @property
     def flat(self) -> bool:
@@ -222,12 +232,17 @@ class Metric:
         return result.where(~self.singular)
 
     def rotation(self) -> tuple[Coef, Coef]:
-        """``(cos α, sin α)``: the direction of the grid's ``i`` lines in the (east, north) frame."""
+        """``(cos α, sin α)``: the direction of the grid's ``i`` lines in the (east, north) frame,
+        from :meth:`for_derivatives` (grid-relative components are differentiated)."""
         if self.grid_frame is None:
             raise ValueError("grid-relative components need a curvilinear grid (2-D coordinates)")
+        return self._memoized("rotation", self._rotation)
+
+    def _rotation(self) -> tuple[Coef, Coef]:
         east, north = self.handed[:2]
-        i = self.grid_frame[0]
-        gx, gy = self.entry(east, i), self.entry(north, i)
+        assert self.grid_frame is not None
+        smooth = self.for_derivatives()
+        gx, gy = smooth.entry(east, self.grid_frame[0]), smooth.entry(north, self.grid_frame[0])
         norm = cast(Coef, np.hypot(gx, gy))  # a DataArray for DataArray entries
         return safe_div(gx, norm), safe_div(gy, norm)
 

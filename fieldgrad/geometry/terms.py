@@ -4,17 +4,26 @@ The metric of a grid given by 2-D coordinates (a curvilinear planar grid, a 2-D 
 longitude) is built from the derivatives of those coordinates along the grid's index dims,
 taken with the call's own method, stencils and accuracy, so that the metric terms carry the
 same truncation order as the field's derivatives.
+
+Coefficients that an operator differentiates again (the Laplacian's ``J g^qr``, Christoffel
+symbols, the grid's direction under grid-relative components) come from the same derivatives
+taken at a higher order (:func:`refined_keywords`): a coefficient whose error is ``O(h^p)`` but
+changes from the one-sided edge rows to the centred rows loses an order when differentiated,
+``O(h^(p-1))`` on the boundary rows; one order more in the coefficient keeps ``O(h^p)`` there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from ..calculus import partial
+from ..coefficients import VALID_ACCURACIES
+from ..fd import FiniteDifference
 from .algebra import bare
 from .axes import check_finite, coord_values
 from .base import Grid
@@ -22,7 +31,49 @@ from .base import Grid
 if TYPE_CHECKING:
     from ..keywords import DerivativeKeywords
 
-__all__ = ["check_cells", "check_jacobian", "coordinate_derivatives", "extra_axes", "index_dims_in_place"]
+__all__ = [
+    "check_cells",
+    "check_jacobian",
+    "coordinate_derivatives",
+    "extra_axes",
+    "index_dims_in_place",
+    "refined_keywords",
+]
+
+#: how many orders the coefficients that are differentiated again are taken above the call's
+REFINEMENT = 2
+
+
+def refined_keywords(kw: DerivativeKeywords, sizes: Sequence[int]) -> DerivativeKeywords:
+    """The call's keywords with finite differences two orders more accurate, edges included.
+
+    For the grid's coefficients that operators differentiate: the centred stencils of accuracy
+    ``p + 2`` and one-sided edge stencils of order ``p + 2`` (at most 8) leave an error that,
+    differentiated once with the call's stencils, stays below their own ``O(h^p)`` on every row.
+    Other methods (and axes of ``sizes`` points too short for the wider stencils) keep the
+    call's keywords.
+
+    Examples
+    --------
+    >>> from fieldgrad.keywords import split_keywords
+    >>> kw, _ = split_keywords({"accuracy": 4})
+    >>> refined_keywords(kw, [50, 60]).options
+    {'accuracy': 6, 'edge_order': 6}
+    >>> refined_keywords(kw, [5, 60]).options   # 5 points: no room for wider stencils
+    {'accuracy': 4}
+    """
+    method = kw.method_object()
+    if not isinstance(method, FiniteDifference):
+        return kw
+    accuracy = kw.options.get("accuracy", method.options.get("accuracy", 2))
+    edge_order = kw.options.get("edge_order") or accuracy
+    finer = min(accuracy + REFINEMENT, max(VALID_ACCURACIES))
+    finer_edge = min(max(edge_order, accuracy) + REFINEMENT, max(VALID_ACCURACIES))
+    if finer == accuracy and finer_edge == edge_order:
+        return kw
+    if any(n < finer_edge + 1 or n < finer + 1 for n in sizes):  # the widest one-sided or centred stencil
+        return kw
+    return replace(kw, options={**kw.options, "accuracy": finer, "edge_order": finer_edge})
 
 
 def coordinate_derivatives(

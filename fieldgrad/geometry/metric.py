@@ -19,7 +19,7 @@ Laplacian at a pole row of a latitude axis take the value of the polar cap (:cla
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -104,6 +104,10 @@ class Metric:
         The same metric from the coordinates differentiated two orders more accurately, for the
         coefficients that operators differentiate again (:meth:`for_derivatives`) and for the
         grid's direction; None where ``G`` is exact (1-D coordinates, projections).
+    smooth_frame : bool
+        Whether the frame of the labels is as smooth as the grid. East and north on a 2-D
+        latitude/longitude grid are not (they turn through 360° around a pole inside the grid):
+        components are differentiated in the grid's own frame there (:meth:`in_smooth_frame`).
     """
 
     kind: str
@@ -117,6 +121,7 @@ class Metric:
     options: dict[str, Any] = field(default_factory=dict)
     grid_frame: tuple[str, str] | None = None
     refined: Metric | None = field(default=None, repr=False, compare=False)
+    smooth_frame: bool = True
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -232,8 +237,12 @@ class Metric:
         return result.where(~self.singular)
 
     def rotation(self) -> tuple[Coef, Coef]:
-        """``(cos α, sin α)``: the direction of the grid's ``i`` lines in the (east, north) frame,
-        from :meth:`for_derivatives` (grid-relative components are differentiated)."""
+        """``(cos α, sin α)``: the direction of the grid's ``i`` lines in the (east, north) frame.
+
+        From :meth:`for_derivatives` (grid-relative components are differentiated). Where the ``i``
+        lines have no length (a pole row of a 2-D latitude, whose points coincide), 90° clockwise
+        from the ``j`` lines.
+        """
         if self.grid_frame is None:
             raise ValueError("grid-relative components need a curvilinear grid (2-D coordinates)")
         return self._memoized("rotation", self._rotation)
@@ -241,9 +250,14 @@ class Metric:
     def _rotation(self) -> tuple[Coef, Coef]:
         east, north = self.handed[:2]
         assert self.grid_frame is not None
+        i, j = self.grid_frame
         smooth = self.for_derivatives()
-        gx, gy = smooth.entry(east, self.grid_frame[0]), smooth.entry(north, self.grid_frame[0])
+        gx, gy = smooth.entry(east, i), smooth.entry(north, i)
         norm = cast(Coef, np.hypot(gx, gy))  # a DataArray for DataArray entries
+        if isinstance(norm, xr.DataArray) and bool((norm == 0).any()):
+            none = norm == 0
+            gx, gy = xr.where(none, smooth.entry(north, j), gx), xr.where(none, -smooth.entry(east, j), gy)
+            norm = cast(Coef, np.hypot(gx, gy))
         return safe_div(gx, norm), safe_div(gy, norm)
 
     def to_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
@@ -275,6 +289,39 @@ class Metric:
             else:
                 out[a] = v
         return out
+
+    def in_smooth_frame(self) -> Metric:
+        """This metric in a frame as smooth as the grid, for an operator that differentiates
+        components or entries of ``G`` (the Jacobian): itself, or turned to the grid's own frame
+        (labelled by the index dims, as :meth:`to_grid` gives them) where its own frame is not
+        smooth (``smooth_frame`` False: east and north around a pole)."""
+        if self.smooth_frame or self.grid_frame is None:
+            return self
+        return self._memoized("in grid frame", self._in_grid_frame)
+
+    def _in_grid_frame(self) -> Metric:
+        east, north = self.handed[:2]
+        assert self.grid_frame is not None
+        turn = {east: self.grid_frame[0], north: self.grid_frame[1]}
+
+        def turned(metric: Metric) -> Metric:  # G's rows turned by the grid's angle (one angle for both)
+            G: dict[tuple[str, str], Coef] = {}
+            for q in self.dims:
+                column = self.to_grid({a: metric.entry(a, q) for a in self.labels})
+                G.update({(a, q): v for a, v in column.items() if not is_const(v, 0.0)})
+            return replace(
+                metric,
+                labels=self.grid_labels(),
+                G=G,
+                length_units={turn.get(a, a): u for a, u in self.length_units.items()},
+                orientation=tuple(turn.get(a, a) for a in self.handed),
+                grid_frame=None,
+                refined=None,
+                smooth_frame=True,
+                _memo={},
+            )
+
+        return replace(turned(self), refined=turned(self.refined) if self.refined is not None else None)
 
     def grid_labels(self) -> tuple[str, ...]:
         """The labels of grid-relative components (the index dims in place of east/north)."""

@@ -226,3 +226,12 @@ def test_the_grid_of_a_call_on_a_2d_grid_is_reused() -> None:
     b = case.wind.grad.curl(grid=grid, **kw)
     xr.testing.assert_identical(a, b)
     np.testing.assert_array_equal(a, case.wind.grad.curl(geometry="sphere", **kw))
+
+
+def test_longitude_stored_in_another_dim_order_gives_the_same_numbers() -> None:
+    case = sphere_case(1.0)
+    turned = case.ds.assign_coords(lon=case.ds.lon.transpose("rlon", "rlat"))
+    U = xr.concat([turned.v, turned.u], "component").assign_coords(component=["lat", "lon"])
+    kw = {"geometry": "sphere"}
+    np.testing.assert_allclose(U.grad.curl(**kw), case.wind.grad.curl(**kw), rtol=1e-13)
+    np.testing.assert_allclose(turned.f.grad.laplacian(**kw), case.ds.f.grad.laplacian(**kw), rtol=1e-13)

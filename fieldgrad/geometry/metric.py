@@ -11,7 +11,10 @@ has none). With ``J = det G``, ``adj G = J G⁻¹`` and ``g_qr = Σ_a G_aq G_ar`
 * Hessian and Jacobian with the Christoffel symbols of ``g``.
 
 A flat grid is the identity metric: the coefficient algebra (:mod:`.algebra`) skips its 0s and
-1s, so the same formulas cost exactly the partial derivatives there. Points where the frame has
+1s, so the same formulas cost exactly the partial derivatives there. Coefficients that a formula
+differentiates (``J g^qr``, ``g`` in the Christoffel symbols, ``G`` in the Jacobian) are read from
+:meth:`Metric.for_derivatives`, and an operator that differentiates components does so in
+:meth:`Metric.in_smooth_frame`. Points where the frame has
 no direction (the poles) are *singular*: vector results are NaN there, and divergence, curl and
 Laplacian at a pole row of a latitude axis take the value of the polar cap (:class:`PolarCaps`).
 """

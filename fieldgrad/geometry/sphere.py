@@ -285,6 +285,7 @@ def _sphere_2d(grid: Grid, keys: list[Hashable], lat: Hashable, lon: Hashable, k
         phi, _, pole = latitude_terms(coords, lat, to_rad)
         lam = coord_values(coords, lon)
         check_finite(lam, lon)
+        lam = np.transpose(lam, [coords[lon].dims.index(d) for d in grid_dims])  # in the latitude's dim order
         up, east, north = unit_vectors(phi, lam * lon_to_rad, pole)
         check_cells_on_sphere(up, (lon, lat), grid_dims)
         return up, east, north, pole

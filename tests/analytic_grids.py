@@ -299,3 +299,88 @@ def planar_errors(case: PlanarCase, got: dict[str, np.ndarray]) -> dict[str, np.
     """``|result − exact|`` per operator (the fields are of order one)."""
     reference = {"div_grid": "div", "curl_grid": "curl"}
     return {k: np.abs(v - case.exact[reference.get(k, k)]) for k, v in got.items()}
+
+
+# ----------------------------------------------------------------------------- the tables of measured orders
+
+
+def _middle(shape: tuple[int, ...]) -> np.ndarray:
+    """The middle 60% of the grid along each dim (the same region at every resolution)."""
+    inside = np.ones(shape, bool)
+    for axis, n in enumerate(shape):
+        inside &= np.expand_dims(np.abs(np.arange(n) / (n - 1) - 0.5) <= 0.3, 1 - axis)
+    return inside
+
+
+GROUPS = {
+    "gradient, directional, advection": ("grad_", "directional", "advection"),
+    "divergence, curl": ("div", "curl"),
+    "the same, grid-relative wind": ("div_grid", "curl_grid"),
+    "Laplacian": ("lap",),
+    "Hessian": ("hess_",),
+    "Jacobian": ("jac_",),
+}
+
+
+def _group(op: str) -> str:
+    return next(
+        g for g, names in GROUPS.items() if any(op == n or (n.endswith("_") and op.startswith(n)) for n in names)
+    )
+
+
+def print_orders(title: str, runs: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]) -> None:
+    """Per group of operators and band of points: the least and largest order over the group's
+    operators and the refinements, and the largest error on the finest grid."""
+    errs: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for errors, bands in runs:
+        for op, e in errors.items():
+            for band, mask in bands.items():
+                errs.setdefault((_group(op), band), {}).setdefault(op, []).append(float(np.nanmax(e[mask])))
+    bands = list(runs[0][1])
+    print(f"\n{title}\n{'':34s}" + "".join(f"{b:>22s}" for b in bands))
+    for g in GROUPS:
+        row = f"{g:34s}"
+        for b in bands:
+            d = errs[g, b]
+            orders = [np.log2(v[i] / v[i + 1]) for v in d.values() for i in range(len(v) - 1)]
+            row += f"{min(orders):6.2f} -{max(orders):5.2f} {max(v[-1] for v in d.values()):8.1e}"
+        print(row)
+
+
+def main() -> None:
+    """Print the orders measured by the tests, on their grids and finer (``python tests/analytic_grids.py``)."""
+    for offset, name in (((0.3, 0.6), "between grid points"), ((0.0, 0.0), "on a grid point")):
+        for accuracy, steps in ((2, (0.5, 0.25, 0.125)), (4, (1.0, 0.5, 0.25))):
+            runs = []
+            for step in steps:
+                case = sphere_case(step, offset=offset)
+                d = case.pole_distance
+                bands = {
+                    "within 1°": d < 1,
+                    "1-2°": (d >= 1) & (d < 2),
+                    "2-5°": (d >= 2) & (d < 5),
+                    "beyond 5°": d >= 5,
+                    "edge rows": edge_mask(d.shape, 1),
+                }
+                runs.append((relative_errors(case, results(case, accuracy=accuracy)), bands))
+            print_orders(f"North Pole {name}, accuracy {accuracy}, steps {steps}°", runs)
+    for accuracy, steps in ((2, (0.5, 0.25, 0.125)), (4, (1.0, 0.5, 0.25))):
+        runs = []
+        for step in steps:
+            case = sphere_case(step, (-10.0, 10.0), (-12.0, 12.0), centre=30.0, roll=20.0, offset=(0.0, 0.0))
+            shape = case.pole_distance.shape
+            bands = {"edge rows": edge_mask(shape, 1), "interior": _middle(shape)}
+            runs.append((relative_errors(case, results(case, accuracy=accuracy)), bands))
+        print_orders(f"rotated pole at 30° N, no pole near, accuracy {accuracy}, steps {steps}°", runs)
+    for accuracy, sizes in ((2, (41, 81, 161)), (4, (21, 41, 81))):
+        runs = []
+        for n in sizes:
+            planar = planar_case(n)
+            shape = planar.ds.f.shape
+            bands = {"edge rows": edge_mask(shape, 1), "interior": _middle(shape)}
+            runs.append((planar_errors(planar, planar_results(planar, accuracy=accuracy)), bands))
+        print_orders(f"planar curvilinear, accuracy {accuracy}, {sizes} points a side", runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -159,10 +159,11 @@ class Call:
         return xr.DataArray(d.data, dims=d.dims)
 
     def christoffel(self) -> dict[tuple[str, str, str], Any]:
-        """``Γ^k_qr = ½ g^kl (∂_q g_lr + ∂_r g_lq − ∂_l g_qr)``, non-zero entries only."""
+        """``Γ^k_qr = ½ g^kl (∂_q g_lr + ∂_r g_lq − ∂_l g_qr)``, non-zero entries only (``g`` is
+        differentiated: from :meth:`~fieldgrad.geometry.metric.Metric.for_derivatives`)."""
         from .geometry.algebra import sub
 
-        metric = self.metric
+        metric = self.metric.for_derivatives()
         g, ginv = metric.metric_tensor(), metric.inverse_metric()
         qs = metric.dims
         dg = {(q, r, s): self.coef_derivative(g.get((r, s), 0.0), q) for q in qs for r in qs for s in qs}

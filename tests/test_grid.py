@@ -291,6 +291,7 @@ def test_partial_takes_geometry_keywords() -> None:
     assert north.name == "dpsi_dlatitude" and north.attrs["units"] == "m s-1"  # m2 s-1 per metre
 
 
+@pytest.mark.filterwarnings("ignore::fieldgrad.GeometryWarning")  # per-degree calls on purpose
 def test_one_default_dims_rule() -> None:
     t = np.datetime64("2000-01-01", "ns") + np.arange(3) * np.timedelta64(6, "h")
     lat, lon = np.linspace(-10, 10, 5), np.linspace(0, 20, 6)

@@ -2,7 +2,8 @@
 
 Dims or 1-D coordinates named for the derivatives give the identity metric. Two 2-D
 coordinates ``x(j, i)``, ``y(j, i)`` named in place of dims are a planar curvilinear grid:
-``G`` is the grid's Jacobian ``∂(x, y)/∂(j, i)``, differentiated with the call's own stencils.
+``G`` is the grid's Jacobian ``∂(x, y)/∂(j, i)``, differentiated with the call's own stencils
+(and two orders finer for the coefficients that operators differentiate again).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from .algebra import Coef, det
 from .axes import DefaultDimsError, coord_values, default_dims
 from .base import Geometry, Grid, register_geometry
 from .metric import Metric
-from .terms import check_cells, check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
+from .terms import (
+    check_cells,
+    check_jacobian,
+    coordinate_derivatives,
+    extra_axes,
+    index_dims_in_place,
+    refined_keywords,
+)
 
 if TYPE_CHECKING:
     from ..keywords import DerivativeKeywords
@@ -87,23 +95,35 @@ def _curvilinear(grid: Grid, keys: Sequence[Hashable], two_d: list[Hashable], kw
             f"name either the 2-D coordinates {[str(k) for k in two_d]} or their dims, not both "
             f"(got {[str(k) for k in keys]})"
         )
-    G: dict[tuple[str, str], Coef] = {}
-    for name in two_d:
-        for q, dq in coordinate_derivatives(grid, name, kw).items():
-            G[str(name), q] = dq
     labels2 = tuple(str(k) for k in two_d)
     qs = tuple(str(d) for d in grid_dims)
+
+    def entries(kw_used: DerivativeKeywords) -> dict[tuple[str, str], Coef]:
+        G: dict[tuple[str, str], Coef] = {}
+        for name in two_d:
+            for q, dq in coordinate_derivatives(grid, name, kw_used).items():
+                G[str(name), q] = dq
+        return G
+
+    G = entries(kw)
     jacobian = det({(i, j): G[a, q] for i, a in enumerate(labels2) for j, q in enumerate(qs)}, [0, 1], [0, 1])
     check_jacobian(jacobian, two_d)  # type: ignore[arg-type]
     check_cells(coord_values(coords, two_d[0]), coord_values(coords, two_d[1]), two_d, grid_dims)
     extra, extra_G, extra_units = extra_axes(grid, keys, two_d, kw)
     units = {str(k): grid.length_unit(k) for k in two_d}
-    return Metric(
-        kind="curvilinear",
-        labels=tuple(str(k) for k in keys),
-        dims=index_dims_in_place(keys, two_d, qs),
-        G={**G, **extra_G},
-        length_units={**units, **extra_units},
-        orientation=labels2 + tuple(extra),
-        grid_frame=(qs[1], qs[0]),
-    )
+
+    def metric(G: dict[tuple[str, str], Coef], refined: Metric | None) -> Metric:
+        return Metric(
+            kind="curvilinear",
+            labels=tuple(str(k) for k in keys),
+            dims=index_dims_in_place(keys, two_d, qs),
+            G={**G, **extra_G},
+            length_units={**units, **extra_units},
+            orientation=labels2 + tuple(extra),
+            grid_frame=(qs[1], qs[0]),
+            refined=refined,
+        )
+
+    # the coefficients operators differentiate, from coordinate derivatives two orders finer
+    finer = refined_keywords(kw, [grid.sizes[d] for d in grid_dims])
+    return metric(G, metric(entries(finer), None) if finer is not kw else None)

@@ -11,7 +11,10 @@ has none). With ``J = det G``, ``adj G = J G⁻¹`` and ``g_qr = Σ_a G_aq G_ar`
 * Hessian and Jacobian with the Christoffel symbols of ``g``.
 
 A flat grid is the identity metric: the coefficient algebra (:mod:`.algebra`) skips its 0s and
-1s, so the same formulas cost exactly the partial derivatives there. Points where the frame has
+1s, so the same formulas cost exactly the partial derivatives there. Coefficients that a formula
+differentiates (``J g^qr``, ``g`` in the Christoffel symbols, ``G`` in the Jacobian) are read from
+:meth:`Metric.for_derivatives`, and an operator that differentiates components does so in
+:meth:`Metric.in_smooth_frame`. Points where the frame has
 no direction (the poles) are *singular*: vector results are NaN there, and divergence, curl and
 Laplacian at a pole row of a latitude axis take the value of the polar cap (:class:`PolarCaps`).
 """
@@ -19,7 +22,7 @@ Laplacian at a pole row of a latitude axis take the value of the polar cap (:cla
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -100,6 +103,14 @@ class Metric:
     grid_frame : tuple of str or None
         The index dims ``(i, j)`` of a curvilinear grid: grid-relative components are labelled by
         them, ``i`` along the grid lines of the last dim and ``j`` 90° counter-clockwise from it.
+    refined : Metric or None
+        The same metric from the coordinates differentiated two orders more accurately, for the
+        coefficients that operators differentiate again (:meth:`for_derivatives`) and for the
+        grid's direction; None where ``G`` is exact (1-D coordinates, projections).
+    smooth_frame : bool
+        Whether the frame of the labels is as smooth as the grid. East and north on a 2-D
+        latitude/longitude grid are not (they turn through 360° around a pole inside the grid):
+        components are differentiated in the grid's own frame there (:meth:`in_smooth_frame`).
     """
 
     kind: str
@@ -112,6 +123,8 @@ class Metric:
     caps: PolarCaps | None = None
     options: dict[str, Any] = field(default_factory=dict)
     grid_frame: tuple[str, str] | None = None
+    refined: Metric | None = field(default=None, repr=False, compare=False)
+    smooth_frame: bool = True
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -119,6 +132,11 @@ class Metric:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def for_derivatives(self) -> Metric:
+        """The metric whose coefficients an operator differentiates (``∂_q(J g^qr)``, Christoffel
+        symbols): :attr:`refined` where ``G`` comes from differentiated coordinates, else itself."""
+        return self.refined if self.refined is not None else self
 
     @property
     def flat(self) -> bool:
@@ -222,13 +240,27 @@ class Metric:
         return result.where(~self.singular)
 
     def rotation(self) -> tuple[Coef, Coef]:
-        """``(cos α, sin α)``: the direction of the grid's ``i`` lines in the (east, north) frame."""
+        """``(cos α, sin α)``: the direction of the grid's ``i`` lines in the (east, north) frame.
+
+        From :meth:`for_derivatives` (grid-relative components are differentiated). Where the ``i``
+        lines have no length (a pole row of a 2-D latitude, whose points coincide), 90° clockwise
+        from the ``j`` lines.
+        """
         if self.grid_frame is None:
             raise ValueError("grid-relative components need a curvilinear grid (2-D coordinates)")
+        return self._memoized("rotation", self._rotation)
+
+    def _rotation(self) -> tuple[Coef, Coef]:
         east, north = self.handed[:2]
-        i = self.grid_frame[0]
-        gx, gy = self.entry(east, i), self.entry(north, i)
+        assert self.grid_frame is not None
+        i, j = self.grid_frame
+        smooth = self.for_derivatives()
+        gx, gy = smooth.entry(east, i), smooth.entry(north, i)
         norm = cast(Coef, np.hypot(gx, gy))  # a DataArray for DataArray entries
+        if isinstance(norm, xr.DataArray) and bool((norm == 0).any()):
+            none = norm == 0
+            gx, gy = xr.where(none, smooth.entry(north, j), gx), xr.where(none, -smooth.entry(east, j), gy)
+            norm = cast(Coef, np.hypot(gx, gy))
         return safe_div(gx, norm), safe_div(gy, norm)
 
     def to_grid(self, parts: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,6 +292,39 @@ class Metric:
             else:
                 out[a] = v
         return out
+
+    def in_smooth_frame(self) -> Metric:
+        """This metric in a frame as smooth as the grid, for an operator that differentiates
+        components or entries of ``G`` (the Jacobian): itself, or turned to the grid's own frame
+        (labelled by the index dims, as :meth:`to_grid` gives them) where its own frame is not
+        smooth (``smooth_frame`` False: east and north around a pole)."""
+        if self.smooth_frame or self.grid_frame is None:
+            return self
+        return self._memoized("in grid frame", self._in_grid_frame)
+
+    def _in_grid_frame(self) -> Metric:
+        east, north = self.handed[:2]
+        assert self.grid_frame is not None
+        turn = {east: self.grid_frame[0], north: self.grid_frame[1]}
+
+        def turned(metric: Metric) -> Metric:  # G's rows turned by the grid's angle (one angle for both)
+            G: dict[tuple[str, str], Coef] = {}
+            for q in self.dims:
+                column = self.to_grid({a: metric.entry(a, q) for a in self.labels})
+                G.update({(a, q): v for a, v in column.items() if not is_const(v, 0.0)})
+            return replace(
+                metric,
+                labels=self.grid_labels(),
+                G=G,
+                length_units={turn.get(a, a): u for a, u in self.length_units.items()},
+                orientation=tuple(turn.get(a, a) for a in self.handed),
+                grid_frame=None,
+                refined=None,
+                smooth_frame=True,
+                _memo={},
+            )
+
+        return replace(turned(self), refined=turned(self.refined) if self.refined is not None else None)
 
     def grid_labels(self) -> tuple[str, ...]:
         """The labels of grid-relative components (the index dims in place of east/north)."""

@@ -1,9 +1,11 @@
 """``geometry="sphere"``: latitude/longitude grids, 1-D or 2-D, in degrees or radians.
 
-``G = diag(R, R cos φ) · ∂(φ, λ)/∂q``: with 1-D latitude and longitude the coordinates are the
-axes themselves; with 2-D ones (rotated poles, tripolar grids) the derivatives of φ and λ along
-the grid's index dims, taken with the call's stencils. Pole rows of a 1-D latitude are singular:
-vector results are NaN there and divergence, curl and Laplacian take the polar cap's value.
+With 1-D latitude and longitude ``G = diag(R, R cos φ)`` per radian of the axes themselves. With
+2-D ones (rotated poles, tripolar grids, grids over a pole) ``G[a, q] = R e_a · ∂r̂/∂q``: the
+derivatives of the points' unit vectors ``r̂`` along the grid's index dims, taken with the call's
+stencils, on the east and north unit vectors ``e_a`` of each point, which stay accurate where the
+grid crosses a pole or the date line. Pole rows of a 1-D latitude are singular: vector results
+are NaN there and divergence, curl and Laplacian take the polar cap's value.
 A uniform longitude that closes the circle is periodic unless the call chooses its boundary.
 """
 
@@ -18,10 +20,27 @@ import xarray as xr
 
 from ..coords import AxisCoord, detect_spacing
 from .algebra import Coef, bare, det, safe_div
-from .axes import DEGREES, EAST_UNITS, NORTH_UNITS, RADIANS, cf_kind, coord_values, lat_lon_coords, units_of
+from .axes import (
+    DEGREES,
+    EAST_UNITS,
+    NORTH_UNITS,
+    RADIANS,
+    cf_kind,
+    check_finite,
+    coord_values,
+    lat_lon_coords,
+    units_of,
+)
 from .base import Geometry, Grid, register_geometry
 from .metric import Metric, PolarCaps
-from .terms import check_cells, check_jacobian, coordinate_derivatives, extra_axes, index_dims_in_place
+from .terms import (
+    check_cells_on_sphere,
+    check_jacobian,
+    embedding_derivatives,
+    extra_axes,
+    index_dims_in_place,
+    refined_keywords,
+)
 
 if TYPE_CHECKING:
     from ..keywords import DerivativeKeywords
@@ -265,7 +284,30 @@ def _polar_caps(
     return PolarCaps(lat=lat_dim, lon=lon_dim, radius=radius, to_radians=to_rad, poles=tuple(poles))
 
 
+def unit_vectors(phi: np.ndarray, lam: np.ndarray, pole: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``r̂``, east and north unit vectors (each shape ``(3, *phi.shape)``) at latitudes ``phi`` and
+    longitudes ``lam`` in radians. At a pole (``pole``), ``r̂`` is exactly ``(0, 0, ±1)`` (the points
+    of a pole row coincide) and east and north are those of the meridian ``lam``."""
+    c = np.where(pole, 0.0, np.cos(phi))
+    s = np.where(pole, np.sign(phi), np.sin(phi))
+    cl, sl = np.cos(lam), np.sin(lam)
+    up = np.stack([c * cl, c * sl, s])
+    east = np.stack([-sl, cl, np.zeros_like(lam)])
+    north = np.stack([-s * cl, -s * sl, c])
+    return up, east, north
+
+
 def _sphere_2d(grid: Grid, keys: list[Hashable], lat: Hashable, lon: Hashable, kw: DerivativeKeywords) -> Metric:
+    """2-D latitude and longitude: ``G[a, q] = R e_a · ∂r̂/∂q``, ``e_a`` the east and north unit vectors.
+
+    The derivatives of the points' unit vectors ``r̂`` (:func:`.terms.embedding_derivatives`) are
+    as smooth as the grid, across a pole and the date line too; east and north come from each
+    point's own latitude and longitude. So east/north components are exact wherever they exist.
+    A point exactly at a pole reads its east/north components in the frame of its own longitude
+    (the meridian it was given); its vector results are NaN there (no direction is east), its
+    divergence, curl and Laplacian finite (NaN on a pole row, whose points coincide). The fold check is made in 3-D
+    (:func:`.terms.check_cells_on_sphere`), where the cells around a pole are ordinary cells.
+    """
     coords, radius = grid.coords, grid.axes.radius
     lat_var = coords[lat]
     grid_dims = lat_var.dims
@@ -276,48 +318,64 @@ def _sphere_2d(grid: Grid, keys: list[Hashable], lat: Hashable, lon: Hashable, k
         )
     to_rad, lon_to_rad = to_radians(lat_var, lat), to_radians(coords[lon], lon)
     qs = tuple(str(d) for d in grid_dims)
+    east_north = (str(lon), str(lat))
 
-    def compute() -> tuple[dict[tuple[str, str], Coef], np.ndarray, Coef, Any]:
-        _, cos, pole = latitude_terms(coords, lat, to_rad)
-        dphi = coordinate_derivatives(grid, lat, kw)
-        dlam = coordinate_derivatives(grid, lon, kw, periodic_angle=2 * np.pi / lon_to_rad)
-        cos_da = bare(cos, grid_dims)
+    def frame() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        phi, _, pole = latitude_terms(coords, lat, to_rad)
+        lam = coord_values(coords, lon)
+        check_finite(lam, lon)
+        lam = np.transpose(lam, [coords[lon].dims.index(d) for d in grid_dims])  # in the latitude's dim order
+        up, east, north = unit_vectors(phi, lam * lon_to_rad, pole)
+        check_cells_on_sphere(up, (lon, lat), grid_dims)
+        return up, east, north, pole
+
+    up, east, north, pole = grid.memo(
+        ("sphere 2-D frame", lat, lon, to_rad, lon_to_rad), frame, depends_on=(lat, lon, *grid_dims)
+    )
+
+    def entries(kw_used: DerivativeKeywords) -> tuple[dict[tuple[str, str], Coef], Coef, Coef]:
+        d = embedding_derivatives(coords, grid_dims, up, kw_used)
         G: dict[tuple[str, str], Coef] = {}
         for q in qs:
-            G[str(lat), q] = dphi[q] * (radius * to_rad)
-            G[str(lon), q] = dlam[q] * (radius * lon_to_rad) * cos_da
-        jac = det({(0, 0): dphi[qs[0]], (0, 1): dphi[qs[1]], (1, 0): dlam[qs[0]], (1, 1): dlam[qs[1]]}, [0, 1], [0, 1])
-        check_jacobian(jac, (lat, lon), skip=pole)  # type: ignore[arg-type]
-        lam_values = coord_values(coords, lon)
-        check_cells(lam_values, coord_values(coords, lat), (lon, lat), grid_dims, period=2 * np.pi / lon_to_rad)
-        east_north = det(
-            {(i, j): G[a, q] for i, a in enumerate((str(lon), str(lat))) for j, q in enumerate(qs)}, [0, 1], [0, 1]
-        )
-        return G, pole, east_north, safe_div(1.0, east_north)
+            G[str(lat), q] = bare(radius * np.einsum("a...,a...->...", north, d[q]), grid_dims)
+            G[str(lon), q] = bare(radius * np.einsum("a...,a...->...", east, d[q]), grid_dims)
+        jacobian = det({(i, j): G[a, q] for i, a in enumerate(east_north) for j, q in enumerate(qs)}, [0, 1], [0, 1])
+        check_jacobian(jacobian, (lat, lon), skip=pole)  # type: ignore[arg-type]  # a pole row's points coincide
+        return G, jacobian, safe_div(1.0, jacobian)
 
-    key = ("sphere 2-D", lat, lon, radius, kw.key(), tuple(kw.boundary_of(d) for d in grid_dims))
-    G, pole, det_en, inv_det_en = grid.memo(key, compute, depends_on=(lat, lon, *grid_dims))
+    def entries_of(kw_used: DerivativeKeywords) -> tuple[dict[tuple[str, str], Coef], Coef, Coef]:
+        key = ("sphere 2-D", lat, lon, radius, kw_used.key(), tuple(kw_used.boundary_of(d) for d in grid_dims))
+        return grid.memo(key, lambda: entries(kw_used), depends_on=(lat, lon, *grid_dims))
+
     extra, extra_G, extra_units = extra_axes(grid, keys, (lat, lon), kw)
     labels = tuple(str(k) for k in keys)
     dims = index_dims_in_place(keys, (lat, lon), qs)
     singular = bare(pole, grid_dims) if pole.any() else None
-    memo: dict[Any, Any] = {}
-    if not extra and dims == qs:  # the determinants are those of the kept grid
-        east_north, north_east = (str(lon), str(lat)), (str(lat), str(lon))
-        memo = {
-            ("det", east_north): det_en,
-            ("1/det", east_north): inv_det_en,
-            ("det", north_east): -det_en,
-            ("1/det", north_east): -inv_det_en,
-        }
-    return Metric(
-        kind="sphere",
-        labels=labels,
-        dims=dims,
-        G={**G, **extra_G},
-        length_units={str(lat): "m", str(lon): "m", **extra_units},
-        orientation=(str(lon), str(lat), *extra),
-        singular=singular,
-        grid_frame=(qs[1], qs[0]),
-        _memo=memo,
-    )
+
+    def metric(kw_used: DerivativeKeywords, refined: Metric | None) -> Metric:
+        G, det_en, inv_det_en = entries_of(kw_used)
+        memo: dict[Any, Any] = {}
+        if not extra and dims == qs:  # the determinants are those of the kept grid
+            north_east = (str(lat), str(lon))
+            memo = {
+                ("det", east_north): det_en,
+                ("1/det", east_north): inv_det_en,
+                ("det", north_east): -det_en,
+                ("1/det", north_east): -inv_det_en,
+            }
+        return Metric(
+            kind="sphere",
+            labels=labels,
+            dims=dims,
+            G={**G, **extra_G},
+            length_units={str(lat): "m", str(lon): "m", **extra_units},
+            orientation=(str(lon), str(lat), *extra),
+            singular=singular,
+            grid_frame=(qs[1], qs[0]),
+            refined=refined,
+            smooth_frame=False,  # east and north turn around a pole
+            _memo=memo,
+        )
+
+    finer = refined_keywords(kw, [grid.sizes[d] for d in grid_dims])
+    return metric(kw, metric(finer, None) if finer is not kw else None)

@@ -3,18 +3,29 @@
 The metric of a grid given by 2-D coordinates (a curvilinear planar grid, a 2-D latitude and
 longitude) is built from the derivatives of those coordinates along the grid's index dims,
 taken with the call's own method, stencils and accuracy, so that the metric terms carry the
-same truncation order as the field's derivatives.
+same truncation order as the field's derivatives. A 2-D latitude and longitude is differentiated
+through the unit vectors of its points in 3-D (:func:`embedding_derivatives`), which are smooth
+across a pole and the date line where the angles are not.
+
+Coefficients that an operator differentiates again (the Laplacian's ``J g^qr``, Christoffel
+symbols, the grid's direction under grid-relative components) come from the same derivatives
+taken at a higher order (:func:`refined_keywords`): a coefficient whose error is ``O(h^p)`` but
+changes from the one-sided edge rows to the centred rows loses an order when differentiated,
+``O(h^(p-1))`` on the boundary rows; one order more in the coefficient keeps ``O(h^p)`` there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from ..calculus import partial
+from ..coefficients import VALID_ACCURACIES
+from ..fd import FiniteDifference
 from .algebra import bare
 from .axes import check_finite, coord_values
 from .base import Grid
@@ -22,42 +33,90 @@ from .base import Grid
 if TYPE_CHECKING:
     from ..keywords import DerivativeKeywords
 
-__all__ = ["check_cells", "check_jacobian", "coordinate_derivatives", "extra_axes", "index_dims_in_place"]
+__all__ = [
+    "check_cells",
+    "check_cells_on_sphere",
+    "check_jacobian",
+    "coordinate_derivatives",
+    "embedding_derivatives",
+    "extra_axes",
+    "index_dims_in_place",
+    "refined_keywords",
+]
+
+#: how many orders the coefficients that are differentiated again are taken above the call's
+REFINEMENT = 2
 
 
-def coordinate_derivatives(
-    grid: Grid, name: Hashable, kw: DerivativeKeywords, periodic_angle: float | None = None
-) -> dict[str, xr.DataArray]:
-    """``∂c/∂q`` of the 2-D coordinate ``name`` along each of its dims, kept by the grid.
+def refined_keywords(kw: DerivativeKeywords, sizes: Sequence[int]) -> DerivativeKeywords:
+    """The call's keywords with finite differences two orders more accurate, edges included.
 
-    An angle (``periodic_angle`` = one turn in its units) is unwrapped along each dim first, or
-    differentiated through its sine and cosine where a dim wraps around (periodic boundary).
+    For the grid's coefficients that operators differentiate: the centred stencils of accuracy
+    ``p + 2`` and one-sided edge stencils of order ``p + 2`` (at most 8) leave an error that,
+    differentiated once with the call's stencils, stays below their own ``O(h^p)`` on every row.
+    Other methods (and axes of ``sizes`` points too short for the wider stencils) keep the
+    call's keywords.
+
+    Examples
+    --------
+    >>> from fieldgrad.keywords import split_keywords
+    >>> kw, _ = split_keywords({"accuracy": 4})
+    >>> refined_keywords(kw, [50, 60]).options
+    {'accuracy': 6, 'edge_order': 6}
+    >>> refined_keywords(kw, [5, 60]).options   # 5 points: no room for wider stencils
+    {'accuracy': 4}
     """
+    method = kw.method_object()
+    if not isinstance(method, FiniteDifference):
+        return kw
+    accuracy = kw.options.get("accuracy", method.options.get("accuracy", 2))
+    edge_order = kw.options.get("edge_order") or accuracy
+    finer = min(accuracy + REFINEMENT, max(VALID_ACCURACIES))
+    finer_edge = min(max(edge_order, accuracy) + REFINEMENT, max(VALID_ACCURACIES))
+    if finer == accuracy and finer_edge == edge_order:
+        return kw
+    if any(n < finer_edge + 1 or n < finer + 1 for n in sizes):  # the widest one-sided or centred stencil
+        return kw
+    return replace(kw, options={**kw.options, "accuracy": finer, "edge_order": finer_edge})
+
+
+def coordinate_derivatives(grid: Grid, name: Hashable, kw: DerivativeKeywords) -> dict[str, xr.DataArray]:
+    """``∂c/∂q`` of the 2-D coordinate ``name`` along each of its dims, kept by the grid."""
     dims = grid.coords[name].dims
-    key = ("coordinate derivatives", name, periodic_angle, kw.key(), tuple(kw.boundary_of(d) for d in dims))
-    return grid.memo(key, lambda: _derivatives(grid.coords, name, kw, periodic_angle), depends_on=(name, *dims))
+    key = ("coordinate derivatives", name, kw.key(), tuple(kw.boundary_of(d) for d in dims))
+    return grid.memo(key, lambda: _derivatives(grid.coords, name, kw), depends_on=(name, *dims))
 
 
-def _derivatives(
-    coords: xr.Dataset, name: Hashable, kw: DerivativeKeywords, periodic_angle: float | None
-) -> dict[str, xr.DataArray]:
+def _derivatives(coords: xr.Dataset, name: Hashable, kw: DerivativeKeywords) -> dict[str, xr.DataArray]:
     values = coord_values(coords, name)
     var = coords[name]
     check_finite(values, name)
     dim_coords = {d: coords[d] for d in var.dims if d in coords.coords}
     out: dict[str, xr.DataArray] = {}
-    for axis, d in enumerate(var.dims):
-        unwrapped = values if periodic_angle is None else np.unwrap(values, period=periodic_angle, axis=axis)
-        if periodic_angle is not None and kw.boundary_of(d) == "periodic":
-            turn = 2 * np.pi / periodic_angle
-            s, co = np.sin(values * turn), np.cos(values * turn)
-            ds = partial(xr.DataArray(s, dims=var.dims, coords=dim_coords), d, 1, kw, grid=True)
-            dc = partial(xr.DataArray(co, dims=var.dims, coords=dim_coords), d, 1, kw, grid=True)
-            result = (co * ds - s * dc) / turn
-        else:
-            result = partial(xr.DataArray(unwrapped, dims=var.dims, coords=dim_coords), d, 1, kw, grid=True)
+    for d in var.dims:
+        result = partial(xr.DataArray(values, dims=var.dims, coords=dim_coords), d, 1, kw, grid=True)
         data = result.data.compute() if hasattr(result.data, "compute") else result.data
         out[str(d)] = bare(np.asarray(data, dtype=np.float64), var.dims)
+    return out
+
+
+def embedding_derivatives(
+    coords: xr.Dataset, dims: Sequence[Hashable], up: np.ndarray, kw: DerivativeKeywords
+) -> dict[str, np.ndarray]:
+    """``∂r̂/∂q`` along each of ``dims`` of the unit vectors ``up`` (shape ``(3, *dims)``) of a 2-D
+    latitude/longitude's points.
+
+    Unlike the angles, ``r̂`` is as smooth as the grid across a pole (where the longitude turns
+    through 360° within a cell) and the date line, so its derivatives with the call's stencils
+    carry their nominal order everywhere.
+    """
+    dim_coords = {d: coords[d] for d in dims if d in coords.coords}
+    vectors = xr.DataArray(up, dims=("__fieldgrad_xyz__", *dims), coords=dim_coords)
+    out: dict[str, np.ndarray] = {}
+    for d in dims:
+        result = partial(vectors, d, 1, kw, grid=True)
+        data = result.data.compute() if hasattr(result.data, "compute") else result.data
+        out[str(d)] = np.asarray(data, dtype=np.float64)
     return out
 
 
@@ -90,25 +149,40 @@ def check_jacobian(det: xr.DataArray, names: Sequence[Hashable], skip: np.ndarra
         )
 
 
-def check_cells(
-    first: np.ndarray,
-    second: np.ndarray,
-    names: Sequence[Hashable],
-    dims: Sequence[Hashable],
-    period: float | None = None,
-) -> None:
-    """Refuse grids whose cells fold over: the cross product of each cell's two edges, from the
-    coordinates' own differences, keeps one sign (a stencil spanning a fold can miss it).
+def check_cells(first: np.ndarray, second: np.ndarray, names: Sequence[Hashable], dims: Sequence[Hashable]) -> None:
+    """Refuse planar grids whose cells fold over: the cross product of each cell's two edges, from
+    the coordinates' own differences, keeps one sign (a stencil spanning a fold can miss it).
 
-    ``first``, ``second`` are the two 2-D coordinates (``x``, ``y``; or longitude, latitude with
-    ``period`` the longitude's turn, its steps taken modulo the turn).
+    ``first``, ``second`` are the two 2-D coordinates (``x``, ``y``); on the sphere,
+    :func:`check_cells_on_sphere`.
     """
     d1 = [np.diff(first, axis=a) for a in (0, 1)]
-    if period is not None:
-        d1 = [(d + period / 2) % period - period / 2 for d in d1]
     d2 = [np.diff(second, axis=a) for a in (0, 1)]
     # the two edges of cell (j, i): along axis 1 at row j, along axis 0 at column i
     cross = d1[1][:-1, :] * d2[0][:, :-1] - d2[1][:-1, :] * d1[0][:, :-1]
+    scale = np.abs(cross).max() if cross.size else 0.0
+    signs = np.sign(np.where(np.abs(cross) <= 1e-12 * scale, 0.0, cross))
+    positive, negative = (signs > 0).sum(), (signs < 0).sum()
+    if positive and negative:
+        minority = signs > 0 if positive < negative else signs < 0
+        where = tuple(int(i) for i in np.argwhere(minority)[0])
+        raise ValueError(
+            f"the grid of coordinates {[str(n) for n in names]} folds over itself at the cell at index {where} "
+            f"of dims {[str(d) for d in dims]} (its coordinates turn back there)"
+        )
+
+
+def check_cells_on_sphere(up: np.ndarray, names: Sequence[Hashable], dims: Sequence[Hashable]) -> None:
+    """Refuse grids on the sphere whose cells fold over, from the unit vectors ``up`` of their points.
+
+    The two edges of each cell, as chords in 3-D, and the outward normal at its corner must keep
+    one orientation: ``(e₁ × e₂)·r̂`` keeps one sign. Unlike the cross product in the
+    (longitude, latitude) chart, this is defined for cells around a pole and across the date
+    line; an edge of zero length (the points of a pole row) leaves its cell out.
+    """
+    e1 = up[:, :-1, 1:] - up[:, :-1, :-1]  # along axis 1 at row j
+    e2 = up[:, 1:, :-1] - up[:, :-1, :-1]  # along axis 0 at column i
+    cross = np.einsum("a...,a...->...", np.cross(e1, e2, axis=0), up[:, :-1, :-1])
     scale = np.abs(cross).max() if cross.size else 0.0
     signs = np.sign(np.where(np.abs(cross) <= 1e-12 * scale, 0.0, cross))
     positive, negative = (signs > 0).sum(), (signs < 0).sum()

@@ -207,7 +207,6 @@ def laplacian(call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None =
     """
     metric = call.metric
     ginv = metric.inverse_metric()
-    det = metric.det()
     out: Any = 0.0
     for i, q in enumerate(metric.dims):
         for r in metric.dims[i:]:
@@ -217,12 +216,14 @@ def laplacian(call: Call, field: xr.DataArray, dims: Iterable[Hashable] | None =
             second = call.partial(field, q, order=2) if q == r else call.partial(field, {q: 1, r: 1})
             out = add(out, mul(second, coef if q == r else mul(coef, 2.0)))
     first: dict[str, Any] = {}
+    smooth = metric.for_derivatives()  # the coefficients differentiated here
+    ginv_s, det_s = smooth.inverse_metric(), smooth.det()
     for r in metric.dims:
-        total = summed(call.coef_derivative(mul(ginv.get((q, r), 0.0), det), q) for q in metric.dims)
+        total = summed(call.coef_derivative(mul(ginv_s.get((q, r), 0.0), det_s), q) for q in metric.dims)
         if not (isinstance(total, float) and total == 0.0):
             first[r] = call.partial(field, r)
-            out = add(out, mul(first[r], mul(total, metric.reciprocal_det())))
-    out = metric.mask_singular(out.transpose(*field.dims))
+            out = add(out, mul(first[r], mul(total, smooth.reciprocal_det())))
+    out = out.transpose(*field.dims)  # a scalar: NaN only where its own terms are (1-D pole rows)
     if metric.caps is not None:
         lat = metric.handed[1]
         out = metric.caps.laplacian(out, first[lat] if lat in first else call.partial(field, lat))

@@ -227,48 +227,59 @@ def jacobian(
             f"the Jacobian is over the vector's directions {list(metric.labels)}, got dims "
             f"{[str(k) for k in ([dims] if isinstance(dims, str) else dims)]}"
         )
+    # components are differentiated in a frame as smooth as the grid: the grid's own where east and
+    # north turn through 360° around a pole inside it (the result is turned back to the frame asked for)
+    frame = metric.in_smooth_frame()
     F = call.vector_in(comps)
+    if frame is not metric:
+        F = metric.to_grid(F)
     like = next(iter(F.values()))
-    inv = metric.inverse()
-    qs = list(metric.dims)
+    inv = frame.inverse()
+    qs = list(frame.dims)
     # contravariant components F^k = Σ_a G⁻¹_ka F_a and their derivatives by the product rule with
     # ∂G⁻¹ = −G⁻¹ (∂G) G⁻¹: only G and F are differentiated (G⁻¹ grows like 1/cos φ near a pole)
-    contra = {k: summed(mul(F[a], inv.get((k, a), 0.0)) for a in metric.labels) for k in qs}
-    dF = {a: call.first(F[a]) for a in metric.labels}
-    dG = {(q, a, k): call.coef_derivative(metric.entry(a, k), q) for q in qs for a in metric.labels for k in qs}
+    contra = {k: summed(mul(F[a], inv.get((k, a), 0.0)) for a in frame.labels) for k in qs}
+    dF = {a: call.first(F[a]) for a in frame.labels}
+    smooth = frame.for_derivatives()
+    dG = {(q, a, k): call.coef_derivative(smooth.entry(a, k), q) for q in qs for a in frame.labels for k in qs}
     gamma = call.christoffel()
     nabla = {}
     for k in qs:
         for q in qs:
             total: Any = 0.0
-            for a in metric.labels:
+            for a in frame.labels:
                 d_inv = summed(  # ∂_q G⁻¹_ka
                     mul(mul(mul(inv.get((k, b), 0.0), dG[q, b, m]), inv.get((m, a), 0.0)), -1.0)
-                    for b in metric.labels
+                    for b in frame.labels
                     for m in qs
                 )
                 total = add(total, add(mul(dF[a][q], inv.get((k, a), 0.0)), mul(F[a], d_inv)))
             total = add(total, summed(mul(contra[m], gamma[k, q, m]) for m in qs if (k, q, m) in gamma))
             nabla[k, q] = total
     rows = {}
-    for a in metric.labels:
+    for a in frame.labels:
         rows[a] = {
-            b: metric.mask_singular(
+            b: frame.mask_singular(
                 summed(
-                    mul(nabla[k, q], mul(metric.entry(a, k), inv.get((q, b), 0.0))) for k in qs for q in qs
+                    mul(nabla[k, q], mul(frame.entry(a, k), inv.get((q, b), 0.0))) for k in qs for q in qs
                 ).transpose(*like.dims)
             )
-            for b in metric.labels
+            for b in frame.labels
         }
-    if call.frame == "grid":
-        rows = {a: metric.to_grid(r) for a, r in rows.items()}  # the derivative's direction
-        columns = {b: metric.to_grid({a: rows[a][b] for a in rows}) for b in next(iter(rows.values()))}
-        rows = {a: {b: columns[b][a] for b in columns} for a in next(iter(columns.values()))}
+    if (frame is metric) == (call.frame == "grid"):  # to the grid's frame, or back from it
+        rows = _turned(rows, metric.to_grid if frame is metric else metric.from_grid)
     elif metric.flat:
         rows = {a: rows[a] for a in comps}  # the vector's own order
     out = call.stack({a: call.stack(r, component_dim2) for a, r in rows.items()}, component_dim)
     spatial = [d for d in field.dims if d != component_dim]
     return out.transpose(component_dim, component_dim2, *spatial)
+
+
+def _turned(rows: dict[str, dict[str, Any]], turn: Any) -> dict[str, dict[str, Any]]:
+    """A tensor ``rows[a][b]`` with both indices turned to another frame by ``turn`` (a component dict's)."""
+    rows = {a: turn(r) for a, r in rows.items()}  # the derivative's direction
+    columns = {b: turn({a: rows[a][b] for a in rows}) for b in next(iter(rows.values()))}
+    return {a: {b: columns[b][a] for b in columns} for a in next(iter(columns.values()))}
 
 
 @operator(

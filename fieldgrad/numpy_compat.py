@@ -22,6 +22,7 @@ from .conventions import as_floating, is_dask
 from .coords import AxisCoord, share
 from .dispatch import first_derivatives
 from .plan import Plan, make_plan
+from .reuse import ValueCache
 
 __all__ = ["gradient"]
 
@@ -66,12 +67,45 @@ def _axis_coords(f_shape: tuple[int, ...], axes: tuple[int, ...], varargs: tuple
             raise ValueError("distances must be either scalars or 1d")
         if len(x) != size:
             raise ValueError("when 1d, distances must match the length of the corresponding dimension")
-        x = np.asarray(x, dtype=_step_dtype(x.dtype))
-        d = np.diff(x)
-        # numpy's rule: exactly constant steps take the uniform formula, anything else the general one
-        uniform = d.size > 0 and bool((d == d[0]).all())
-        coords.append(AxisCoord(values=x, spacing=float(d[0]) if uniform else None))
+        coords.append(_array_coord(np.asarray(x, dtype=_step_dtype(x.dtype))))
     return coords
+
+
+#: _array_coord's: the shared coordinates of the last coordinate arrays seen, by their values
+_ARRAY_COORDS = ValueCache(size=64, max_bytes=64 << 20)
+#: what _array_coord counts per point besides the key and the copy: two stencils' band weights (edge
+#: orders 1 and 2), built on the copy and kept as long as it lives (fieldgrad.stencil._STENCILS)
+_STENCIL_BYTES_PER_POINT = 48
+
+
+def _array_coord(x: np.ndarray) -> AxisCoord:
+    """The positions of a 1-D spacing array, found by their values: a read-only copy fieldgrad shares.
+
+    The array is the user's: it may change in place between calls, so its identity says nothing
+    about its values. Its values do: the same values (compared bit for bit,
+    :class:`fieldgrad.reuse.ValueCache`) give the same shared coordinate, whose stencils are built
+    once (:func:`fieldgrad.stencil.build_stencil`), and so are the kernel's tables for them; other
+    values, in the same array or not, give another. A non-uniform stencil costs 50-100 µs to build
+    and its tables as much again, more than differentiating a 100×100 field. Entries go least
+    recently used first, at most 64 of them and 64 MiB (the stencils built on them included); an
+    axis too long for that is not kept.
+    """
+    n = x.shape[0]
+    if n * (2 * x.itemsize + _STENCIL_BYTES_PER_POINT) > _ARRAY_COORDS.max_bytes:
+        return _new_array_coord(x, x)
+    entry, coord = _ARRAY_COORDS.get(x)
+    if coord is None:
+        coord = share(_new_array_coord(x, x.copy()))
+        _ARRAY_COORDS.put(entry, coord, nbytes=n * (x.itemsize + _STENCIL_BYTES_PER_POINT))
+    return coord
+
+
+def _new_array_coord(x: np.ndarray, values: np.ndarray) -> AxisCoord:
+    """The coordinate of the spacing array ``x`` at ``values`` (``x`` or a copy of it)."""
+    d = np.diff(x)
+    # numpy's rule: exactly constant steps take the uniform formula, anything else the general one
+    uniform = d.size > 0 and bool((d == d[0]).all())
+    return AxisCoord(values=values, spacing=float(d[0]) if uniform else None)
 
 
 def _step_dtype(dtype: np.dtype) -> np.dtype:

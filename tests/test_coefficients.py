@@ -202,3 +202,50 @@ def test_dense_rows_match_vandermonde() -> None:
         ref = vandermonde_weights(x[nz], x[i], 1)
         np.testing.assert_allclose(D[i, nz], ref, rtol=1e-8, atol=1e-10)
         assert len(nz) >= 5  # 4th-order accurate first derivative needs 5 points
+
+
+def _nonuniform_positions() -> list[np.ndarray]:
+    """Positions of numpy's non-uniform case, ordinary and not: numpy.gradient checks none of them."""
+    rng = np.random.default_rng(8)
+    out = []
+    for n in (3, 4, 5, 30):
+        base = np.cumsum(rng.uniform(0.2, 1.8, n))
+        for dtype in (np.float64, np.float32, np.float16):
+            x = base.astype(dtype)
+            out += [x, x[::-1].copy(), rng.normal(size=n).astype(dtype)]  # increasing, decreasing, unordered
+            for k, value in ((1, x[0]), (n // 2, np.nan), (n - 1, np.inf), (0, -0.0), (2, x[0] - 2 * (x[1] - x[0]))):
+                y = x.copy()
+                y[k] = value  # repeated, NaN, infinite, negative zero, an exactly-zero edge weight
+                out.append(y)
+    out.append(np.cumsum(rng.uniform(0.2, 1.8, 9)) * 1e300)
+    out.append(np.cumsum(rng.uniform(0.2, 1.8, 9)) * 1e-300)
+    return out
+
+
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_numpys_nonuniform_case_built_directly_is_the_general_stencil(edge_order: int) -> None:
+    """The first derivative of accuracy 2 with one-sided ends on non-uniform positions is built by a
+    direct path (a call on new positions builds one per axis); it must be the stencil the general
+    code builds, array for array and bit for bit."""
+    from dataclasses import fields
+
+    from fieldgrad import stencil
+    from fieldgrad.coords import AxisCoord
+
+    dropped = 0
+    for x in _nonuniform_positions():
+        coord = AxisCoord(x, None)
+        with np.errstate(all="ignore"):
+            direct = stencil._stencil(x.shape[0], None, 1, 2, edge_order, "one-sided", np.nan, coord=coord)
+            general = stencil._stencil(
+                x.shape[0], None, 1, 2, edge_order, "one-sided", np.nan, coord=coord, direct=False
+            )
+        for field in fields(stencil.AxisStencil):
+            a, b = getattr(direct, field.name), getattr(general, field.name)
+            if isinstance(b, np.ndarray):
+                assert a.dtype == b.dtype and a.shape == b.shape, (field.name, x)
+                assert a.tobytes() == b.tobytes(), (field.name, x)
+            else:
+                assert type(a) is type(b) and a == b, (field.name, x)
+        dropped += direct.edge_idx.shape[0] < 2 * (edge_order + 1)
+    assert dropped > 0 or edge_order == 1  # exactly-zero edge weights were met, and dropped alike

@@ -714,3 +714,81 @@ def test_input_not_modified() -> None:
     fieldgrad.gradient(f, 1.0, x, edge_order=2)
     np.testing.assert_array_equal(f, f0)
     np.testing.assert_array_equal(x, x0)
+
+
+# ---------------------------------------------------------------------------------------------
+# coordinate arrays: their stencils are kept by value between calls, never trusted to be unchanged
+
+
+def _as_input(f: np.ndarray, kind: str) -> Any:
+    return dsa.from_array(f, chunks=tuple(max(2, n // 3) for n in f.shape)) if kind == "dask" else f
+
+
+def _computed(out: Any) -> list[np.ndarray]:
+    parts = out if isinstance(out, tuple) else (out,)
+    return [np.asarray(p.compute() if isinstance(p, dsa.Array) else p) for p in parts]
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask"])
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("field_dtype", ["float64", "float32"])
+@pytest.mark.parametrize("coord_dtype", ["float64", "float32"])
+@pytest.mark.parametrize("which", ["both axes", "one axis", "axis keyword"])
+def test_nonuniform_spacings_bit_for_bit_call_after_call(
+    kind: str, edge_order: int, field_dtype: str, coord_dtype: str, which: str
+) -> None:
+    """The first call builds the stencils of the coordinate arrays, later ones find them: every call
+    gives the same bits. float64 fields: numpy's. float32 fields: numpy's float64 numbers on the same
+    values rounded once, as the module documents (numpy rounds every term to float32)."""
+    f = smooth_field((11, 13), seed=31).astype(field_dtype)
+    x = nonuniform_coord(11, seed=32).astype(coord_dtype)
+    y = nonuniform_coord(13, seed=33).astype(coord_dtype)
+    args: tuple[Any, ...] = {"both axes": (x, y), "one axis": (0.5, y), "axis keyword": (y,)}[which]
+    kwargs: dict[str, Any] = {"axis": 1} if which == "axis keyword" else {}
+    with np.errstate(all="ignore"):
+        want = _computed(np.gradient(f.astype(np.float64), *args, edge_order=edge_order, **kwargs))
+        want = [w.astype(field_dtype) for w in want]
+        dtypes = [w.dtype for w in _computed(np.gradient(f, *args, edge_order=edge_order, **kwargs))]
+        for _ in range(3):
+            got = _computed(fieldgrad.gradient(_as_input(f, kind), *args, edge_order=edge_order, **kwargs))
+            assert [g.dtype for g in got] == dtypes
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask"])
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_a_coordinate_array_changed_in_place_gives_the_new_numbers(kind: str, edge_order: int) -> None:
+    """The same array object, with other values: never the stencil of its old values."""
+    f = smooth_field((9, 12), seed=34)
+    x = nonuniform_coord(9, seed=35)
+    y = nonuniform_coord(12, seed=36)
+
+    def check() -> list[np.ndarray]:
+        got = _computed(fieldgrad.gradient(_as_input(f, kind), x, y, edge_order=edge_order))
+        for g, w in zip(got, np.gradient(f, x, y, edge_order=edge_order), strict=True):
+            np.testing.assert_array_equal(g, w)
+        return got
+
+    before = check()
+    check()  # found by value
+    x *= 2.0  # every value, in place
+    after = check()
+    assert not np.array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1], before[1])  # y did not change
+    y[5] = np.nextafter(y[5], np.inf)  # one value, by one ulp
+    last = check()
+    assert not np.array_equal(last[1], after[1])
+    y[5] = np.nextafter(y[5], -np.inf)  # back: the old values, the old numbers
+    np.testing.assert_array_equal(check()[1], after[1])
+
+
+def test_a_coordinate_view_changed_through_its_base_gives_the_new_numbers() -> None:
+    """A view (read-only, even) of an array changed through the array: the view's values decide."""
+    f = smooth_field((10,), seed=37)
+    base = nonuniform_coord(20, seed=38)
+    view = base[::2]
+    view.flags.writeable = False
+    np.testing.assert_array_equal(fieldgrad.gradient(f, view), np.gradient(f, view))
+    base[4] += 0.25  # view[2]
+    np.testing.assert_array_equal(fieldgrad.gradient(f, view), np.gradient(f, view))

@@ -256,3 +256,128 @@ def test_a_period_given_as_a_zero_dimensional_array_still_works(with_coordinate:
     want = f.grad.partial("x", boundary="periodic", period=float(n))
     xr.testing.assert_identical(got, want)
     assert abs(float(got[0]) - np.sin(2 * np.pi / n)) < 1e-12  # (f[1] - f[-1]) / 2 = sin(h)
+
+
+def test_a_coordinate_array_of_the_numpy_drop_in_is_found_by_its_values() -> None:
+    """A spacing array given to ``fieldgrad.gradient`` may change between calls: it is found by its
+    values, compared bit for bit, and stands for a read-only copy that fieldgrad shares (so its
+    stencils and the kernel's tables are built once); never by the array object."""
+    from fieldgrad.coords import is_shared
+    from fieldgrad.numpy_compat import _array_coord
+
+    x = np.cumsum(np.random.default_rng(3).uniform(0.5, 1.5, 30))
+    a = _array_coord(x)
+    assert a.values is not x and is_shared(a.values) and x.flags.writeable
+    np.testing.assert_array_equal(a.values, x)
+    assert _array_coord(x.copy()) is a and _array_coord(x[::-1][::-1]) is a  # other objects, same values
+    assert _array_coord(x.astype(np.float32)) is not a  # the dtype is part of the values
+    # every bit of every value: one ulp, or the sign of a zero, is another array
+    for k, changed in ((17, np.nextafter(x[17], np.inf)), (0, -0.0)):
+        y = x.copy()
+        y[k] = changed
+        assert _array_coord(y) is not a
+        np.testing.assert_array_equal(_array_coord(y).values.view(np.uint64), y.view(np.uint64))
+    x[3] += 1e-3  # changed in place
+    b = _array_coord(x)
+    assert b is not a
+    np.testing.assert_array_equal(b.values, x)
+    # the stencils of the shared copy, and the kernel's tables, are built once
+    st = build_stencil(b, 1, 2, 1, "one-sided")
+    assert build_stencil(_array_coord(x.copy()), 1, 2, 1, "one-sided") is st
+    values = np.ones((4, 30))
+    assert kernels._packed(values.shape, [(1, st)]) is kernels._packed(
+        values.shape, [(1, build_stencil(_array_coord(x.copy()), 1, 2, 1, "one-sided"))]
+    )
+    # an exactly uniform array is a uniform coordinate, as numpy decides
+    assert _array_coord(np.arange(30) * 0.5).spacing == 0.5
+
+
+def test_the_coordinate_arrays_kept_are_bounded_and_what_is_built_on_them_goes_with_them() -> None:
+    import gc
+    import weakref
+
+    from fieldgrad import numpy_compat, stencil
+    from fieldgrad.coords import _SHARED
+
+    cache = numpy_compat._ARRAY_COORDS
+    rng = np.random.default_rng(4)
+    for n in (20, 300, 5000):
+        for _ in range(cache.size + 10):
+            fieldgrad.gradient(np.ones(n), np.cumsum(rng.uniform(0.5, 1.5, n)))
+            assert len(cache) <= cache.size and cache.nbytes <= cache.max_bytes
+    assert len(cache) == cache.size  # full, not grown
+    # nothing keeps the user's array alive
+    x = np.cumsum(rng.uniform(0.5, 1.5, 50))
+    fieldgrad.gradient(np.ones(50), x)
+    gone = weakref.ref(x)
+    del x
+    gc.collect()
+    assert gone() is None
+    # an evicted coordinate takes its stencils and the kernel's tables with it
+    y = np.cumsum(rng.uniform(0.5, 1.5, 40))
+    coord = numpy_compat._array_coord(y)
+    st = build_stencil(coord, 1, 2, 1, "one-sided")
+    kernels.apply_stencils(np.ones((3, 40)), [(1, st)])
+    dead_positions, dead_stencil = weakref.ref(coord.values), weakref.ref(st)
+    shared_before, stencils_before, packed_before = len(_SHARED), len(stencil._STENCILS), len(kernels._PACKED)
+    del coord, st
+    cache.clear()
+    gc.collect()
+    assert dead_positions() is None and dead_stencil() is None
+    assert len(_SHARED) < shared_before and len(stencil._STENCILS) < stencils_before
+    assert len(kernels._PACKED) < packed_before
+    # an axis too long for the bound is used as it is: not copied, not kept
+    long = np.cumsum(rng.uniform(0.5, 1.5, cache.max_bytes // numpy_compat._STENCIL_BYTES_PER_POINT))
+    assert numpy_compat._array_coord(long).values is long
+    assert len(cache) == 0
+
+
+def test_an_identity_cache_entry_goes_with_its_objects() -> None:
+    import gc
+
+    from fieldgrad.reuse import IdentityCache
+
+    cache = IdentityCache(size=8)
+    a, b = np.zeros(3), np.ones(3)
+    cache.put((a,), "k", 1)
+    cache.put((a, b), "k", 2)
+    cache.put((b,), "k", 3)
+    assert len(cache) == 3
+    del a
+    gc.collect()
+    assert len(cache) == 1 and cache.get((b,), "k") == 3
+    # an entry put again replaces the first, whose references go with it: no callback drops the new one
+    c = np.zeros(2)
+    cache.put((c,), "k", 4)
+    cache.put((c,), "k", 5)
+    gc.collect()
+    assert cache.get((c,), "k") == 5
+    del b, c
+    gc.collect()
+    assert len(cache) == 0
+
+
+def test_a_value_cache_drops_its_least_recently_used_entries() -> None:
+    from fieldgrad.reuse import ValueCache
+
+    cache = ValueCache(size=3, max_bytes=1000)
+    arrays = [np.full(10, float(k)) for k in range(5)]  # 80 bytes of key each
+    for k in range(3):
+        entry, value = cache.get(arrays[k], "k")
+        assert value is None
+        cache.put(entry, k, nbytes=100)
+    assert cache.get(arrays[0], "k")[1] == 0  # used: now the most recent
+    cache.put(cache.get(arrays[3], "k")[0], 3, nbytes=100)  # a fourth: the least recently used (1) goes
+    assert [cache.get(a, "k")[1] for a in arrays[:4]] == [0, None, 2, 3]
+    assert cache.nbytes == 3 * 180
+    cache.put(cache.get(arrays[4], "k")[0], 4, nbytes=700)  # too many bytes: the oldest go until it fits
+    assert [cache.get(a, "k")[1] for a in arrays] == [None, None, None, 3, 4]
+    assert cache.nbytes == 180 + 780
+    cache.put(cache.get(arrays[0], "k")[0], 0, nbytes=1000)  # larger than the whole bound: not kept
+    assert cache.get(arrays[0], "k")[1] is None and cache.nbytes == 960
+    # the key is part of the entry, and so are the dtype and shape of the values
+    assert cache.get(arrays[3], "other")[1] is None
+    assert cache.get(arrays[3].astype(np.float32), "k")[1] is None
+    assert cache.get(arrays[3].reshape(2, 5), "k")[1] is None
+    cache.clear()
+    assert len(cache) == 0 and cache.nbytes == 0

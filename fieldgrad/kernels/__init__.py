@@ -60,6 +60,8 @@ Options (:func:`fieldgrad.set_options`, environment variables as defaults): ``se
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -133,13 +135,13 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
     concatenated into one array with its offsets.
     """
     last = max(a for a, _ in terms)
-    after = int(np.prod(shape[last + 1 :], dtype=np.int64))
+    after = math.prod(shape[last + 1 :])  # (Python ints: np.prod costs µs per call)
     if after == 1:
         length = shape[last]
-        rows = int(np.prod(shape[:last], dtype=np.int64))
+        rows = math.prod(shape[:last])
     else:
         length = after
-        rows = int(np.prod(shape[: last + 1], dtype=np.int64))
+        rows = math.prod(shape[: last + 1])
     kind, stride, nax, lo, hi, uniform = [], [], [], [], [], []
     off_ptr, w_ptr, rm_ptr, er_ptr, edge_ptr = [0], [0], [0], [0], []
     offsets, row_map, edge_rows, edge_idx, weights, edge_w, edge_const = [], [], [], [], [], [], []
@@ -148,7 +150,7 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
     for axis, st in terms:
         is_last = after == 1 and axis == last
         kind.append(1 if is_last else 0)
-        stride.append(1 if is_last else int(np.prod(shape[axis + 1 :], dtype=np.int64)) // length)
+        stride.append(1 if is_last else math.prod(shape[axis + 1 :]) // length)
         nax.append(st.n)
         lo.append(st.lo)
         hi.append(st.hi)
@@ -195,11 +197,11 @@ def _pack(shape: tuple[int, ...], terms: list[tuple[int, AxisStencil]]) -> tuple
 
 
 def _concatenated(tables: list[Any], dtype: type[np.generic]) -> tuple[np.ndarray, np.ndarray]:
-    """Tables as one array and the offsets of each: table ``k`` is ``flat[ptr[k]:ptr[k+1]]``."""
-    parts: list[np.ndarray] = [np.asarray(x, dtype=dtype).reshape(-1) for x in tables]
-    ptr = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([p.shape[0] for p in parts], out=ptr[1:])
-    return np.ascontiguousarray(np.concatenate(parts), dtype=dtype), ptr
+    """1-D tables (lists or arrays) as one array and the offsets of each: table ``k`` is
+    ``flat[ptr[k]:ptr[k+1]]``. (One ``np.concatenate``, and the offsets in Python ints: converting
+    each table, or the list of lengths, to an array first cost more than the rest of the packing.)"""
+    ptr = np.array([0, *itertools.accumulate([len(t) for t in tables])], dtype=np.int64)
+    return np.concatenate(tables, dtype=dtype), ptr
 
 
 def _block(rows: int, length: int, nthreads: int) -> int:

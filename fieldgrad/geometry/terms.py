@@ -160,16 +160,7 @@ def check_cells(first: np.ndarray, second: np.ndarray, names: Sequence[Hashable]
     d2 = [np.diff(second, axis=a) for a in (0, 1)]
     # the two edges of cell (j, i): along axis 1 at row j, along axis 0 at column i
     cross = d1[1][:-1, :] * d2[0][:, :-1] - d2[1][:-1, :] * d1[0][:, :-1]
-    scale = np.abs(cross).max() if cross.size else 0.0
-    signs = np.sign(np.where(np.abs(cross) <= 1e-12 * scale, 0.0, cross))
-    positive, negative = (signs > 0).sum(), (signs < 0).sum()
-    if positive and negative:
-        minority = signs > 0 if positive < negative else signs < 0
-        where = tuple(int(i) for i in np.argwhere(minority)[0])
-        raise ValueError(
-            f"the grid of coordinates {[str(n) for n in names]} folds over itself at the cell at index {where} "
-            f"of dims {[str(d) for d in dims]} (its coordinates turn back there)"
-        )
+    _refuse_fold(cross, names, dims)
 
 
 def check_cells_on_sphere(up: np.ndarray, names: Sequence[Hashable], dims: Sequence[Hashable]) -> None:
@@ -183,6 +174,11 @@ def check_cells_on_sphere(up: np.ndarray, names: Sequence[Hashable], dims: Seque
     e1 = up[:, :-1, 1:] - up[:, :-1, :-1]  # along axis 1 at row j
     e2 = up[:, 1:, :-1] - up[:, :-1, :-1]  # along axis 0 at column i
     cross = np.einsum("a...,a...->...", np.cross(e1, e2, axis=0), up[:, :-1, :-1])
+    _refuse_fold(cross, names, dims)
+
+
+def _refuse_fold(cross: np.ndarray, names: Sequence[Hashable], dims: Sequence[Hashable]) -> None:
+    """Raise where the cells' orientations ``cross`` take both signs (zero within round-off: no sign)."""
     scale = np.abs(cross).max() if cross.size else 0.0
     signs = np.sign(np.where(np.abs(cross) <= 1e-12 * scale, 0.0, cross))
     positive, negative = (signs > 0).sum(), (signs < 0).sum()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 import xarray as xr
 from dask.callbacks import Callback
 
 import fieldgrad
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background job (`uv run pytest -m slow &`, nohup, some CI runners) with
+    # SIGINT ignored, and a child process inherits an ignored signal: the command-line tests that
+    # interrupt a run with SIGINT would then see it finish (exit 0). Tests start from the default.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

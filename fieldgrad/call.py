@@ -9,6 +9,15 @@ only mathematics (as MetPy's ``preprocess_and_wrap`` does):
    which the body reads;
 2. :func:`finish` labels the result: name, ``long_name``, ``units`` (or pint units), a CF
    ``standard_name`` where the table has one, and the coordinates set aside.
+
+Precision: on a curved or curvilinear grid (any metric but the identity) a float16 or float32
+field, and the vector fields of the call, are computed in float64 (complex64 in complex128):
+the metric's coefficients, their products with the field, the partial derivatives and the
+operator's sums. :func:`finish` rounds the result once to the dtype rule's dtype
+(:func:`fieldgrad.conventions.result_dtype`: float32 for float16 and float32 fields, declared so
+on dask arrays before anything is computed). So a float32 field gives the float64 result of the
+same values, rounded once. On a flat grid the derivatives are the kernel's, each computed in
+float64 and rounded once.
 """
 
 from __future__ import annotations
@@ -18,9 +27,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from .calculus import check_datetime_unit_applies, dim_of, first_derivatives_of, partial
+from .conventions import result_dtype
 from .geometry.algebra import add, mul
 from .geometry.axes import as_keys
 from .geometry.metric import Metric
@@ -42,6 +53,13 @@ __all__ = [
 
 # encoding key of a vector field built from variables: {component label: the variable's standard_name}
 COMPONENT_STANDARD_NAMES = "fieldgrad_component_standard_names"
+
+# single-precision fields and the dtype a curved grid's operator computes them in
+_WIDER = {
+    np.dtype(np.float16): np.dtype(np.float64),
+    np.dtype(np.float32): np.dtype(np.float64),
+    np.dtype(np.complex64): np.dtype(np.complex128),
+}
 
 
 def components(field: xr.DataArray, component_dim: Hashable = "component") -> dict[str, xr.DataArray]:
@@ -83,9 +101,11 @@ class Call:
     """An operator's field with its grid and metric resolved, its derivative keywords validated.
 
     The body of an operator reads ``call.field`` (pint units and the grid's 2-D coordinates set
-    aside), ``call.metric`` and ``call.diff`` (the partial derivative of the call), and helpers
-    written on the metric. ``unit_labels`` are the directions whose lengths divide the result's
-    units (default: the metric's labels).
+    aside; in float64 when ``widen``), ``call.metric`` and ``call.diff`` (the partial derivative
+    of the call), and helpers written on the metric. ``unit_labels`` are the directions whose
+    lengths divide the result's units (default: the metric's labels). ``widen``: single-precision
+    fields of the call are computed in double precision (a curved grid), the result rounded once
+    by :func:`finish`.
     """
 
     field: xr.DataArray
@@ -97,6 +117,7 @@ class Call:
     pint_units: Any = None
     stripped: bool = False
     unit_labels: list[str] | None = None
+    widen: bool = False
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -104,10 +125,13 @@ class Call:
         return self.metric.grid_labels() if self.frame == "grid" else self.metric.labels
 
     def strip(self, part: xr.DataArray) -> xr.DataArray:
-        """A field of the call as the body works on it (pint units and 2-D coordinates set aside)."""
+        """A field of the call as the body works on it (pint units and 2-D coordinates set aside,
+        single precision widened on a curved grid)."""
         if self.stripped:
             part = _without_grid_coords(part)
         data, _ = split_pint(part.data)
+        if self.widen:
+            data = _widened(data)
         return part if data is part.data else part.copy(data=data)
 
     def dim_of(self, key: Hashable) -> Hashable:
@@ -203,6 +227,21 @@ class Call:
             per[u] = per.get(u, 0) + order
         per = {u: o for u, o in per.items() if o}
         return divide_units(field_units, per) if per else field_units
+
+
+def _widened(data: Any) -> Any:
+    """float16 and float32 values as float64, complex64 as complex128 (lazily for dask); others as they are."""
+    wide = _WIDER.get(data.dtype)
+    return data if wide is None else data.astype(wide)
+
+
+def _rounded(out: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
+    """The result of an operator on ``like`` in the dtype rule's dtype: float32 (complex64) for a
+    single-precision field whose result was computed in double precision, rounded once."""
+    if like.dtype not in _WIDER or out.dtype.kind not in "fc":
+        return out
+    target = np.dtype(np.complex64) if out.dtype.kind == "c" else result_dtype(like.dtype)
+    return out if out.dtype == target else out.astype(target)
 
 
 def _without_grid_coords(da: xr.DataArray) -> xr.DataArray:
@@ -429,10 +468,12 @@ def resolve(
             f"are already along its axes {list(metric.labels)}"
         )
     check_datetime_unit_applies(field, metric.dims, kw.datetime_unit)
-    stripped = not metric.flat
+    stripped = widen = not metric.flat
     prepared = _without_grid_coords(field) if stripped else field
     data, pint_units = split_pint(prepared.data)
-    if pint_units is not None:
+    if widen:
+        data = _widened(data)
+    if data is not prepared.data:
         prepared = prepared.copy(data=data)
     return Call(
         field=prepared,
@@ -443,6 +484,7 @@ def resolve(
         frame=frame,
         pint_units=pint_units,
         stripped=stripped,
+        widen=widen,
     )
 
 
@@ -474,8 +516,10 @@ def _planar_coordinates(field: xr.DataArray, grid_dims: list[str]) -> list[Hasha
 def finish(
     call: Call, label: Label, out: xr.DataArray, like: xr.DataArray, arguments: Mapping[str, Any]
 ) -> xr.DataArray:
-    """Name the result and give it ``long_name``, ``units`` (or pint units), a CF standard name where
-    the table has one, and the coordinates the call set aside."""
+    """Round the result once to the dtype rule's dtype of ``like``; name it and give it ``long_name``,
+    ``units`` (or pint units), a CF standard name where the table has one, and the coordinates the
+    call set aside."""
+    out = _rounded(out, like)
     labels = list(call.unit_labels if call.unit_labels is not None else call.metric.labels)
     lengths = {call.metric.length_units.get(a) for a in labels}
     length = lengths.pop() if len(lengths) == 1 else None

@@ -4,6 +4,11 @@ Entries of a :class:`~fieldgrad.geometry.metric.Metric` are Python floats (const
 DataArrays (no coordinates, so they broadcast by dim name against any field on the grid). The
 operations skip multiplications by 0 and 1 and additions of 0, so that on a flat grid (the
 identity metric) every operator costs exactly its partial derivatives.
+
+Coefficients are float64 and the operations keep numpy's promotion: on a curved grid a float16,
+float32 or complex64 field is computed in float64 (complex128) and its result rounded once to
+the dtype rule's dtype (:mod:`fieldgrad.call`), so no product or sum here is rounded to single
+precision before it is combined with another.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
 __all__ = ["Coef", "add", "bare", "det", "div", "is_const", "mul", "safe_div", "sub"]
@@ -32,8 +36,6 @@ def mul(a: Any, b: Coef) -> Any:
         return 0.0
     if is_const(a, 1.0):
         return b
-    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
-        b = _like(b, a)
     return a * b
 
 
@@ -59,16 +61,7 @@ def div(a: Any, b: Coef) -> Any:
     """``a / b`` with 1 and 0 short-cut."""
     if is_const(b, 1.0) or is_const(a, 0.0):
         return a
-    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
-        b = _like(b, a)
     return a / b
-
-
-def _like(coef: xr.DataArray, arr: xr.DataArray) -> xr.DataArray:
-    """A float64 metric coefficient cast to a float32 field's precision (results keep float32)."""
-    if coef.dtype == np.float64 and arr.dtype in (np.float32, np.complex64):
-        return coef.astype(np.float32)
-    return coef
 
 
 def bare(values: Any, dims: Sequence[Hashable]) -> xr.DataArray:

@@ -10,14 +10,13 @@ only mathematics (as MetPy's ``preprocess_and_wrap`` does):
 2. :func:`finish` labels the result: name, ``long_name``, ``units`` (or pint units), a CF
    ``standard_name`` where the table has one, and the coordinates set aside.
 
-Precision: on a curved or curvilinear grid (any metric but the identity) a float16 or float32
-field, and the vector fields of the call, are computed in float64 (complex64 in complex128):
-the metric's coefficients, their products with the field, the partial derivatives and the
-operator's sums. :func:`finish` rounds the result once to the dtype rule's dtype
-(:func:`fieldgrad.conventions.result_dtype`: float32 for float16 and float32 fields, declared so
-on dask arrays before anything is computed). So a float32 field gives the float64 result of the
-same values, rounded once. On a flat grid the derivatives are the kernel's, each computed in
-float64 and rounded once.
+Precision: every partial derivative is computed in float64 and rounded once to the dtype rule's
+dtype (:func:`fieldgrad.conventions.result_dtype`: float32 for float16 and float32 fields). On a
+curved or curvilinear grid (any metric but the identity) the metric's coefficients are float64
+and the coefficient algebra (:mod:`fieldgrad.geometry.algebra`) promotes what they multiply, so a
+single-precision field's products with them (the fluxes a divergence or curl differentiates),
+their derivatives and the operator's sums are float64; :func:`finish` rounds the result once to
+the dtype rule's dtype (declared so on dask arrays before anything is computed).
 """
 
 from __future__ import annotations
@@ -54,12 +53,8 @@ __all__ = [
 # encoding key of a vector field built from variables: {component label: the variable's standard_name}
 COMPONENT_STANDARD_NAMES = "fieldgrad_component_standard_names"
 
-# single-precision fields and the dtype a curved grid's operator computes them in
-_WIDER = {
-    np.dtype(np.float16): np.dtype(np.float64),
-    np.dtype(np.float32): np.dtype(np.float64),
-    np.dtype(np.complex64): np.dtype(np.complex128),
-}
+# single-precision fields: their results are rounded once to float32 (complex64) by finish()
+_SINGLE = frozenset({np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.complex64)})
 
 
 def components(field: xr.DataArray, component_dim: Hashable = "component") -> dict[str, xr.DataArray]:
@@ -101,11 +96,9 @@ class Call:
     """An operator's field with its grid and metric resolved, its derivative keywords validated.
 
     The body of an operator reads ``call.field`` (pint units and the grid's 2-D coordinates set
-    aside; in float64 when ``widen``), ``call.metric`` and ``call.diff`` (the partial derivative
-    of the call), and helpers written on the metric. ``unit_labels`` are the directions whose
-    lengths divide the result's units (default: the metric's labels). ``widen``: single-precision
-    fields of the call are computed in double precision (a curved grid), the result rounded once
-    by :func:`finish`.
+    aside), ``call.metric`` and ``call.diff`` (the partial derivative of the call), and helpers
+    written on the metric. ``unit_labels`` are the directions whose lengths divide the result's
+    units (default: the metric's labels).
     """
 
     field: xr.DataArray
@@ -117,7 +110,6 @@ class Call:
     pint_units: Any = None
     stripped: bool = False
     unit_labels: list[str] | None = None
-    widen: bool = False
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -125,13 +117,10 @@ class Call:
         return self.metric.grid_labels() if self.frame == "grid" else self.metric.labels
 
     def strip(self, part: xr.DataArray) -> xr.DataArray:
-        """A field of the call as the body works on it (pint units and 2-D coordinates set aside,
-        single precision widened on a curved grid)."""
+        """A field of the call as the body works on it (pint units and 2-D coordinates set aside)."""
         if self.stripped:
             part = _without_grid_coords(part)
         data, _ = split_pint(part.data)
-        if self.widen:
-            data = _widened(data)
         return part if data is part.data else part.copy(data=data)
 
     def dim_of(self, key: Hashable) -> Hashable:
@@ -229,16 +218,10 @@ class Call:
         return divide_units(field_units, per) if per else field_units
 
 
-def _widened(data: Any) -> Any:
-    """float16 and float32 values as float64, complex64 as complex128 (lazily for dask); others as they are."""
-    wide = _WIDER.get(data.dtype)
-    return data if wide is None else data.astype(wide)
-
-
 def _rounded(out: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
     """The result of an operator on ``like`` in the dtype rule's dtype: float32 (complex64) for a
     single-precision field whose result was computed in double precision, rounded once."""
-    if like.dtype not in _WIDER or out.dtype.kind not in "fc":
+    if like.dtype not in _SINGLE or out.dtype.kind not in "fc":
         return out
     target = np.dtype(np.complex64) if out.dtype.kind == "c" else result_dtype(like.dtype)
     return out if out.dtype == target else out.astype(target)
@@ -468,12 +451,10 @@ def resolve(
             f"are already along its axes {list(metric.labels)}"
         )
     check_datetime_unit_applies(field, metric.dims, kw.datetime_unit)
-    stripped = widen = not metric.flat
+    stripped = not metric.flat
     prepared = _without_grid_coords(field) if stripped else field
     data, pint_units = split_pint(prepared.data)
-    if widen:
-        data = _widened(data)
-    if data is not prepared.data:
+    if pint_units is not None:
         prepared = prepared.copy(data=data)
     return Call(
         field=prepared,
@@ -484,7 +465,6 @@ def resolve(
         frame=frame,
         pint_units=pint_units,
         stripped=stripped,
-        widen=widen,
     )
 
 

@@ -643,17 +643,25 @@ def operator_results(f: xr.DataArray, U: xr.DataArray, kw: dict) -> dict[str, xr
 
 @pytest.mark.parametrize("accuracy", [2, 4])
 @pytest.mark.parametrize("case", ["sphere", "curvilinear", "latlon2d", "projected"])
-def test_float32_on_a_curved_grid_is_the_float64_result_rounded_once(case, accuracy):
-    # metric terms, their products with the field, the derivatives and the sums in float64: a float32
-    # field's result is the float64 result of the same values, rounded once (before, every product
-    # and derivative was rounded to float32: near the poles twice the rounding error of the data)
+def test_float32_on_a_curved_grid_is_computed_in_float64_and_rounded_once(case, accuracy):
+    # the metric's terms, their products with the field, the derivatives of those products and the
+    # sums in float64: a float32 divergence or curl is the float64 result of the same values, rounded
+    # once (before, every product and derivative was rounded to float32: near the poles up to twice
+    # the rounding error of the data). Derivatives of the field itself are each rounded once.
     f, U, kw = single_precision_case(case)
     assert f.dtype == U.dtype == np.float32
     single = operator_results(f, U, {**kw, "accuracy": accuracy})
     double = operator_results(f.astype(np.float64), U.astype(np.float64), {**kw, "accuracy": accuracy})
     for name, got in single.items():
         assert got.dtype == np.float32, name
-        np.testing.assert_array_equal(got.values, double[name].values.astype(np.float32), err_msg=name)
+        want = double[name].values
+        if name in ("curl", "divergence"):
+            np.testing.assert_array_equal(got.values, want.astype(np.float32), err_msg=name)
+        else:  # (measured: 1e-7 of the largest value; 6e-6 for the Hessian's cancelling terms)
+            scale = np.nanmax(abs(want))
+            if name == "advection":  # the advection of ψ by its own wind cancels: the size of its terms
+                scale = float(abs(U).max()) * np.nanmax(abs(double["gradient"].values))
+            np.testing.assert_allclose(got.values, want, rtol=0, atol=2e-5 * scale, err_msg=name)
     # dask: declared float32 before anything is computed, the same numbers
     chunks = dict.fromkeys(f.dims, 24)
     lazy = operator_results(f.chunk(chunks), U.chunk(chunks), {**kw, "accuracy": accuracy})

@@ -5,10 +5,10 @@ DataArrays (no coordinates, so they broadcast by dim name against any field on t
 operations skip multiplications by 0 and 1 and additions of 0, so that on a flat grid (the
 identity metric) every operator costs exactly its partial derivatives.
 
-Coefficients are float64 and the operations keep numpy's promotion: on a curved grid a float16,
-float32 or complex64 field is computed in float64 (complex128) and its result rounded once to
-the dtype rule's dtype (:mod:`fieldgrad.call`), so no product or sum here is rounded to single
-precision before it is combined with another.
+Coefficients are float64, and so are the constants here (a Python float would keep a float32
+array in float32, NEP 50): a float16, float32 or complex64 field multiplied by a coefficient is
+promoted to float64 (complex128), so no product or sum here is rounded to single precision
+before it is combined with another; the operator's result is rounded once (:mod:`fieldgrad.call`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 __all__ = ["Coef", "add", "bare", "det", "div", "is_const", "mul", "safe_div", "sub"]
@@ -36,7 +37,7 @@ def mul(a: Any, b: Coef) -> Any:
         return 0.0
     if is_const(a, 1.0):
         return b
-    return a * b
+    return _double(a) * _double(b)
 
 
 def add(a: Any, b: Any) -> Any:
@@ -45,7 +46,7 @@ def add(a: Any, b: Any) -> Any:
         return b
     if is_const(b, 0.0):
         return a
-    return a + b
+    return _double(a) + _double(b)
 
 
 def sub(a: Any, b: Any) -> Any:
@@ -54,14 +55,19 @@ def sub(a: Any, b: Any) -> Any:
         return a
     if is_const(a, 0.0):
         return -b
-    return a - b
+    return _double(a) - _double(b)
 
 
 def div(a: Any, b: Coef) -> Any:
     """``a / b`` with 1 and 0 short-cut."""
     if is_const(b, 1.0) or is_const(a, 0.0):
         return a
-    return a / b
+    return _double(a) / _double(b)
+
+
+def _double(c: Any) -> Any:
+    """A constant as a float64 scalar, which promotes a single-precision array it meets to float64."""
+    return np.float64(c) if isinstance(c, float) else c
 
 
 def bare(values: Any, dims: Sequence[Hashable]) -> xr.DataArray:

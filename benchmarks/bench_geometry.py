@@ -104,11 +104,7 @@ def main() -> None:
     # MetPy inputs: DataArrays with the CRS (as MetPy's docs show), and numpy with precomputed factors
     lcc_mp = lcc.metpy.assign_crs(crs.to_cf()).metpy.parse_cf()
     glob_mp = glob.metpy.assign_crs(grid_mapping_name="latitude_longitude", earth_radius=R).metpy.parse_cf()
-    k = 1.0 / np.asarray(
-        fieldgrad.geometry.metric_for(lcc.u, None, fieldgrad.geometry.Differentiator(), geometry="projected")
-        .G["x", "x"]
-        .values
-    )
+    k = 1.0 / np.asarray(fieldgrad.Grid(lcc.u, geometry="projected").metric().G["x", "x"].values)  # x in metres
     dx = float(np.diff(lcc.x.values).mean()) * units.m
     dy = float(np.diff(lcc.y.values).mean()) * units.m
     u_q, v_q = lcc.u.values * units("m/s"), lcc.v.values * units("m/s")

@@ -6,8 +6,9 @@ Cases (float64, in memory, in one process):
 * Lambert conformal ``--lcc`` points square (default 1000²), ``--calls`` gradients (default 100):
   with one ``fieldgrad.Grid`` built once and passed as ``grid=``; with ``geometry="projected"`` on
   every call (the call builds its grid; map factors found again by a fingerprint of the
-  coordinates); and a fresh grid for every call (pyproj every time). pyproj's map-factor calls are
-  counted in each case.
+  coordinates); and a fresh grid for every call (pyproj every time). pyproj's projection calls
+  (``Transformer.transform``: the map factors come from the inverse projection of the grid's
+  points) are counted in each case.
 * advection of an ERA5-like temperature by its wind on a global ``--deg``° grid (default 0.25°,
   721 × 1440): ``ds.grad.advection({"longitude": "u", "latitude": "v"}, geometry="sphere")`` against
   ``metpy.calc.advection`` given latitude, longitude and a spherical CRS of the same radius (the
@@ -50,26 +51,26 @@ def lambert(n: int) -> xr.Dataset:
     )
 
 
-class CountingFactors:
-    """Counts pyproj's map-factor evaluations (``Proj.get_factors``) while installed."""
+class CountingProjections:
+    """Counts pyproj's projections of points (``Transformer.transform``) while installed."""
 
     def __init__(self) -> None:
         import pyproj
 
-        self.pyproj, self.real, self.calls = pyproj, pyproj.Proj.get_factors, 0
+        self.pyproj, self.real, self.calls = pyproj, pyproj.Transformer.transform, 0
 
-    def __enter__(self) -> CountingFactors:
+    def __enter__(self) -> CountingProjections:
         real = self.real
 
-        def counting(proj, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def counting(transformer, *args, **kwargs):  # type: ignore[no-untyped-def]
             self.calls += 1
-            return real(proj, *args, **kwargs)
+            return real(transformer, *args, **kwargs)
 
-        self.pyproj.Proj.get_factors = counting
+        self.pyproj.Transformer.transform = counting
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.pyproj.Proj.get_factors = self.real
+        self.pyproj.Transformer.transform = self.real
 
 
 def grid_reuse(n: int, calls: int) -> None:
@@ -82,7 +83,7 @@ def grid_reuse(n: int, calls: int) -> None:
         ("a new Grid for every call", lambda g: ds.T.grad.gradient(grid=fieldgrad.Grid(ds, geometry="projected"))),
     ):
         fieldgrad.grid._RECENT.clear()  # nothing kept from an earlier case
-        with CountingFactors() as counter:
+        with CountingProjections() as counter:
             before = snapshot()
             start = time.perf_counter()
             grid = fieldgrad.Grid(ds, geometry="projected")

@@ -9,6 +9,14 @@ only mathematics (as MetPy's ``preprocess_and_wrap`` does):
    which the body reads;
 2. :func:`finish` labels the result: name, ``long_name``, ``units`` (or pint units), a CF
    ``standard_name`` where the table has one, and the coordinates set aside.
+
+Precision: every partial derivative is computed in float64 and rounded once to the dtype rule's
+dtype (:func:`fieldgrad.conventions.result_dtype`: float32 for float16 and float32 fields). On a
+curved or curvilinear grid (any metric but the identity) the metric's coefficients are float64
+and the coefficient algebra (:mod:`fieldgrad.geometry.algebra`) promotes what they multiply, so a
+single-precision field's products with them (the fluxes a divergence or curl differentiates),
+their derivatives and the operator's sums are float64; :func:`finish` rounds the result once to
+the dtype rule's dtype (declared so on dask arrays before anything is computed).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from .calculus import check_datetime_unit_applies, dim_of, first_derivatives_of, partial
@@ -30,6 +39,7 @@ from .checks import (
     check_keys,
     check_new_dims,
 )
+from .conventions import result_dtype
 from .geometry.algebra import add, mul
 from .geometry.axes import GeometryWarning, as_keys, curved_grid_hint
 from .geometry.metric import Metric
@@ -48,6 +58,9 @@ __all__ = [
     "resolve",
     "run",
 ]
+
+# single-precision fields: their results are rounded once to float32 (complex64) by finish()
+_SINGLE = frozenset({np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.complex64)})
 
 
 def components(field: xr.DataArray, component_dim: Hashable = "component") -> dict[str, xr.DataArray]:
@@ -211,6 +224,15 @@ class Call:
             per[u] = per.get(u, 0) + order
         per = {u: o for u, o in per.items() if o}
         return divide_units(field_units, per) if per else field_units
+
+
+def _rounded(out: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
+    """The result of an operator on ``like`` in the dtype rule's dtype: float32 (complex64) for a
+    single-precision field whose result was computed in double precision, rounded once."""
+    if like.dtype not in _SINGLE or out.dtype.kind not in "fc":
+        return out
+    target = np.dtype(np.complex64) if out.dtype.kind == "c" else result_dtype(like.dtype)
+    return out if out.dtype == target else out.astype(target)
 
 
 def _without_grid_coords(da: xr.DataArray) -> xr.DataArray:
@@ -492,8 +514,10 @@ def _planar_coordinates(field: xr.DataArray, grid_dims: list[str]) -> list[Hasha
 def finish(
     call: Call, label: Label, out: xr.DataArray, like: xr.DataArray, arguments: Mapping[str, Any]
 ) -> xr.DataArray:
-    """Name the result and give it ``long_name``, ``units`` (or pint units), a CF standard name where
-    the table has one, and the coordinates the call set aside."""
+    """Round the result once to the dtype rule's dtype of ``like``; name it and give it ``long_name``,
+    ``units`` (or pint units), a CF standard name where the table has one, and the coordinates the
+    call set aside."""
+    out = _rounded(out, like)
     labels = list(call.unit_labels if call.unit_labels is not None else call.metric.labels)
     lengths = {call.metric.length_units.get(a) for a in labels}
     length = lengths.pop() if len(lengths) == 1 else None

@@ -340,16 +340,19 @@ def lambert(n: int, extent: float = 2.0e6):
     to_geo = pyproj.Transformer.from_crs(LCC, "+proj=longlat +R=6371000 +no_defs", always_xy=True)
     lon, lat = to_geo.transform(X, Y)
     phi, lam = np.deg2rad(lat), np.deg2rad(lon)
-    # unit east and north vectors in the projection plane, by tiny offsets (independent of fieldgrad)
-    fwd = pyproj.Transformer.from_crs("+proj=longlat +R=6371000 +no_defs", LCC, always_xy=True)
-    e = 1e-3  # degrees; central differences: truncation ~1e-10, round-off ~1e-11 relative
-    ex, ey = np.subtract(fwd.transform(lon + e, lat), fwd.transform(lon - e, lat))
-    nx, ny = np.subtract(fwd.transform(lon, lat + e), fwd.transform(lon, lat - e))
-    ne, nn = np.hypot(ex, ey), np.hypot(nx, ny)
+    # unit east and north vectors in the projection plane: the meridians of a Lambert conformal
+    # projection are the rays from the cone's apex at (0, ρ₀), turned by the convergence angle
+    # θ = n (λ - λ₀) from the y axis (Snyder 1987, eqs 15-1 to 15-3; independent of fieldgrad)
+    phi0, phi1, phi2 = np.deg2rad([40.0, 33.0, 45.0])
+    t = lambda p: np.tan(np.pi / 4 + p / 2)  # noqa: E731
+    cone = np.log(np.cos(phi1) / np.cos(phi2)) / np.log(t(phi2) / t(phi1))
+    rho0 = R * np.cos(phi1) * t(phi1) ** cone / cone / t(phi0) ** cone
+    theta = np.arctan2(X, rho0 - Y)
+    ex, ey, nx, ny = np.cos(theta), np.sin(theta), -np.sin(theta), np.cos(theta)
     omega = 1e-5
     u_e, v_n = -omega * R * np.sin(phi) * np.cos(lam), omega * R * np.sin(lam)  # rotation about x
-    ug = u_e * ex / ne + v_n * nx / nn
-    vg = u_e * ey / ne + v_n * ny / nn
+    ug = u_e * ex + v_n * nx
+    vg = u_e * ey + v_n * ny
     gm = xr.DataArray(0, attrs=pyproj.CRS.from_user_input(LCC).to_cf())
     coords = {
         "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
@@ -366,7 +369,7 @@ def lambert(n: int, extent: float = 2.0e6):
         },
         coords=coords,
     )
-    return ds, (ex / ne, ey / ne, nx / nn, ny / nn), (phi, lam)
+    return ds, (ex, ey, nx, ny), (phi, lam)
 
 
 @pytest.mark.parametrize("accuracy", [2, 4])
@@ -413,6 +416,135 @@ def test_lambert_conformal_agrees_with_metpy_as_the_grid_refines():
         ).m
         diffs.append(float(np.abs(ours - theirs).max()))
     assert diffs[2] < diffs[1] < diffs[0], diffs
+
+
+def test_lambert_conformal_keeps_fourth_order_below_50_km():
+    # pyproj's map factors (numerical derivatives inside PROJ) are noisy at a few 1e-11: the
+    # operators' derivatives of m divided that noise by the grid spacing and fourth-order curl and
+    # divergence stopped converging near 1e-8 below 50 km. Measured: 2.5e-8, 1.6e-9, 1.4e-10 (curl)
+    # and 7.5e-9, 4.6e-10, 9.0e-11 (divergence) relative at 50, 25, 12.5 km (before: 2.9e-8, 1.7e-8, 3.2e-8
+    # and 1.5e-8, 1.3e-8, 3.2e-8).
+    errs: dict[str, list[float]] = {"vort": [], "div": [], "grad": [], "lap": []}
+    steps = []
+    for n in (81, 161, 321):
+        ds, (exx, exy, nxx, nxy), (phi, lam) = lambert(n)
+        U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"]).assign_attrs(ds.u.attrs)
+        zmax = float(abs(ds.zeta).max())
+        errs["vort"].append(float(abs(U.grad.curl(geometry="projected", accuracy=4) - ds.zeta).max()) / zmax)
+        errs["div"].append(float(abs(U.grad.divergence(geometry="projected", accuracy=4)).max()) / zmax)
+        g = ds.f.grad.gradient(geometry="projected", accuracy=4)
+        east, north = np.cos(lam) / R, -np.sin(phi) * np.sin(lam) / R
+        gx, gy = east * exx + north * nxx, east * exy + north * nxy
+        errs["grad"].append(float(max(abs(g.sel(component="x") - gx).max(), abs(g.sel(component="y") - gy).max()) * R))
+        lap = ds.f.grad.laplacian(geometry="projected", accuracy=4)
+        errs["lap"].append(float(abs(lap + 2 * ds.f / R**2).max() * R**2))
+        steps.append(1.0 / (n - 1))
+    for key, e in errs.items():
+        assert order_of(e[:2], steps[:2]) > 3.65, (key, e)
+    assert errs["vort"][2] < 3e-10 and errs["div"][2] < 3e-10, errs
+    assert errs["grad"][2] < errs["grad"][1] / 12, errs
+
+
+PROJECTIONS = {
+    "lambert, sphere": LCC,
+    "lambert, WGS84": "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-97 +ellps=WGS84 +units=m +no_defs",
+    "polar stereographic over the pole": "+proj=stere +lat_0=90 +lat_ts=60 +lon_0=-45 +ellps=WGS84 +units=m",
+    "mercator": "+proj=merc +lon_0=10 +lat_ts=20 +ellps=WGS84 +units=m",
+}
+
+
+def closed_form_map_factor(crs, definition: str, lat: np.ndarray) -> np.ndarray:
+    """Map factors of the cases above from their formulas (Snyder 1987, eqs 7-8, 14-15, 15-9, 21-32)."""
+    a, b = crs.ellipsoid.semi_major_metre, crs.ellipsoid.semi_minor_metre
+    e = np.sqrt(1 - (b / a) ** 2)
+    p = dict(item.lstrip("+").split("=") for item in definition.split() if "=" in item)
+
+    def m(phi):  # the parallel's radius over a
+        return np.cos(phi) / np.sqrt(1 - (e * np.sin(phi)) ** 2)
+
+    def t(phi):
+        return np.tan(np.pi / 4 - phi / 2) / ((1 - e * np.sin(phi)) / (1 + e * np.sin(phi))) ** (e / 2)
+
+    phi = np.deg2rad(lat)
+    if p["proj"] == "merc":
+        return m(np.deg2rad(float(p["lat_ts"]))) / m(phi)
+    if p["proj"] == "stere":
+        c = np.deg2rad(float(p["lat_ts"]))
+        return m(c) * t(phi) / (t(c) * m(phi))
+    p1, p2 = np.deg2rad(float(p["lat_1"])), np.deg2rad(float(p["lat_2"]))
+    n = (np.log(m(p1)) - np.log(m(p2))) / (np.log(t(p1)) - np.log(t(p2)))
+    return m(p1) * t(phi) ** n / (m(phi) * t(p1) ** n)
+
+
+@pytest.mark.parametrize("case", list(PROJECTIONS))
+def test_map_factors_are_the_closed_forms_to_round_off(case):
+    pyproj = pytest.importorskip("pyproj")
+    crs = pyproj.CRS.from_user_input(PROJECTIONS[case])
+    if case.startswith("polar"):
+        x = y = np.linspace(-3.0e6, 3.0e6, 121)  # the pole at the centre point
+    elif case == "mercator":
+        x, y = np.linspace(-2.0e6, 2.0e6, 101), np.linspace(-1.0e6, 8.0e6, 181)  # up to 60° N
+    else:
+        x, y = np.linspace(-2.0e6, 2.0e6, 101), np.linspace(-1.6e6, 1.6e6, 81)
+    ds = xr.Dataset(
+        coords={
+            "x": ("x", x / 1e3, {"units": "km", "standard_name": "projection_x_coordinate"}),
+            "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
+        }
+    )
+    grid = fieldgrad.Grid(ds, geometry="projected", crs=crs.to_wkt())
+    G = grid.metric().G
+    m_x, m_y = 1e3 / G["x", "x"].values, 1.0 / G["y", "y"].values  # x in km, y in m
+    np.testing.assert_allclose(m_x, m_y, rtol=1e-15)  # one map factor, per metre along x and along y
+    X, Y = np.meshgrid(x, y)
+    _, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(X, Y)
+    exact = closed_form_map_factor(crs, PROJECTIONS[case], lat)
+    away = np.abs(lat) < 89.9  # (the formula is 0/0 at the pole itself)
+    assert np.isfinite(m_y).all()
+    # pyproj's own factors are off by up to ~5e-11, and not smoothly; PROJ's inverse of the ellipsoidal
+    # stereographic projection (iterative) gives latitudes off by up to 2e-13 rad 4000 km from the pole
+    rtol = 3e-12 if case.startswith("polar") else 1e-12
+    np.testing.assert_allclose(m_y[away], exact[away], rtol=rtol)
+    if case.startswith("polar"):
+        e = np.sqrt(1 - (crs.ellipsoid.semi_minor_metre / crs.ellipsoid.semi_major_metre) ** 2)
+        c = np.deg2rad(60.0)
+        pole = np.cos(c) / np.sqrt(1 - (e * np.sin(c)) ** 2) * np.sqrt((1 + e) ** (1 + e) * (1 - e) ** (1 - e)) / 2
+        pole /= np.tan(np.pi / 4 - c / 2) / ((1 - e * np.sin(c)) / (1 + e * np.sin(c))) ** (e / 2)
+        np.testing.assert_allclose(m_y[60, 60], pole, rtol=1e-12)
+
+
+def test_map_factor_stencils_that_leave_the_projection_take_shorter_steps():
+    from fieldgrad.geometry.projected import STEP, _tangents
+
+    def position(X, Y):  # a plane folded onto a cylinder of radius 1e6 m, undefined beyond x = 3e5 m
+        X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+        out = np.stack([1e6 * np.sin(X / 1e6), 1e6 * np.cos(X / 1e6), Y])
+        return np.where(X > 3.0e5, np.inf, out)
+
+    x, y = np.linspace(0.0, 2.99e5, 300), np.linspace(0.0, 1.0e5, 11)  # uniform; non-uniform:
+    for xs in (x, x + 50.0 * np.sin(np.arange(x.size)) ** 2 * (np.arange(x.size) % 7 == 3)):
+        tx, ty = _tangents(position, xs, y, STEP * 6.4e6)
+        assert np.isfinite(tx).all() and np.isfinite(ty).all()
+        np.testing.assert_allclose(np.sqrt((tx**2).sum(axis=0)), 1.0, rtol=1e-9)  # ends: steps of 1.5 km or 190 m
+        np.testing.assert_allclose(ty, np.broadcast_to(np.array([0.0, 0.0, 1.0])[:, None, None], ty.shape), atol=1e-12)
+
+
+def test_projected_refuses_projections_that_are_not_conformal_or_grids_outside_them():
+    pyproj = pytest.importorskip("pyproj")  # noqa: F841
+    x = np.linspace(-1.0e6, 1.0e6, 21)
+    ds = xr.Dataset(
+        coords={
+            "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
+            "y": ("y", x, {"units": "m", "standard_name": "projection_y_coordinate"}),
+        }
+    )
+    ds["f"] = ds.x * ds.y
+    albers = "+proj=aea +lat_1=29.5 +lat_2=45.5 +lat_0=37.5 +lon_0=-96 +ellps=GRS80 +units=m"
+    with pytest.raises(ValueError, match="not conformal"):
+        ds.f.grad.gradient(geometry="projected", crs=albers)
+    beyond = ds.assign_coords(x=ds.x + 2.0e7)  # 20 000 km from the centre: off the projected disc
+    with pytest.raises(ValueError, match="no map factors"):
+        beyond.f.grad.gradient(geometry="projected", crs="+proj=ortho +lat_0=40 +lon_0=-97 +R=6371000 +units=m")
 
 
 def test_projected_needs_a_readable_projection():
@@ -466,6 +598,89 @@ def test_chunked_equals_in_memory_for_every_geometry(case):
     for mem, lazy in pairs:
         assert lazy.chunks is not None
         np.testing.assert_allclose(lazy.values, mem.values, rtol=1e-12, atol=1e-12 * float(abs(mem).max()))
+
+
+# ----------------------------------------------------------------------------- float32 on curved grids
+
+
+def single_precision_case(case: str) -> tuple[xr.DataArray, xr.DataArray, dict]:
+    """A float32 scalar field and wind of each non-flat geometry (pole rows on the sphere)."""
+    if case == "sphere":
+        ds, _, _ = rossby_haurwitz(3.0, dtype=np.float32)
+        ds["psi"] = ds.psi + np.float32(2.6e8)  # an offset, as a temperature in K has: its rounding counts
+        return ds.psi, wind(ds), {"geometry": "sphere"}
+    if case == "curvilinear":
+        ds = planar(25).astype(np.float32)
+        U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"])
+        return ds.f, U, {"dims": ["x", "y"]}
+    if case == "latlon2d":
+        ds = rotated_pole(15).astype(np.float32)
+        U = xr.concat([ds.v, ds.u], "component").assign_coords(component=["lat", "lon"])
+        return ds.f, U, {"geometry": "sphere"}
+    ds, _, _ = lambert(21)
+    ds = ds.astype(np.float32)
+    U = xr.concat([ds.u, ds.v], "component").assign_coords(component=["x", "y"]).assign_attrs(ds.u.attrs)
+    return ds.f, U, {"geometry": "projected"}
+
+
+def operator_results(f: xr.DataArray, U: xr.DataArray, kw: dict) -> dict[str, xr.DataArray]:
+    dims = kw.pop("dims", None)
+    return {
+        "gradient": f.grad.gradient(dims, **kw),
+        "laplacian": f.grad.laplacian(dims, **kw),
+        "hessian": f.grad.hessian(dims, **kw),
+        "curl": U.grad.curl(**kw),
+        "divergence": U.grad.divergence(**kw),
+        "advection": f.grad.advection(U, **kw),
+    }
+
+
+@pytest.mark.parametrize("accuracy", [2, 4])
+@pytest.mark.parametrize("case", ["sphere", "curvilinear", "latlon2d", "projected"])
+def test_float32_on_a_curved_grid_is_computed_in_float64_and_rounded_once(case, accuracy):
+    # the metric's terms, their products with the field, the derivatives of those products and the
+    # sums in float64: a float32 divergence or curl is the float64 result of the same values, rounded
+    # once (before, every product and derivative was rounded to float32: near the poles up to twice
+    # the rounding error of the data). Derivatives of the field itself are each rounded once.
+    f, U, kw = single_precision_case(case)
+    assert f.dtype == U.dtype == np.float32
+    single = operator_results(f, U, {**kw, "accuracy": accuracy})
+    double = operator_results(f.astype(np.float64), U.astype(np.float64), {**kw, "accuracy": accuracy})
+    for name, got in single.items():
+        assert got.dtype == np.float32, name
+        want = double[name].values
+        if name in ("curl", "divergence"):
+            np.testing.assert_array_equal(got.values, want.astype(np.float32), err_msg=name)
+        else:  # (measured: 1e-7 of the largest value; 6e-6 for the Hessian's cancelling terms)
+            scale = np.nanmax(abs(want))
+            if name == "advection":  # the advection of ψ by its own wind cancels: the size of its terms
+                scale = float(abs(U).max()) * np.nanmax(abs(double["gradient"].values))
+            np.testing.assert_allclose(got.values, want, rtol=0, atol=2e-5 * scale, err_msg=name)
+    # dask: declared float32 before anything is computed, the same numbers
+    chunks = dict.fromkeys(f.dims, 24)
+    lazy = operator_results(f.chunk(chunks), U.chunk(chunks), {**kw, "accuracy": accuracy})
+    for name, got in lazy.items():
+        assert got.chunks is not None and got.dtype == got.data.dtype == np.float32, name
+        want = single[name].values
+        np.testing.assert_allclose(got.values, want, rtol=2e-7, atol=2e-7 * float(np.nanmax(abs(want))), err_msg=name)
+
+
+def test_float32_pole_rows_and_their_neighbours_keep_the_data_precision():
+    # near a pole the rounding of the float32 wind (~4e-6 m/s), divided by the short distance between
+    # longitudes, is all of a float32 vorticity's and divergence's error: the arithmetic adds nothing
+    # (before, the fluxes and derivatives rounded to float32 added up to 40% near the poles)
+    ds, zeta, _ = rossby_haurwitz(0.5)
+    U32 = wind(ds.astype(np.float32))
+    rows = [0, 1, 2, -3, -2, -1]
+    scale = np.abs(zeta).max()
+    for op, exact in (("curl", zeta), ("divergence", 0.0 * zeta)):
+        errs = {}
+        for name, U in (("float32", U32), ("float32 values in float64", U32.astype(np.float64))):
+            got = getattr(U.grad, op)(geometry="sphere", accuracy=4).values.astype(np.float64)
+            errs[name] = np.abs(got - exact)[rows].max(axis=1)
+        np.testing.assert_allclose(
+            errs["float32"], errs["float32 values in float64"], rtol=0.02, atol=1e-7 * scale, err_msg=op
+        )
 
 
 # ----------------------------------------------------------------------------- every operator, every form

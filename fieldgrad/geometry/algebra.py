@@ -4,6 +4,11 @@ Entries of a :class:`~fieldgrad.geometry.metric.Metric` are Python floats (const
 DataArrays (no coordinates, so they broadcast by dim name against any field on the grid). The
 operations skip multiplications by 0 and 1 and additions of 0, so that on a flat grid (the
 identity metric) every operator costs exactly its partial derivatives.
+
+Coefficients are float64, and so are the constants here (a Python float would keep a float32
+array in float32, NEP 50): a float16, float32 or complex64 field multiplied by a coefficient is
+promoted to float64 (complex128), so no product or sum here is rounded to single precision
+before it is combined with another; the operator's result is rounded once (:mod:`fieldgrad.call`).
 """
 
 from __future__ import annotations
@@ -32,9 +37,7 @@ def mul(a: Any, b: Coef) -> Any:
         return 0.0
     if is_const(a, 1.0):
         return b
-    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
-        b = _like(b, a)
-    return a * b
+    return _double(a) * _double(b)
 
 
 def add(a: Any, b: Any) -> Any:
@@ -43,7 +46,7 @@ def add(a: Any, b: Any) -> Any:
         return b
     if is_const(b, 0.0):
         return a
-    return a + b
+    return _double(a) + _double(b)
 
 
 def summed(terms: Iterable[Any]) -> Any:
@@ -66,23 +69,19 @@ def sub(a: Any, b: Any) -> Any:
         return a
     if is_const(a, 0.0):
         return -b
-    return a - b
+    return _double(a) - _double(b)
 
 
 def div(a: Any, b: Coef) -> Any:
     """``a / b`` with 1 and 0 short-cut."""
     if is_const(b, 1.0) or is_const(a, 0.0):
         return a
-    if isinstance(a, xr.DataArray) and isinstance(b, xr.DataArray):
-        b = _like(b, a)
-    return a / b
+    return _double(a) / _double(b)
 
 
-def _like(coef: xr.DataArray, arr: xr.DataArray) -> xr.DataArray:
-    """A float64 metric coefficient cast to a float32 field's precision (results keep float32)."""
-    if coef.dtype == np.float64 and arr.dtype in (np.float32, np.complex64):
-        return coef.astype(np.float32)
-    return coef
+def _double(c: Any) -> Any:
+    """A constant as a float64 scalar, which promotes a single-precision array it meets to float64."""
+    return np.float64(c) if isinstance(c, float) else c
 
 
 def bare(values: Any, dims: Sequence[Hashable]) -> xr.DataArray:

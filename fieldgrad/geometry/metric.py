@@ -58,7 +58,9 @@ class PolarCaps:
         for index, hemisphere, rings, weights in self.poles:
             value: Any = 0.0
             for r, w in zip(rings, weights, strict=True):
-                value = add(value, ring_values.isel({self.lat: r}, drop=True).mean(self.lon) * (w * sign * hemisphere))
+                ring = ring_values.isel({self.lat: r}, drop=True)  # a float32 ring is averaged in float64
+                ring = ring.astype(np.result_type(ring.dtype, np.float64), copy=False)
+                value = add(value, ring.mean(self.lon) * np.float64(w * sign * hemisphere))
             elsewhere = xr.DataArray(np.arange(result.sizes[self.lat]) != index, dims=(self.lat,))
             out = out.where(elsewhere, value)  # the result's own coordinates and attributes kept
         return out.transpose(*result.dims)

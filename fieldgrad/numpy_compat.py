@@ -288,10 +288,10 @@ def _to_timedelta(d: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _dask_time_values(f: Any) -> Any:
     """:func:`_time_values`'s numbers of a dask array, lazily: the first valid time in C order is a
     reduction over the array (taken from a second read of it when it reads from storage, as the
-    halos are: :func:`fieldgrad.chunked.halo_source`)."""
+    halos are: :func:`fieldgrad.halos.halo_source`)."""
     import dask.array as da
 
-    from .chunked import halo_source
+    from .halos import halo_source
 
     def as_ints(x: Any) -> Any:
         return x.astype(np.int64)  # NaT is int64's minimum

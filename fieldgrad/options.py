@@ -103,7 +103,7 @@ class set_options:
         The spline plugin (fieldgrad-spline) follows it for its smoothing kernels; with ``"auto"``
         its first smoothing call of any size starts their compilation.
     halo_source : {"auto", "neighbours", "reread"}, default "auto" (``FIELDGRAD_HALO_SOURCE``)
-        Where the halos of dask blocks are cut from (:func:`fieldgrad.chunked.halo_source`):
+        Where the halos of dask blocks are cut from (:func:`fieldgrad.halos.halo_source`):
         ``"auto"`` rereads inputs that read from storage and cuts in-memory ones from the
         neighbouring blocks; ``"neighbours"`` and ``"reread"`` force one or the other.
 

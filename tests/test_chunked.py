@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 import fieldgrad
-from fieldgrad.chunked import block_extents
+from fieldgrad.halos import block_extents
 from fieldgrad.registry import _unregister
 
 N = 40

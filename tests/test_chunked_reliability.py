@@ -1,9 +1,9 @@
 """Chunked execution that must not depend on the process, the chunking or the number of chunks.
 
-* ``halo_source="reread"`` builds a second read of any graph (:func:`fieldgrad.chunked.halo_source`):
+* ``halo_source="reread"`` builds a second read of any graph (:func:`fieldgrad.halos.halo_source`):
   it must be a whole copy under new keys, or dask's fusion fails in an order set by ``PYTHONHASHSEED``.
 * A periodic axis needs fewer points than a block's one-sided ends: a block's window may wrap past
-  the whole axis (:func:`fieldgrad.chunked.block_extents`).
+  the whole axis (:func:`fieldgrad.halos.block_extents`).
 * On a non-uniform periodic axis the points near the seam are the method's wrap-around stencils, in
   memory and in a block alike (:func:`fieldgrad.chunked._window_derivative`): a NaN spoils exactly
   the points whose stencil gives it a non-zero weight.
@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fieldgrad
-from fieldgrad.chunked import halo_source
+from fieldgrad.halos import halo_source
 
 # ----------------------------------------------------------------------------- reread halo source
 

@@ -11,8 +11,8 @@ import pytest
 
 import fieldgrad
 from fieldgrad import get_options, kernels, set_options
-from fieldgrad.chunked import halo_source
 from fieldgrad.coords import axis_coord
+from fieldgrad.halos import halo_source
 from fieldgrad.options import OPTIONS, _from_environment
 from fieldgrad.stencil import build_stencil
 

@@ -432,10 +432,9 @@ def resolve(
     arguments: Mapping[str, Any],
     kw: DerivativeKeywords,
     geo: GeometryKeywords,
-    grid: Grid | None = None,
+    grid: Grid,
 ) -> Call:
-    """The grid, keys, metric and prepared field of one call (before anything is computed)."""
-    grid = _grid_of(field, geo, grid)
+    """The keys, metric and prepared field of one call on its ``grid`` (before anything is computed)."""
     frame = geo.frame if geo.frame is not None else grid.frame
     source = "field" if op.takes == "vector" else (op.vectors[0] if op.vectors else None)
     vector = arguments.get(source) if source is not None else None
@@ -470,7 +469,7 @@ def resolve(
             f"are already along its axes {list(metric.labels)}"
         )
     check_datetime_unit_applies(field, metric.dims, kw.datetime_unit)
-    flat_on_curved = None if curved else curved_grid_hint(grid.variables, keys, grid.mapping_variable())
+    flat_on_curved = None if curved else curved_grid_hint(grid.variables, keys, grid.mapping_variable)
     if flat_on_curved is not None and "geometry" not in geo.given and geo.grid is None:
         warnings.warn(flat_on_curved, GeometryWarning, stacklevel=_caller())
     stripped = not metric.flat

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .coords import is_time_coord
@@ -30,6 +31,26 @@ __all__ = ["Grid"]
 
 _GRID_KEYWORDS = ("latitude", "longitude", "radius", "crs")
 
+
+
+_UNREAD = object()  # (a value not read yet)
+
+def _raw_values(var: xr.Variable) -> np.ndarray:
+    """A coordinate's values as stored: a pandas index's own array (no copy through the indexing adapter)."""
+    data = getattr(var, "_data", None)
+    index = getattr(data, "array", None)  # (xarray's PandasIndexingAdapter holds the index)
+    return np.asarray(index) if isinstance(index, pd.Index) else np.asarray(var.values)
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two coordinates hold the same values (NaN and NaT equal to themselves)."""
+    if a is b:
+        return True
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind in "mM":
+        a, b = a.view(np.int64), b.view(np.int64)
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 class Grid:
     """The grid of a field or Dataset: its geometry, axes, periodic dims and metric, resolved once.
@@ -125,7 +146,7 @@ class Grid:
         self._source: xr.DataArray | xr.Dataset | None = obj
         self._coords: xr.Dataset | None = None
         self._variables = coord_variables(obj)
-        self._mapping = grid_mapping_name(obj)
+        self._mapping_name: Any = _UNREAD  # the grid-mapping variable's name: read when first asked for
         if not shared:  # a Grid the user keeps: its own read-only copy, so what it derives stays true
             coords = self.coords.copy(deep=True)
             for var in coords.variables.values():
@@ -137,6 +158,13 @@ class Grid:
         self._periodic = _check_periodic(periodic, self.sizes)
 
     @property
+    def _mapping(self) -> Hashable | None:
+        if self._mapping_name is _UNREAD:
+            assert self._source is not None
+            self._mapping_name = grid_mapping_name(self._source)
+        return self._mapping_name
+
+    @property
     def coords(self) -> xr.Dataset:
         """The grid's coordinates (a Dataset without data variables); the CF grid-mapping variable
         is among them, named by ``attrs["grid_mapping"]``."""
@@ -144,10 +172,11 @@ class Grid:
             obj = self._source
             assert obj is not None
             coords = coords_dataset(obj)
-            if self._mapping is not None:
-                coords.attrs["grid_mapping"] = self._mapping
-                if isinstance(obj, xr.Dataset) and self._mapping in obj.data_vars:
-                    coords = coords.assign_coords({self._mapping: obj[self._mapping].variable})
+            mapping = self._mapping
+            if mapping is not None:
+                coords.attrs["grid_mapping"] = mapping
+                if isinstance(obj, xr.Dataset) and mapping in obj.data_vars:
+                    coords = coords.assign_coords({mapping: obj[mapping].variable})
             self._coords = coords
         return self._coords
 
@@ -292,12 +321,7 @@ class Grid:
             mine = self._variables.get(name)
             if mine is None or var.ndim != 1 or mine.dims != var.dims or mine is var:
                 continue
-            same = var.shape == mine.shape and (
-                var.to_index().equals(mine.to_index())
-                if name in var.dims
-                else np.array_equal(np.asarray(var.values), np.asarray(mine.values))
-            )
-            if not same:
+            if not _same_values(_raw_values(var), _raw_values(mine)):
                 raise ValueError(
                     f"the field does not lie on this grid: its coordinate {name!r} differs from the grid's"
                 )
@@ -319,6 +343,7 @@ class Grid:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_coords"] = self.coords  # the coordinates, not the field they came from
+        state["_mapping_name"] = self._mapping
         state["_source"] = None
         del state["_lock"], state["_variables"]
         return state

@@ -181,6 +181,25 @@ def test_a_grid_refuses_a_field_that_is_not_on_it() -> None:
     shifted = ds.psi.assign_coords(longitude=ds.longitude + 1.0)
     with pytest.raises(ValueError, match="coordinate 'longitude' differs"):
         shifted.grad.gradient(grid=grid)
+    nudged = ds.psi.assign_coords(longitude=np.nextafter(ds.longitude, np.inf))  # one ulp
+    with pytest.raises(ValueError, match="coordinate 'longitude' differs"):
+        nudged.grad.gradient(grid=grid)
+
+
+def test_a_grid_accepts_its_fields_with_nan_and_nat_in_their_coordinates() -> None:
+    x = np.arange(5.0)
+    times = np.array(["2000-01-01", "NaT", "2000-01-03"], dtype="datetime64[ns]")
+    ds = xr.Dataset(
+        {"f": (("t", "x"), np.outer([1.0, 2.0, 3.0], x**2))},
+        coords={"x": x, "t": ("t", np.arange(3.0)), "when": ("t", times), "depth": ("x", [0.0, np.nan, 2, 3, 4])},
+    )
+    grid = fieldgrad.Grid(ds)
+    copy = ds.copy(deep=True)  # equal values in other arrays
+    got = copy.f.grad.partial("x", grid=grid)
+    np.testing.assert_array_equal(got.values, ds.f.grad.partial("x").values)
+    later = copy.assign_coords(when=("t", times + np.timedelta64(1, "s")))
+    with pytest.raises(ValueError, match="coordinate 'when' differs"):
+        later.f.grad.partial("x", grid=grid)
 
 
 def test_grid_and_geometry_keywords_together_are_refused() -> None:

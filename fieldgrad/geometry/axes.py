@@ -9,7 +9,7 @@ choose the dims when none are named.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -336,11 +336,13 @@ def default_dims(obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable] | None
 
 
 def curved_grid_hint(
-    variables: Mapping[Hashable, xr.Variable], keys: Sequence[Hashable], mapping: xr.Variable | None = None
+    variables: Mapping[Hashable, xr.Variable],
+    keys: Sequence[Hashable],
+    mapping: Callable[[], xr.Variable | None] = lambda: None,
 ) -> str | None:
     """Why differentiating along ``keys`` on a flat grid is not what the coordinates describe (they
-    are latitude/longitude, or the x/y of the map projection of the grid-mapping variable
-    ``mapping``), with the geometry to use; else None.
+    are latitude/longitude, or the x/y of the map projection of the grid-mapping variable that
+    ``mapping()`` gives, asked for only when there are such x/y), with the geometry to use; else None.
 
     Examples
     --------
@@ -355,9 +357,12 @@ def curved_grid_hint(
                 f"{key} is a {cf_kind(var)} in degrees: the result is per degree; pass geometry='sphere' for "
                 "derivatives per metre on the sphere (or geometry='cartesian' to mean per degree)"
             )
-    kind = mapping.attrs.get("grid_mapping_name") if mapping is not None else None
-    xy = _projection_xy(variables) if kind not in (None, "latitude_longitude") else None
-    if xy is not None and set(xy) & set(keys):
+    xy = _projection_xy(variables)
+    if xy is None or not set(xy) & set(keys):
+        return None
+    var = mapping()
+    kind = var.attrs.get("grid_mapping_name") if var is not None else None
+    if kind not in (None, "latitude_longitude"):
         return (
             f"the grid is a {kind} map projection: its x and y need the map factors; pass geometry='projected' "
             "(or geometry='cartesian' to mean distances on the map)"

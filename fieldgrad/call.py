@@ -329,11 +329,13 @@ class Operator:
         object.__setattr__(self, "_positional", tuple(p.name for p in params if p.kind is not p.KEYWORD_ONLY))
         object.__setattr__(self, "_keyword", tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY))
         object.__setattr__(self, "_defaults", {p.name: p.default for p in params if p.default is not p.empty})
+        own = tuple(p.name for p in params[1:])
+        object.__setattr__(self, "_own", own)
 
     @property
     def own_keywords(self) -> tuple[str, ...]:
         """The body's own parameters after the field (``order``, ``component_dim``...), not the table's."""
-        return (*self._positional[1:], *self._keyword)  # type: ignore[attr-defined]
+        return self._own  # type: ignore[attr-defined]
 
     def arguments(self, field: Any, args: tuple[Any, ...], own: Mapping[str, Any]) -> dict[str, Any]:
         """The body's arguments by name, defaults filled in (``inspect.Signature.bind``, without its cost)."""
@@ -378,7 +380,8 @@ def run(op: Operator, field: xr.DataArray, request: Request, grid: Grid | None =
     if not op.derivatives:
         return op.call_body(None, arguments)
     check_field_dtype(field)
-    check_new_dims(op.new_dims, field, arguments)
+    if op.new_dims:
+        check_new_dims(op.new_dims, field, arguments)
     grid = _grid_of(field, geo, grid)
     seam = grid.seam()
     if seam is not None and seam in field.dims:

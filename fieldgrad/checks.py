@@ -38,7 +38,7 @@ def check_field_dtype(field: xr.DataArray) -> None:
 
 def check_keys(field: xr.DataArray, keys: Sequence[Hashable]) -> None:
     """Each key a dim or coordinate of the field, and none named twice (the sum would count it twice)."""
-    repeated = sorted({str(k) for k in keys if list(keys).count(k) > 1})
+    repeated = sorted({str(k) for k in keys if list(keys).count(k) > 1}) if len(keys) > 1 else []
     if repeated:
         raise ValueError(
             f"{repeated} named more than once; each direction counts once (dims: {[str(k) for k in keys]})"

@@ -82,8 +82,8 @@ def _with_keywords(sig: inspect.Signature, derivatives: bool) -> inspect.Signatu
 
 def apply(op: Operator, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run an operator on a DataArray (or, for a field operator, each variable of a Dataset)."""
-    own = {k: kwargs.pop(k) for k in op.own_keywords if k in kwargs}
-    on_missing = kwargs.pop("on_missing", None)
+    own = {k: kwargs.pop(k) for k in op.own_keywords if k in kwargs} if kwargs else {}
+    on_missing = kwargs.pop("on_missing", None) if kwargs else None
     if not op.derivatives and kwargs:
         raise KeywordError(f"{op.name}() got unexpected keyword(s) {sorted(kwargs)}; it takes {list(op.own_keywords)}")
     kw, geo = split_keywords(kwargs, method_options=op.derivatives)

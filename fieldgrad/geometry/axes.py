@@ -193,6 +193,12 @@ def projection_xy(obj: xr.DataArray | xr.Dataset) -> tuple[Hashable, Hashable] |
     return _projection_xy(obj.coords.variables)
 
 
+def _may_be_projection_xy(var: xr.Variable) -> bool:
+    """Whether a coordinate says it is a map projection's x or y (a standard name or an axis)."""
+    attrs = var.attrs
+    return "standard_name" in attrs or "axis" in attrs
+
+
 def _projection_xy(variables: Mapping[Hashable, xr.Variable]) -> tuple[Hashable, Hashable] | None:
     xy: dict[str, Hashable] = {}
     for name, var in variables.items():
@@ -357,6 +363,8 @@ def curved_grid_hint(
                 f"{key} is a {cf_kind(var)} in degrees: the result is per degree; pass geometry='sphere' for "
                 "derivatives per metre on the sphere (or geometry='cartesian' to mean per degree)"
             )
+    if not any(key in variables and _may_be_projection_xy(variables[key]) for key in keys):
+        return None
     xy = _projection_xy(variables)
     if xy is None or not set(xy) & set(keys):
         return None

@@ -25,7 +25,7 @@ def _partial_keys(arguments: Mapping[str, Any]) -> list[Hashable]:
     field = arguments["field"]
     keys = list(orders_of(arguments["spec"], arguments["order"]))
     variables = coord_variables(field)
-    two_d = [k for k in keys if k in variables and variables[k].ndim == 2 and k not in field.dims]
+    two_d = [k for k in keys if k in variables and k not in field.dims and variables[k].ndim == 2]
     if not two_d:
         return keys
     key = two_d[0]

@@ -195,6 +195,8 @@ class _Prepared:
         datetime_unit = kw.datetime_unit
         boundaries = _per_dim(da, kw.boundary, keys, "boundary", "one-sided")
         periods = _per_dim(da, kw.period, keys, "period", None)
+        if not isinstance(kw.period, Mapping):  # one period for every dim: the dims that wrap around
+            periods = {k: p if boundaries[k] == "periodic" else None for k, p in periods.items()}
         self.coords: dict[int, AxisCoord] = {}
         self.coord_units: dict[Hashable, str | None] = {}
         for key, axis in zip(keys, self.axes, strict=True):

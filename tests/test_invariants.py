@@ -295,7 +295,9 @@ def cartesian_cases(
     if boundary != "one-sided" or draw(st.booleans()):
         kw["boundary"] = boundary
     if period:
-        only = next(iter(period.values())) if len(period) == 1 and draw(st.booleans()) else None
+        periodic = [d for d, k in boundary_kinds.items() if k == "periodic"]
+        one = len(period) == 1 and len(periodic) == 1  # one number for every dim: for the periodic one only
+        only = next(iter(period.values())) if one and draw(st.booleans()) else None
         kw["period"] = only if only is not None else period
     if "fill" in boundary_kinds.values():
         fills: list[Any] = [np.nan, 0.0, -7.5, 3, np.inf]
@@ -676,3 +678,18 @@ def test_chunked_periodic_uniform_coordinate_with_its_own_period(chunks: int, st
         expected.values[0], np.polyval(np.polyder(np.polyfit(x, [0, 1, 1], 2)), 0.0) * np.sign(step)
     )
     assert_same_result(da.chunk({"x": chunks}).grad.partial("x", **kw).compute(), expected)
+
+
+@pytest.mark.parametrize("chunks", [None, 2])
+def test_one_period_for_every_dim_is_the_periodic_dims_own(chunks: int | None) -> None:
+    """``period=12.0`` with ``boundary={"x": "one-sided", "y": "periodic"}`` is y's period; it was
+    also checked against x's span (20 points: "period=12.0 must exceed the span of coordinate 'x'")."""
+    x, y = np.arange(20.0), np.cumsum(np.linspace(1.0, 2.0, 6))
+    da = xr.DataArray(np.random.default_rng(0).random((20, 6)), dims=("x", "y"), coords={"x": x, "y": y})
+    obj = da if chunks is None else da.chunk(chunks)
+    boundary = {"x": "one-sided", "y": "periodic"}
+    got = obj.grad.gradient(boundary=boundary, period=12.0)
+    want = da.grad.gradient(boundary=boundary, period={"y": 12.0})
+    assert_same_result(got.compute(), want)
+    with pytest.raises(ValueError, match=r"period=5\.0 must exceed the span of coordinate 'y'"):
+        obj.grad.gradient(boundary=boundary, period=5.0)  # still checked where it applies

@@ -693,3 +693,33 @@ def test_one_period_for_every_dim_is_the_periodic_dims_own(chunks: int | None) -
     assert_same_result(got.compute(), want)
     with pytest.raises(ValueError, match=r"period=5\.0 must exceed the span of coordinate 'y'"):
         obj.grad.gradient(boundary=boundary, period=5.0)  # still checked where it applies
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [(("x",), {"order": 2}), (("x",), {"order": 0}), ((), {"spec": "x", "order": 3}), ((), {"spec": {"x": 1, "y": 1}})],
+)
+@pytest.mark.parametrize("chunks", [None, 4])
+def test_dataset_partial_takes_order_by_name(args: tuple, kwargs: dict, chunks: int | None) -> None:
+    """``ds.grad.partial("x", order=2)`` was "partial() got multiple values for argument 'order'"."""
+    x = np.linspace(0.0, 1.0, 12)
+    f = xr.DataArray(np.add.outer(x**3, x**2), dims=("x", "y"), coords={"x": x, "y": x}, name="f")
+    ds = f.to_dataset() if chunks is None else f.to_dataset().chunk(chunks)
+    got = ds.grad.partial(*args, **kwargs)["f"]
+    assert_same_result(got.compute(), f.grad.partial(*args, **kwargs).rename("f"))
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"),
+    [
+        ("gradient", (), {"dims": ["x"]}),
+        ("laplacian", (), {"dims": ["x", "y"]}),
+        ("hessian", (), {"dims": ["y"], "component_dim": "c"}),
+        ("directional", (), {"direction": {"x": 1, "y": 2}}),
+    ],
+)
+def test_dataset_forms_take_their_arguments_by_name(name: str, args: tuple, kwargs: dict) -> None:
+    x = np.linspace(0.0, 1.0, 12)
+    f = xr.DataArray(np.add.outer(x**3, x**2), dims=("x", "y"), coords={"x": x, "y": x}, name="f")
+    got = getattr(f.to_dataset().grad, name)(*args, **kwargs)["f"]
+    assert_bit_identical(got, getattr(f.grad, name)(*args, **kwargs).rename("f"))

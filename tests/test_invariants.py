@@ -723,3 +723,29 @@ def test_dataset_forms_take_their_arguments_by_name(name: str, args: tuple, kwar
     f = xr.DataArray(np.add.outer(x**3, x**2), dims=("x", "y"), coords={"x": x, "y": x}, name="f")
     got = getattr(f.to_dataset().grad, name)(*args, **kwargs)["f"]
     assert_bit_identical(got, getattr(f.grad, name)(*args, **kwargs).rename("f"))
+
+
+@pytest.mark.parametrize("chunks", [None, 3])
+@pytest.mark.parametrize(
+    ("dtype", "fill_value", "match"),
+    [
+        ("float64", 1 + 2j, r"fill_value=\(1\+2j\) is complex, but the field is real \(its derivative is float64\)"),
+        ("int16", np.complex128(1), r"fill_value=\(1\+0j\) is complex, but the field is real"),
+        ("float32", 1e300, r"fill_value=1e\+300 is too large for the derivative's dtype float32"),
+        ("float16", -1e39, r"fill_value=-1e\+39 is too large for the derivative's dtype float32"),
+        ("complex64", 1e300j, r"fill_value=1e\+300j is too large for the derivative's dtype complex64"),
+    ],
+)
+def test_a_fill_value_the_derivative_cannot_hold_is_refused(
+    dtype: str, fill_value: Any, match: str, chunks: int | None
+) -> None:
+    """A complex fill value on a real field was "float() argument must be a string or a real number,
+    not 'complex'" (no argument named); one too large for float32 silently became inf."""
+    da = xr.DataArray(np.arange(12).astype(dtype), dims="x")
+    obj = da if chunks is None else da.chunk(chunks)
+    with pytest.raises(ValueError, match=match):
+        obj.grad.partial("x", boundary="fill", fill_value=fill_value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # what fits is taken as it is, without an overflow
+        out = obj.grad.partial("x", boundary="fill", fill_value=np.inf).values
+    assert np.isinf(out[0]) and np.isinf(out[-1])

@@ -127,8 +127,15 @@ def make_plan(
 
 
 def _fill_key(fill_value: Any) -> Any:
-    """``fill_value`` as part of a key: its float64 bits (NaN equals NaN, -0.0 differs from 0.0)."""
-    return np.float64(fill_value).tobytes() if not isinstance(fill_value, complex) else fill_value
+    """``fill_value`` as part of a key: its float64 (complex128) bits (NaN equals NaN, -0.0 differs
+    from 0.0, in either part of a complex value too).
+
+    Examples
+    --------
+    >>> _fill_key(0j) == _fill_key(complex(-0.0, 0.0)), _fill_key(np.nan) == _fill_key(float("nan"))
+    (False, True)
+    """
+    return np.complex128(fill_value).tobytes() if isinstance(fill_value, complex) else np.float64(fill_value).tobytes()
 
 
 _FILL_KEY = _fill_key(np.nan)  # the default's key, computed once
@@ -137,8 +144,8 @@ _FILL_KEY = _fill_key(np.nan)  # the default's key, computed once
 @functools.lru_cache(maxsize=256)
 def _cached_plan(key: tuple) -> Plan:
     method, orders, boundary, nan_policy, fill_value, options = key
-    if isinstance(fill_value, bytes):
-        fill_value = float(np.frombuffer(fill_value, dtype=np.float64)[0])
+    if isinstance(fill_value, bytes):  # 8 bytes: a float64; 16: a complex128
+        fill_value = np.frombuffer(fill_value, dtype=np.float64 if len(fill_value) == 8 else np.complex128)[0].item()
     return _make_plan(
         method,
         orders,

@@ -749,3 +749,12 @@ def test_a_fill_value_the_derivative_cannot_hold_is_refused(
         warnings.simplefilter("error")  # what fits is taken as it is, without an overflow
         out = obj.grad.partial("x", boundary="fill", fill_value=np.inf).values
     assert np.isinf(out[0]) and np.isinf(out[-1])
+
+
+def test_complex_fill_values_of_either_sign_of_zero_are_kept_apart() -> None:
+    """The plan cache took -0j for 0j (complex keys compare by value; real ones by their bits)."""
+    f = xr.DataArray(np.arange(8.0) + 1j, dims="x")
+    first = f.grad.partial("x", boundary="fill", fill_value=0j).values[0]
+    second = f.grad.partial("x", boundary="fill", fill_value=complex(-0.0, -0.0)).values[0]
+    assert not np.signbit(first.real) and not np.signbit(first.imag)
+    assert np.signbit(second.real) and np.signbit(second.imag)

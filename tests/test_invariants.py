@@ -758,3 +758,21 @@ def test_complex_fill_values_of_either_sign_of_zero_are_kept_apart() -> None:
     second = f.grad.partial("x", boundary="fill", fill_value=complex(-0.0, -0.0)).values[0]
     assert not np.signbit(first.real) and not np.signbit(first.imag)
     assert np.signbit(second.real) and np.signbit(second.imag)
+
+
+@pytest.mark.parametrize("name", ["gradient", "hessian", "divergence", "magnitude", "along"])
+@pytest.mark.parametrize("dataset", [False, True])
+def test_an_unhashable_dim_name_is_refused_naming_its_keyword(name: str, dataset: bool) -> None:
+    """``component_dim=["c"]`` was "unhashable type: 'list'"."""
+    x = np.linspace(0.0, 1.0, 6)
+    f = xr.DataArray(np.add.outer(x, x), dims=("x", "y"), coords={"x": x, "y": x}, name="f")
+    F = xr.concat([f, f], "component").assign_coords(component=["x", "y"])
+    keyword = {"hessian": "component_dim2", "along": "path_dim"}.get(name, "component_dim")
+    args: tuple[Any, ...] = {"along": ({"x": [0.1, 0.2], "y": [0.1, 0.1]},)}.get(name, ())
+    obj: Any = F if name in ("divergence", "magnitude") else f
+    if dataset:
+        obj = xr.Dataset({"u": f, "v": f})
+        if name in ("divergence", "magnitude"):
+            args = ({"x": "u", "y": "v"},)
+    with pytest.raises(TypeError, match=rf"{keyword} must be the name of a dimension, got \['c'\] \(list\)"):
+        getattr(obj.grad, name)(*args, **{keyword: ["c"]})

@@ -790,3 +790,21 @@ def test_periodic_wrap_on_a_non_uniform_axis_keeps_its_zero_weights(chunks: int 
     obj = da if chunks is None else da.chunk(chunks)
     got = obj.grad.partial("x", boundary="periodic", period=period, accuracy=2).values
     assert_values_close(got, extended, 1e-15)
+
+
+@pytest.mark.parametrize("chunks", [None, 3])
+@pytest.mark.parametrize("op", ["divergence", "curl", "jacobian"])
+def test_float16_vectors_on_the_sphere(op: str, chunks: int | None) -> None:
+    """float16 components times the metric's coefficients (R cos φ ~ 6e6) stayed float16 and overflowed:
+    divergence and curl were inf and NaN (differently in memory and chunked), and float64."""
+    lat, lon = np.linspace(-60, 60, 7), np.arange(0, 360, 30.0)
+    coords = {"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})}
+    s = xr.DataArray(np.random.default_rng(0).standard_normal((7, 12)) * 3, dims=("lat", "lon"), coords=coords)
+    V = xr.concat([s, 2 * s], "component").assign_coords(component=["lat", "lon"]).astype(np.float16)
+    obj = V if chunks is None else V.chunk(chunks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = getattr(obj.grad, op)(geometry="sphere").compute()
+    want = getattr(V.astype(np.float32).grad, op)(geometry="sphere")  # float16 values are exact in float32
+    assert got.dtype == np.float32
+    assert_same_result(got, want, rtol=0.0)

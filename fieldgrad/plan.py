@@ -61,6 +61,11 @@ class Plan:
         if self.boundary.get(axis) != "periodic" or not self.native(axis):  # an interval (emulation pads one)
             return coord if coord.period is None else dataclasses.replace(coord, period=None)
         if coord.period is not None:
+            h = coord.spacing
+            if h is not None and abs(coord.period - coord.size * abs(h)) > 1e-12 * coord.period:
+                # a uniform axis whose period is not n * step is not uniform across the seam (as
+                # build_stencil decides): its halo, widths and stencils are the non-uniform ones
+                return dataclasses.replace(coord, spacing=None)
             return coord
         return dataclasses.replace(coord, period=coord.size * abs(coord.spacing)) if coord.spacing else coord
 

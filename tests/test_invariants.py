@@ -808,3 +808,23 @@ def test_float16_vectors_on_the_sphere(op: str, chunks: int | None) -> None:
     want = getattr(V.astype(np.float32).grad, op)(geometry="sphere")  # float16 values are exact in float32
     assert got.dtype == np.float32
     assert_same_result(got, want, rtol=0.0)
+
+
+@pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
+@pytest.mark.parametrize("chunks", [5, 2, 1])
+def test_chunked_periodic_second_derivative_on_a_uniform_axis_with_its_own_period(chunks: int, nan_policy: str) -> None:
+    """A uniform axis whose period is not n * step takes the non-uniform stencils (5 points for a second
+    derivative at accuracy 2); the blocks borrowed the uniform stencil's 1-point halos and so took
+    one-sided rows near their ends (0.07 off in one chunk of 5)."""
+    z, period = 3.0 * np.arange(5), 13.5
+    f = np.array([1.0, 0.0, 0.0, 0.0, 0.0])
+    da = xr.DataArray(f, dims="z", coords={"z": z})
+    kw = {"boundary": "periodic", "period": period, "accuracy": 2, "nan_policy": nan_policy}
+    expected = da.grad.partial("z", order=2, **kw)
+    # the 5-point Lagrange second derivative on the periodically extended positions
+    zz, ff = np.r_[z[-2:] - period, z, z[:2] + period], np.r_[f[-2:], f, f[:2]]
+    lagrange = [
+        np.polyval(np.polyder(np.polyfit(zz[i : i + 5] - zz[i + 2], ff[i : i + 5], 4), 2), 0.0) for i in range(5)
+    ]
+    np.testing.assert_allclose(expected.values, lagrange, rtol=1e-10, atol=1e-12)
+    assert_same_result(da.chunk(chunks).grad.partial("z", order=2, **kw).compute(), expected)

@@ -81,7 +81,7 @@ DTYPES = BOOL + INTS + FLOATS + COMPLEX + TIMES
 SPACE = ("x", "y", "z", "w")
 COORD_KINDS = ("none", "uniform", "nonuniform", "decreasing", "int", "datetime", "datetime-uniform")
 OPERATORS = ("partial", "gradient", "laplacian", "hessian", "divergence", "curl", "jacobian", "directional")
-OPERATORS += ("advection", "magnitude")
+OPERATORS += ("advection", "magnitude", "along")
 VECTOR_OPERATORS = ("divergence", "curl", "jacobian", "magnitude")
 TIME_UNITS = {"s": 1, "ms": 1e-3, "m": 60, "h": 3600}
 
@@ -239,8 +239,9 @@ def cartesian_cases(
         for d in names
     }
     timed = [d for d in diff if kinds[d].startswith("datetime")]
-    for d in timed[1:]:
-        kinds[d] = "nonuniform"  # one time axis at most
+    for d in timed[1:] if op != "along" else timed:
+        kinds[d] = "nonuniform"  # one time axis at most (along() takes a path of numbers)
+    timed = timed[:1] if op != "along" else []
     rename = dict.fromkeys(timed[:1], "time")
     own: dict[str, Any] = {}
     args: tuple[Any, ...] = ()
@@ -338,6 +339,15 @@ def cartesian_cases(
     elif op == "directional":
         weights = draw(st.lists(st.sampled_from([1.0, -2.0, 0.5, 3]), min_size=len(diff_dims), max_size=len(diff_dims)))
         args = (dict(zip(diff_dims, weights, strict=True)),)
+    elif op == "along":  # a path of 2-4 points inside the grid, through every differentiated dim
+        npts = draw(st.integers(2, 4))
+        path = {}
+        for d in diff_dims:
+            x = coords[d] if d in coords else np.arange(sizes[d], dtype=float)
+            path[d] = rng.uniform(float(np.min(x)), float(np.max(x)), npts)
+        args = (path,)
+        if draw(st.booleans()):
+            own = {"interp": draw(st.sampled_from(["linear", "nearest"]))}
     elif op == "advection":
         labels = draw(st.permutations(diff_dims))
         u = [make(rng.standard_normal(shape), "u") for _ in labels]
@@ -356,7 +366,7 @@ def cartesian_cases(
         dims=diff_dims,
         kw=kw,
         args=args,
-        own=own if op == "partial" else {},
+        own=own if op in ("partial", "along") else {},
         flow=flow,
         chunks=chunks,
         halo_source=draw(st.sampled_from(["auto", "neighbours", "reread"])),
@@ -367,41 +377,57 @@ def cartesian_cases(
 
 @st.composite
 def sphere_cases(draw: Any, budget: int = 24) -> Case:
-    """A small latitude/longitude grid (poles and a whole circle of longitude now and then)."""
-    op = draw(
-        st.sampled_from(["partial", "gradient", "laplacian", "hessian", "divergence", "curl", "jacobian", "advection"])
-    )
+    """A small latitude/longitude grid: 1-D coordinates (poles and a whole circle of longitude now and
+    then) or 2-D ones lat(j, i), lon(j, i) of a rotated grid (vectors in the earth or the grid's frame)."""
+    ops = ["partial", "gradient", "laplacian", "hessian", "divergence", "curl", "jacobian", "advection", "directional"]
+    op = draw(st.sampled_from(ops))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    nlat, nlon = draw(st.integers(6, 11)), draw(st.integers(8, 14))
-    if draw(st.booleans()):
-        lat = np.linspace(-90, 90, nlat)
+    curvilinear = draw(st.integers(0, 2)) == 0
+    kw: dict[str, Any] = {"geometry": "sphere", "accuracy": draw(st.sampled_from([2, 4]))}
+    if curvilinear:
+        nj, ni = draw(st.integers(6, 10)), draw(st.integers(6, 10))
+        j, i = np.meshgrid(np.arange(float(nj)), np.arange(float(ni)), indexing="ij")
+        tilt = draw(st.sampled_from([0.1, 0.5, -0.7]))
+        lat = float(rng.uniform(-60, 20)) + 4.0 * j + tilt * i
+        lon = float(rng.uniform(0, 300)) + 5.0 * i + tilt * j
+        plane = ["j", "i"]
+        coords: dict[str, Any] = {
+            "lat": (("j", "i"), lat, {"units": "degrees_north"}),
+            "lon": (("j", "i"), lon, {"units": "degrees_east"}),
+        }
+        sizes = {"j": nj, "i": ni}
+        frame = draw(st.sampled_from(["earth", "grid"]))
+        if frame == "grid" or draw(st.booleans()):
+            kw["frame"] = frame
+        labels = plane if frame == "grid" else ["lat", "lon"]
     else:
-        lat = np.sort(rng.uniform(-80, 80, nlat))
-        lat = np.unique(np.round(lat, 3))
-        nlat = lat.size
-    whole = draw(st.booleans())
-    lon = np.arange(nlon) * (360.0 / nlon) if whole else np.linspace(10.0, 100.0, nlon)
-    if draw(st.booleans()):
-        lat = lat[::-1].copy()
-    dims = ["lat", "lon"]
-    coords: dict[str, Any] = {
-        "lat": ("lat", lat, {"units": "degrees_north"}),
-        "lon": ("lon", lon, {"units": "degrees_east"}),
-    }
+        nlat, nlon = draw(st.integers(6, 11)), draw(st.integers(8, 14))
+        if draw(st.booleans()):
+            lat1 = np.linspace(-90, 90, nlat)
+        else:
+            lat1 = np.unique(np.round(np.sort(rng.uniform(-80, 80, nlat)), 3))
+            nlat = lat1.size
+        lon1 = np.arange(nlon) * (360.0 / nlon) if draw(st.booleans()) else np.linspace(10.0, 100.0, nlon)
+        if draw(st.booleans()):
+            lat1 = lat1[::-1].copy()
+        plane = ["lat", "lon"]
+        coords = {"lat": ("lat", lat1, {"units": "degrees_north"}), "lon": ("lon", lon1, {"units": "degrees_east"})}
+        sizes = {"lat": nlat, "lon": nlon}
+        labels = ["lat", "lon"]
+    dims = list(plane)
     extra = draw(st.integers(0, 2))
     if extra:
-        dims = draw(st.permutations(["lat", "lon", "level"]))
+        dims = draw(st.permutations([*plane, "level"]))
         coords["level"] = ("level", np.arange(extra) * 100.0)
-    sizes = {"lat": nlat, "lon": nlon, "level": extra}
+        sizes["level"] = extra
     shape = tuple(sizes[d] for d in dims)
-    dtype = np.dtype(draw(st.sampled_from(["float64", "float32", "complex128", "int32"])))
+    dtype = np.dtype(draw(st.sampled_from(["float64", "float32", "complex128", "int32", "float16"])))
     nan = draw(st.sampled_from([0.0, 0.0, 0.05]))
 
     def make(values: np.ndarray, name: str, units: str) -> xr.DataArray:
         return xr.DataArray(values, dims=dims, coords=coords, name=name, attrs={"units": units})
 
-    kw: dict[str, Any] = {"geometry": "sphere", "accuracy": draw(st.sampled_from([2, 4]))}
     if draw(st.booleans()):
         kw["radius"] = draw(st.sampled_from([6.371e6, 1.0, 3389.5e3]))
     kw["nan_policy"] = draw(st.sampled_from(["propagate", "omit"]))
@@ -410,22 +436,24 @@ def sphere_cases(draw: Any, budget: int = 24) -> Case:
     args: tuple[Any, ...] = ()
     flow = None
     if op in ("divergence", "curl", "jacobian"):
-        labels = draw(st.permutations(["lat", "lon"]))
-        f = xr.concat([make(random_values(rng, shape, dtype, nan), "u", "m s-1") for _ in labels], "component")
-        f = f.assign_coords(component=list(labels))
+        order = draw(st.permutations(labels))
+        f = xr.concat([make(random_values(rng, shape, dtype, nan), "u", "m s-1") for _ in order], "component")
+        f = f.assign_coords(component=list(order))
     else:
         f = make(random_values(rng, shape, dtype, nan), "T", "K")
     if op == "partial":
         args = (draw(st.sampled_from(["lat", "lon"])),)
+    elif op == "directional":
+        args = ({labels[0]: float(draw(st.sampled_from([1.0, -2.0]))), labels[1]: 1.0},)
     elif op == "advection":
-        labels = draw(st.permutations(["lat", "lon"]))
-        flow = xr.concat([make(rng.standard_normal(shape), "u", "m s-1") for _ in labels], "component")
-        flow = flow.assign_coords(component=list(labels))
+        order = draw(st.permutations(labels))
+        flow = xr.concat([make(rng.standard_normal(shape), "u", "m s-1") for _ in order], "component")
+        flow = flow.assign_coords(component=list(order))
     chunks = chunkings(draw, {d: sizes[d] for d in dims}, budget)
     return Case(
         op=op,
         field=f,
-        dims=["lat", "lon"],
+        dims=list(plane),
         kw=kw,
         args=args,
         flow=flow,
@@ -1651,3 +1679,17 @@ def test_chunked_periodic_second_derivative_on_a_uniform_axis_with_its_own_perio
     ]
     np.testing.assert_allclose(expected.values, lagrange, rtol=1e-10, atol=1e-12)
     assert_same_result(da.chunk(chunks).grad.partial("z", order=2, **kw).compute(), expected)
+
+
+@pytest.mark.parametrize("chunks", [None, 2])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "complex64", "int16", "float64"])
+def test_along_keeps_the_dtype_rule(dtype: str, chunks: int | None) -> None:
+    """along() gave float64 for float16/float32 fields (complex128 for complex64): xarray interpolates in
+    float64, and lazily declares float32 but computes float64 blocks."""
+    f = xr.DataArray(np.array([-13.21, 64.06, 10.49, -53.56]).astype(dtype), dims="x")
+    obj = f if chunks is None else f.chunk(chunks)
+    out = obj.grad.along({"x": [2.8, 2.4]})
+    want = expected_dtype(np.dtype(dtype))
+    assert out.dtype == want and out.compute().dtype == want
+    reference = f.astype(np.float64 if dtype != "complex64" else np.complex128).grad.along({"x": [2.8, 2.4]})
+    np.testing.assert_allclose(out.values, reference.values.astype(want), rtol=1e-6)

@@ -766,17 +766,19 @@ def assert_bitwise(actual: np.ndarray, expected: np.ndarray) -> None:
 @quick_and_full(numpy_problems(), quick=12, full=300)
 def test_numpy_gradient_parity(problem: Any) -> None:
     """``fieldgrad.gradient`` is ``numpy.gradient`` bit for bit (float64 and integer fields, scalar and
-    array spacings, edge_order 1 and 2, NaN and inf); a dask array gives a lazy result of numpy's
+    array spacings, edge_order 1 and 2, NaN and inf; with either kernel); a dask array gives a lazy result of numpy's
     values (1e-12) with its chunks; the inputs are left as they were."""
     f, spacing, kw, chunks = problem
     note(f"f={f!r}, spacing={spacing!r}, kw={kw!r}, chunks={chunks}")
     before = copy.deepcopy((f, spacing))
     with np.errstate(all="ignore"):  # inf - inf, as numpy computes it
         expected = np.gradient(f, *spacing, **kw)
-        actual = fieldgrad.gradient(f, *spacing, **kw)
-        assert type(actual) is type(expected)
-        for a, e in zip(as_list(actual), as_list(expected), strict=True):
-            assert_bitwise(a, e)
+        for jit in ("auto", "never", "always"):  # the numpy kernel and the compiled one: the same bits
+            with fieldgrad.set_options(jit=jit):
+                actual = fieldgrad.gradient(f, *spacing, **kw)
+            assert type(actual) is type(expected)
+            for a, e in zip(as_list(actual), as_list(expected), strict=True):
+                assert_bitwise(a, e)
         lazy = fieldgrad.gradient(dsa.from_array(f, chunks=chunks), *spacing, **kw)
         assert isinstance(lazy, tuple) == isinstance(expected, tuple)
         for a, e in zip(as_list(lazy), as_list(expected), strict=True):
@@ -1396,6 +1398,8 @@ def sessions(draw: Any) -> Session:
             f = f.assign_coords(s=(d, np.cumsum(np.random.default_rng(k).uniform(0.5, 1.5, f.sizes[d]))))
         fields.append(f)
         variants = [case, replace(case, kw={**case.kw, "accuracy": 2}), replace(case, halo_source="neighbours")]
+        if "geometry" in case.kw:  # a Grid built once and passed to the calls, as the README shows
+            variants.append(replace(case, kw={**case.kw, "grid": "built once"}))
         for v in variants:
             calls.append((k, replace(v, field=f, dataset=False, storage="memory"), draw(st.booleans())))
     steps: list[tuple[Any, ...]] = []
@@ -1403,8 +1407,13 @@ def sessions(draw: Any) -> Session:
         kind = draw(st.sampled_from(["call", "call", "call", "bad", "option", "mutate"]))
         if kind == "call":
             steps.append(("call", draw(st.integers(0, len(calls) - 1))))
-        elif kind == "bad":
+        elif kind == "bad" and draw(st.booleans()):
             steps.append(("bad", draw(invalid_calls())))
+        elif kind == "bad":  # an invalid value given to one of the session's own calls, on its field
+            keyword = draw(st.sampled_from(sorted(INVALID)))
+            valid_here = {"datetime_unit": ["h"], "period": [0.5], "fill_value": [1 + 2j]}.get(keyword, [])
+            value = draw(st.sampled_from([v for v in INVALID[keyword] if not any(v is w for w in valid_here)]))
+            steps.append(("bad call", draw(st.integers(0, len(calls) - 1)), keyword, value))
         elif kind == "option":
             name = draw(st.sampled_from(["jit", "num_threads", "reuse_buffers", "serial"]))
             value = {
@@ -1431,9 +1440,20 @@ def mutate(f: xr.DataArray, seed: int) -> None:
     flat[k] = (rng.standard_normal(k.size) * 10).astype(values.dtype) if values.dtype.kind != "c" else 1 - 2j
 
 
-def run_call(session: Session, i: int, fields: list[xr.DataArray]) -> Any:
+def run_call(
+    session: Session, i: int, fields: list[xr.DataArray], grids: dict[int, Any] | None = None, **extra: Any
+) -> Any:
+    """Call ``i`` of the session on ``fields`` (``grids``: the Grids built once, by field; None: a new one)."""
     k, case, chunk = session.calls[i]
     f = fields[k]
+    if case.kw.get("grid") == "built once":
+        geometry = {n: case.kw[n] for n in ("geometry", "radius") if n in case.kw}
+        grid = (
+            grids.setdefault(k, fieldgrad.Grid(f, **geometry)) if grids is not None else fieldgrad.Grid(f, **geometry)
+        )
+        kw = {n: v for n, v in case.kw.items() if n not in ("geometry", "radius")}
+        case = replace(case, kw={**kw, "grid": grid})
+    case = replace(case, kw={**case.kw, **extra})
     obj = f.chunk(case.chunks) if chunk else f
     flow = (
         case.flow.chunk({d: c for d, c in case.chunks.items() if d in case.flow.dims})
@@ -1469,16 +1489,21 @@ def test_no_state_leaks_between_calls(session: Session) -> None:
             needed[step[1], version] = None
     for i, v in sorted(needed):
         needed[i, v] = run_call(session, i, [f.copy(deep=True) for f in versions[v]])
-    # the session, on the fields themselves
+    # the session, on the fields themselves (with one Grid per field, built at its first use)
     version = 0
     initial = fieldgrad.get_options()
+    grids: dict[int, Any] = {}
     try:
         for step in session.steps:
             if step[0] == "call":
-                got = run_call(session, step[1], session.fields)
+                got = run_call(session, step[1], session.fields, grids)
                 assert_bit_identical(got, needed[step[1], version])
             elif step[0] == "bad":
                 check_invalid_call(*step[1])
+            elif step[0] == "bad call":
+                _, i, keyword, value = step
+                with pytest.raises((ValueError, TypeError), match=keyword):
+                    run_call(session, i, session.fields, grids, **CONTEXT.get(keyword, {}), **{keyword: value})
             elif step[0] == "option":
                 fieldgrad.set_options(**{step[1]: step[2]})
             else:

@@ -790,7 +790,11 @@ def along(
     # arc length: on the identity metric the chords between the points themselves; otherwise the
     # physical speed integrated along the path
     s = tau if metric.flat else np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * np.diff(tau))])
-    return (rate / xr.DataArray(speed.astype(real), dims=(path_dim,))).assign_coords({path_dim: s})
+    out = (rate / xr.DataArray(speed.astype(real), dims=(path_dim,))).assign_coords({path_dim: s})
+    if out.chunks is not None:  # xarray's interpolation splits the other dims into one-point chunks: the field's
+        kept = {d: c for d, c in (field.chunksizes or {}).items() if d in out.dims and out.chunksizes[d] != c}
+        out = out.chunk(kept) if kept else out
+    return out
 
 
 @operator(

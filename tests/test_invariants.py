@@ -441,8 +441,8 @@ def sphere_cases(draw: Any, budget: int = 24) -> Case:
         f = f.assign_coords(component=list(order))
     else:
         f = make(random_values(rng, shape, dtype, nan), "T", "K")
-    if op == "partial":
-        args = (draw(st.sampled_from(["lat", "lon"])),)
+    if op == "partial":  # a direction of the frame
+        args = (draw(st.sampled_from(labels)),)
     elif op == "directional":
         args = ({labels[0]: float(draw(st.sampled_from([1.0, -2.0]))), labels[1]: 1.0},)
     elif op == "advection":
@@ -686,6 +686,51 @@ def test_reread_halos_of_a_sliced_array_dask_clone_bug() -> None:
     with fieldgrad.set_options(halo_source="reread"):
         actual = u.grad.partial("x", nan_policy="omit").compute()
     assert_same_result(actual, expected)
+
+
+def test_the_cases_cover_every_operator_dtype_coordinate_and_option() -> None:
+    """The strategy itself: in a few hundred draws it gives every operator, kind of dtype, coordinate kind,
+    boundary kind, NaN policy, halo source, storage and chunking style (one-point chunks included)."""
+    seen: dict[str, set[Any]] = {k: set() for k in ("op", "dtype", "coord", "boundary", "nan", "halo", "storage")}
+    seen["ones"], seen["ndim"], seen["accuracy"] = set(), set(), set()
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=_HEALTH)
+    @given(cartesian_cases())
+    def collect(case: Case) -> None:
+        f = case.field
+        seen["op"].add(case.op)
+        seen["dtype"].add(str(f.dtype))
+        for d in case.dims:
+            x = f.coords[d].values if d in f.coords else None
+            seen["coord"].add(
+                "none"
+                if x is None
+                else "datetime"
+                if x.dtype.kind == "M"
+                else "int"
+                if x.dtype.kind == "i"
+                else "decreasing"
+                if x[-1] < x[0]
+                else "increasing"
+            )
+        b = case.kw.get("boundary", "one-sided")
+        seen["boundary"].update(b.values() if isinstance(b, dict) else [b])
+        seen["nan"].add(case.kw.get("nan_policy"))
+        seen["halo"].add(case.halo_source)
+        seen["storage"].add(case.storage)
+        seen["ones"].add(any(set(c) == {1} and len(c) > 1 for c in case.chunks.values()))
+        seen["ndim"].add(f.ndim - ("component" in f.dims))
+        seen["accuracy"].add(case.kw.get("accuracy"))
+
+    collect()
+    assert seen["op"] == set(OPERATORS)
+    assert {np.dtype(d).kind for d in seen["dtype"]} == set("biufcMm") and len(seen["dtype"]) >= 12
+    assert seen["coord"] == {"none", "datetime", "int", "decreasing", "increasing"}
+    assert seen["boundary"] == {"one-sided", "periodic", "fill"}
+    assert seen["nan"] >= {"propagate", "omit"}
+    assert seen["halo"] == {"auto", "neighbours", "reread"}
+    assert seen["storage"] == {"memory", "from_zarr", "open_zarr"}
+    assert True in seen["ones"] and seen["ndim"] == {1, 2, 3, 4} and seen["accuracy"] >= {2, 4, 6, 8}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1718,3 +1763,17 @@ def test_along_keeps_the_dtype_rule(dtype: str, chunks: int | None) -> None:
     assert out.dtype == want and out.compute().dtype == want
     reference = f.astype(np.float64 if dtype != "complex64" else np.complex128).grad.along({"x": [2.8, 2.4]})
     np.testing.assert_allclose(out.values, reference.values.astype(want), rtol=1e-6)
+
+
+@pytest.mark.parametrize("chunks", [{"x": 3, "y": 1}, {"x": (2, 4), "y": 2, "z": 1}, {"y": 4}])
+def test_along_keeps_the_chunks_of_the_dims_it_keeps(chunks: dict) -> None:
+    """xarray's interpolation split the dims the path does not cross into one-point chunks (x: (3, 3)
+    became six chunks of one point)."""
+    f = xr.DataArray(
+        np.random.default_rng(0).standard_normal((6, 4, 3)), dims=("x", "y", "z"), coords={"y": np.arange(4.0)}
+    )
+    lazy = f.chunk(chunks)
+    out = lazy.grad.along({"y": [1.63, 2.8, 0.5]})
+    assert out.dims == ("x", "distance", "z")
+    assert out.chunksizes["x"] == lazy.chunksizes["x"] and out.chunksizes["z"] == lazy.chunksizes["z"]
+    assert_same_result(out.compute(), f.grad.along({"y": [1.63, 2.8, 0.5]}))

@@ -31,6 +31,7 @@ import xarray as xr
 from .calculus import derivative, orders_of
 from .call import COMPONENT_STANDARD_NAMES, Call, Label, Labelled, components, prefixed
 from .cf import advection_standard_name, vector_standard_name
+from .conventions import result_dtype
 from .geometry.algebra import add, mul, sub
 from .labelled import coord_variables
 from .table import operator
@@ -608,17 +609,23 @@ def jacobian(
 def magnitude(call: Call | None, field: xr.DataArray, *, component_dim: Hashable = "component") -> xr.DataArray:
     """Euclidean norm ``|F|`` over the components (``abs`` for complex fields).
 
+    Computed in the precision of the field's derivatives (integers and booleans in float64, float16 in
+    float32): the squares of an int8 or float16 field overflow its own dtype.
+
     Examples
     --------
     >>> g = xr.DataArray([[3.0], [4.0]], dims=("component", "x"), coords={"component": ["x", "y"]})
     >>> magnitude(g).values
     array([5.])
+    >>> magnitude(g.astype(np.int8) * 30).values   # 150, not the square root of a wrapped-around int8
+    array([150.])
     """
     if component_dim not in field.dims:
         raise ValueError(
             f"magnitude needs a {component_dim!r} dimension (component_dim=), got dims {[str(d) for d in field.dims]}"
         )
-    out = np.sqrt((abs(field) ** 2).sum(component_dim))
+    dtype = result_dtype(field.dtype)  # (a TypeError for values that are not numbers)
+    out = np.sqrt((abs(field.astype(dtype, copy=False)) ** 2).sum(component_dim))
     name = f"{field.name}_magnitude" if field.name is not None else None
     return label_result(out, field, name, f"magnitude of {base_label(field)}", field.attrs.get("units"))
 

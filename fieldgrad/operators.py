@@ -866,6 +866,13 @@ def advection(
     >>> bool(np.allclose(adv.sel(y=0.5), -(2 * x + 1))), adv.attrs["units"]   # -(u ∂T/∂x + v ∂T/∂y)
     (True, 'K s-1')
     """
+    if field.chunks is not None:
+        # the flow in the field's chunks: the result's are the field's (xarray would intersect them, and
+        # a flow's 2-D coordinates chunked otherwise than the field's leave the result's coordinates
+        # inconsistent with its data)
+        shared = {d: c for d, c in field.chunksizes.items() if d in flow.dims}
+        if any(flow.chunksizes.get(d) != c for d, c in shared.items()):
+            flow = flow.chunk(shared)
     F = call.vector_in(components(flow, component_dim))
     parts = call.gradient_parts(field)
     out = _sum(mul(parts[a], F[a]) for a in call.metric.labels)

@@ -606,6 +606,15 @@ def data_of(result: Any) -> list[Any]:
     return [result.data]
 
 
+def no_warnings(case: Case) -> None:
+    """Inside ``warnings.catch_warnings()``: a RuntimeWarning (an overflow, an invalid value) is an error,
+    except inf - inf where the call asked for an infinite fill value."""
+    warnings.simplefilter("error", RuntimeWarning)
+    fill = case.kw.get("fill_value")
+    if isinstance(fill, (float, complex)) and np.isinf(fill):
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+
+
 def is_dask_clone_bug(e: Exception) -> bool:
     """dask's ``clone`` of a graph with Task values (dask/dask#12455): what a second read of an array
     sliced in memory raises when computed."""
@@ -629,7 +638,7 @@ def check_chunked_equals_in_memory(case: Case) -> None:
         obj_lazy: Any = as_dataset(case, lazy) if case.dataset else lazy
         obj_memory: Any = as_dataset(case, memory) if case.dataset else memory
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # overflow of extreme integers, inf - inf
+            no_warnings(case)
             expected = apply(case, obj_memory)  # every case is a valid call
             with fieldgrad.set_options(halo_source=case.halo_source):
                 actual = apply(case, obj_lazy, flow=flow)
@@ -950,7 +959,7 @@ def check_input_unchanged(case: Case) -> None:
         ]
         before = [snapshot(x) for x in (*inputs, *([flow, lazy_flow] if flow is not None else []))]
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            no_warnings(case)
             apply(case, inputs[0], flow=flow)
             with fieldgrad.set_options(halo_source=case.halo_source):
                 result = apply(case, inputs[1], flow=lazy_flow)
@@ -987,7 +996,7 @@ def test_dtype_rule(case: Case, chunk: bool) -> None:
     obj: Any = field.chunk(case.chunks) if chunk else field
     flow = case.flow.chunk(case.chunks) if chunk and case.flow is not None else case.flow
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        no_warnings(case)
         out = apply(case, obj, flow=flow)
         computed = out.compute() if chunk else out
     # the field's rule (advection: the field's, its flow taken in that precision); a magnitude is the real
@@ -1198,7 +1207,7 @@ def check_jit_parity(case: Case, chunk: bool) -> None:
     results = []
     for jit in ("never", "always"):
         with fieldgrad.set_options(jit=jit), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            no_warnings(case)
             out = apply(case, obj, flow=flow)
             results.append(out.compute() if chunk else out)
     assert_bit_identical(results[1], results[0])
@@ -1504,7 +1513,7 @@ def run_call(
     if case.op == "partial" and "s" in f.coords and case.args and case.args[0] == f.coords["s"].dims[0]:
         args = ("s",)  # the non-dimension coordinate instead of its dim
     with fieldgrad.set_options(halo_source=case.halo_source), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        no_warnings(case)
         out = apply(replace(case, args=args), obj, flow=flow)
         return out.compute() if chunk else out
 
@@ -1795,3 +1804,29 @@ def test_magnitude_of_small_dtypes_does_not_overflow(dtype: str, values: list, n
         out = obj.grad.magnitude().compute()
     assert out.dtype == np.zeros(0, expected_dtype(np.dtype(dtype))).real.dtype
     np.testing.assert_allclose(out.values, [norm], rtol=1e-6)
+
+
+@pytest.mark.parametrize("geometry", ["cartesian", "sphere"])
+def test_advection_result_has_the_fields_chunks(geometry: str) -> None:
+    """A flow chunked otherwise than the field gave the intersection of both chunkings; on a 2-D
+    latitude/longitude grid read from zarr (dask coordinates) the result's coordinates kept the
+    field's chunks and its data the intersection: ``result.chunksizes`` raised "inconsistent chunks"."""
+    j, i = np.meshgrid(np.arange(6.0), np.arange(6.0), indexing="ij")
+    lat, lon = -9 + 4.0 * j + 0.1 * i, 30 + 5.0 * i + 0.1 * j
+    if geometry == "sphere":
+        coords: dict[str, Any] = {
+            "lat": (("j", "i"), lat, {"units": "degrees_north"}),
+            "lon": (("j", "i"), lon, {"units": "degrees_east"}),
+        }
+        labels = ["lat", "lon"]
+    else:
+        coords, labels = {"j": np.arange(6.0), "i": np.arange(6.0)}, ["j", "i"]
+    T = xr.DataArray(np.random.default_rng(0).standard_normal((6, 6)), dims=("j", "i"), coords=coords, name="T")
+    U = xr.concat([T, 2 * T], "component").assign_coords(component=labels)
+    expected = T.grad.advection(U, geometry=geometry)
+    with storage_dir() as where:
+        T.chunk({"i": 2}).to_dataset().to_zarr(os.path.join(where, "t.zarr"), consolidated=False)
+        lazy = xr.open_zarr(os.path.join(where, "t.zarr"), consolidated=False)["T"]
+        out = lazy.grad.advection(U.chunk({"i": 3}), geometry=geometry)
+        assert out.chunksizes["i"] == lazy.chunksizes["i"] == (2, 2, 2)
+        assert_same_result(out.compute(), expected)

@@ -184,6 +184,30 @@ def _positions_of_dim(n: int, name: str, period: float | None) -> AxisCoord:
     return share(axis_coord(np.arange(n, dtype=np.float64), name, period=period))
 
 
+def _check_fill_value(fill_value: float | complex, dtype: np.dtype) -> None:
+    """ValueError unless the derivative (of ``dtype``) can hold ``fill_value``: a complex value on a
+    real field, or a finite value its precision cannot hold (1e300 in float32: inf), is no fill value.
+
+    Examples
+    --------
+    >>> _check_fill_value(1e300, np.dtype(np.float32))
+    Traceback (most recent call last):
+    ...
+    ValueError: fill_value=1e+300 is too large for the derivative's dtype float32 (at most 3.4028235e+38)
+    """
+    if isinstance(fill_value, complex) and dtype.kind != "c":
+        raise ValueError(
+            f"fill_value={fill_value!r} is complex, but the field is real (its derivative is {dtype}): "
+            "give a real fill_value"
+        )
+    parts = (fill_value.real, fill_value.imag) if isinstance(fill_value, complex) else (fill_value,)
+    largest = float(np.finfo(dtype).max)
+    if any(np.isfinite(p) and abs(p) > largest for p in parts):
+        raise ValueError(
+            f"fill_value={fill_value!r} is too large for the derivative's dtype {dtype} (at most {largest:.8g})"
+        )
+
+
 class _Prepared:
     """The arrays and labels of one derivative, resolved and validated before anything is computed."""
 
@@ -195,6 +219,8 @@ class _Prepared:
         datetime_unit = kw.datetime_unit
         boundaries = _per_dim(da, kw.boundary, keys, "boundary", "one-sided")
         periods = _per_dim(da, kw.period, keys, "period", None)
+        if not isinstance(kw.period, Mapping):  # one period for every dim: the dims that wrap around
+            periods = {k: p if boundaries[k] == "periodic" else None for k, p in periods.items()}
         self.coords: dict[int, AxisCoord] = {}
         self.coord_units: dict[Hashable, str | None] = {}
         for key, axis in zip(keys, self.axes, strict=True):
@@ -214,12 +240,14 @@ class _Prepared:
             self.field_units = datetime_unit_symbol(unit or np.datetime_data(data.dtype)[0])
             data = time_values(data, unit)
         try:
-            result_dtype(data.dtype)
+            out_dtype = result_dtype(data.dtype)
         except TypeError:
             raise TypeError(
                 "the field must be numeric (integer, boolean, float or complex), datetime64 or "
                 f"timedelta64, got dtype {data.dtype}"
             ) from None
+        if "fill" in boundaries.values():
+            _check_fill_value(kw.fill_value, out_dtype)
         for key, axis in zip(keys, self.axes, strict=True):
             plan.check_axis(data.shape, axis, self.coords[axis], orders.get(key, 1), self.plan, str(key))
         self.data = data

@@ -193,8 +193,13 @@ class Call:
         return out
 
     def vector_in(self, comps: Mapping[str, xr.DataArray]) -> dict[str, xr.DataArray]:
-        """The components in the metric's frame, in its label order (grid-relative input rotated)."""
+        """The components in the metric's frame, in its label order (grid-relative input rotated).
+
+        float16 components are taken in float32, their derivatives' precision: the metric's
+        coefficients (``R cos φ`` ~ 6e6 m) overflow float16.
+        """
         metric = self.metric
+        comps = {a: v.astype(np.float32) if v.dtype == np.float16 else v for a, v in comps.items()}
         labels = set(comps)
         if labels == set(metric.labels):
             return {a: self.strip(comps[a]) for a in metric.labels}

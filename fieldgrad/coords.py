@@ -106,24 +106,30 @@ class AxisCoord:
         """Positions of the points ``start..stop-1`` of the axis repeated periodically.
 
         Index ``i`` outside ``[0, n)`` is point ``i mod n`` shifted by whole periods (``period``,
-        or ``n * spacing`` for a uniform axis without one).
+        or ``n * spacing`` for a uniform axis without one). A uniform axis whose period is not
+        ``n * spacing`` is not uniform across the seam: its extension has no ``spacing``.
 
         Examples
         --------
         >>> AxisCoord(np.array([0.0, 1.0, 2.0]), 1.0).periodic_extension(-1, 4).values
         array([-1.,  0.,  1.,  2.,  3.])
+        >>> AxisCoord(np.array([0.0, 1.0, 2.0]), 1.0, period=3.5).periodic_extension(-1, 4).spacing is None
+        True
         """
         x = self.values
         n = x.shape[0]
+        spacing = self.spacing
         if self.period is not None:
             period = self.period
-        elif self.spacing is not None:
-            period = n * abs(self.spacing)
+            if spacing is not None and abs(period - n * abs(spacing)) > 1e-12 * period:
+                spacing = None  # the wrap-around gap differs from the step (as build_stencil decides)
+        elif spacing is not None:
+            period = n * abs(spacing)
         else:
             raise ValueError("a periodic extension of a non-uniform coordinate needs its period")
         sign = 1.0 if n < 2 or x[-1] > x[0] else -1.0
         idx = np.arange(start, stop)
-        return AxisCoord(values=x[idx % n] + sign * period * (idx // n), spacing=self.spacing, period=None)
+        return AxisCoord(values=x[idx % n] + sign * period * (idx // n), spacing=spacing, period=None)
 
 
 def as_positions(coord: object, name: str = "coordinate", datetime_unit: str | None = None) -> np.ndarray:

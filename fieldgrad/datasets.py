@@ -125,14 +125,19 @@ def apply_to_dataset(
     dims = set(grid.dims_of(keys))
     metadata = metadata_variables(ds)
     params = list(op.signature.parameters.values())[1:]
-    rest = [arguments[p.name] for p in params if p.kind is not p.KEYWORD_ONLY]
+    positional = [p.name for p in params if p.kind is not p.KEYWORD_ONLY]
+    # the arguments before the first one the call named (``partial("x", order=2)``) positionally, the
+    # rest by name: each is given once
+    given = next((i for i, n in enumerate(positional) if n in own), len(positional))
+    rest = [arguments[n] for n in positional[:given]]
+    named = {**own, **{n: arguments[n] for n in positional[given:] if n not in own}}
     results: dict[Hashable, xr.DataArray] = {}
     lacking: list[Hashable] = []
     for name, var in ds.data_vars.items():
         if name in metadata:
             continue
         if dims <= set(var.dims):
-            result = run(op, var, replace(request, args=tuple(rest)), grid)
+            result = run(op, var, replace(request, args=tuple(rest), own=named), grid)
             result = result.rename(name) if rename or result.name is None else result
             clash = [c for c in result.coords if c in ds.data_vars]  # (a grid mapping a flow carried)
             results[name] = result.drop_vars(clash) if clash else result

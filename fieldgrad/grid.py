@@ -32,8 +32,8 @@ __all__ = ["Grid"]
 _GRID_KEYWORDS = ("latitude", "longitude", "radius", "crs")
 
 
-
 _UNREAD = object()  # (a value not read yet)
+
 
 def _raw_values(var: xr.Variable) -> np.ndarray:
     """A coordinate's values as stored: a pandas index's own array (no copy through the indexing adapter)."""
@@ -51,6 +51,7 @@ def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
     if a.dtype.kind in "mM":
         a, b = a.view(np.int64), b.view(np.int64)
     return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
 
 class Grid:
     """The grid of a field or Dataset: its geometry, axes, periodic dims and metric, resolved once.
@@ -306,7 +307,8 @@ class Grid:
             return (name, None)
         from .geometry.axes import coord_values
 
-        return (name, _digest(coord_values(self.coords, name)))
+        var = self.coords.variables[name]  # values and the units they are in (radians, degrees...)
+        return (name, str(var.attrs.get("units")), _digest(coord_values(self.coords, name)))
 
     # ------------------------------------------------------------------ a field on the grid
 

@@ -68,6 +68,11 @@ class Plan:
         if self.boundary.get(axis) != "periodic" or not self.native(axis):  # an interval (emulation pads one)
             return coord if coord.period is None else dataclasses.replace(coord, period=None)
         if coord.period is not None:
+            h = coord.spacing
+            if h is not None and abs(coord.period - coord.size * abs(h)) > 1e-12 * coord.period:
+                # a uniform axis whose period is not n * step is not uniform across the seam (as
+                # build_stencil decides): its halo, widths and stencils are the non-uniform ones
+                return dataclasses.replace(coord, spacing=None)
             return coord
         return dataclasses.replace(coord, period=coord.size * abs(coord.spacing)) if coord.spacing else coord
 
@@ -148,8 +153,15 @@ def make_plan(
 
 
 def _fill_key(fill_value: Any) -> Any:
-    """``fill_value`` as part of a key: its float64 bits (NaN equals NaN, -0.0 differs from 0.0)."""
-    return np.float64(fill_value).tobytes() if not isinstance(fill_value, complex) else fill_value
+    """``fill_value`` as part of a key: its float64 (complex128) bits (NaN equals NaN, -0.0 differs
+    from 0.0, in either part of a complex value too).
+
+    Examples
+    --------
+    >>> _fill_key(0j) == _fill_key(complex(-0.0, 0.0)), _fill_key(np.nan) == _fill_key(float("nan"))
+    (False, True)
+    """
+    return np.complex128(fill_value).tobytes() if isinstance(fill_value, complex) else np.float64(fill_value).tobytes()
 
 
 _FILL_KEY = _fill_key(np.nan)  # the default's key, computed once
@@ -158,8 +170,8 @@ _FILL_KEY = _fill_key(np.nan)  # the default's key, computed once
 @functools.lru_cache(maxsize=256)
 def _cached_plan(key: tuple) -> Plan:
     method, orders, boundary, nan_policy, fill_value, options = key
-    if isinstance(fill_value, bytes):
-        fill_value = float(np.frombuffer(fill_value, dtype=np.float64)[0])
+    if isinstance(fill_value, bytes):  # 8 bytes: a float64; 16: a complex128
+        fill_value = np.frombuffer(fill_value, dtype=np.float64 if len(fill_value) == 8 else np.complex128)[0].item()
     return _make_plan(
         method,
         orders,

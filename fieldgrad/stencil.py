@@ -278,8 +278,21 @@ def _stencil(
             nodes = coord.periodic_extension(-r, n + r).values[idx + r]
             w = _nonuniform_weights(nodes, x[rows], order, r)
             div = np.ones(rows.shape[0])
+        # a non-uniform band keeps its zero weights as terms (0 * NaN is NaN, as numpy's a*f[:-2] + b*f[1:-1]
+        # + c*f[2:]): so do its wrapped rows
         return _with_edges(
-            n, lo, hi, offsets, weights, rows, idx % n, w, np.zeros(rows.shape[0]), band_div, div, roundoff
+            n,
+            lo,
+            hi,
+            offsets,
+            weights,
+            rows,
+            idx % n,
+            w,
+            np.zeros(rows.shape[0]),
+            band_div,
+            div,
+            roundoff or not uniform,
         )
     if boundary == "fill":
         empty = np.zeros((rows.shape[0], 0))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import xarray as xr
@@ -83,6 +83,9 @@ def _with_keywords(sig: inspect.Signature, derivatives: bool) -> inspect.Signatu
 def apply(op: Operator, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run an operator on a DataArray (or, for a field operator, each variable of a Dataset)."""
     own = {k: kwargs.pop(k) for k in op.own_keywords if k in kwargs} if kwargs else {}
+    for name, value in own.items():  # component_dim, component_dim2, path_dim: names of dims
+        if name.endswith(("_dim", "_dim2")) and not isinstance(value, Hashable):
+            raise KeywordError(f"{name} must be the name of a dimension, got {value!r} ({type(value).__name__})")
     on_missing = kwargs.pop("on_missing", None) if kwargs else None
     if not op.derivatives and kwargs:
         raise KeywordError(f"{op.name}() got unexpected keyword(s) {sorted(kwargs)}; it takes {list(op.own_keywords)}")

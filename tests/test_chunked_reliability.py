@@ -158,18 +158,13 @@ def test_periodic_axis_at_its_minimum_length_any_chunking(order, accuracy, n):
 # ----------------------------------------------------------------------------- NaN at the seam of a non-uniform axis
 
 
-def _three_point_by_the_rule(x: np.ndarray, period: float, f: np.ndarray) -> np.ndarray:
-    """The periodic first derivative from numpy's three-point weights (numpy.gradient's interior
-    formulas), summing only the terms whose weight is not zero: a NaN spoils exactly the points
-    whose stencil gives it a non-zero weight."""
+def _numpy_three_point_periodic(x: np.ndarray, period: float, f: np.ndarray) -> np.ndarray:
+    """The periodic first derivative by numpy's three-point formulas: ``numpy.gradient`` of the axis
+    extended by one point across each end. Every weight counts, a zero one too (0 * NaN is NaN, as in
+    numpy's non-uniform formula and fieldgrad's interior rows)."""
     xs = np.concatenate([[x[-1] - period], x, [x[0] + period]])
     fs = np.concatenate([f[-1:], f, f[:1]])
-    out = np.empty(x.shape[0])
-    for i in range(x.shape[0]):
-        dx1, dx2 = xs[i + 1] - xs[i], xs[i + 2] - xs[i + 1]
-        weights = (-dx2 / (dx1 * (dx1 + dx2)), (dx2 - dx1) / (dx1 * dx2), dx1 / (dx2 * (dx1 + dx2)))
-        out[i] = sum(w * v for w, v in zip(weights, fs[i : i + 3], strict=True) if w != 0)
-    return out
+    return np.gradient(fs, xs)[1:-1]
 
 
 # the steps around the seam are equal (0.5, 0.5 from 2.0 over 2.5 to 3.0 = 0.0 + period), the others not
@@ -177,13 +172,14 @@ SEAM_X, SEAM_PERIOD = np.array([0.0, 0.5, 1.5, 2.0, 2.5]), 3.0
 
 
 @pytest.mark.parametrize("at", [0, 4])
-def test_nan_at_the_seam_spoils_only_the_points_that_weigh_it(at):
-    """At the NaN itself the centre weight is exactly zero: its derivative stays finite, in memory
-    and in every chunking; its two neighbours across and before the seam are NaN."""
+def test_nan_at_the_seam_reaches_as_numpy_gradient_on_the_extended_axis(at):
+    """At the NaN itself the centre weight is exactly zero, and a zero weight still counts (numpy's
+    non-uniform formula): the NaN and its two neighbours across the seam are NaN, the other points
+    finite, in memory and in every chunking."""
     v = np.array([0.3, -0.2, 0.7, 0.4, 0.1])
     v[at] = np.nan
-    want = _three_point_by_the_rule(SEAM_X, SEAM_PERIOD, v)
-    assert np.isfinite(want[at]) and np.isnan(want[(at - 1) % 5]) and np.isnan(want[(at + 1) % 5])
+    want = _numpy_three_point_periodic(SEAM_X, SEAM_PERIOD, v)
+    assert np.isnan(want[[(at - 1) % 5, at, (at + 1) % 5]]).all() and np.isfinite(want).sum() == 2
     f = xr.DataArray(v, dims="x", coords={"x": SEAM_X})
     kw = dict(boundary="periodic", period=SEAM_PERIOD)
     np.testing.assert_allclose(f.grad.partial("x", **kw).values, want, rtol=1e-12, atol=1e-12)
@@ -201,7 +197,8 @@ def test_gradient_with_a_nan_at_the_seam_chunked_equals_in_memory():
     f = xr.DataArray(v, dims=("x", "y"), coords={"x": SEAM_X, "y": np.cumsum(rng.uniform(0.5, 1.5, 40))})
     kw = dict(boundary="periodic", period={"x": SEAM_PERIOD, "y": 50.0})
     want = f.grad.gradient(**kw).values
-    assert np.isfinite(want[0, 4, 7]) and np.isfinite(want[0, 0, 30])
+    assert np.isnan(want[0, 4, 7]) and np.isnan(want[0, 0, 30])  # zero centre weights at the seam count
+    assert np.isfinite(want[0, 2, 7]) and np.isfinite(want[1, 4, 5])
     with dask.config.set(scheduler="sync"):
         for chunks in [{"x": 1, "y": 40}, {"x": (2, 3), "y": 13}, {"x": 5, "y": (30, 10)}, {"x": (4, 1), "y": 1}]:
             got = f.chunk(chunks).grad.gradient(**kw).values
@@ -250,7 +247,7 @@ def test_uniform_axis_with_another_period_sees_the_step_across_the_wrap(period):
     every chunking, and with nan_policy="omit" whatever NaN is elsewhere on the axis."""
     x = np.arange(10) * 0.5
     v = np.sin(2 * np.pi * x / period)
-    want = _three_point_by_the_rule(x, period, v)
+    want = _numpy_three_point_periodic(x, period, v)
     f = xr.DataArray(v, dims="x", coords={"x": x})
     kw = dict(boundary="periodic", period=period)
     np.testing.assert_allclose(f.grad.partial("x", **kw).values, want, rtol=1e-12, atol=1e-12)

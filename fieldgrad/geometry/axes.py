@@ -176,6 +176,12 @@ def lat_lon_coords(
                 f"attributes (units 'degrees_{'north' if kind == 'latitude' else 'east'}' or standard_name "
                 f"'{kind}'); found {one + two or 'none'}"
             )
+    if out[0] == out[1]:
+        named, other = ("latitude", "longitude") if latitude is not None else ("longitude", "latitude")
+        raise ValueError(
+            f"{named}={out[0]!r} is also the {other}: latitude and longitude must be two coordinates "
+            f"(pass {other}='...' too, or name the {named} coordinate)"
+        )
     return out[0], out[1]
 
 

@@ -344,7 +344,8 @@ def _sphere_2d(grid: Grid, keys: list[Hashable], lat: Hashable, lon: Hashable, k
         return G, jacobian, safe_div(1.0, jacobian)
 
     def entries_of(kw_used: DerivativeKeywords) -> tuple[dict[tuple[str, str], Coef], Coef, Coef]:
-        key = ("sphere 2-D", lat, lon, radius, kw_used.key(), tuple(kw_used.boundary_of(d) for d in grid_dims))
+        boundaries = tuple(kw_used.boundary_of(d) for d in grid_dims)
+        key = ("sphere 2-D", lat, lon, to_rad, lon_to_rad, radius, kw_used.key(), boundaries)
         return grid.memo(key, lambda: entries(kw_used), depends_on=(lat, lon, *grid_dims))
 
     extra, extra_G, extra_units = extra_axes(grid, keys, (lat, lon), kw)

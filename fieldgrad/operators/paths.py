@@ -5,6 +5,7 @@ Each is only its mathematics on the call's metric (:mod:`fieldgrad.operators`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -161,7 +162,14 @@ def along(
     at = {call.dim_of(d): xr.DataArray(pts[d], dims=(path_dim,)) for d in dims}
     d = call.first(field)
     how: Any = interp  # one of xarray's interpolation methods (xarray checks the name)
-    rate = summed(d[q].interp(at, method=how) * xr.DataArray(velocity[q], dims=(path_dim,)) for q in metric.dims)
+    # in the derivatives' dtype (float32 stays float32): xarray's interpolation computes in float64, and
+    # the path's tangent and speed are float64 numbers
+    dtype = next(iter(d.values())).dtype
+    real = np.zeros(0, dtype).real.dtype
+    rate = summed(
+        _in_dtype(d[q].interp(at, method=how), dtype) * xr.DataArray(velocity[q].astype(real), dims=(path_dim,))
+        for q in metric.dims
+    )
     coords = {name: c for name, c in field.coords.items() if c.ndim == 1}
     phys = {}
     for a in metric.labels:
@@ -178,4 +186,18 @@ def along(
     # arc length: on the identity metric the chords between the points themselves; otherwise the
     # physical speed integrated along the path
     s = tau if metric.flat else np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * np.diff(tau))])
-    return (rate / xr.DataArray(speed, dims=(path_dim,))).assign_coords({path_dim: s})
+    out = (rate / xr.DataArray(speed.astype(real), dims=(path_dim,))).assign_coords({path_dim: s})
+    if out.chunks is not None:  # xarray's interpolation splits the other dims into one-point chunks: the field's
+        kept = {d: c for d, c in (field.chunksizes or {}).items() if d in out.dims and out.chunksizes[d] != c}
+        out = out.chunk(kept) if kept else out
+    return out
+
+
+def _in_dtype(x: xr.DataArray, dtype: np.dtype) -> xr.DataArray:
+    """``x`` in ``dtype``, block by block when lazy: xarray's interpolation of a dask array declares the
+    field's float32 but computes float64 blocks (``astype`` would then change nothing)."""
+    data = x.data
+    if hasattr(data, "map_blocks"):
+        cast = functools.partial(np.asarray, dtype=dtype)
+        return x.copy(data=data.map_blocks(cast, dtype=dtype, meta=np.zeros((0,) * data.ndim, dtype)))
+    return x.astype(dtype, copy=False)

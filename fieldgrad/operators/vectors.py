@@ -13,6 +13,7 @@ import xarray as xr
 
 from ..call import COMPONENT_STANDARD_NAMES, Call, Label, components, prefixed
 from ..cf import advection_standard_name, vector_standard_name
+from ..conventions import result_dtype
 from ..geometry.algebra import add, mul, sub, summed
 from ..table import operator
 from ..units import base_label, label_result
@@ -303,17 +304,23 @@ def _turned(rows: dict[str, dict[str, Any]], turn: Any) -> dict[str, dict[str, A
 def magnitude(call: Call | None, field: xr.DataArray, *, component_dim: Hashable = "component") -> xr.DataArray:
     """Euclidean norm ``|F|`` over the components (``abs`` for complex fields).
 
+    Computed in the precision of the field's derivatives (integers and booleans in float64, float16 in
+    float32): the squares of an int8 or float16 field overflow its own dtype.
+
     Examples
     --------
     >>> g = xr.DataArray([[3.0], [4.0]], dims=("component", "x"), coords={"component": ["x", "y"]})
     >>> magnitude(g).values
     array([5.])
+    >>> magnitude(g.astype(np.int8) * 30).values   # 150, not the square root of a wrapped-around int8
+    array([150.])
     """
     if component_dim not in field.dims:
         raise ValueError(
             f"magnitude needs a {component_dim!r} dimension (component_dim=), got dims {[str(d) for d in field.dims]}"
         )
-    out = np.sqrt((abs(field) ** 2).sum(component_dim))
+    dtype = result_dtype(field.dtype)  # (a TypeError for values that are not numbers)
+    out = np.sqrt((abs(field.astype(dtype, copy=False)) ** 2).sum(component_dim))
     name = f"{field.name}_magnitude" if field.name is not None else None
     return label_result(out, field, name, f"magnitude of {base_label(field)}", field.attrs.get("units"))
 
@@ -380,6 +387,13 @@ def advection(
     >>> bool(np.allclose(adv.sel(y=0.5), -(2 * x + 1))), adv.attrs["units"]   # -(u ∂T/∂x + v ∂T/∂y)
     (True, 'K s-1')
     """
+    if field.chunks is not None:
+        # the flow in the field's chunks: the result's are the field's (xarray would intersect them, and
+        # a flow's 2-D coordinates chunked otherwise than the field's leave the result's coordinates
+        # inconsistent with its data)
+        shared = {d: c for d, c in field.chunksizes.items() if d in flow.dims}
+        if any(flow.chunksizes.get(d) != c for d, c in shared.items()):
+            flow = flow.chunk(shared)
     F = call.vector_in(components(flow, component_dim))
     parts = call.gradient_parts(field)
     out = summed(mul(parts[a], F[a]) for a in call.metric.labels)

@@ -38,6 +38,7 @@ from .checks import (
     check_field_dtype,
     check_keys,
     check_new_dims,
+    check_period_applies,
 )
 from .conventions import result_dtype
 from .geometry.algebra import add, mul
@@ -477,6 +478,7 @@ def resolve(
             f"are already along its axes {list(metric.labels)}"
         )
     check_datetime_unit_applies(field, metric.dims, kw.datetime_unit)
+    check_period_applies(kw, metric.dims)
     flat_on_curved = None if curved else curved_grid_hint(grid.variables, keys, grid.mapping_variable)
     if flat_on_curved is not None and "geometry" not in geo.given and geo.grid is None:
         warnings.warn(flat_on_curved, GeometryWarning, stacklevel=_caller())

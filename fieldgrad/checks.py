@@ -9,8 +9,9 @@ import xarray as xr
 
 if TYPE_CHECKING:
     from .geometry.metric import Metric
+    from .keywords import DerivativeKeywords
 
-__all__ = ["check_component_names", "check_field_dtype", "check_keys", "check_new_dims"]
+__all__ = ["check_component_names", "check_field_dtype", "check_keys", "check_new_dims", "check_period_applies"]
 
 # encoding key of a vector field built from variables: {component label: the variable's standard_name}
 COMPONENT_STANDARD_NAMES = "fieldgrad_component_standard_names"
@@ -99,4 +100,23 @@ def check_component_names(vector: xr.DataArray, metric: Metric, geometry: str) -
             f"the component along {label!r} is {name!r}, {frame}, but {label!r} is one of {where}: label "
             "earth-relative components by the longitude/latitude and grid-relative ones by the grid's index "
             "dims (frame='grid')"
+        )
+
+
+def check_period_applies(kw: DerivativeKeywords, keys: Sequence[Hashable]) -> None:
+    """A ``period`` the call gave must be for a dim that wraps around (``boundary="periodic"``, or a
+    longitude the grid wraps): without one it would be ignored, and the ends differentiated one-sided."""
+    if "period" not in kw.given or kw.period is None:
+        return
+    if isinstance(kw.period, Mapping):
+        for d, p in kw.period.items():
+            if kw.boundary_of(d) != "periodic":
+                raise ValueError(
+                    f"period={{{d!r}: {p!r}}} is for a dim that wraps around, but {d!r} has boundary "
+                    f"{kw.boundary_of(d)!r}: pass boundary={{{d!r}: 'periodic'}} too"
+                )
+    elif not any(kw.boundary_of(k) == "periodic" for k in keys):
+        raise ValueError(
+            f"period={kw.period!r} is for dims that wrap around, and none of {[str(k) for k in keys]} has "
+            "boundary='periodic': pass boundary='periodic' too (or a {dim: 'periodic'} mapping)"
         )

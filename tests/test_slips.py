@@ -194,3 +194,24 @@ def test_unit_spellings_cancel() -> None:
     da.attrs["units"] = "m s-1"
     da.x.attrs["units"] = "metre"
     assert da.grad.partial("x").attrs["units"] == "s-1"
+
+
+def test_a_period_without_a_dim_that_wraps_is_refused() -> None:
+    """period= alone was ignored: the ends were differentiated one-sided, as if it had not been given."""
+    x = np.arange(8.0)
+    f = xr.DataArray(np.sin(2 * np.pi * x / 8), dims=("x",), coords={"x": x})
+    with pytest.raises(ValueError, match=r"period=8\.0 is for dims that wrap around.*boundary='periodic'"):
+        f.grad.partial("x", period=8.0)
+    with pytest.raises(ValueError, match=r"period=\{'x': 8\.0\}.*boundary=\{'x': 'periodic'\}"):
+        f.grad.partial("x", period={"x": 8.0}, boundary="fill")
+    wrapped = f.grad.partial("x", period=8.0, boundary="periodic")
+    np.testing.assert_allclose(wrapped.values, np.gradient(np.r_[f[-1], f, f[0]], 1.0)[1:-1], rtol=1e-12)
+    # a longitude the sphere wraps by itself takes a period without boundary=
+    lat, lon = np.linspace(-60, 60, 5), np.arange(0.0, 360.0, 45.0)
+    T = xr.DataArray(
+        np.outer(np.ones(5), np.sin(np.deg2rad(lon))),
+        dims=("lat", "lon"),
+        coords={"lat": ("lat", lat, {"units": "degrees_north"}), "lon": ("lon", lon, {"units": "degrees_east"})},
+    )
+    got = T.grad.gradient(geometry="sphere", period={"lon": 360.0})
+    np.testing.assert_array_equal(got.values, T.grad.gradient(geometry="sphere").values)

@@ -215,3 +215,9 @@ def test_a_period_without_a_dim_that_wraps_is_refused() -> None:
     )
     got = T.grad.gradient(geometry="sphere", period={"lon": 360.0})
     np.testing.assert_array_equal(got.values, T.grad.gradient(geometry="sphere").values)
+
+
+def test_a_mistyped_longitude_is_named_before_a_latitude_that_is_not_found() -> None:
+    da = xr.DataArray(np.zeros((3, 4)), dims=("y", "x"), coords={"y": [0.0, 1, 2], "x": [0.0, 1, 2, 3]})
+    with pytest.raises(ValueError, match=r"longitude='lnog' is neither a coordinate nor a dimension"):
+        da.grad.gradient(geometry="sphere", longitude="lnog")

@@ -155,14 +155,14 @@ def lat_lon_coords(
         kind = cf_kind(var)
         if kind and var.ndim in (1, 2) and set(var.dims) <= set(obj.dims):
             found[kind][var.ndim].append(name)
+    for kind, given in (("latitude", latitude), ("longitude", longitude)):  # what the call named, first
+        if given is not None and given not in obj.coords and given not in obj.dims:
+            raise ValueError(
+                f"{kind}={given!r} is neither a coordinate nor a dimension; coordinates: {[str(c) for c in obj.coords]}"
+            )
     out: list[Hashable] = []
     for kind, given in (("latitude", latitude), ("longitude", longitude)):
         if given is not None:
-            if given not in obj.coords and given not in obj.dims:
-                raise ValueError(
-                    f"{kind}={given!r} is neither a coordinate nor a dimension; coordinates: "
-                    f"{[str(c) for c in obj.coords]}"
-                )
             out.append(given)
             continue
         one, two = found[kind][1], found[kind][2]
